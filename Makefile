@@ -1,0 +1,48 @@
+# ModelGuard developer commands. `make demo` and `make test` are the two a newcomer needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-unit test-integration lint crds testbin venv system-deps bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+system-deps:  ## Debian packages used by tests and the demo (registry, nginx, lua)
+	bash hack/install-system-deps.sh
+
+testbin:  ## build or reuse the local control plane (cached under ~/.cache/modelguard)
+	bash hack/testbin/build.sh >/dev/null
+
+crds: $(STAMP)  ## regenerate crds/ from the API models
+	$(BIN)/modelguard crds --out crds
+
+lint: $(STAMP)
+	$(BIN)/ruff check operator tests bench hack
+	$(BIN)/ruff format --check operator
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/modelguard crds --out crds --check
+
+test-unit: $(STAMP)
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: $(STAMP) testbin
+	$(BIN)/pytest -m integration tests/integration $(PYTEST_ARGS)
+
+test: $(STAMP) lint testbin  ## lint, type checks, unit and integration tests (integration never skips)
+	$(BIN)/pytest tests $(PYTEST_ARGS)
+
+demo: $(STAMP) testbin  ## the operator against a local control plane, on the example manifests
+	$(BIN)/python hack/demo.py
+
+clean:
+	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,181 @@
+"""The Kubernetes adapter: the only code that talks to the API server.
+
+A thin async layer over the official client's REST core: calls run in worker threads so the event
+loop never blocks, writes use server-side apply under one field manager, and errors come back as
+typed exceptions whose messages never carry request bodies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from kubernetes.client import ApiClient, Configuration
+from kubernetes.client.exceptions import ApiException
+
+FIELD_MANAGER = "modelguard"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource type and how to address it."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool = True
+
+    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+        base = f"/api/{self.api_version}" if "/" not in self.api_version else f"/apis/{self.api_version}"
+        if self.namespaced and namespace is not None:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        if name is not None:
+            base += f"/{name}"
+        if subresource is not None:
+            base += f"/{subresource}"
+        return base
+
+
+class KubeError(Exception):
+    """An API call failed; `status` is the HTTP status (0 when the server was not reached)."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+
+def _error(exc: ApiException) -> KubeError:
+    reason, message = str(exc.reason or ""), ""
+    try:
+        payload = json.loads(exc.body or "{}")
+        reason = str(payload.get("reason") or reason)
+        message = str(payload.get("message") or "")
+    except (TypeError, ValueError):
+        message = ""
+    return KubeError(int(exc.status or 0), reason, message)
+
+
+class Kube:
+    """Async access to the API server for the operator, its CLI and its tests."""
+
+    def __init__(self, api: ApiClient, field_manager: str = FIELD_MANAGER, timeout: float = 30.0) -> None:
+        self._api = api
+        self._field_manager = field_manager
+        self._timeout = timeout
+
+    @property
+    def configuration(self) -> Configuration:
+        """The client configuration (server, CA, credentials) this adapter was built with."""
+        return cast("Configuration", self._api.configuration)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: object | None = None,
+        query: Sequence[tuple[str, str]] = (),
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        try:
+            result = self._api.call_api(
+                path,
+                method,
+                query_params=list(query),
+                header_params={"Accept": "application/json", "Content-Type": content_type},
+                body=body,
+                response_type="object",
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+                _preload_content=True,
+                _request_timeout=self._timeout,
+            )
+        except ApiException as exc:
+            raise _error(exc) from None
+        except OSError as exc:  # connection refused, reset, TLS errors
+            raise KubeError(0, "Unreachable", type(exc).__name__) from None
+        return cast("dict[str, Any]", result or {})
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: object | None = None,
+        query: Sequence[tuple[str, str]] = (),
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        return await asyncio.to_thread(self._call, method, path, body=body, query=query, content_type=content_type)
+
+    async def get(self, res: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """The object, or None when it does not exist."""
+        try:
+            return await self.request("GET", res.path(namespace, name))
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
+
+    async def list(
+        self, res: Resource, namespace: str | None = None, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        query = [("labelSelector", label_selector)] if label_selector else []
+        result = await self.request("GET", res.path(namespace), query=query)
+        return list(result.get("items", []))
+
+    async def apply(self, res: Resource, obj: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """Server-side apply under the operator's field manager (conflicts are forced: we own these)."""
+        meta = obj["metadata"]
+        query = [("fieldManager", self._field_manager), ("force", "true")]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        return await self.request(
+            "PATCH",
+            res.path(meta.get("namespace"), meta["name"]),
+            body=dict(obj),
+            query=query,
+            content_type="application/apply-patch+yaml",
+        )
+
+    async def patch_status(
+        self, res: Resource, namespace: str | None, name: str, status: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Merge-patch the status subresource."""
+        return await self.request(
+            "PATCH",
+            res.path(namespace, name, "status"),
+            body={"status": dict(status)},
+            content_type="application/merge-patch+json",
+        )
+
+    async def merge_patch(self, res: Resource, namespace: str | None, name: str, patch: Mapping[str, Any]) -> None:
+        await self.request(
+            "PATCH", res.path(namespace, name), body=dict(patch), content_type="application/merge-patch+json"
+        )
+
+    async def create(self, res: Resource, obj: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.request("POST", res.path(obj["metadata"].get("namespace")), body=dict(obj))
+
+    async def delete(self, res: Resource, namespace: str | None, name: str) -> bool:
+        """Delete with foreground propagation; False when it was already gone (success either way)."""
+        try:
+            await self.request("DELETE", res.path(namespace, name), body={"propagationPolicy": "Foreground"})
+        except KubeError as exc:
+            if exc.not_found:
+                return False
+            raise
+        return True

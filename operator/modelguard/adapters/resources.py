@@ -1,0 +1,15 @@
+"""Resource types the operator reads or writes."""
+
+from __future__ import annotations
+
+from modelguard.adapters.kube import Resource
+from modelguard.api.base import API_VERSION
+
+AIMODELS = Resource(API_VERSION, "AIModel", "aimodels")
+AIDEPLOYMENTS = Resource(API_VERSION, "AIDeployment", "aideployments")
+TRUSTPOLICIES = Resource(API_VERSION, "TrustPolicy", "trustpolicies", namespaced=False)
+NAMESPACES = Resource("v1", "Namespace", "namespaces", namespaced=False)
+EVENTS = Resource("events.k8s.io/v1", "Event", "events")
+CRDS = Resource("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", namespaced=False)
+
+BY_KIND = {r.kind: r for r in (AIMODELS, AIDEPLOYMENTS, TRUSTPOLICIES)}

@@ -1,0 +1,165 @@
+"""AIDeployment: a serving workload for one verified AIModel, with its access policy and gateway."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from modelguard.api.base import (
+    DNS_SUBDOMAIN,
+    Condition,
+    ConfigMapKeyReference,
+    KubeModel,
+    LabelSelector,
+    LocalObjectReference,
+    conditions_field,
+    with_cel,
+)
+
+PINNED_IMAGE = r"^[^\s@]+@sha256:[a-f0-9]{64}$"
+
+
+class ResourceRequirements(KubeModel):
+    """Compute resources of the model server container (quantities as in Kubernetes)."""
+
+    requests: dict[str, str] = Field(default_factory=dict, description="Minimum resources, e.g. cpu: 500m.")
+    limits: dict[str, str] = Field(default_factory=dict, description="Maximum resources, e.g. nvidia.com/gpu: 1.")
+
+
+class RuntimeSpec(KubeModel):
+    """The model server."""
+
+    image: str = Field(
+        description="Model server image, pinned by digest (repo@sha256:<64 hex>).",
+        max_length=1024,
+        pattern=PINNED_IMAGE,
+    )
+    args: list[str] = Field(default_factory=list, description="Arguments of the model server.", max_length=64)
+    port: int = Field(default=8080, description="Port the model server listens on (localhost only).", ge=1024, le=65535)
+    model_mount_path: str = Field(
+        default="/models",
+        description="Where the verified model is mounted.",
+        pattern=r"^/[^\s]*$",
+        max_length=1024,
+    )
+    resources: ResourceRequirements = Field(
+        default_factory=ResourceRequirements, description="Resources of the model server."
+    )
+
+
+class ClientSelector(KubeModel):
+    """Pods allowed to call the gateway: a namespace selector and/or a pod selector."""
+
+    model_config = with_cel(
+        (
+            "has(self.namespaceSelector) || has(self.podSelector)",
+            "set namespaceSelector, podSelector or both",
+        ),
+    )
+
+    namespace_selector: LabelSelector | None = Field(default=None, description="Namespaces of allowed clients.")
+    pod_selector: LabelSelector | None = Field(default=None, description="Pods of allowed clients.")
+
+
+class EgressRule(KubeModel):
+    """One allowed egress destination."""
+
+    cidr: str = Field(
+        description="Destination network in CIDR notation.",
+        max_length=64,
+        pattern=r"^[0-9a-fA-F:.]+/[0-9]{1,3}$",
+    )
+    ports: list[int] = Field(default_factory=list, description="TCP ports; empty means all.", max_length=32)
+
+
+class AccessSpec(KubeModel):
+    """Who may call the model, and what the model may call."""
+
+    allowed_clients: list[ClientSelector] = Field(
+        default_factory=list,
+        description="Clients allowed to reach the gateway port; empty means none.",
+        max_length=32,
+    )
+    egress: list[EgressRule] = Field(
+        default_factory=list, description="Allowed egress; empty means none.", max_length=32
+    )
+    allow_dns: bool = Field(default=False, description="Allow DNS lookups to the cluster DNS.")
+    exposure: Literal["Internal", "External"] = Field(
+        default="Internal", description="External needs authentication and a rate limit."
+    )
+
+
+class AuthenticationSpec(KubeModel):
+    """How clients authenticate to the gateway."""
+
+    api_keys_secret_ref: LocalObjectReference = Field(
+        description="Secret whose keys are client ids and whose values are their API keys."
+    )
+
+
+class RateLimitSpec(KubeModel):
+    """Per-client rate limit enforced by the gateway (TS 104 223 5.2.2-2)."""
+
+    model_config = with_cel(("self.burst >= 0", "burst must not be negative"))
+
+    requests_per_second: int = Field(description="Sustained requests per second per client.", ge=1, le=100000)
+    burst: int = Field(default=0, description="Extra requests allowed in a burst.", ge=0, le=100000)
+
+
+class ApprovalSpec(KubeModel):
+    """Human approval before rollout (TS 104 223 5.1.4-3)."""
+
+    required: int = Field(default=0, description="Approvals needed for the current model digest.", ge=0, le=10)
+
+
+class AIDeploymentSpec(KubeModel):
+    """Desired state of an AIDeployment."""
+
+    model_config = with_cel(
+        (
+            "self.modelRef.name == oldSelf.modelRef.name",
+            "modelRef is immutable: create a new AIDeployment to serve another model",
+        ),
+        (
+            "!has(self.access) || !has(self.access.exposure) || self.access.exposure != 'External'"
+            " || (has(self.authentication) && has(self.rateLimit))",
+            "External exposure requires authentication and rateLimit",
+        ),
+    )
+
+    model_ref: LocalObjectReference = Field(description="The AIModel to serve, in the same namespace.")
+    replicas: int = Field(default=1, description="Number of serving pods.", ge=0, le=100)
+    runtime: RuntimeSpec = Field(description="The model server.")
+    access: AccessSpec = Field(default_factory=AccessSpec, description="Network access policy.")
+    authentication: AuthenticationSpec | None = Field(default=None, description="Client authentication.")
+    rate_limit: RateLimitSpec | None = Field(default=None, description="Per-client rate limit.")
+    system_prompt: ConfigMapKeyReference | None = Field(
+        default=None, description="ConfigMap key holding the system prompt; changes are audited by hash."
+    )
+    approval: ApprovalSpec = Field(default_factory=ApprovalSpec, description="Required human approvals.")
+    service_account_name: str | None = Field(
+        default=None,
+        description="Use this ServiceAccount instead of a generated one.",
+        pattern=DNS_SUBDOMAIN,
+        max_length=253,
+    )
+
+
+class AIDeploymentStatus(KubeModel):
+    """Observed state of an AIDeployment."""
+
+    observed_generation: int | None = Field(default=None, description="Last generation reconciled.", ge=0)
+    conditions: list[Condition] = conditions_field()
+    served_digest: str | None = Field(default=None, description="The verified model digest being served.")
+    children: list[str] = Field(default_factory=list, description="Objects owned by this deployment (Kind/name).")
+
+
+class AIDeployment(KubeModel):
+    """A serving workload for one verified AIModel."""
+
+    spec: AIDeploymentSpec = Field(description="Desired state.")
+    status: AIDeploymentStatus | None = Field(default=None, description="Observed state, written by the operator.")
+
+
+__all__ = ["AIDeployment", "AIDeploymentSpec", "AIDeploymentStatus"]

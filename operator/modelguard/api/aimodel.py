@@ -1,0 +1,195 @@
+"""AIModel: one version of a model, where its bytes are, how they are signed, its card and lifecycle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from modelguard.api.base import (
+    DNS_SUBDOMAIN,
+    Condition,
+    ConfigMapKeyReference,
+    KubeModel,
+    LocalObjectReference,
+    conditions_field,
+    with_cel,
+)
+
+SHA256_DIGEST = r"^sha256:[a-f0-9]{64}$"
+
+
+class ModelSource(KubeModel):
+    """Where the model's bytes are."""
+
+    model_config = with_cel(
+        (
+            "!self.uri.startsWith('oci://') || self.uri.contains('@sha256:')",
+            "oci:// sources must be pinned by manifest digest (…@sha256:<64 hex>)",
+        ),
+    )
+
+    uri: str = Field(
+        description=(
+            "Location of the model: file:///path (demos, tests), https://host/path (one file or a "
+            "directory whose files the signed manifest lists) or oci://registry/repo@sha256:<digest>."
+        ),
+        max_length=2048,
+        pattern=r"^(file|https|oci)://[^\s]+$",
+    )
+    credentials_secret_ref: LocalObjectReference | None = Field(
+        default=None,
+        description="Secret in the AIModel's own namespace holding registry or server credentials.",
+    )
+
+
+class SignatureSpec(KubeModel):
+    """How the model is signed and where the signature is."""
+
+    model_config = with_cel(
+        ("has(self.bundleUri) != has(self.configMapRef)", "set exactly one of bundleUri or configMapRef"),
+    )
+
+    format: Literal["model-signing", "detached"] = Field(
+        default="model-signing",
+        description=(
+            "model-signing: an OpenSSF model signing bundle (DSSE envelope over an in-toto statement "
+            "listing per-file digests). detached: a plain signature over the single artifact's digest."
+        ),
+    )
+    bundle_uri: str | None = Field(
+        default=None,
+        description="Where the signature is: file://, https:// or oci:// (same rules as the source).",
+        max_length=2048,
+        pattern=r"^(file|https|oci)://[^\s]+$",
+    )
+    config_map_ref: ConfigMapKeyReference | None = Field(
+        default=None, description="A ConfigMap key in the AIModel's namespace holding the signature."
+    )
+
+
+class DatasetReference(KubeModel):
+    """Provenance of one data set used to train or tune the model (TS 104 223 5.2.4-2)."""
+
+    name: str = Field(description="Name of the data set.", max_length=253)
+    uri: str = Field(description="Where the data set was obtained from.", max_length=2048)
+    digest: str | None = Field(
+        default=None, description="Content digest (sha256:<hex>) of the data set.", pattern=SHA256_DIGEST
+    )
+    retrieved_at: datetime | None = Field(default=None, description="When the data set was retrieved.")
+
+
+class ModelCard(KubeModel):
+    """Documentation of the model (TS 104 223 5.2.4, 5.3.1)."""
+
+    owner: str = Field(description="Accountable owner (team or contact address).", min_length=1, max_length=253)
+    intended_use: str | None = Field(default=None, description="What the model is for.", max_length=4096)
+    limitations: list[str] = Field(
+        default_factory=list, description="Known limitations and failure modes.", max_length=64
+    )
+    prohibited_uses: list[str] = Field(default_factory=list, description="Uses that are not allowed.", max_length=64)
+    training_data: list[DatasetReference] = Field(
+        default_factory=list, description="Provenance of the training and tuning data.", max_length=128
+    )
+    license: str | None = Field(default=None, description="SPDX licence id or licence name.", max_length=253)
+    data_usage: str | None = Field(
+        default=None, description="How end users' data is used, accessed and stored.", max_length=4096
+    )
+    last_reviewed: datetime | None = Field(default=None, description="When the card and risks were last reviewed.")
+
+
+class MaintenanceSpec(KubeModel):
+    """Scheduled maintenance scans (TS 104 223 5.4)."""
+
+    schedule: str = Field(default="0 3 * * *", description="Cron schedule (UTC) of maintenance scans.", max_length=128)
+    on_failure: Literal["Quarantine", "Report"] = Field(
+        default="Quarantine", description="What a critical finding does to deployments of this model."
+    )
+
+
+class DataReference(KubeModel):
+    """An object holding the model's data, deleted at end of life (same namespace only)."""
+
+    kind: Literal["PersistentVolumeClaim", "Secret", "ConfigMap"] = Field(description="Kind of the object.")
+    name: str = Field(
+        description="Name of the object in the AIModel's namespace.", max_length=253, pattern=DNS_SUBDOMAIN
+    )
+
+
+class EndOfLifeSpec(KubeModel):
+    """End-of-life policy (TS 104 223 5.5)."""
+
+    retire_after: datetime | None = Field(default=None, description="Decommission automatically after this time.")
+    retire: bool = Field(default=False, description="Set to true to decommission now.")
+    legal_hold: bool = Field(default=False, description="While true, nothing is deleted; status says so.")
+    delete_artifacts: bool = Field(default=True, description="Delete the model's artifacts in the registry.")
+    data_refs: list[DataReference] = Field(
+        default_factory=list, description="Data to delete at end of life.", max_length=64
+    )
+
+
+class AIModelSpec(KubeModel):
+    """Desired state of an AIModel."""
+
+    model_config = with_cel(
+        (
+            "self.version == oldSelf.version",
+            "version is immutable: create a new AIModel for a new model version",
+        ),
+    )
+
+    version: str = Field(
+        description="Version of the model (immutable).",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$",
+    )
+    source: ModelSource = Field(description="Where the model's bytes are.")
+    signature: SignatureSpec = Field(description="How the model is signed and where the signature is.")
+    trust_policy: str = Field(
+        description="Name of the cluster-scoped TrustPolicy that decides who may sign.",
+        max_length=253,
+        pattern=DNS_SUBDOMAIN,
+    )
+    card: ModelCard = Field(description="Model documentation.")
+    maintenance: MaintenanceSpec = Field(default_factory=MaintenanceSpec, description="Maintenance scans.")
+    end_of_life: EndOfLifeSpec = Field(default_factory=EndOfLifeSpec, description="End-of-life policy.")
+
+
+class VerifiedRecord(KubeModel):
+    """What was verified, with the inputs the result depends on."""
+
+    digest: str = Field(description="Digest of the verified artifact (manifest digest for multi-file models).")
+    signer: str = Field(description="Id of the TrustPolicy key that signed it.")
+    files: int = Field(description="Number of files verified.", ge=0)
+    bytes: int = Field(description="Total bytes hashed.", ge=0)
+    duration_seconds: float = Field(description="How long verification took.", ge=0)
+    policy_generation: int = Field(description="TrustPolicy generation the result was computed under.", ge=0)
+    generation: int = Field(description="AIModel generation the result was computed for.", ge=0)
+    at: datetime = Field(description="When verification finished.")
+
+
+class AIModelStatus(KubeModel):
+    """Observed state of an AIModel."""
+
+    observed_generation: int | None = Field(default=None, description="Last generation reconciled.", ge=0)
+    conditions: list[Condition] = conditions_field()
+    verified: VerifiedRecord | None = Field(default=None, description="The last successful verification.")
+
+
+class AIModel(KubeModel):
+    """One model version under ModelGuard's control."""
+
+    spec: AIModelSpec = Field(description="Desired state.")
+    status: AIModelStatus | None = Field(default=None, description="Observed state, written by the operator.")
+
+
+__all__ = [
+    "SHA256_DIGEST",
+    "AIModel",
+    "AIModelSpec",
+    "AIModelStatus",
+    "LocalObjectReference",
+    "VerifiedRecord",
+]

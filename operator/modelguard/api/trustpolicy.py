@@ -1,0 +1,106 @@
+"""TrustPolicy (cluster-scoped): which signers are trusted for which namespaces, and what is required."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from modelguard.api.base import (
+    Condition,
+    KubeModel,
+    LabelSelector,
+    SecretKeyReference,
+    conditions_field,
+    with_cel,
+)
+
+
+class TrustedKey(KubeModel):
+    """A public key allowed to sign models, with its validity window."""
+
+    model_config = with_cel(
+        ("has(self.publicKey) != has(self.secretRef)", "set exactly one of publicKey or secretRef"),
+        (
+            "!has(self.notBefore) || !has(self.notAfter) || self.notBefore < self.notAfter",
+            "notBefore must be earlier than notAfter",
+        ),
+    )
+
+    id: str = Field(
+        description="Key id, recorded as the signer of what it verified.",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+    )
+    public_key: str | None = Field(
+        default=None, description="PEM-encoded public key (ECDSA P-256/P-384).", max_length=16384
+    )
+    secret_ref: SecretKeyReference | None = Field(
+        default=None, description="Secret key in the operator's namespace holding the PEM public key."
+    )
+    not_before: datetime | None = Field(default=None, description="Signatures are trusted from this time.")
+    not_after: datetime | None = Field(default=None, description="Signatures are not trusted after this time.")
+
+
+class Requirements(KubeModel):
+    """Documentation required before a model may be deployed."""
+
+    card_fields: list[
+        Literal[
+            "intendedUse",
+            "limitations",
+            "prohibitedUses",
+            "trainingData",
+            "license",
+            "dataUsage",
+            "lastReviewed",
+        ]
+    ] = Field(default_factory=list, description="Model card fields that must be filled in.")
+    review_max_age_days: int | None = Field(
+        default=None, description="Card review older than this is overdue.", ge=1, le=3650
+    )
+
+
+class TrustPolicySpec(KubeModel):
+    """Desired state of a TrustPolicy."""
+
+    keys: list[TrustedKey] = Field(
+        description="Trusted signing keys.",
+        min_length=1,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"]},
+    )
+    revoked_keys: list[str] = Field(
+        default_factory=list, description="Ids of keys that are no longer trusted.", max_length=256
+    )
+    namespace_selector: LabelSelector = Field(
+        default_factory=LabelSelector, description="Namespaces this policy applies to (empty: all)."
+    )
+    allowed_sources: list[str] = Field(
+        default_factory=list,
+        description="URI prefixes models may come from; empty allows none.",
+        max_length=64,
+    )
+    requirements: Requirements = Field(default_factory=Requirements, description="Documentation requirements.")
+    mode: Literal["Enforce", "Warn"] = Field(
+        default="Enforce", description="Enforce blocks what fails; Warn records it and lets it pass."
+    )
+
+
+class TrustPolicyStatus(KubeModel):
+    """Observed state of a TrustPolicy."""
+
+    observed_generation: int | None = Field(default=None, description="Last generation reconciled.", ge=0)
+    conditions: list[Condition] = conditions_field()
+
+
+class TrustPolicy(KubeModel):
+    """Cluster-wide trust decisions for model signatures."""
+
+    spec: TrustPolicySpec = Field(description="Desired state.")
+    status: TrustPolicyStatus | None = Field(default=None, description="Observed state, written by the operator.")
+
+
+__all__ = ["TrustPolicy", "TrustPolicySpec", "TrustPolicyStatus", "TrustedKey"]

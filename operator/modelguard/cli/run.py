@@ -1,0 +1,64 @@
+"""`modelguard run`: start the operator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+from typing import Any
+
+import kopf
+from kubernetes import config as kube_config
+from kubernetes.client import ApiClient, Configuration
+
+from modelguard.adapters.kube import Kube
+from modelguard.engine.runtime import Runtime, Settings
+from modelguard.handlers.registry import build_registry
+
+
+def api_client() -> ApiClient:
+    """In-cluster credentials when running in a pod, else the kubeconfig ($KUBECONFIG)."""
+    configuration = Configuration()
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        kube_config.load_incluster_config(client_configuration=configuration)
+    else:
+        kube_config.load_kube_config(client_configuration=configuration)
+    configuration.connection_pool_maxsize = 32
+    return ApiClient(configuration)
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser("run", help="run the operator")
+    parser.add_argument("--standalone", action="store_true", help="no peering (single replica)")
+    parser.add_argument("--priority", type=int, default=0, help="peering priority (higher wins)")
+    parser.add_argument("--peering", default="modelguard", help="peering object name")
+    parser.add_argument(
+        "--namespace",
+        default=os.environ.get("MODELGUARD_NAMESPACE", "modelguard-system"),
+        help="the operator's own namespace",
+    )
+    parser.add_argument("--workers", type=int, default=8, help="concurrent reconciles")
+    parser.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8081/healthz")
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    parser.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    runtime = Runtime(kube=Kube(api_client()), settings=Settings(namespace=args.namespace, workers=args.workers))
+    registry = build_registry(runtime)
+    asyncio.run(
+        kopf.operator(
+            registry=registry,
+            standalone=args.standalone,
+            priority=args.priority,
+            peering_name=None if args.standalone else args.peering,
+            clusterwide=True,
+            liveness_endpoint=args.liveness,
+        )
+    )
+    return 0

@@ -1,0 +1,53 @@
+"""Pure helpers for the status language: conditions with stable transition times."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from modelguard.api.base import Condition, ConditionStatus
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A condition's desired value, before transition bookkeeping."""
+
+    type: str
+    status: ConditionStatus
+    reason: str
+    message: str = ""
+
+
+def merge_conditions(
+    current: Sequence[Condition], verdicts: Iterable[Verdict], generation: int, now: datetime
+) -> list[Condition]:
+    """Apply verdicts to the current conditions.
+
+    lastTransitionTime moves only when a condition's status flips; conditions not named by a verdict
+    are kept as they are. The result is ordered by type so that equal states compare equal.
+    """
+    by_type = {c.type: c for c in current}
+    for verdict in verdicts:
+        old = by_type.get(verdict.type)
+        since = old.last_transition_time if old is not None and old.status == verdict.status else now
+        by_type[verdict.type] = Condition(
+            type=verdict.type,
+            status=verdict.status,
+            reason=verdict.reason,
+            message=verdict.message,
+            observed_generation=generation,
+            last_transition_time=since,
+        )
+    return [by_type[name] for name in sorted(by_type)]
+
+
+def find(conditions: Sequence[Condition], type_: str) -> Condition | None:
+    """The condition of this type, if present."""
+    return next((c for c in conditions if c.type == type_), None)
+
+
+def is_true_for(conditions: Sequence[Condition], type_: str, generation: int) -> bool:
+    """True when the condition holds and was computed for this generation."""
+    condition = find(conditions, type_)
+    return condition is not None and condition.status == "True" and condition.observed_generation == generation

@@ -1,0 +1,150 @@
+"""A keyed work queue in the style of client-go's: level-based, deduplicated, one worker per key.
+
+Watch events only *enqueue* keys; workers pull a key, reconcile the object's current state and
+report when to look again. Properties:
+- a key is never processed by two workers at once; an event during processing marks it dirty and
+  it is processed once more afterwards (nothing is lost, nothing runs twice concurrently);
+- bursts of events for one key collapse into one reconcile;
+- failures back off exponentially per key (capped), successes reset the backoff;
+- concurrency is bounded by the number of workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[K], Awaitable[float | None]]
+
+
+class WorkQueue(Generic[K]):
+    """Deduplicating queue with delayed requeues and per-key exponential backoff."""
+
+    def __init__(
+        self,
+        handler: Handler[K],
+        *,
+        workers: int = 8,
+        base_backoff: float = 0.5,
+        max_backoff: float = 300.0,
+        name: str = "queue",
+    ) -> None:
+        self._handler = handler
+        self._workers = workers
+        self._base = base_backoff
+        self._max = max_backoff
+        self._name = name
+        self._ready: asyncio.Queue[K] = asyncio.Queue()
+        self._queued: set[K] = set()
+        self._processing: set[K] = set()
+        self._dirty: set[K] = set()
+        self._failures: dict[K, int] = {}
+        self._timers: dict[K, asyncio.TimerHandle] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def __len__(self) -> int:
+        return len(self._queued)
+
+    @property
+    def idle(self) -> bool:
+        return not self._queued and not self._processing
+
+    def add(self, key: K) -> None:
+        """Ask for the key to be reconciled soon (idempotent)."""
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        if key in self._processing:
+            self._dirty.add(key)
+            return
+        if key in self._queued:
+            return
+        self._queued.add(key)
+        self._ready.put_nowait(key)
+
+    def add_after(self, key: K, delay: float) -> None:
+        """Reconcile the key after `delay` seconds unless something enqueues it earlier."""
+        if delay <= 0:
+            self.add(key)
+            return
+        loop = asyncio.get_running_loop()
+        existing = self._timers.get(key)
+        due = loop.time() + delay
+        if existing is not None and existing.when() <= due:
+            return
+        if existing is not None:
+            existing.cancel()
+        self._timers[key] = loop.call_at(due, self._fire, key)
+
+    def _fire(self, key: K) -> None:
+        self._timers.pop(key, None)
+        self.add(key)
+
+    def forget(self, key: K) -> None:
+        """Drop pending timers and backoff state of a deleted object."""
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        self._failures.pop(key, None)
+
+    def backoff(self, key: K) -> float:
+        failures = self._failures.get(key, 0)
+        return float(min(self._max, self._base * (2 ** max(0, failures - 1))))
+
+    async def _work(self) -> None:
+        while True:
+            key = await self._ready.get()
+            self._queued.discard(key)
+            self._processing.add(key)
+            started = time.monotonic()
+            requeue: float | None = None
+            try:
+                requeue = await self._handler(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self._failures[key] = self._failures.get(key, 0) + 1
+                requeue = self.backoff(key)
+                log.exception("reconcile failed", extra={"key": str(key), "retry_in": requeue})
+            else:
+                self._failures.pop(key, None)
+            finally:
+                self._processing.discard(key)
+                log.debug("reconciled %s in %.3fs", key, time.monotonic() - started)
+            if key in self._dirty:
+                self._dirty.discard(key)
+                self.add(key)
+            elif requeue is not None:
+                self.add_after(key, requeue)
+
+    def start(self) -> None:
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._work(), name=f"{self._name}-{i}") for i in range(self._workers)]
+
+    async def stop(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def wait_idle(self, within: float = 10.0) -> bool:
+        """For tests and benchmarks: wait until nothing is queued or running."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if self.idle:
+                return True
+            await asyncio.sleep(0.01)
+        return self.idle

@@ -1,0 +1,76 @@
+"""Kopf wiring only: watch events feed the runtime; everything else lives below."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import kopf
+from kubernetes.client import Configuration
+
+from modelguard.adapters.cache import Key
+from modelguard.api.base import GROUP
+from modelguard.engine.runtime import Runtime
+
+WATCHED = ("aimodels", "aideployments", "trustpolicies")
+KINDS = {"aimodels": "AIModel", "aideployments": "AIDeployment", "trustpolicies": "TrustPolicy"}
+
+
+def configure(settings: kopf.OperatorSettings) -> None:
+    """Keep Kopf's bookkeeping out of our objects' status, under our own annotation prefix."""
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.posting.level = 20  # INFO and above become Events only when we post them ourselves
+    settings.posting.enabled = False
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.networking.request_timeout = 60
+    settings.batching.error_delays = (1, 2, 5, 10, 20, 30)
+
+
+def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        """Kopf uses the very credentials the operator's own client was built with."""
+        return connection_info(runtime.kube.configuration)
+
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        configure(settings)
+        runtime.queue.start()
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: Any) -> None:
+        await runtime.queue.stop()
+
+    for plural in WATCHED:
+        kopf.on.event(GROUP, plural, registry=registry, id=f"observe-{plural}")(_observer(runtime, KINDS[plural]))
+    return registry
+
+
+def connection_info(cfg: Configuration) -> kopf.ConnectionInfo:
+    if cfg.refresh_api_key_hook is not None:  # in-cluster: projected tokens rotate
+        cfg.refresh_api_key_hook(cfg)
+    auth = (cfg.api_key or {}).get("authorization") or (cfg.api_key or {}).get("BearerToken")
+    scheme, _, token = (auth or "").partition(" ")
+    return kopf.ConnectionInfo(
+        server=cfg.host,
+        ca_path=cfg.ssl_ca_cert,
+        insecure=not cfg.verify_ssl,
+        scheme=scheme or None,
+        token=token or None,
+        certificate_path=cfg.cert_file,
+        private_key_path=cfg.key_file,
+    )
+
+
+def _observer(runtime: Runtime, kind: str) -> Callable[..., Awaitable[None]]:
+    async def observe(type: str | None, name: str, namespace: str | None, body: kopf.Body, **_: Any) -> None:
+        runtime.observe(Key(kind, namespace or "", name), None if type == "DELETED" else dict(body))
+
+    return observe

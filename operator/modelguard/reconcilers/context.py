@@ -1,0 +1,63 @@
+"""What every reconciler is given: the API adapter, the watch cache and a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from modelguard.adapters.cache import Key, Store
+from modelguard.adapters.events import EventRecorder
+from modelguard.adapters.kube import Kube, Resource
+from modelguard.api.base import Condition
+
+
+def utcnow() -> datetime:
+    """Now, at the one-second precision Kubernetes keeps."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass
+class Context:
+    kube: Kube
+    store: Store
+    events: EventRecorder
+    clock: Callable[[], datetime] = utcnow
+
+
+def current_conditions(body: Mapping[str, Any]) -> list[Condition]:
+    """Conditions from a body's status; entries that do not parse are ignored (and then replaced)."""
+    out = []
+    for raw in (body.get("status") or {}).get("conditions") or []:
+        try:
+            out.append(Condition.model_validate(raw))
+        except ValidationError:
+            continue
+    return out
+
+
+def generation_of(body: Mapping[str, Any]) -> int:
+    return int(body.get("metadata", {}).get("generation") or 0)
+
+
+async def write_status(
+    ctx: Context, res: Resource, key: Key, body: Mapping[str, Any], status: Mapping[str, Any]
+) -> bool:
+    """Patch the status fields we own, only when they differ from what is stored. True if written."""
+    current = body.get("status") or {}
+    if all(current.get(field) == value for field, value in status.items()):
+        return False
+    await ctx.kube.patch_status(res, key.namespace or None, key.name, status)
+    return True
+
+
+def spec_error(exc: ValidationError) -> str:
+    """A short, secret-free description of what is wrong with a spec (locations and messages only)."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False)[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "spec"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from modelguard.engine.workqueue import WorkQueue
+
+
+@pytest.fixture
+def loop_run():  # type: ignore[no-untyped-def]
+    def run(coro):  # type: ignore[no-untyped-def]
+        return asyncio.run(coro)
+
+    return run
+
+
+def test_burst_for_one_key_collapses_and_keys_never_run_concurrently(loop_run) -> None:  # type: ignore[no-untyped-def]
+    calls: list[str] = []
+    running: set[str] = set()
+    overlaps = 0
+
+    async def handler(key: str) -> float | None:
+        nonlocal overlaps
+        if key in running:
+            overlaps += 1
+        running.add(key)
+        calls.append(key)
+        await asyncio.sleep(0.02)
+        running.discard(key)
+        return None
+
+    async def main() -> None:
+        queue: WorkQueue[str] = WorkQueue(handler, workers=4)
+        queue.start()
+        for _ in range(50):
+            queue.add("a")
+        queue.add("b")
+        await asyncio.sleep(0.005)
+        for _ in range(10):  # arrives while "a" is processing: exactly one more run
+            queue.add("a")
+        assert await queue.wait_idle(5)
+        await queue.stop()
+
+    loop_run(main())
+    assert overlaps == 0
+    assert calls.count("a") == 2
+    assert calls.count("b") == 1
+
+
+def test_failures_back_off_exponentially_and_success_resets(loop_run) -> None:  # type: ignore[no-untyped-def]
+    attempts = 0
+
+    async def handler(key: str) -> float | None:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 4:
+            raise RuntimeError("boom")
+        return None
+
+    async def main() -> WorkQueue[str]:
+        queue: WorkQueue[str] = WorkQueue(handler, workers=1, base_backoff=0.01, max_backoff=0.04)
+        queue.start()
+        queue.add("k")
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if attempts >= 4 and queue.idle:
+                break
+        await queue.stop()
+        return queue
+
+    queue = loop_run(main())
+    assert attempts == 4
+    assert queue.backoff("k") == 0.01  # reset after success
+
+
+def test_backoff_is_capped() -> None:
+    queue: WorkQueue[str] = WorkQueue(lambda k: asyncio.sleep(0), base_backoff=1, max_backoff=8)  # type: ignore[arg-type,return-value]
+    queue._failures["k"] = 10
+    assert queue.backoff("k") == 8
+
+
+def test_add_after_fires_once_and_earlier_add_wins(loop_run) -> None:  # type: ignore[no-untyped-def]
+    seen: list[float] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+
+        async def handler(key: str) -> float | None:
+            seen.append(loop.time() - start)
+            return None
+
+        queue: WorkQueue[str] = WorkQueue(handler, workers=1)
+        queue.start()
+        queue.add_after("k", 0.3)
+        queue.add_after("k", 0.5)  # later: ignored, the earlier timer stands
+        await asyncio.sleep(0.5)
+        queue.add_after("k", 0.2)
+        queue.add("k")  # immediate add cancels the pending timer
+        await asyncio.sleep(0.4)
+        await queue.stop()
+
+    loop_run(main())
+    assert len(seen) == 2
+    assert 0.25 <= seen[0] < 0.45
