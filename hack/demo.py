@@ -17,8 +17,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.harness.controlplane import REPO, ControlPlane  # noqa: E402
-from tests.harness.operator import OperatorProcess  # noqa: E402
+from tests.harness.controlplane import REPO, ControlPlane
+from tests.harness.operator import OperatorProcess
 
 DEMO = REPO / ".demo"
 
