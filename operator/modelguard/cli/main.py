@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from modelguard.cli import crds, run
+from modelguard.cli import crds, run, signing, verify
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run.add_parser(commands)
     crds.add_parser(commands)
+    signing.add_parsers(commands)
+    verify.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,88 @@
+"""Verification of a model on local disk against a signature: authenticate, then hash and compare.
+
+Order matters for cost and safety: the bundle is parsed and its signature checked against trusted
+keys first (cheap); only an authentic statement is trusted to say which files to hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from modelguard.adapters.hashing import Progress, hash_model, hash_range
+from modelguard.domain.crypto import decode_detached, verify_detached, verify_dsse
+from modelguard.domain.errors import VerificationError
+from modelguard.domain.manifest_check import compare
+from modelguard.domain.statement import SignedManifest, parse_bundle, parse_statement
+from modelguard.domain.trust import TrustedKey, authenticate
+
+
+@dataclass(frozen=True)
+class Verified:
+    digest: str
+    signer: str
+    files: int
+    bytes: int
+    seconds: float
+
+
+def authenticate_bundle(raw: bytes, keys: list[TrustedKey], now: datetime) -> tuple[str, SignedManifest]:
+    """(signer key id, signed manifest) of an authentic model_signing bundle."""
+    bundle = parse_bundle(raw)
+    signer = authenticate(keys, bundle.key_hint, lambda pub: verify_dsse(pub, bundle.payload, bundle.signature), now)
+    return signer, parse_statement(bundle.payload)
+
+
+def check_expected(manifest: SignedManifest, expect_digest: str | None) -> None:
+    if expect_digest is not None and manifest.digest != expect_digest:
+        raise VerificationError(
+            "UnexpectedDigest", f"signed model digest {manifest.digest} is not the pinned {expect_digest}"
+        )
+
+
+def verify_local(
+    model: Path,
+    signature: bytes,
+    keys: list[TrustedKey],
+    now: datetime,
+    *,
+    format: Literal["model-signing", "detached"] = "model-signing",
+    expect_digest: str | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> Verified:
+    if format == "detached":
+        return _verify_detached(model, signature, keys, now, expect_digest, progress)
+    signer, manifest = authenticate_bundle(signature, keys, now)
+    check_expected(manifest, expect_digest)
+    result = hash_model(model, manifest.serialization, workers=workers, progress=progress)
+    compare(manifest, result.resources)
+    return Verified(manifest.digest, signer, result.files, result.bytes, result.seconds)
+
+
+def _verify_detached(
+    model: Path,
+    signature: bytes,
+    keys: list[TrustedKey],
+    now: datetime,
+    expect_digest: str | None,
+    progress: Progress | None,
+) -> Verified:
+    if not model.is_file():
+        raise VerificationError("UnsupportedSource", "a detached signature covers exactly one file")
+    sig = decode_detached(signature)
+    hex_digest, size = hash_range(model, progress=progress)
+    digest = f"sha256:{hex_digest}"
+    if expect_digest is not None and digest != expect_digest:
+        raise VerificationError("UnexpectedDigest", f"file digest {digest} is not the pinned {expect_digest}")
+    raw = bytes.fromhex(hex_digest)
+    signer = authenticate(keys, None, lambda pub: verify_detached(pub, raw, sig), now)
+    return Verified(digest, signer, 1, size, 0.0)
+
+
+def file_digest(path: Path) -> str:
+    """sha256:<hex> of a whole file (small files: bundles, SBOMs)."""
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()

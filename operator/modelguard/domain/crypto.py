@@ -1,0 +1,99 @@
+"""ECDSA keys and signatures for model signing (pure computation, no I/O)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from typing import Literal
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+from modelguard.domain.errors import VerificationError
+from modelguard.domain.statement import PAYLOAD_TYPE, pae
+
+Curve = Literal["p256", "p384", "p521"]
+_CURVES: dict[str, ec.EllipticCurve] = {"p256": ec.SECP256R1(), "p384": ec.SECP384R1(), "p521": ec.SECP521R1()}
+_SUPPORTED = {"secp256r1", "secp384r1", "secp521r1"}
+
+
+def _hash_for(key: ec.EllipticCurvePublicKey) -> hashes.HashAlgorithm:
+    size = key.curve.key_size
+    return hashes.SHA256() if size == 256 else hashes.SHA384() if size == 384 else hashes.SHA512()
+
+
+def load_public_key(pem: bytes) -> ec.EllipticCurvePublicKey:
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, UnsupportedAlgorithm):
+        raise VerificationError("InvalidKey", "public key is not a valid PEM public key") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in _SUPPORTED:
+        raise VerificationError("InvalidKey", "public key is not an ECDSA P-256, P-384 or P-521 key")
+    return key
+
+
+def load_private_key(pem: bytes, password: bytes | None = None) -> ec.EllipticCurvePrivateKey:
+    try:
+        key = serialization.load_pem_private_key(pem, password)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise VerificationError("InvalidKey", "private key is not a valid (or is an encrypted) PEM key") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name not in _SUPPORTED:
+        raise VerificationError("InvalidKey", "private key is not an ECDSA P-256, P-384 or P-521 key")
+    return key
+
+
+def public_pem(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def key_hint(key: ec.EllipticCurvePublicKey) -> str:
+    """The key identifier model_signing records in bundles: SHA-256 of the PEM public key."""
+    return hashlib.sha256(public_pem(key)).hexdigest()
+
+
+def generate(curve: Curve = "p256") -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(_CURVES[curve])
+
+
+def private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def sign_dsse(key: ec.EllipticCurvePrivateKey, payload: bytes) -> bytes:
+    return key.sign(pae(PAYLOAD_TYPE, payload), ec.ECDSA(_hash_for(key.public_key())))
+
+
+def verify_dsse(key: ec.EllipticCurvePublicKey, payload: bytes, signature: bytes) -> bool:
+    try:
+        key.verify(signature, pae(PAYLOAD_TYPE, payload), ec.ECDSA(_hash_for(key)))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def decode_detached(raw: bytes) -> bytes:
+    """A detached signature file: DER, or base64 of DER (as cosign sign-blob writes)."""
+    text = raw.strip()
+    if text[:1] == b"\x30":
+        return bytes(text)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise VerificationError("MalformedSignature", "detached signature is neither DER nor base64") from None
+
+
+def verify_detached(key: ec.EllipticCurvePublicKey, sha256_digest: bytes, signature: bytes) -> bool:
+    """ECDSA over the artifact's SHA-256 (`openssl dgst -sha256 -sign`, `cosign sign-blob`)."""
+    try:
+        key.verify(signature, sha256_digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def sign_detached(key: ec.EllipticCurvePrivateKey, sha256_digest: bytes) -> bytes:
+    return key.sign(sha256_digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))

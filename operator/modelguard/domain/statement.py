@@ -1,0 +1,274 @@
+"""The OpenSSF model signing format (v1.0), parsed and built without I/O.
+
+A signature is a Sigstore bundle (media type v0.3) holding a DSSE envelope whose payload is an in-toto
+Statement v1. Its predicate (type https://model_signing/signature/v1.0) lists every resource of the
+model (a file, or a shard `path:start:end`) with its SHA-256 digest, and the serialization used. The
+subject digest is SHA-256 over the resource digests in listed order. Everything here treats the input
+as hostile: sizes are bounded, names are checked for traversal, and every failure has a reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from modelguard.domain.errors import VerificationError
+
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://model_signing/signature/v1.0"
+BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+DEFAULT_IGNORES = (".git", ".gitignore", ".github", ".gitattributes")
+
+MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+MAX_RESOURCES = 100_000
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_SHARD = re.compile(r"^(?P<path>.+):(?P<start>0|[1-9][0-9]{0,18}):(?P<end>0|[1-9][0-9]{0,18})$")
+
+
+@dataclass(frozen=True)
+class Serialization:
+    """How the model was turned into resources."""
+
+    method: Literal["files", "shards"] = "files"
+    shard_size: int | None = None
+    allow_symlinks: bool = False
+    ignore_paths: tuple[str, ...] = DEFAULT_IGNORES
+
+    def parameters(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"method": self.method, "hash_type": "sha256", "allow_symlinks": self.allow_symlinks}
+        if self.method == "shards":
+            params["shard_size"] = self.shard_size
+        if self.ignore_paths:
+            params["ignore_paths"] = list(self.ignore_paths)
+        return params
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One signed resource: a whole file (start/end None) or a byte range of one."""
+
+    path: str
+    digest: str  # lowercase hex SHA-256
+    start: int | None = None
+    end: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path if self.start is None else f"{self.path}:{self.start}:{self.end}"
+
+    def sort_key(self) -> tuple[tuple[str, ...], int, int]:
+        return (tuple(self.path.split("/")), self.start or 0, self.end or 0)
+
+
+@dataclass(frozen=True)
+class SignedManifest:
+    """What a verified statement says the model consists of."""
+
+    model_name: str
+    serialization: Serialization
+    resources: tuple[Resource, ...]
+    root_digest: str = field(default="")
+
+    @property
+    def digest(self) -> str:
+        return f"sha256:{self.root_digest}"
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(sorted({r.path for r in self.resources}))
+
+    def by_name(self) -> dict[str, str]:
+        return {r.name: r.digest for r in self.resources}
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """The parts of a bundle that verification needs."""
+
+    payload: bytes
+    signature: bytes
+    key_hint: str | None
+
+
+def safe_relative_path(name: str) -> str:
+    """Reject absolute paths, traversal, empty or odd components; return the POSIX path unchanged."""
+    if not name or len(name) > 4096:
+        raise VerificationError("UnsafePath", "resource name is empty or too long")
+    if "\x00" in name or "\\" in name:
+        raise VerificationError("UnsafePath", f"resource name {name[:200]!r} contains NUL or backslash")
+    if name.startswith("/"):
+        raise VerificationError("UnsafePath", f"resource {name[:200]!r} is an absolute path")
+    parts = name.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise VerificationError("UnsafePath", f"resource {name[:200]!r} escapes or is not normalised")
+    return name
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding."""
+    return b"DSSEv1 %d %s %d %s" % (len(payload_type), payload_type.encode(), len(payload), payload)
+
+
+def root_digest(resources: tuple[Resource, ...]) -> str:
+    hasher = hashlib.sha256()
+    for resource in resources:
+        hasher.update(bytes.fromhex(resource.digest))
+    return hasher.hexdigest()
+
+
+def _b64(value: Any, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise VerificationError("MalformedSignature", f"{what} is not a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise VerificationError("MalformedSignature", f"{what} is not valid base64") from None
+
+
+def parse_bundle(raw: bytes) -> Bundle:
+    """Parse a Sigstore bundle carrying a DSSE envelope (no signature check yet)."""
+    if len(raw) > MAX_BUNDLE_BYTES:
+        raise VerificationError("MalformedSignature", f"signature bundle is larger than {MAX_BUNDLE_BYTES} bytes")
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise VerificationError("MalformedSignature", "signature bundle is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise VerificationError("MalformedSignature", "signature bundle is not a JSON object")
+    if doc.get("mediaType") != BUNDLE_MEDIA_TYPE:
+        raise VerificationError(
+            "MalformedSignature", f"unsupported bundle media type {str(doc.get('mediaType'))[:100]!r}"
+        )
+    envelope = doc.get("dsseEnvelope")
+    if not isinstance(envelope, dict):
+        raise VerificationError("MalformedSignature", "bundle has no DSSE envelope")
+    if envelope.get("payloadType") != PAYLOAD_TYPE:
+        raise VerificationError("MalformedSignature", "DSSE payload is not an in-toto statement")
+    signatures = envelope.get("signatures")
+    if not isinstance(signatures, list) or len(signatures) != 1 or not isinstance(signatures[0], dict):
+        raise VerificationError("MalformedSignature", "DSSE envelope must carry exactly one signature")
+    material = doc.get("verificationMaterial") or {}
+    hint = (material.get("publicKey") or {}).get("hint") if isinstance(material, dict) else None
+    return Bundle(
+        payload=_b64(envelope.get("payload"), "DSSE payload"),
+        signature=_b64(signatures[0].get("sig"), "DSSE signature"),
+        key_hint=hint if isinstance(hint, str) and hint else None,
+    )
+
+
+def _resource(entry: Any, method: str) -> Resource:
+    if not isinstance(entry, dict):
+        raise VerificationError("MalformedSignature", "resource entry is not an object")
+    name, algorithm, digest = entry.get("name"), entry.get("algorithm"), entry.get("digest")
+    if algorithm != "sha256":
+        raise VerificationError("UnsupportedAlgorithm", f"resource digest algorithm {str(algorithm)[:40]!r}")
+    if not isinstance(name, str) or not isinstance(digest, str) or not _HEX64.match(digest):
+        raise VerificationError("MalformedSignature", "resource has no valid name or sha256 digest")
+    if method == "files":
+        return Resource(safe_relative_path(name), digest)
+    match = _SHARD.match(name)
+    if not match:
+        raise VerificationError("MalformedSignature", f"shard name {name[:200]!r} is not path:start:end")
+    start, end = int(match["start"]), int(match["end"])
+    if end <= start:
+        raise VerificationError("MalformedSignature", f"shard {name[:200]!r} has an empty or negative range")
+    return Resource(safe_relative_path(match["path"]), digest, start, end)
+
+
+def _serialization(params: Any) -> Serialization:
+    if not isinstance(params, dict):
+        raise VerificationError("MalformedSignature", "statement has no serialization")
+    method = params.get("method")
+    if method not in ("files", "shards"):
+        raise VerificationError("UnsupportedSerialization", f"serialization method {str(method)[:40]!r}")
+    if params.get("hash_type") != "sha256":
+        raise VerificationError("UnsupportedAlgorithm", f"hash type {str(params.get('hash_type'))[:40]!r}")
+    shard_size = params.get("shard_size")
+    if method == "shards" and (not isinstance(shard_size, int) or isinstance(shard_size, bool) or shard_size < 1):
+        raise VerificationError("MalformedSignature", "shard serialization without a positive shard_size")
+    ignores = params.get("ignore_paths") or []
+    if not isinstance(ignores, list) or not all(isinstance(p, str) for p in ignores):
+        raise VerificationError("MalformedSignature", "ignore_paths is not a list of strings")
+    return Serialization(
+        method=method,
+        shard_size=shard_size if method == "shards" else None,
+        allow_symlinks=bool(params.get("allow_symlinks", False)),
+        ignore_paths=tuple(str(p) for p in ignores),
+    )
+
+
+def parse_statement(payload: bytes) -> SignedManifest:
+    """Parse and check an (already authenticated) in-toto statement."""
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, ValueError):
+        raise VerificationError("MalformedSignature", "signed payload is not valid JSON") from None
+    if not isinstance(doc, dict) or doc.get("_type") != STATEMENT_TYPE:
+        raise VerificationError("MalformedSignature", "signed payload is not an in-toto v1 statement")
+    if doc.get("predicateType") != PREDICATE_TYPE:
+        raise VerificationError("UnsupportedPredicate", f"predicate type {str(doc.get('predicateType'))[:100]!r}")
+    subjects = doc.get("subject")
+    if not isinstance(subjects, list) or len(subjects) != 1 or not isinstance(subjects[0], dict):
+        raise VerificationError("MalformedSignature", "statement must have exactly one subject")
+    subject = subjects[0]
+    expected = (subject.get("digest") or {}).get("sha256") if isinstance(subject.get("digest"), dict) else None
+    if not isinstance(expected, str) or not _HEX64.match(expected):
+        raise VerificationError("MalformedSignature", "subject has no sha256 digest")
+    predicate = doc.get("predicate")
+    if not isinstance(predicate, dict):
+        raise VerificationError("MalformedSignature", "statement has no predicate")
+    serialization = _serialization(predicate.get("serialization"))
+    entries = predicate.get("resources")
+    if not isinstance(entries, list) or not entries:
+        raise VerificationError("MalformedSignature", "statement lists no resources")
+    if len(entries) > MAX_RESOURCES:
+        raise VerificationError("MalformedSignature", f"statement lists more than {MAX_RESOURCES} resources")
+    resources = tuple(_resource(e, serialization.method) for e in entries)
+    names = [r.name for r in resources]
+    if len(set(names)) != len(names):
+        raise VerificationError("MalformedSignature", "statement lists a resource twice")
+    computed = root_digest(resources)
+    if computed != expected:
+        raise VerificationError("MalformedSignature", "subject digest does not match the listed resources")
+    name = subject.get("name")
+    return SignedManifest(
+        model_name=name if isinstance(name, str) else "",
+        serialization=serialization,
+        resources=resources,
+        root_digest=computed,
+    )
+
+
+def build_statement(model_name: str, serialization: Serialization, resources: Mapping[str, Resource]) -> bytes:
+    """The canonical statement for a set of resources (sorted as model_signing sorts them)."""
+    ordered = tuple(sorted(resources.values(), key=Resource.sort_key))
+    doc = {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": model_name, "digest": {"sha256": root_digest(ordered)}}],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "serialization": serialization.parameters(),
+            "resources": [{"name": r.name, "algorithm": "sha256", "digest": r.digest} for r in ordered],
+        },
+    }
+    return json.dumps(doc, indent=2).encode()
+
+
+def build_bundle(payload: bytes, signature: bytes, key_hint: str) -> bytes:
+    doc = {
+        "mediaType": BUNDLE_MEDIA_TYPE,
+        "verificationMaterial": {"publicKey": {"hint": key_hint}, "tlogEntries": []},
+        "dsseEnvelope": {
+            "payload": base64.b64encode(payload).decode(),
+            "payloadType": PAYLOAD_TYPE,
+            "signatures": [{"sig": base64.b64encode(signature).decode(), "keyid": ""}],
+        },
+    }
+    return json.dumps(doc, indent=2).encode()

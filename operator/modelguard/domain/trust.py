@@ -1,0 +1,97 @@
+"""Trust decisions: which key signed, may it sign now, does the policy apply (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from modelguard.api.base import LabelSelector
+from modelguard.domain.crypto import key_hint, load_public_key
+from modelguard.domain.errors import VerificationError
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """A policy key with its PEM resolved (inline or from a Secret)."""
+
+    id: str
+    pem: bytes
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    revoked: bool = False
+
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        return load_public_key(self.pem)
+
+    def usable_at(self, now: datetime) -> VerificationError | None:
+        if self.revoked:
+            return VerificationError("KeyRevoked", f"signing key {self.id!r} is revoked by the TrustPolicy")
+        if self.not_before is not None and now < self.not_before:
+            return VerificationError(
+                "KeyNotYetValid", f"signing key {self.id!r} is not valid before {self.not_before.isoformat()}"
+            )
+        if self.not_after is not None and now > self.not_after:
+            return VerificationError("KeyExpired", f"signing key {self.id!r} expired at {self.not_after.isoformat()}")
+        return None
+
+
+def authenticate(
+    keys: Sequence[TrustedKey], hint: str | None, check: Callable[[ec.EllipticCurvePublicKey], bool], now: datetime
+) -> str:
+    """The id of the trusted key whose signature checks out, or a VerificationError.
+
+    With a key hint (model_signing >= 1.0 bundles) only the matching key is tried; without one every
+    key is tried. A signature by a revoked, expired or not-yet-valid key is refused with that reason.
+    Keys that fail to parse are skipped (the TrustPolicy reports them).
+    """
+    parsed: list[tuple[TrustedKey, ec.EllipticCurvePublicKey]] = []
+    for key in keys:
+        try:
+            parsed.append((key, key.public_key()))
+        except VerificationError:
+            continue
+    if hint is not None:
+        parsed = [(k, pub) for k, pub in parsed if key_hint(pub) == hint]
+        if not parsed:
+            raise VerificationError("UnknownSigner", "the signature names a key that is not among the trusted keys")
+    refusal: VerificationError | None = None
+    for key, pub in parsed:
+        if not check(pub):
+            continue
+        problem = key.usable_at(now)
+        if problem is None:
+            return key.id
+        refusal = refusal or problem
+    if refusal is not None:
+        raise refusal
+    raise VerificationError("SignatureInvalid", "the signature does not verify with any trusted key")
+
+
+def selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
+    """Kubernetes label selector semantics (an empty selector matches everything)."""
+    if any(labels.get(k) != v for k, v in selector.match_labels.items()):
+        return False
+    for req in selector.match_expressions:
+        present = req.key in labels
+        if req.operator == "In" and (not present or labels[req.key] not in req.values):
+            return False
+        if req.operator == "NotIn" and present and labels[req.key] in req.values:
+            return False
+        if req.operator == "Exists" and not present:
+            return False
+        if req.operator == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def source_allowed(uri: str, prefixes: Sequence[str]) -> bool:
+    """True when uri starts with an allowed prefix at a boundary ('/', ':' or '@' follows)."""
+    for prefix in prefixes:
+        if not prefix or not uri.startswith(prefix):
+            continue
+        if len(uri) == len(prefix) or prefix.endswith("/") or uri[len(prefix)] in "/:@":
+            return True
+    return False
