@@ -163,11 +163,19 @@ def parse_bundle(raw: bytes) -> Bundle:
     )
 
 
-def _resource(entry: Any, method: str) -> Resource:
+def _algorithm(serialization: Serialization) -> str:
+    """model_signing names shard digests after the shard size."""
+    if serialization.method == "shards":
+        return f"sha256-sharded-{serialization.shard_size}"
+    return "sha256"
+
+
+def _resource(entry: Any, serialization: Serialization) -> Resource:
+    method = serialization.method
     if not isinstance(entry, dict):
         raise VerificationError("MalformedSignature", "resource entry is not an object")
     name, algorithm, digest = entry.get("name"), entry.get("algorithm"), entry.get("digest")
-    if algorithm != "sha256":
+    if algorithm not in ("sha256", _algorithm(serialization)):
         raise VerificationError("UnsupportedAlgorithm", f"resource digest algorithm {str(algorithm)[:40]!r}")
     if not isinstance(name, str) or not isinstance(digest, str) or not _HEX64.match(digest):
         raise VerificationError("MalformedSignature", "resource has no valid name or sha256 digest")
@@ -191,6 +199,8 @@ def _serialization(params: Any) -> Serialization:
     if params.get("hash_type") != "sha256":
         raise VerificationError("UnsupportedAlgorithm", f"hash type {str(params.get('hash_type'))[:40]!r}")
     shard_size = params.get("shard_size")
+    if isinstance(shard_size, float) and shard_size.is_integer():  # protobuf JSON (model_signing) writes 1e9 as 1e9
+        shard_size = int(shard_size)
     if method == "shards" and (not isinstance(shard_size, int) or isinstance(shard_size, bool) or shard_size < 1):
         raise VerificationError("MalformedSignature", "shard serialization without a positive shard_size")
     ignores = params.get("ignore_paths") or []
@@ -230,7 +240,7 @@ def parse_statement(payload: bytes) -> SignedManifest:
         raise VerificationError("MalformedSignature", "statement lists no resources")
     if len(entries) > MAX_RESOURCES:
         raise VerificationError("MalformedSignature", f"statement lists more than {MAX_RESOURCES} resources")
-    resources = tuple(_resource(e, serialization.method) for e in entries)
+    resources = tuple(_resource(e, serialization) for e in entries)
     names = [r.name for r in resources]
     if len(set(names)) != len(names):
         raise VerificationError("MalformedSignature", "statement lists a resource twice")
@@ -255,7 +265,9 @@ def build_statement(model_name: str, serialization: Serialization, resources: Ma
         "predicateType": PREDICATE_TYPE,
         "predicate": {
             "serialization": serialization.parameters(),
-            "resources": [{"name": r.name, "algorithm": "sha256", "digest": r.digest} for r in ordered],
+            "resources": [
+                {"name": r.name, "algorithm": _algorithm(serialization), "digest": r.digest} for r in ordered
+            ],
         },
     }
     return json.dumps(doc, indent=2).encode()

@@ -1,0 +1,180 @@
+"""Verification of models on disk: every bad input gets its own reason, nothing bad verifies."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from modelguard.adapters.verifier import verify_local
+from modelguard.domain import crypto
+from modelguard.domain.errors import VerificationError
+from modelguard.domain.statement import DEFAULT_IGNORES, Resource, Serialization
+from modelguard.domain.trust import TrustedKey
+from tests.harness.models import KeyPair, flip_byte, sign, sign_resources, truncate, write_model
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+KEY = KeyPair.generate()
+OTHER = KeyPair.generate()
+
+
+def trusted(key: KeyPair = KEY, **kw: object) -> list[TrustedKey]:
+    return [TrustedKey(id="publisher", pem=key.public_pem, **kw)]  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    return write_model(tmp_path / "model")
+
+
+def reason_of(call: Callable[[], object]) -> str:
+    with pytest.raises(VerificationError) as err:
+        call()
+    return err.value.reason
+
+
+def test_intact_model_verifies_with_digest_and_counts(model: Path) -> None:
+    bundle = sign(model, KEY)
+    result = verify_local(model, bundle, trusted(), NOW)
+    assert result.signer == "publisher"
+    assert result.files == 4 and result.bytes == 300_000 + 200_000 + 512 + 4096
+    assert result.digest.startswith("sha256:") and len(result.digest) == 71
+    again = verify_local(model, bundle, trusted(), NOW, expect_digest=result.digest)
+    assert again.digest == result.digest
+
+
+TAMPERING: list[tuple[str, Callable[[Path], None], str]] = [
+    ("flipped-byte", lambda m: flip_byte(m / "weights/model-00001.safetensors", 1234), "DigestMismatch"),
+    ("missing-file", lambda m: (m / "tokenizer.json").unlink(), "MissingFile"),
+    ("extra-file", lambda m: (m / "weights/extra.bin").write_bytes(b"unsigned"), "UnsignedFile"),
+    ("truncated", lambda m: truncate(m / "weights/model-00002.safetensors", 1000), "DigestMismatch"),
+    ("symlink-escape", lambda m: os.symlink("/etc/hostname", m / "weights/link.bin"), "SymlinkNotAllowed"),
+    ("fifo", lambda m: os.mkfifo(m / "weights/pipe"), "UnsupportedFileType"),
+]
+
+
+@pytest.mark.parametrize(("change", "reason"), [pytest.param(c, r, id=i) for i, c, r in TAMPERING])
+def test_tampered_model_is_refused(model: Path, change: Callable[[Path], None], reason: str) -> None:
+    bundle = sign(model, KEY)
+    change(model)
+    assert reason_of(lambda: verify_local(model, bundle, trusted(), NOW)) == reason
+
+
+@pytest.mark.parametrize(
+    ("keys", "reason"),
+    [
+        pytest.param(lambda: trusted(OTHER), "UnknownSigner", id="wrong-key"),
+        pytest.param(lambda: trusted(revoked=True), "KeyRevoked", id="revoked"),
+        pytest.param(lambda: trusted(not_after=NOW - timedelta(days=1)), "KeyExpired", id="expired"),
+        pytest.param(lambda: trusted(not_before=NOW + timedelta(days=1)), "KeyNotYetValid", id="not-yet-valid"),
+        pytest.param(lambda: [TrustedKey("bad", b"not a pem")], "UnknownSigner", id="unparseable-key"),
+    ],
+)
+def test_untrusted_signers_are_refused(model: Path, keys: Callable[[], list[TrustedKey]], reason: str) -> None:
+    bundle = sign(model, KEY)
+    assert reason_of(lambda: verify_local(model, bundle, keys(), NOW)) == reason
+
+
+def _edit_bundle(bundle: bytes, edit: Callable[[dict[str, object]], None]) -> bytes:
+    doc = json.loads(bundle)
+    edit(doc)
+    return json.dumps(doc).encode()
+
+
+def _strip_hint(doc: dict[str, object]) -> None:
+    doc["verificationMaterial"] = {"tlogEntries": []}
+
+
+def _replace_payload(doc: dict[str, object]) -> None:
+    envelope = doc["dsseEnvelope"]
+    assert isinstance(envelope, dict)
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    statement["predicate"]["resources"] = statement["predicate"]["resources"][:1]
+    envelope["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("mangle", "reason"),
+    [
+        pytest.param(lambda b: b"{not json", "MalformedSignature", id="not-json"),
+        pytest.param(lambda b: b[: len(b) // 2], "MalformedSignature", id="truncated-bundle"),
+        pytest.param(lambda b: b"", "MalformedSignature", id="empty"),
+        pytest.param(lambda b: _edit_bundle(b, lambda d: d.update(mediaType="x")), "MalformedSignature",
+                     id="wrong-media-type"),
+        pytest.param(lambda b: _edit_bundle(b, _replace_payload), "SignatureInvalid", id="payload-swapped"),
+        pytest.param(lambda b: _edit_bundle(b, lambda d: d["dsseEnvelope"].update(signatures=[])),  # type: ignore[union-attr]
+                     "MalformedSignature", id="no-signature"),
+    ],
+)
+def test_malformed_bundles_are_refused(model: Path, mangle: Callable[[bytes], bytes], reason: str) -> None:
+    bundle = mangle(sign(model, KEY))
+    assert reason_of(lambda: verify_local(model, bundle, trusted(), NOW)) == reason
+
+
+def test_bundle_without_key_hint_tries_every_trusted_key(model: Path) -> None:
+    bundle = _edit_bundle(sign(model, KEY), _strip_hint)
+    keys = [TrustedKey("other", OTHER.public_pem), TrustedKey("publisher", KEY.public_pem)]
+    assert verify_local(model, bundle, keys, NOW).signer == "publisher"
+    assert reason_of(lambda: verify_local(model, bundle, [keys[0]], NOW)) == "SignatureInvalid"
+
+
+@pytest.mark.parametrize("name", ["../outside.bin", "/etc/passwd", "weights/../../x", "a//b", "./a", "a\\b"])
+def test_signed_manifest_with_unsafe_paths_is_refused(model: Path, name: str) -> None:
+    serialization = Serialization("files", None, False, DEFAULT_IGNORES)
+    bundle = sign_resources("m", serialization, {name: Resource(name, "0" * 64)}, KEY)
+    assert reason_of(lambda: verify_local(model, bundle, trusted(), NOW)) == "UnsafePath"
+
+
+def test_symlinks_allowed_by_signature_must_stay_inside(model: Path) -> None:
+    os.symlink("config.json", model / "alias.json")
+    bundle = sign(model, KEY, allow_symlinks=True)
+    assert verify_local(model, bundle, trusted(), NOW).files == 5
+    (model / "alias.json").unlink()
+    os.symlink("/etc/hostname", model / "alias.json")
+    assert reason_of(lambda: verify_local(model, bundle, trusted(), NOW)) == "SymlinkEscapes"
+
+
+def test_pinned_digest_must_match(model: Path) -> None:
+    bundle = sign(model, KEY)
+    assert reason_of(lambda: verify_local(model, bundle, trusted(), NOW,
+                                          expect_digest="sha256:" + "0" * 64)) == "UnexpectedDigest"
+
+
+def test_shard_serialization_verifies_and_detects_tampering(model: Path) -> None:
+    bundle = sign(model, KEY, shard_size=65_536)
+    statement = json.loads(base64.b64decode(json.loads(bundle)["dsseEnvelope"]["payload"]))
+    names = [r["name"] for r in statement["predicate"]["resources"]]
+    assert "weights/model-00001.safetensors:262144:300000" in names
+    assert verify_local(model, bundle, trusted(), NOW).files == 4
+    flip_byte(model / "weights/model-00001.safetensors", 270_000)
+    assert reason_of(lambda: verify_local(model, bundle, trusted(), NOW)) == "DigestMismatch"
+
+
+@pytest.mark.parametrize("curve", ["p256", "p384", "p521"])
+def test_all_supported_curves(model: Path, curve: crypto.Curve) -> None:
+    key = KeyPair.generate(curve)
+    assert verify_local(model, sign(model, key), trusted(key), NOW).signer == "publisher"
+
+
+def test_detached_signature_over_single_file(tmp_path: Path) -> None:
+    artifact = tmp_path / "model.gguf"
+    artifact.write_bytes(os.urandom(100_000))
+    import hashlib
+
+    digest = hashlib.sha256(artifact.read_bytes()).digest()
+    private = crypto.load_private_key(KEY.private_pem)
+    signature = base64.b64encode(crypto.sign_detached(private, digest))
+    result = verify_local(artifact, signature, trusted(), NOW, format="detached")
+    assert result.digest == "sha256:" + digest.hex() and result.signer == "publisher"
+    assert reason_of(lambda: verify_local(artifact, signature, trusted(OTHER), NOW, format="detached")) == (
+        "SignatureInvalid")
+    flip_byte(artifact, 5)
+    assert reason_of(lambda: verify_local(artifact, signature, trusted(), NOW, format="detached")) == (
+        "SignatureInvalid")
+    assert reason_of(lambda: verify_local(tmp_path, signature, trusted(), NOW, format="detached")) == (
+        "UnsupportedSource")
