@@ -36,7 +36,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_signed_by_model_signing_cli_verifies_in_modelguard(setup: tuple[Path, Path, Path, KeyPair],
                                                             tmp_path: Path) -> None:
-    model, private, public, key = setup
+    model, private, public, _ = setup
     sig = tmp_path / "model.sig"
     assert run(MODEL_SIGNING, "sign", "key", str(model), "--private_key", str(private), "--signature",
                str(sig)).returncode == 0
