@@ -1,0 +1,248 @@
+"""Where model bytes and signatures come from: file://, https:// and oci:// (worker threads).
+
+Every source is verified the same way: authenticate the signature first, then establish the digest
+of every signed resource and compare. For OCI the registry is content-addressed: the pinned manifest
+digest covers every layer digest, so the signed file digests are compared with layer digests without
+downloading (cost independent of model size); `deep=True` streams and re-hashes the blobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from modelguard.adapters.hashing import CHUNK, Progress
+from modelguard.adapters.http import HttpClient, read_limited
+from modelguard.adapters.oci import Credentials, Layer, Reference, Registry
+from modelguard.adapters.verifier import Verified, authenticate_bundle, check_expected, verify_local
+from modelguard.domain.crypto import decode_detached, verify_detached
+from modelguard.domain.errors import VerificationError
+from modelguard.domain.manifest_check import compare
+from modelguard.domain.statement import Resource, Serialization, SignedManifest
+from modelguard.domain.trust import TrustedKey, authenticate
+
+MAX_SIGNATURE = 16 * 1024 * 1024
+BUNDLE_MEDIA_HINTS = ("sigstore.bundle", "model-signing", "modelguard.signature")
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    http: HttpClient
+    file_roots: tuple[Path, ...] = ()
+    plain_http_registries: tuple[str, ...] = ()
+    workers: int | None = None
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """One verification request."""
+
+    source: str
+    signature_format: Literal["model-signing", "detached"]
+    keys: list[TrustedKey]
+    now: datetime
+    credentials: Credentials | None = None
+    expect_digest: str | None = None
+    deep: bool = False
+    progress: Progress | None = field(default=None, compare=False)
+
+
+def local_path(uri: str, roots: tuple[Path, ...]) -> Path:
+    """The local path of a file:// URI, which must resolve inside one of the allowed roots."""
+    if not roots:
+        raise VerificationError("SourceNotAllowed", "file:// sources are disabled on this operator (no --file-root)")
+    parts = urllib.parse.urlsplit(uri)
+    if parts.netloc not in ("", "localhost"):
+        raise VerificationError("InvalidSource", "file:// URIs must not name a host")
+    path = Path(urllib.parse.unquote(parts.path))
+    real = Path(os.path.realpath(path))
+    for root in roots:
+        real_root = Path(os.path.realpath(root))
+        if real == real_root or real_root in real.parents:
+            return path
+    raise VerificationError("SourceNotAllowed", f"{path} is outside the operator's allowed file roots")
+
+
+def _registry(ref: Reference, settings: SourceSettings, credentials: Credentials | None) -> Registry:
+    return Registry(settings.http, ref.host, credentials, plain_http=ref.host in settings.plain_http_registries)
+
+
+def fetch_signature(uri: str, settings: SourceSettings, credentials: Credentials | None) -> bytes:
+    scheme = uri.split("://", 1)[0]
+    if scheme == "file":
+        path = local_path(uri, settings.file_roots)
+        try:
+            with path.open("rb") as f:
+                data = f.read(MAX_SIGNATURE + 1)
+        except OSError:
+            raise VerificationError("SignatureNotFound", f"signature {path.name!r} cannot be read") from None
+        if len(data) > MAX_SIGNATURE:
+            raise VerificationError("TooLarge", "signature is larger than 16 MiB")
+        return data
+    if scheme == "https":
+        with settings.http.open(uri, _auth_headers(credentials)) as response:
+            return read_limited(response, MAX_SIGNATURE, "signature")
+    if scheme == "oci":
+        ref = Reference.parse(uri)
+        registry = _registry(ref, settings, credentials)
+        layers = registry.layers(ref)
+        chosen = [
+            layer
+            for layer in layers
+            if any(h in layer.media_type for h in BUNDLE_MEDIA_HINTS)
+            or (layer.path or "").endswith((".sig", ".sigstore.json"))
+        ]
+        if len(chosen) != 1:
+            raise VerificationError("SignatureNotFound", "OCI signature artifact must have exactly one bundle layer")
+        with registry.blob(ref.repository, chosen[0].digest) as response:
+            data = read_limited(response, MAX_SIGNATURE, "signature")
+        if "sha256:" + hashlib.sha256(data).hexdigest() != chosen[0].digest:
+            raise VerificationError("DigestMismatch", "signature blob does not match its digest")
+        return data
+    raise VerificationError("InvalidSource", f"unsupported signature scheme {scheme!r}")
+
+
+def _auth_headers(credentials: Credentials | None) -> dict[str, str]:
+    if credentials is None:
+        return {}
+    if credentials.token:
+        return {"Authorization": f"Bearer {credentials.token}"}
+    basic = credentials.basic()
+    return {"Authorization": basic} if basic else {}
+
+
+def hash_stream(
+    response: http.client.HTTPResponse, path: str, serialization: Serialization, progress: Progress | None = None
+) -> tuple[list[Resource], int]:
+    """Hash a byte stream into the resources of one file (whole file, or shards)."""
+    shard = serialization.shard_size if serialization.method == "shards" else None
+    out: list[Resource] = []
+    hasher = hashlib.sha256()
+    offset = start = 0
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    while True:
+        n = response.readinto(view)
+        if not n:
+            break
+        pos = 0
+        while pos < n:
+            take = n - pos if shard is None else min(n - pos, start + shard - offset)
+            hasher.update(view[pos : pos + take])
+            pos += take
+            offset += take
+            if shard is not None and offset - start == shard:
+                out.append(Resource(path, hasher.hexdigest(), start, offset))
+                hasher, start = hashlib.sha256(), offset
+        if progress is not None:
+            progress(n)
+    if shard is None:
+        out.append(Resource(path, hasher.hexdigest()))
+    elif offset > start:
+        out.append(Resource(path, hasher.hexdigest(), start, offset))
+    return out, offset
+
+
+def verify_source(request: Fetch, signature: bytes, settings: SourceSettings) -> Verified:
+    scheme = request.source.split("://", 1)[0]
+    if scheme == "file":
+        path = local_path(request.source, settings.file_roots)
+        fmt = "detached" if request.signature_format == "detached" else "model-signing"
+        return verify_local(
+            path,
+            signature,
+            request.keys,
+            request.now,
+            format=fmt,
+            expect_digest=request.expect_digest,
+            workers=settings.workers,
+            progress=request.progress,
+        )
+    if request.signature_format == "detached":
+        return _verify_detached_remote(request, signature, settings)
+    started = time.monotonic()
+    signer, manifest = authenticate_bundle(signature, request.keys, request.now)
+    check_expected(manifest, request.expect_digest)
+    if scheme == "https":
+        found, total = _hash_https(request, manifest, settings)
+    elif scheme == "oci":
+        found, total = _oci_resources(request, manifest, settings)
+    else:
+        raise VerificationError("InvalidSource", f"unsupported source scheme {scheme!r}")
+    compare(manifest, found)
+    return Verified(manifest.digest, signer, len(manifest.files), total, time.monotonic() - started)
+
+
+def _hash_https(request: Fetch, manifest: SignedManifest, settings: SourceSettings) -> tuple[dict[str, Resource], int]:
+    base = request.source.rstrip("/")
+    found: dict[str, Resource] = {}
+    total = 0
+    for path in manifest.files:
+        url = (
+            base
+            if len(manifest.files) == 1 and not request.source.endswith("/") and base.rsplit("/", 1)[-1] == path
+            else f"{base}/{urllib.parse.quote(path)}"
+        )
+        with settings.http.open(url, _auth_headers(request.credentials)) as response:
+            resources, size = hash_stream(response, path, manifest.serialization, request.progress)
+        total += size
+        found.update({r.name: r for r in resources})
+    return found, total
+
+
+def _oci_resources(
+    request: Fetch, manifest: SignedManifest, settings: SourceSettings
+) -> tuple[dict[str, Resource], int]:
+    ref = Reference.parse(request.source)
+    registry = _registry(ref, settings, request.credentials)
+    layers = [layer for layer in registry.layers(ref) if layer.path]
+    by_path: dict[str, Layer] = {}
+    for layer in layers:
+        assert layer.path is not None
+        if layer.path in by_path:
+            raise VerificationError("MalformedManifest", f"two layers claim the file {layer.path!r}")
+        by_path[layer.path] = layer
+    total = sum(layer.size for layer in by_path.values())
+    if manifest.serialization.method == "files" and not request.deep:
+        return {
+            path: Resource(path, layer.digest.removeprefix("sha256:"))
+            for path, layer in by_path.items()
+            if layer.digest.startswith("sha256:")
+        }, total
+    found: dict[str, Resource] = {}
+    for path, layer in by_path.items():
+        with registry.blob(ref.repository, layer.digest) as response:
+            resources, _ = hash_stream(response, path, manifest.serialization, request.progress)
+        found.update({r.name: r for r in resources})
+    return found, total
+
+
+def _verify_detached_remote(request: Fetch, signature: bytes, settings: SourceSettings) -> Verified:
+    started = time.monotonic()
+    sig = decode_detached(signature)
+    if request.source.startswith("oci://"):
+        ref = Reference.parse(request.source)
+        layers = _registry(ref, settings, request.credentials).layers(ref)
+        if len(layers) != 1:
+            raise VerificationError("UnsupportedSource", "a detached signature covers an artifact with one layer")
+        digest_hex, size = layers[0].digest.removeprefix("sha256:"), layers[0].size
+    else:
+        with settings.http.open(request.source, _auth_headers(request.credentials)) as response:
+            resources, size = hash_stream(response, "artifact", Serialization(), request.progress)
+        digest_hex = resources[0].digest
+    digest = f"sha256:{digest_hex}"
+    if request.expect_digest is not None and digest != request.expect_digest:
+        raise VerificationError(
+            "UnexpectedDigest", f"artifact digest {digest} is not the pinned {request.expect_digest}"
+        )
+    signer = authenticate(
+        request.keys, None, lambda pub: verify_detached(pub, bytes.fromhex(digest_hex), sig), request.now
+    )
+    return Verified(digest, signer, 1, size, time.monotonic() - started)

@@ -1,0 +1,171 @@
+"""OCI distribution client: manifests pinned by digest, blobs streamed, token auth (worker threads)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import json
+import re
+import urllib.parse
+from dataclasses import dataclass
+
+from modelguard.adapters.http import HttpClient, HttpStatusError, read_limited
+from modelguard.domain.errors import Retry, VerificationError
+
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
+MAX_MANIFEST = 4 * 1024 * 1024
+TITLE = "org.opencontainers.image.title"
+MODELPACK_PATH = "org.cncf.model.filepath"
+_REF = re.compile(r"^oci://(?P<host>[^/]+)/(?P<repo>[a-z0-9]+(?:[._/-][a-z0-9]+)*)@(?P<digest>sha256:[a-f0-9]{64})$")
+
+
+@dataclass(frozen=True)
+class Reference:
+    host: str
+    repository: str
+    digest: str
+
+    @classmethod
+    def parse(cls, uri: str) -> Reference:
+        match = _REF.match(uri)
+        if not match:
+            raise VerificationError("InvalidSource", "oci:// reference must be oci://host/repository@sha256:<64 hex>")
+        return cls(match["host"], match["repo"], match["digest"])
+
+
+@dataclass(frozen=True)
+class Layer:
+    digest: str
+    size: int
+    media_type: str
+    path: str | None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+
+    def basic(self) -> str | None:
+        if self.username is None or self.password is None:
+            return None
+        return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+
+
+def _challenge(header: str) -> dict[str, str]:
+    scheme, _, params = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return {}
+    return dict(re.findall(r'(\w+)="([^"]*)"', params))
+
+
+class Registry:
+    """One registry host. Scheme: https, or http for loopback registries (tests)."""
+
+    def __init__(
+        self, client: HttpClient, host: str, credentials: Credentials | None = None, plain_http: bool = False
+    ) -> None:
+        self._client = client
+        self._base = f"{'http' if plain_http else 'https'}://{host}"
+        self._credentials = credentials or Credentials()
+        self._authorization: str | None = (
+            f"Bearer {self._credentials.token}" if self._credentials.token else self._credentials.basic()
+        )
+
+    def _open(self, path: str, accept: str | None = None, method: str = "GET") -> http.client.HTTPResponse:
+        headers = {"Accept": accept} if accept else {}
+        for attempt in range(2):
+            if self._authorization:
+                headers["Authorization"] = self._authorization
+            try:
+                return self._client.open(self._base + path, headers, method)
+            except HttpStatusError as exc:
+                if exc.status != 401 or attempt or not exc.challenge:
+                    raise
+                token = self._token(_challenge(exc.challenge))
+                if token is None:
+                    raise
+                self._authorization = f"Bearer {token}"
+        raise Retry("SourceUnauthorized", "registry refused the credentials")
+
+    def _token(self, challenge: dict[str, str]) -> str | None:
+        realm = challenge.get("realm")
+        if not realm:
+            return None
+        query = urllib.parse.urlencode({k: v for k, v in challenge.items() if k in ("service", "scope")})
+        headers = {}
+        basic = self._credentials.basic()
+        if basic:
+            headers["Authorization"] = basic
+        with self._client.open(f"{realm}?{query}" if query else realm, headers) as response:
+            doc = json.loads(read_limited(response, 1024 * 1024, "token response"))
+        token = doc.get("token") or doc.get("access_token")
+        return str(token) if token else None
+
+    def manifest(self, ref: Reference) -> tuple[bytes, dict[str, object]]:
+        """The manifest pinned by ref.digest; its bytes must hash to that digest."""
+        with self._open(f"/v2/{ref.repository}/manifests/{ref.digest}", MANIFEST_TYPES) as response:
+            raw = read_limited(response, MAX_MANIFEST, "OCI manifest")
+        actual = "sha256:" + hashlib.sha256(raw).hexdigest()
+        if actual != ref.digest:
+            raise VerificationError(
+                "ManifestDigestMismatch",
+                f"registry {ref.host} served a manifest with digest {actual}, not {ref.digest}",
+            )
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            raise VerificationError("MalformedManifest", "OCI manifest is not JSON") from None
+        if not isinstance(doc, dict):
+            raise VerificationError("MalformedManifest", "OCI manifest is not a JSON object")
+        return raw, doc
+
+    def layers(self, ref: Reference) -> list[Layer]:
+        _, doc = self.manifest(ref)
+        entries = doc.get("layers")
+        if not isinstance(entries, list):
+            raise VerificationError("MalformedManifest", "OCI manifest has no layers")
+        out = []
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
+                raise VerificationError("MalformedManifest", "OCI layer without digest")
+            annotations = entry.get("annotations") or {}
+            path = annotations.get(TITLE) or annotations.get(MODELPACK_PATH) if isinstance(annotations, dict) else None
+            out.append(
+                Layer(
+                    entry["digest"],
+                    int(entry.get("size") or 0),
+                    str(entry.get("mediaType") or ""),
+                    str(path) if path else None,
+                )
+            )
+        return out
+
+    def blob(self, repository: str, digest: str) -> http.client.HTTPResponse:
+        return self._open(f"/v2/{repository}/blobs/{digest}")
+
+    def delete_manifest(self, ref: Reference) -> bool:
+        """DELETE the manifest; False when it was already gone."""
+        try:
+            with self._open(f"/v2/{ref.repository}/manifests/{ref.digest}", method="DELETE"):
+                return True
+        except HttpStatusError as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+    def exists(self, ref: Reference) -> bool:
+        try:
+            with self._open(f"/v2/{ref.repository}/manifests/{ref.digest}", MANIFEST_TYPES, method="HEAD"):
+                return True
+        except HttpStatusError as exc:
+            if exc.status == 404:
+                return False
+            raise
