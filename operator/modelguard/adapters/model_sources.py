@@ -154,13 +154,12 @@ def verify_source(request: Fetch, signature: bytes, settings: SourceSettings) ->
     scheme = request.source.split("://", 1)[0]
     if scheme == "file":
         path = local_path(request.source, settings.file_roots)
-        fmt = "detached" if request.signature_format == "detached" else "model-signing"
         return verify_local(
             path,
             signature,
             request.keys,
             request.now,
-            format=fmt,
+            format=request.signature_format,
             expect_digest=request.expect_digest,
             workers=settings.workers,
             progress=request.progress,
