@@ -13,3 +13,9 @@ EVENTS = Resource("events.k8s.io/v1", "Event", "events")
 CRDS = Resource("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", namespaced=False)
 
 BY_KIND = {r.kind: r for r in (AIMODELS, AIDEPLOYMENTS, TRUSTPOLICIES)}
+SECRETS = Resource("v1", "Secret", "secrets")
+CONFIGMAPS = Resource("v1", "ConfigMap", "configmaps")
+SERVICES = Resource("v1", "Service", "services")
+SERVICEACCOUNTS = Resource("v1", "ServiceAccount", "serviceaccounts")
+DEPLOYMENTS = Resource("apps/v1", "Deployment", "deployments")
+NETWORKPOLICIES = Resource("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies")

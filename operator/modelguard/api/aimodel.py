@@ -160,7 +160,8 @@ class AIModelSpec(KubeModel):
 class VerifiedRecord(KubeModel):
     """What was verified, with the inputs the result depends on."""
 
-    digest: str = Field(description="Digest of the verified artifact (manifest digest for multi-file models).")
+    digest: str = Field(description="Digest of the verified model: the signed manifest's root digest (sha256:...).")
+    source: str = Field(description="The source URI the bytes were verified at.")
     signer: str = Field(description="Id of the TrustPolicy key that signed it.")
     files: int = Field(description="Number of files verified.", ge=0)
     bytes: int = Field(description="Total bytes hashed.", ge=0)
@@ -170,12 +171,26 @@ class VerifiedRecord(KubeModel):
     at: datetime = Field(description="When verification finished.")
 
 
+class VerificationAttempt(KubeModel):
+    """The inputs of the last completed verification; a change to any of them verifies again."""
+
+    generation: int = Field(description="AIModel generation verified.", ge=0)
+    policy_generation: int = Field(description="TrustPolicy generation applied.", ge=0)
+    at: datetime = Field(description="When the attempt finished.")
+    reason: str = Field(description="Outcome: SignatureValid or the reason verification failed.")
+
+
 class AIModelStatus(KubeModel):
     """Observed state of an AIModel."""
 
     observed_generation: int | None = Field(default=None, description="Last generation reconciled.", ge=0)
     conditions: list[Condition] = conditions_field()
-    verified: VerifiedRecord | None = Field(default=None, description="The last successful verification.")
+    verified: VerifiedRecord | None = Field(
+        default=None,
+        description="The last successful verification that is still trusted (kept while a newer generation fails "
+        "for its own reasons; removed when the key is revoked or the verified bytes no longer match).",
+    )
+    attempt: VerificationAttempt | None = Field(default=None, description="The last completed verification attempt.")
 
 
 class AIModel(KubeModel):

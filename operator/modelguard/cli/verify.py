@@ -7,14 +7,22 @@ exact bytes the pod will load.
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from modelguard.adapters.verifier import verify_local
-from modelguard.domain.errors import VerificationError
+from modelguard.adapters.fetch import clear, fetch_model
+from modelguard.adapters.http import HttpClient
+from modelguard.adapters.model_sources import SourceSettings
+from modelguard.adapters.oci import Credentials
+from modelguard.adapters.verification_service import ssl_context
+from modelguard.adapters.verifier import authenticate_bundle, check_expected, verify_local
+from modelguard.domain.errors import Retry, VerificationError
+from modelguard.domain.statement import Resource, Serialization, SignedManifest
 from modelguard.domain.trust import TrustedKey
 
 
@@ -32,6 +40,28 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--expect-digest", default=None, help="fail unless the signed model digest is this one")
     parser.add_argument("--workers", type=int, default=None, help="hashing threads (default: CPU count, max 8)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument(
+        "--source",
+        default=None,
+        help="fetch the model from this URI (file://, https://, oci://) into --fetch-into first",
+    )
+    parser.add_argument("--fetch-into", type=Path, default=None, help="directory to fetch the model into")
+    parser.add_argument(
+        "--credentials",
+        type=Path,
+        default=None,
+        help="directory of a mounted Secret with registry or server credentials",
+    )
+    parser.add_argument("--ca-bundle", type=Path, default=None, help="CA certificates for https:// and oci://")
+    parser.add_argument(
+        "--file-root", type=Path, action="append", default=[], help="allowed root for file:// sources (repeatable)"
+    )
+    parser.add_argument(
+        "--plain-http-registry",
+        action="append",
+        default=[],
+        help="loopback registry host:port reached over http (tests)",
+    )
     parser.add_argument("model", type=Path, help="model directory or file")
     parser.set_defaults(func=main)
 
@@ -53,6 +83,43 @@ class _Progress:
             print(f"  ... hashed {self.done / 1e9:.2f} GB ({rate:.0f} MB/s)", file=sys.stderr, flush=True)
 
 
+def _credentials(directory: Path | None) -> Credentials | None:
+    if directory is None:
+        return None
+
+    def read(name: str) -> str | None:
+        path = directory / name
+        return path.read_text().strip() if path.is_file() else None
+
+    docker = read(".dockerconfigjson")
+    if docker:
+        auths = json.loads(docker).get("auths") or {}
+        entry: dict[str, str] = next(iter(auths.values()), {}) if auths else {}
+        if "auth" in entry:
+            user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+            return Credentials(username=user, password=password)
+        return Credentials(username=entry.get("username"), password=entry.get("password"))
+    return Credentials(username=read("username"), password=read("password"), token=read("token"))
+
+
+def _fetch(args: argparse.Namespace, signature: bytes, keys: list[TrustedKey], now: datetime) -> None:
+    """Authenticate the signature, then fetch exactly the files it lists (verification follows)."""
+    settings = SourceSettings(
+        HttpClient(ssl_context(args.ca_bundle)), tuple(args.file_root), tuple(args.plain_http_registry)
+    )
+    target: Path = args.fetch_into
+    clear(target)
+    if args.format == "detached":
+        name = args.source.rstrip("/").rsplit("/", 1)[-1].split("@")[0] or "model"
+        manifest = SignedManifest(name, Serialization(), (Resource(name, ""),))
+    else:
+        _, manifest = authenticate_bundle(signature, keys, now)
+        check_expected(manifest, args.expect_digest)
+    written = fetch_model(args.source, manifest, target, settings, _credentials(args.credentials))
+    if not args.quiet:
+        print(f"fetched {written} bytes into {target}", file=sys.stderr)
+
+
 def main(args: argparse.Namespace) -> int:
     try:
         keys = [TrustedKey(id=p.name.removesuffix(".pem"), pem=p.read_bytes()) for p in args.key]
@@ -60,12 +127,22 @@ def main(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"not verified: Unreadable: {exc.filename}: {exc.strerror}")
         return 1
+    now = datetime.now(UTC)
+    if args.source:
+        if args.fetch_into is None:
+            print("not verified: Usage: --source needs --fetch-into")
+            return 2
+        try:
+            _fetch(args, signature, keys, now)
+        except (VerificationError, Retry) as exc:
+            print(f"not verified: {exc.reason}: {exc.message}")
+            return 1
     try:
         result = verify_local(
             args.model,
             signature,
             keys,
-            datetime.now(UTC),
+            now,
             format=args.format,
             expect_digest=args.expect_digest,
             workers=args.workers,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from modelguard.adapters.cache import Key, Store
 from modelguard.adapters.events import EventRecorder
 from modelguard.adapters.kube import Kube
+from modelguard.adapters.verification_service import ModelVerifier
 from modelguard.engine.workqueue import WorkQueue
 from modelguard.reconcilers import aideployment, aimodel
 from modelguard.reconcilers.context import Context
@@ -29,6 +31,13 @@ def _model_ref(key: Key, body: Mapping[str, Any]) -> Iterable[str]:
     return [f"{key.namespace}/{name}"] if isinstance(name, str) else []
 
 
+def _owner_ref(key: Key, body: Mapping[str, Any]) -> Iterable[str]:
+    for ref in (body.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("kind") == "AIDeployment" and ref.get("controller"):
+            return [str(ref.get("name"))]
+    return []
+
+
 def _policy_ref(key: Key, body: Mapping[str, Any]) -> Iterable[str]:
     name = (body.get("spec") or {}).get("trustPolicy")
     return [name] if isinstance(name, str) else []
@@ -40,6 +49,12 @@ class Settings:
 
     namespace: str = "modelguard-system"
     workers: int = 8
+    image: str = "ghcr.io/modelguard/operator:0.1.0"
+    file_roots: tuple[Path, ...] = ()
+    ca_bundle: Path | None = None
+    plain_http_registries: tuple[str, ...] = ()
+    hash_workers: int | None = None
+    max_verifications: int = 2
 
 
 @dataclass
@@ -51,10 +66,26 @@ class Runtime:
     context: Context = field(init=False)
 
     def __post_init__(self) -> None:
-        self.context = Context(kube=self.kube, store=self.store, events=EventRecorder(self.kube))
+        verifier = ModelVerifier.create(
+            file_roots=self.settings.file_roots,
+            ca_bundle=self.settings.ca_bundle,
+            plain_http_registries=self.settings.plain_http_registries,
+            workers=self.settings.hash_workers,
+            max_concurrent=self.settings.max_verifications,
+        )
+        self.context = Context(
+            kube=self.kube,
+            store=self.store,
+            events=EventRecorder(self.kube),
+            verifier=verifier,
+            operator_namespace=self.settings.namespace,
+            operator_image=self.settings.image,
+        )
         self.queue = WorkQueue(self._dispatch, workers=self.settings.workers, name="reconcile")
         self.store.add_index("deployments-by-model", "AIDeployment", _model_ref)
         self.store.add_index("models-by-policy", "AIModel", _policy_ref)
+        self.store.add_index("models-by-namespace", "AIModel", lambda key, _: [key.namespace])
+        self.store.add_index("deployments-by-owner", "Deployment", _owner_ref)
 
     async def _dispatch(self, key: Key) -> float | None:
         reconcile = RECONCILERS.get(key.kind)
@@ -64,14 +95,16 @@ class Runtime:
 
     def observe(self, key: Key, body: Mapping[str, Any] | None) -> None:
         """Feed one watch event (body None for a deletion) and enqueue whatever it affects."""
+        affected = set(self.dependents(key))
         if body is None:
             self.store.remove(key)
             self.queue.forget(key)
         else:
             self.store.upsert(key, body)
-        if key.kind in RECONCILERS and body is not None:
-            self.queue.add(key)
-        for dependent in self.dependents(key):
+            affected.update(self.dependents(key))
+            if key.kind in RECONCILERS:
+                self.queue.add(key)
+        for dependent in sorted(affected):
             self.queue.add(dependent)
 
     def dependents(self, key: Key) -> list[Key]:
@@ -79,4 +112,9 @@ class Runtime:
             return self.store.lookup("deployments-by-model", f"{key.namespace}/{key.name}")
         if key.kind == "TrustPolicy":
             return self.store.lookup("models-by-policy", key.name)
+        if key.kind == "Namespace":
+            return self.store.lookup("models-by-namespace", key.name)
+        if key.kind == "Deployment":
+            owner = _owner_ref(key, self.store.get(key) or {})
+            return [Key("AIDeployment", key.namespace, name) for name in owner]
         return []

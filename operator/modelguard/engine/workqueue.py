@@ -18,6 +18,8 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from modelguard.domain.errors import Retry
+
 K = TypeVar("K", bound=Hashable)
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,10 @@ class WorkQueue(Generic[K]):
                 requeue = await self._handler(key)
             except asyncio.CancelledError:
                 raise
+            except Retry as exc:
+                self._failures[key] = self._failures.get(key, 0) + 1
+                requeue = self.backoff(key)
+                log.warning("%s: %s, retrying in %.1fs", key, exc.reason, requeue)
             except Exception:
                 self._failures[key] = self._failures.get(key, 0) + 1
                 requeue = self.backoff(key)

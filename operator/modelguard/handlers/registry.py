@@ -10,6 +10,7 @@ from kubernetes.client import Configuration
 
 from modelguard.adapters.cache import Key
 from modelguard.api.base import GROUP
+from modelguard.builders.labels import MANAGED_BY
 from modelguard.engine.runtime import Runtime
 
 WATCHED = ("aimodels", "aideployments", "trustpolicies")
@@ -50,6 +51,12 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
 
     for plural in WATCHED:
         kopf.on.event(GROUP, plural, registry=registry, id=f"observe-{plural}")(_observer(runtime, KINDS[plural]))
+    kopf.on.event("", "v1", "namespaces", registry=registry, id="observe-namespaces")(
+        _observer(runtime, "Namespace", keep=("metadata",))
+    )
+    kopf.on.event(
+        "apps", "v1", "deployments", registry=registry, id="observe-deployments", labels={MANAGED_BY: "modelguard"}
+    )(_observer(runtime, "Deployment"))
     return registry
 
 
@@ -69,8 +76,11 @@ def connection_info(cfg: Configuration) -> kopf.ConnectionInfo:
     )
 
 
-def _observer(runtime: Runtime, kind: str) -> Callable[..., Awaitable[None]]:
+def _observer(runtime: Runtime, kind: str, keep: tuple[str, ...] = ()) -> Callable[..., Awaitable[None]]:
+    """Feed watch events to the runtime; `keep` limits what is cached (e.g. only metadata)."""
+
     async def observe(type: str | None, name: str, namespace: str | None, body: kopf.Body, **_: Any) -> None:
-        runtime.observe(Key(kind, namespace or "", name), None if type == "DELETED" else dict(body))
+        data = {k: v for k, v in body.items() if not keep or k in keep}
+        runtime.observe(Key(kind, namespace or "", name), None if type == "DELETED" else data)
 
     return observe

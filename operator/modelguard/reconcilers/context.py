@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from modelguard.adapters.cache import Key, Store
 from modelguard.adapters.events import EventRecorder
 from modelguard.adapters.kube import Kube, Resource
+from modelguard.adapters.verification_service import ModelVerifier
 from modelguard.api.base import Condition
 
 
@@ -25,6 +26,9 @@ class Context:
     kube: Kube
     store: Store
     events: EventRecorder
+    verifier: ModelVerifier
+    operator_namespace: str = "modelguard-system"
+    operator_image: str = "ghcr.io/modelguard/operator:0.1.0"
     clock: Callable[[], datetime] = utcnow
 
 

@@ -1,0 +1,88 @@
+"""Download a model into a local directory (the init container's job before it verifies the bytes).
+
+Only files the authenticated manifest names are fetched, each to a path checked to stay inside the
+target directory; nothing is trusted because it was fetched: verification of the directory follows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import urllib.parse
+from pathlib import Path
+
+from modelguard.adapters.hashing import CHUNK, scan_model
+from modelguard.adapters.model_sources import SourceSettings, _auth_headers, local_path
+from modelguard.adapters.oci import Credentials, Reference, Registry
+from modelguard.domain.errors import VerificationError
+from modelguard.domain.statement import SignedManifest, safe_relative_path
+
+
+def _target(into: Path, rel: str) -> Path:
+    path = into / safe_relative_path(rel)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _copy_stream(source: object, target: Path) -> int:
+    total = 0
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o444)
+    with os.fdopen(fd, "wb") as out:
+        while True:
+            chunk = source.read(CHUNK)  # type: ignore[attr-defined]
+            if not chunk:
+                return total
+            out.write(chunk)
+            total += len(chunk)
+
+
+def fetch_model(
+    source: str, manifest: SignedManifest, into: Path, settings: SourceSettings, credentials: Credentials | None = None
+) -> int:
+    """Fetch the files `manifest` lists from `source` into `into`; returns bytes written."""
+    into.mkdir(parents=True, exist_ok=True)
+    scheme = source.split("://", 1)[0]
+    total = 0
+    if scheme == "file":
+        root = local_path(source, settings.file_roots)
+        if root.is_file():
+            with root.open("rb") as f:
+                return _copy_stream(f, _target(into, root.name))
+        wanted = set(manifest.files)
+        for entry in scan_model(root, allow_symlinks=False, ignore=manifest.serialization.ignore_paths):
+            if entry.rel in wanted:
+                with (root / entry.rel).open("rb") as f:
+                    total += _copy_stream(f, _target(into, entry.rel))
+        return total
+    if scheme == "https":
+        base = source.rstrip("/")
+        for rel in manifest.files:
+            url = (
+                base
+                if len(manifest.files) == 1 and base.rsplit("/", 1)[-1] == rel
+                else f"{base}/{urllib.parse.quote(rel)}"
+            )
+            with settings.http.open(url, _auth_headers(credentials)) as response:
+                total += _copy_stream(response, _target(into, rel))
+        return total
+    if scheme == "oci":
+        ref = Reference.parse(source)
+        registry = Registry(settings.http, ref.host, credentials, plain_http=ref.host in settings.plain_http_registries)
+        wanted = set(manifest.files)
+        for layer in registry.layers(ref):
+            if layer.path and layer.path in wanted:
+                with registry.blob(ref.repository, layer.digest) as response:
+                    total += _copy_stream(response, _target(into, layer.path))
+        return total
+    raise VerificationError("InvalidSource", f"unsupported source scheme {scheme!r}")
+
+
+def clear(directory: Path) -> None:
+    """Empty a directory (a previous, possibly tampered, download) without following links."""
+    if not directory.exists():
+        return
+    for child in directory.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()

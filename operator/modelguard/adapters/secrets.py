@@ -1,0 +1,85 @@
+"""Reading credentials and key material from Secrets and ConfigMaps.
+
+Values are returned to the caller and never logged, put in Events, status or exception messages.
+Model credentials come only from the AIModel's own namespace; policy keys only from the operator's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from modelguard.adapters.kube import Kube
+from modelguard.adapters.oci import Credentials
+from modelguard.adapters.resources import CONFIGMAPS, SECRETS
+from modelguard.api.trustpolicy import TrustPolicySpec
+from modelguard.domain.errors import Retry, VerificationError
+from modelguard.domain.trust import TrustedKey
+
+
+def _decode(secret: dict[str, Any], key: str) -> bytes | None:
+    value = (secret.get("data") or {}).get(key)
+    if value is None:
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+async def registry_credentials(kube: Kube, namespace: str, name: str, host: str | None) -> Credentials:
+    """Credentials from a Secret in `namespace`: dockerconfigjson, basic-auth, or a `token` key."""
+    secret = await kube.get(SECRETS, namespace, name)
+    if secret is None:
+        raise Retry("CredentialsNotFound", f"Secret {name!r} does not exist in namespace {namespace!r}")
+    docker = _decode(secret, ".dockerconfigjson")
+    if docker is not None:
+        try:
+            auths = json.loads(docker).get("auths") or {}
+        except ValueError:
+            raise VerificationError("InvalidCredentials", f"Secret {name!r} has invalid .dockerconfigjson") from None
+        entry = auths.get(host or "") or {}
+        if "auth" in entry:
+            user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+            return Credentials(username=user, password=password)
+        if "username" in entry:
+            return Credentials(username=entry.get("username"), password=entry.get("password"))
+        raise VerificationError("InvalidCredentials", f"Secret {name!r} has no credentials for {host!r}")
+    token = _decode(secret, "token")
+    if token is not None:
+        return Credentials(token=token.decode().strip())
+    username, secret_password = _decode(secret, "username"), _decode(secret, "password")
+    if username is not None and secret_password is not None:
+        return Credentials(username=username.decode(), password=secret_password.decode())
+    raise VerificationError("InvalidCredentials", f"Secret {name!r} has neither token nor username/password")
+
+
+async def policy_keys(kube: Kube, operator_namespace: str, policy: TrustPolicySpec) -> list[TrustedKey]:
+    """The policy's keys with PEMs resolved (inline or from Secrets in the operator's namespace)."""
+    keys = []
+    revoked = set(policy.revoked_keys)
+    for key in policy.keys:
+        pem: bytes | None
+        if key.public_key is not None:
+            pem = key.public_key.encode()
+        else:
+            assert key.secret_ref is not None
+            secret = await kube.get(SECRETS, operator_namespace, key.secret_ref.name)
+            pem = _decode(secret, key.secret_ref.key) if secret else None
+            if pem is None:
+                continue  # the TrustPolicy's status reports the missing key
+        keys.append(TrustedKey(key.id, pem, key.not_before, key.not_after, key.id in revoked))
+    return keys
+
+
+async def configmap_value(kube: Kube, namespace: str, name: str, key: str) -> bytes:
+    cm = await kube.get(CONFIGMAPS, namespace, name)
+    if cm is None:
+        raise Retry("SignatureNotFound", f"ConfigMap {name!r} does not exist in namespace {namespace!r}")
+    if key in (cm.get("binaryData") or {}):
+        return base64.b64decode(cm["binaryData"][key])
+    if key in (cm.get("data") or {}):
+        return str(cm["data"][key]).encode()
+    raise VerificationError("SignatureNotFound", f"ConfigMap {name!r} has no key {key!r}")

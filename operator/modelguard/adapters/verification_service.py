@@ -1,0 +1,45 @@
+"""Runs verifications off the event loop, a bounded number at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from pathlib import Path
+
+from modelguard.adapters.http import HttpClient
+from modelguard.adapters.model_sources import Fetch, SourceSettings, fetch_signature, verify_source
+from modelguard.adapters.oci import Credentials
+from modelguard.adapters.verifier import Verified
+
+
+def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if ca_bundle is not None:
+        context.load_verify_locations(cafile=str(ca_bundle))
+    return context
+
+
+class ModelVerifier:
+    def __init__(self, settings: SourceSettings, max_concurrent: int = 2) -> None:
+        self.settings = settings
+        self._slots = asyncio.Semaphore(max_concurrent)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        file_roots: tuple[Path, ...] = (),
+        ca_bundle: Path | None = None,
+        plain_http_registries: tuple[str, ...] = (),
+        workers: int | None = None,
+        max_concurrent: int = 2,
+    ) -> ModelVerifier:
+        settings = SourceSettings(HttpClient(ssl_context(ca_bundle)), file_roots, plain_http_registries, workers)
+        return cls(settings, max_concurrent)
+
+    async def signature(self, uri: str, credentials: Credentials | None) -> bytes:
+        return await asyncio.to_thread(fetch_signature, uri, self.settings, credentials)
+
+    async def verify(self, request: Fetch, signature: bytes) -> Verified:
+        async with self._slots:
+            return await asyncio.to_thread(verify_source, request, signature, self.settings)

@@ -1,0 +1,201 @@
+"""Desired objects of an AIDeployment's workload: pure functions, typed facts in, manifests out."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from modelguard.api.aideployment import AIDeploymentSpec
+from modelguard.api.base import API_VERSION
+from modelguard.builders.labels import DIGEST_ANNOTATION, labels, object_name, selector
+
+VERIFY_DIR = "/etc/modelguard/verify"
+CREDENTIALS_DIR = "/etc/modelguard/credentials"
+RUN_AS = 65532
+TMP = "/tmp"  # noqa: S108 (a pod-private emptyDir, not the host's /tmp)
+
+
+@dataclass(frozen=True)
+class WorkloadFacts:
+    """Everything the builders need besides the spec; gathered by the reconciler."""
+
+    name: str
+    namespace: str
+    uid: str
+    spec: AIDeploymentSpec
+    digest: str
+    source: str
+    signature_format: str
+    signer: str
+    operator_image: str
+    credentials_secret: str | None = None
+    replicas: int | None = None  # overrides spec.replicas (quarantine scales to zero)
+
+
+def owner(facts: WorkloadFacts) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "AIDeployment",
+        "name": facts.name,
+        "uid": facts.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _meta(facts: WorkloadFacts, name: str, component: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": facts.namespace,
+        "labels": labels(facts.name, component),
+        "ownerReferences": [owner(facts)],
+    }
+
+
+def names(deployment: str) -> dict[str, str]:
+    return {
+        "deployment": object_name(deployment),
+        "service": object_name(deployment),
+        "serviceaccount": object_name(deployment, "model"),
+        "verify": object_name(deployment, "verify"),
+    }
+
+
+def service_account(facts: WorkloadFacts) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _meta(facts, names(facts.name)["serviceaccount"], "model-server"),
+        "automountServiceAccountToken": False,
+    }
+
+
+def verify_config(facts: WorkloadFacts, signature: bytes, public_key_pem: bytes) -> dict[str, Any]:
+    """The signed manifest and the signer's public key (both public), mounted into the init container."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta(facts, names(facts.name)["verify"], "verification"),
+        "immutable": False,
+        "data": {"signer.pem": public_key_pem.decode(), "digest": facts.digest},
+        "binaryData": {"signature": base64.b64encode(signature).decode()},
+    }
+
+
+def _restricted() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def verify_args(facts: WorkloadFacts) -> list[str]:
+    model_dir = facts.spec.runtime.model_mount_path
+    return [
+        "verify",
+        "--key",
+        f"{VERIFY_DIR}/signer.pem",
+        "--signature",
+        f"{VERIFY_DIR}/signature",
+        "--format",
+        facts.signature_format,
+        "--expect-digest",
+        facts.digest,
+        "--source",
+        facts.source,
+        "--fetch-into",
+        model_dir,
+        model_dir,
+    ]
+
+
+def deployment(facts: WorkloadFacts) -> dict[str, Any]:
+    spec = facts.spec
+    n = names(facts.name)
+    model_dir = spec.runtime.model_mount_path
+    pod_labels = {**labels(facts.name, "model-server"), **selector(facts.name)}
+    init_mounts = [
+        {"name": "model", "mountPath": model_dir},
+        {"name": "verify", "mountPath": VERIFY_DIR, "readOnly": True},
+        {"name": "tmp", "mountPath": TMP},
+    ]
+    volumes: list[dict[str, Any]] = [
+        {"name": "model", "emptyDir": {}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+        {"name": "verify", "configMap": {"name": n["verify"]}},
+    ]
+    if facts.credentials_secret:
+        init_mounts.append({"name": "credentials", "mountPath": CREDENTIALS_DIR, "readOnly": True})
+        volumes.append({"name": "credentials", "secret": {"secretName": facts.credentials_secret}})
+    server: dict[str, Any] = {
+        "name": "model-server",
+        "image": spec.runtime.image,
+        "args": list(spec.runtime.args),
+        "ports": [{"name": "model", "containerPort": spec.runtime.port, "protocol": "TCP"}],
+        "volumeMounts": [
+            {"name": "model", "mountPath": model_dir, "readOnly": True},
+            {"name": "tmp", "mountPath": TMP},
+        ],
+        "securityContext": _restricted(),
+    }
+    resources = {
+        k: v for k, v in (("requests", spec.runtime.resources.requests), ("limits", spec.runtime.resources.limits)) if v
+    }
+    if resources:
+        server["resources"] = resources
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {**_meta(facts, n["deployment"], "model-server"), "annotations": {DIGEST_ANNOTATION: facts.digest}},
+        "spec": {
+            "replicas": spec.replicas if facts.replicas is None else facts.replicas,
+            "selector": {"matchLabels": selector(facts.name)},
+            "template": {
+                "metadata": {"labels": pod_labels, "annotations": {DIGEST_ANNOTATION: facts.digest}},
+                "spec": {
+                    "serviceAccountName": spec.service_account_name or n["serviceaccount"],
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": RUN_AS,
+                        "runAsGroup": RUN_AS,
+                        "fsGroup": RUN_AS,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "initContainers": [
+                        {
+                            "name": "verify-model",
+                            "image": facts.operator_image,
+                            "args": verify_args(facts),
+                            "volumeMounts": init_mounts,
+                            "securityContext": _restricted(),
+                            "resources": {
+                                "requests": {"cpu": "500m", "memory": "128Mi"},
+                                "limits": {"memory": "256Mi"},
+                            },
+                        }
+                    ],
+                    "containers": [server],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+
+
+def service(facts: WorkloadFacts) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(facts, names(facts.name)["service"], "model-server"),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector(facts.name),
+            "ports": [{"name": "http", "port": 80, "targetPort": "model", "protocol": "TCP"}],
+        },
+    }

@@ -1,0 +1,132 @@
+"""Checks on an AIModel that need no I/O: policy applies, sources allowed, URIs safe, card complete.
+
+Ordered like the deployment gate: each check returns a VerificationError-like verdict or None.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from modelguard.api.aimodel import AIModelSpec, VerifiedRecord
+from modelguard.api.trustpolicy import TrustPolicySpec
+from modelguard.domain.errors import VerificationError
+from modelguard.domain.trust import selector_matches, source_allowed
+
+# Outcomes worth retrying with backoff rather than recording as a verdict on this generation.
+TRANSIENT = frozenset(
+    {"SourceUnreachable", "SourceUnauthorized", "SourceNotFound", "Verifying", "AwaitingVerification"}
+)
+# Outcomes that mean the policy no longer covers this model at all.
+POLICY_GONE = frozenset({"PolicyNotApplicable", "TrustPolicyNotFound"})
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    namespace: str
+    namespace_labels: Mapping[str, str] | None
+    spec: AIModelSpec
+    policy: TrustPolicySpec | None
+
+
+Check = Callable[[ModelFacts], VerificationError | None]
+
+
+def policy_exists(facts: ModelFacts) -> VerificationError | None:
+    if facts.policy is None:
+        return VerificationError("TrustPolicyNotFound", f"TrustPolicy {facts.spec.trust_policy!r} does not exist")
+    return None
+
+
+def policy_applies(facts: ModelFacts) -> VerificationError | None:
+    assert facts.policy is not None
+    if facts.namespace_labels is None or not selector_matches(facts.policy.namespace_selector, facts.namespace_labels):
+        return VerificationError(
+            "PolicyNotApplicable",
+            f"TrustPolicy {facts.spec.trust_policy!r} does not select namespace {facts.namespace!r}",
+        )
+    return None
+
+
+def uri_problem(uri: str) -> str | None:
+    """Why a source or signature URI is unsafe, or None."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.username is not None or parts.password is not None:
+        return "URIs must not carry credentials; use credentialsSecretRef"
+    if parts.query or parts.fragment:
+        return "URIs must not have a query or fragment"
+    if any(seg in ("..", ".") for seg in urllib.parse.unquote(parts.path).split("/")):
+        return "URI paths must not contain . or .. segments"
+    if parts.scheme in ("https", "oci") and not parts.hostname:
+        return "URI has no host"
+    return None
+
+
+def uris_safe(facts: ModelFacts) -> VerificationError | None:
+    uris = [facts.spec.source.uri]
+    if facts.spec.signature.bundle_uri:
+        uris.append(facts.spec.signature.bundle_uri)
+    for uri in uris:
+        problem = uri_problem(uri)
+        if problem:
+            return VerificationError("InvalidSource", problem)
+    return None
+
+
+def sources_allowed(facts: ModelFacts) -> VerificationError | None:
+    assert facts.policy is not None
+    prefixes = facts.policy.allowed_sources
+    uris = [facts.spec.source.uri] + ([facts.spec.signature.bundle_uri] if facts.spec.signature.bundle_uri else [])
+    for uri in uris:
+        if not source_allowed(uri, prefixes):
+            return VerificationError(
+                "SourceNotAllowed",
+                f"{uri[:200]} is not under an allowed source of TrustPolicy {facts.spec.trust_policy!r}",
+            )
+    return None
+
+
+PRE_VERIFICATION: tuple[Check, ...] = (uris_safe, policy_exists, policy_applies, sources_allowed)
+
+
+def first_problem(facts: ModelFacts, checks: Sequence[Check] = PRE_VERIFICATION) -> VerificationError | None:
+    for check in checks:
+        problem = check(facts)
+        if problem is not None:
+            return problem
+    return None
+
+
+def missing_card_fields(spec: AIModelSpec, policy: TrustPolicySpec) -> list[str]:
+    """Card fields the policy requires that are empty."""
+    card = spec.card.model_dump(by_alias=True)
+    return [name for name in policy.requirements.card_fields if not card.get(name)]
+
+
+def signer_still_trusted(record: VerifiedRecord, policy: TrustPolicySpec, now: datetime) -> bool:
+    """The key that signed the verified bytes is still in the policy, not revoked, inside its window."""
+    if record.signer in policy.revoked_keys:
+        return False
+    for key in policy.keys:
+        if key.id == record.signer:
+            return (key.not_before is None or key.not_before <= now) and (key.not_after is None or now <= key.not_after)
+    return False
+
+
+def keeps_last_verified(
+    reason: str, failed_source: str, record: VerifiedRecord | None, policy: TrustPolicySpec | None, now: datetime
+) -> bool:
+    """Whether a failure leaves the last verified digest trusted (deployments keep serving it).
+
+    A new generation that fails on its own (another source, a bad new signature) leaves the last
+    verified bytes trusted. A failure that speaks about those bytes does not: the policy no longer
+    covers the model, the signer of the verified bytes is revoked or expired, or the very same source
+    failed again (tampering).
+    """
+    if record is None or policy is None or reason in POLICY_GONE:
+        return False
+    if not signer_still_trusted(record, policy, now):
+        return False
+    return failed_source != record.source or reason in TRANSIENT
