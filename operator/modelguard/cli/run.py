@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -41,6 +42,31 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--workers", type=int, default=8, help="concurrent reconciles")
     parser.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8081/healthz")
     parser.add_argument("--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--image",
+        default=os.environ.get("MODELGUARD_IMAGE", "ghcr.io/modelguard/operator:0.1.0"),
+        help="the operator's own image, used by the verify init container",
+    )
+    parser.add_argument(
+        "--file-root",
+        type=Path,
+        action="append",
+        default=[],
+        help="allow file:// model sources below this directory (repeatable; off by default)",
+    )
+    parser.add_argument("--ca-bundle", type=Path, default=None, help="extra CA certificates for https:// and oci://")
+    parser.add_argument(
+        "--plain-http-registry",
+        action="append",
+        default=[],
+        help="a loopback registry host:port reached over plain http (tests only)",
+    )
+    parser.add_argument("--hash-workers", type=int, default=None, help="hashing threads per verification")
+    parser.add_argument("--max-verifications", type=int, default=2, help="verifications running at once")
+    parser.add_argument("--webhook-port", type=int, default=None, help="serve admission webhooks on this port")
+    parser.add_argument("--webhook-host", default="0.0.0.0", help="address the webhook server listens on")  # noqa: S104
+    parser.add_argument("--webhook-cert", type=Path, default=None, help="TLS certificate for the webhook server")
+    parser.add_argument("--webhook-key", type=Path, default=None, help="TLS key for the webhook server")
     parser.set_defaults(func=main)
 
 
@@ -49,7 +75,21 @@ def main(args: argparse.Namespace) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    runtime = Runtime(kube=Kube(api_client()), settings=Settings(namespace=args.namespace, workers=args.workers))
+    settings = Settings(
+        namespace=args.namespace,
+        workers=args.workers,
+        image=args.image,
+        file_roots=tuple(args.file_root),
+        ca_bundle=args.ca_bundle,
+        plain_http_registries=tuple(args.plain_http_registry),
+        hash_workers=args.hash_workers,
+        max_verifications=args.max_verifications,
+        webhook_port=args.webhook_port,
+        webhook_host=args.webhook_host,
+        webhook_cert=args.webhook_cert,
+        webhook_key=args.webhook_key,
+    )
+    runtime = Runtime(kube=Kube(api_client()), settings=settings)
     registry = build_registry(runtime)
     asyncio.run(
         kopf.operator(

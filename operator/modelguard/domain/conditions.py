@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
 
 from modelguard.api.base import Condition, ConditionStatus
 
@@ -51,3 +54,18 @@ def is_true_for(conditions: Sequence[Condition], type_: str, generation: int) ->
     """True when the condition holds and was computed for this generation."""
     condition = find(conditions, type_)
     return condition is not None and condition.status == "True" and condition.observed_generation == generation
+
+
+def conditions_of(body: Mapping[str, Any]) -> list[Condition]:
+    """Conditions from an object's status; entries that do not parse are ignored (and later replaced)."""
+    out = []
+    for raw in (body.get("status") or {}).get("conditions") or []:
+        try:
+            out.append(Condition.model_validate(raw))
+        except ValidationError:
+            continue
+    return out
+
+
+def generation_of(body: Mapping[str, Any]) -> int:
+    return int((body.get("metadata") or {}).get("generation") or 0)

@@ -13,7 +13,7 @@ from modelguard.adapters.events import EventRecorder
 from modelguard.adapters.kube import Kube
 from modelguard.adapters.verification_service import ModelVerifier
 from modelguard.engine.workqueue import WorkQueue
-from modelguard.reconcilers import aideployment, aimodel
+from modelguard.reconcilers import aideployment, aimodel, trustpolicy
 from modelguard.reconcilers.context import Context
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,7 @@ Reconcile = Callable[[Context, Key], Awaitable[float | None]]
 RECONCILERS: dict[str, Reconcile] = {
     "AIModel": aimodel.reconcile,
     "AIDeployment": aideployment.reconcile,
+    "TrustPolicy": trustpolicy.reconcile,
 }
 
 
@@ -55,6 +56,10 @@ class Settings:
     plain_http_registries: tuple[str, ...] = ()
     hash_workers: int | None = None
     max_verifications: int = 2
+    webhook_port: int | None = None
+    webhook_host: str = "0.0.0.0"  # noqa: S104 (in a pod; tests pass 127.0.0.1)
+    webhook_cert: Path | None = None
+    webhook_key: Path | None = None
 
 
 @dataclass

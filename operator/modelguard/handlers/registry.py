@@ -12,6 +12,7 @@ from modelguard.adapters.cache import Key
 from modelguard.api.base import GROUP
 from modelguard.builders.labels import MANAGED_BY
 from modelguard.engine.runtime import Runtime
+from modelguard.handlers import admission
 
 WATCHED = ("aimodels", "aideployments", "trustpolicies")
 KINDS = {"aimodels": "AIModel", "aideployments": "AIDeployment", "trustpolicies": "TrustPolicy"}
@@ -43,12 +44,16 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure(settings)
+        server = admission.webhook_server(runtime)
+        if server is not None:
+            settings.admission.server = server  # the configuration itself ships in the chart
         runtime.queue.start()
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
         await runtime.queue.stop()
 
+    admission.register(registry, runtime)
     for plural in WATCHED:
         kopf.on.event(GROUP, plural, registry=registry, id=f"observe-{plural}")(_observer(runtime, KINDS[plural]))
     kopf.on.event("", "v1", "namespaces", registry=registry, id="observe-namespaces")(

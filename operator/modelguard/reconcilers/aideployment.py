@@ -16,10 +16,10 @@ from modelguard.api.aimodel import AIModelSpec, AIModelStatus
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.builders import workload
 from modelguard.builders.labels import DIGEST_ANNOTATION
-from modelguard.domain.conditions import Verdict, merge_conditions
+from modelguard.domain.conditions import Verdict, generation_of, merge_conditions
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.rollout import Decision, ModelView, decide
-from modelguard.reconcilers.context import Context, generation_of, spec_error, write_status
+from modelguard.reconcilers.context import Context, spec_error, write_status
 
 log = logging.getLogger(__name__)
 

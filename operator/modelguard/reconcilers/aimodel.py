@@ -22,10 +22,10 @@ from modelguard.adapters.secrets import configmap_value, policy_keys, registry_c
 from modelguard.adapters.verifier import Verified
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, VerificationAttempt, VerifiedRecord
 from modelguard.api.trustpolicy import TrustPolicySpec
-from modelguard.domain.conditions import Verdict, find, merge_conditions
+from modelguard.domain.conditions import Verdict, find, generation_of, merge_conditions
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.model_checks import ModelFacts, first_problem, keeps_last_verified, missing_card_fields
-from modelguard.reconcilers.context import Context, current_conditions, generation_of, spec_error, write_status
+from modelguard.reconcilers.context import Context, current_conditions, spec_error, write_status
 
 log = logging.getLogger(__name__)
 SLOW_VERIFICATION = 1.0  # seconds before "Verifying" is written to status

@@ -13,7 +13,7 @@ from modelguard.adapters.cache import Key, Store
 from modelguard.adapters.events import EventRecorder
 from modelguard.adapters.kube import Kube, Resource
 from modelguard.adapters.verification_service import ModelVerifier
-from modelguard.api.base import Condition
+from modelguard.domain.conditions import conditions_of
 
 
 def utcnow() -> datetime:
@@ -32,19 +32,7 @@ class Context:
     clock: Callable[[], datetime] = utcnow
 
 
-def current_conditions(body: Mapping[str, Any]) -> list[Condition]:
-    """Conditions from a body's status; entries that do not parse are ignored (and then replaced)."""
-    out = []
-    for raw in (body.get("status") or {}).get("conditions") or []:
-        try:
-            out.append(Condition.model_validate(raw))
-        except ValidationError:
-            continue
-    return out
-
-
-def generation_of(body: Mapping[str, Any]) -> int:
-    return int(body.get("metadata", {}).get("generation") or 0)
+current_conditions = conditions_of
 
 
 async def write_status(

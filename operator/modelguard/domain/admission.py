@@ -1,0 +1,95 @@
+"""Admission decisions (pure): what to deny and what to warn about. Never fetches or hashes.
+
+The webhook only reads the operator's watch cache. Rules the API server cannot enforce itself:
+URIs without credentials or traversal, sources under the policy's allowed prefixes, a policy that
+selects the namespace, and AIDeployments that do not reference a model already rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from modelguard.api.aideployment import AIDeploymentSpec
+from modelguard.api.aimodel import AIModelSpec
+from modelguard.api.trustpolicy import TrustPolicySpec
+from modelguard.domain.conditions import conditions_of, find, generation_of
+from modelguard.domain.model_checks import TRANSIENT, ModelFacts, policy_applies, sources_allowed, uris_safe
+
+
+@dataclass
+class Review:
+    denials: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, message: str, enforce: bool) -> None:
+        (self.denials if enforce else self.warnings).append(message)
+
+
+def _errors(exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors(include_url=False, include_input=False)[:10]:
+        where = ".".join(str(p) for p in err["loc"]) or "spec"
+        out.append(f"spec.{where}: {err['msg']}")
+    return out
+
+
+def review_model(
+    spec: Mapping[str, Any],
+    namespace: str,
+    namespace_labels: Mapping[str, str] | None,
+    policy: Mapping[str, Any] | None,
+) -> Review:
+    review = Review()
+    try:
+        model = AIModelSpec.model_validate(spec)
+    except ValidationError as exc:
+        review.denials.extend(_errors(exc))
+        return review
+    unsafe = uris_safe(ModelFacts(namespace, namespace_labels, model, None))
+    if unsafe is not None:
+        review.denials.append(unsafe.message)
+    if policy is None:
+        review.warnings.append(
+            f"TrustPolicy {model.trust_policy!r} does not exist: the model will not verify until it does"
+        )
+        return review
+    try:
+        policy_spec = TrustPolicySpec.model_validate(policy.get("spec") or {})
+    except ValidationError:
+        review.denials.append(f"TrustPolicy {model.trust_policy!r} is invalid")
+        return review
+    enforce = policy_spec.mode == "Enforce"
+    facts = ModelFacts(namespace, namespace_labels, model, policy_spec)
+    for check in (policy_applies, sources_allowed):
+        problem = check(facts)
+        if problem is not None:
+            review.add(problem.message, enforce)
+    return review
+
+
+def review_deployment(spec: Mapping[str, Any], namespace: str, model: Mapping[str, Any] | None) -> Review:
+    review = Review()
+    try:
+        deployment = AIDeploymentSpec.model_validate(spec)
+    except ValidationError as exc:
+        review.denials.extend(_errors(exc))
+        return review
+    name = deployment.model_ref.name
+    if model is None:
+        review.warnings.append(
+            f"AIModel {name!r} does not exist in namespace {namespace!r} yet: nothing rolls out until it is verified"
+        )
+        return review
+    verified = find(conditions_of(model), "Verified")
+    if (
+        verified is not None
+        and verified.status == "False"
+        and verified.observed_generation == generation_of(model)
+        and verified.reason not in TRANSIENT
+    ):
+        review.denials.append(f"AIModel {name!r} was rejected ({verified.reason}): {verified.message}")
+    return review

@@ -1,0 +1,56 @@
+"""TrustPolicy reconciler: check that every key loads, and report it in status."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from modelguard.adapters.cache import Key
+from modelguard.adapters.resources import TRUSTPOLICIES
+from modelguard.adapters.secrets import policy_keys
+from modelguard.api.trustpolicy import TrustPolicySpec, TrustPolicyStatus
+from modelguard.domain.conditions import Verdict, generation_of, merge_conditions
+from modelguard.domain.errors import VerificationError
+from modelguard.reconcilers.context import Context, spec_error, write_status
+
+
+async def reconcile(ctx: Context, key: Key) -> float | None:
+    body = ctx.store.get(key)
+    if body is None:
+        return None
+    try:
+        status = TrustPolicyStatus.model_validate(body.get("status") or {})
+    except ValidationError:
+        status = TrustPolicyStatus()
+    try:
+        spec = TrustPolicySpec.model_validate(body.get("spec") or {})
+    except ValidationError as exc:
+        verdict = Verdict("Ready", "False", "InvalidSpec", spec_error(exc))
+    else:
+        resolved = await policy_keys(ctx.kube, ctx.operator_namespace, spec)
+        missing = sorted({k.id for k in spec.keys} - {k.id for k in resolved})
+        invalid = []
+        for trusted in resolved:
+            try:
+                trusted.public_key()
+            except VerificationError:
+                invalid.append(trusted.id)
+        active = [k for k in resolved if not k.revoked and k.id not in invalid]
+        if missing or invalid:
+            problems = [f"unreadable: {', '.join(missing)}"] if missing else []
+            problems += [f"not ECDSA P-256/P-384/P-521 PEM: {', '.join(invalid)}"] if invalid else []
+            verdict = Verdict("Ready", "False", "InvalidKey", "; ".join(problems))
+        elif not active:
+            verdict = Verdict("Ready", "False", "NoUsableKey", "every key is revoked")
+        else:
+            verdict = Verdict(
+                "Ready", "True", "KeysLoaded", f"{len(active)} usable key(s), {len(resolved) - len(active)} revoked"
+            )
+    conditions = merge_conditions(status.conditions, [verdict], generation_of(body), ctx.clock())
+    await write_status(
+        ctx,
+        TRUSTPOLICIES,
+        key,
+        body,
+        {"observedGeneration": generation_of(body), "conditions": [c.wire() for c in conditions]},
+    )
+    return None
