@@ -31,8 +31,12 @@ class KeyPair:
 
 def write_model(root: Path, files: dict[str, int] | None = None, seed: int = 7) -> Path:
     """A model directory with deterministic pseudo-random contents (name -> size in bytes)."""
-    files = files or {"weights/model-00001.safetensors": 300_000, "weights/model-00002.safetensors": 200_000,
-                      "config.json": 512, "tokenizer.json": 4096}
+    files = files or {
+        "weights/model-00001.safetensors": 300_000,
+        "weights/model-00002.safetensors": 200_000,
+        "config.json": 512,
+        "tokenizer.json": 4096,
+    }
     for name, size in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,10 +4,28 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+OPERATOR_NAMESPACE = "modelguard-system"
+OPERATOR_IMAGE = "ghcr.io/modelguard/operator@sha256:" + "0" * 64
+
+
+def wait_for_port(port: int, proc: OperatorProcess, timeout: float = 30.0) -> None:
+    """Wait until something listens on 127.0.0.1:port (the operator's webhook server)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"operator exited:\n{proc.tail()}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"operator webhook not listening on {port}:\n{proc.tail()}")
 
 
 @dataclass

@@ -6,14 +6,17 @@ A control plane that cannot be built or started fails the session: these tests n
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from modelguard.builders.webhooks import webhook_configuration
 from tests.harness.client import KubeTestClient
-from tests.harness.controlplane import REPO, ControlPlane
-from tests.harness.operator import OperatorProcess
+from tests.harness.controlplane import REPO, ControlPlane, free_port
+from tests.harness.operator import OPERATOR_IMAGE, OPERATOR_NAMESPACE, OperatorProcess, wait_for_port
+from tests.harness.servers import HttpsFileServer, Registry
 
 _planes: list[ControlPlane] = []
 _operators: list[OperatorProcess] = []
@@ -38,12 +41,49 @@ def api(cluster: ControlPlane) -> KubeTestClient:
 
 
 @pytest.fixture(scope="session")
-def operator(cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    proc = OperatorProcess(cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log").start()
+def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The operator's allowed file:// root: tests publish signed models below it."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def https_files(cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpsFileServer]:
+    server = HttpsFileServer(tmp_path_factory.mktemp("https-root"), cluster.ca, tmp_path_factory.mktemp("https"))
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def registry(cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    reg = Registry(tmp_path_factory.mktemp("registry"), cluster.ca).start()
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def operator(
+    cluster: ControlPlane, models_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """The operator with its admission webhook (fail-closed configuration) and file:// root."""
+    work = tmp_path_factory.mktemp("operator")
+    cert, key = cluster.ca.write(work, "webhook", cluster.ca.issue("webhook", hosts=("127.0.0.1",)))
+    port = free_port()
+    cluster.kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
+    proc = OperatorProcess(cluster.kubeconfig, work / "operator.log", extra_args=[
+        "--namespace", OPERATOR_NAMESPACE, "--image", OPERATOR_IMAGE,
+        "--file-root", str(models_root), "--ca-bundle", str(cluster.ca_file),
+        "--webhook-port", str(port), "--webhook-host", "127.0.0.1",
+        "--webhook-cert", str(cert), "--webhook-key", str(key),
+    ]).start()
     _operators.append(proc)
+    hook = webhook_configuration(f"modelguard-test-{port}", cluster.ca.pem, url=f"https://127.0.0.1:{port}",
+                                 operator_namespace=OPERATOR_NAMESPACE)
     try:
+        wait_for_port(port, proc)
+        cluster.kubectl("apply", "-f", "-", stdin=json.dumps(hook))
         yield proc
     finally:
+        cluster.kubectl("delete", "validatingwebhookconfiguration", hook["metadata"]["name"], check=False)
         proc.stop()
 
 

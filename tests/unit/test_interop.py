@@ -34,24 +34,30 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(args), capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_signed_by_model_signing_cli_verifies_in_modelguard(setup: tuple[Path, Path, Path, KeyPair],
-                                                            tmp_path: Path) -> None:
+def test_signed_by_model_signing_cli_verifies_in_modelguard(
+    setup: tuple[Path, Path, Path, KeyPair], tmp_path: Path
+) -> None:
     model, private, public, _ = setup
     sig = tmp_path / "model.sig"
-    assert run(MODEL_SIGNING, "sign", "key", str(model), "--private_key", str(private), "--signature",
-               str(sig)).returncode == 0
+    assert (
+        run(MODEL_SIGNING, "sign", "key", str(model), "--private_key", str(private), "--signature", str(sig)).returncode
+        == 0
+    )
     result = run(MODELGUARD, "verify", "--key", str(public), "--signature", str(sig), str(model))
     assert result.returncode == 0, result.stdout
     assert result.stdout.startswith("verified sha256:")
     flip_byte(model / "config.json", 3)
     result = run(MODELGUARD, "verify", "--key", str(public), "--signature", str(sig), str(model))
     assert result.returncode == 1
-    assert result.stdout.strip() == "not verified: DigestMismatch: 1 file(s) differ from what was signed, " \
-                                    "e.g. 'config.json'"
+    assert (
+        result.stdout.strip() == "not verified: DigestMismatch: 1 file(s) differ from what was signed, "
+        "e.g. 'config.json'"
+    )
 
 
-def test_signed_by_modelguard_cli_verifies_in_model_signing(setup: tuple[Path, Path, Path, KeyPair],
-                                                            tmp_path: Path) -> None:
+def test_signed_by_modelguard_cli_verifies_in_model_signing(
+    setup: tuple[Path, Path, Path, KeyPair], tmp_path: Path
+) -> None:
     model, private, public, _ = setup
     sig = tmp_path / "model.sig"
     assert run(MODELGUARD, "sign", "--key", str(private), "--signature", str(sig), str(model)).returncode == 0
@@ -66,8 +72,10 @@ def test_signature_inside_model_directory_is_ignored_both_ways(setup: tuple[Path
     model, private, public, _ = setup
     sig = model / "model.sig"
     assert run(MODELGUARD, "sign", "--key", str(private), "--signature", str(sig), str(model)).returncode == 0
-    assert run(MODEL_SIGNING, "verify", "key", str(model), "--public_key", str(public), "--signature",
-               str(sig)).returncode == 0
+    assert (
+        run(MODEL_SIGNING, "verify", "key", str(model), "--public_key", str(public), "--signature", str(sig)).returncode
+        == 0
+    )
     assert run(MODELGUARD, "verify", "--key", str(public), "--signature", str(sig), str(model)).returncode == 0
 
 
@@ -75,13 +83,18 @@ def test_shard_serialization_interoperates_both_ways(setup: tuple[Path, Path, Pa
     model, private, public, key = setup
     theirs = tmp_path / "theirs.sig"
     hashing = model_signing.hashing.Config().use_shard_serialization(shard_size=100_000)
-    model_signing.signing.Config().use_elliptic_key_signer(private_key=private).set_hashing_config(
-        hashing).sign(model, theirs)
+    model_signing.signing.Config().use_elliptic_key_signer(private_key=private).set_hashing_config(hashing).sign(
+        model, theirs
+    )
     assert verify_local(model, theirs.read_bytes(), [TrustedKey("k", key.public_pem)], NOW).files == 4
 
     ours = tmp_path / "ours.sig"
-    assert run(MODELGUARD, "sign", "--key", str(private), "--signature", str(ours), "--shard-size", "100000",
-               str(model)).returncode == 0
+    assert (
+        run(
+            MODELGUARD, "sign", "--key", str(private), "--signature", str(ours), "--shard-size", "100000", str(model)
+        ).returncode
+        == 0
+    )
     model_signing.verifying.Config().use_elliptic_key_verifier(public_key=public).verify(model, ours)
 
     copy = tmp_path / "copy"

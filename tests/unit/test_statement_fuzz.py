@@ -46,8 +46,12 @@ def test_parse_bundle_only_raises_verification_errors_on_json(doc: Any) -> None:
 @settings(max_examples=300)
 @given(json_values, json_values, json_values)
 def test_parse_statement_only_raises_verification_errors(subject: Any, serialization: Any, resources: Any) -> None:
-    doc = {"_type": STATEMENT_TYPE, "predicateType": PREDICATE_TYPE, "subject": subject,
-           "predicate": {"serialization": serialization, "resources": resources}}
+    doc = {
+        "_type": STATEMENT_TYPE,
+        "predicateType": PREDICATE_TYPE,
+        "subject": subject,
+        "predicate": {"serialization": serialization, "resources": resources},
+    }
     with contextlib.suppress(VerificationError):
         parse_statement(json.dumps(doc).encode())
 
@@ -68,9 +72,16 @@ def test_accepted_paths_stay_inside(name: str) -> None:
 
 def test_envelope_roundtrip_fields() -> None:
     payload = json.dumps({"_type": STATEMENT_TYPE}).encode()
-    raw = json.dumps({"mediaType": BUNDLE_MEDIA_TYPE, "dsseEnvelope": {
-        "payload": base64.b64encode(payload).decode(), "payloadType": PAYLOAD_TYPE,
-        "signatures": [{"sig": base64.b64encode(b"sig").decode()}]},
-        "verificationMaterial": {"publicKey": {"hint": "abc"}}}).encode()
+    raw = json.dumps(
+        {
+            "mediaType": BUNDLE_MEDIA_TYPE,
+            "dsseEnvelope": {
+                "payload": base64.b64encode(payload).decode(),
+                "payloadType": PAYLOAD_TYPE,
+                "signatures": [{"sig": base64.b64encode(b"sig").decode()}],
+            },
+            "verificationMaterial": {"publicKey": {"hint": "abc"}},
+        }
+    ).encode()
     bundle = parse_bundle(raw)
     assert (bundle.payload, bundle.signature, bundle.key_hint) == (payload, b"sig", "abc")

@@ -104,11 +104,15 @@ def _replace_payload(doc: dict[str, object]) -> None:
         pytest.param(lambda b: b"{not json", "MalformedSignature", id="not-json"),
         pytest.param(lambda b: b[: len(b) // 2], "MalformedSignature", id="truncated-bundle"),
         pytest.param(lambda b: b"", "MalformedSignature", id="empty"),
-        pytest.param(lambda b: _edit_bundle(b, lambda d: d.update(mediaType="x")), "MalformedSignature",
-                     id="wrong-media-type"),
+        pytest.param(
+            lambda b: _edit_bundle(b, lambda d: d.update(mediaType="x")), "MalformedSignature", id="wrong-media-type"
+        ),
         pytest.param(lambda b: _edit_bundle(b, _replace_payload), "SignatureInvalid", id="payload-swapped"),
-        pytest.param(lambda b: _edit_bundle(b, lambda d: d["dsseEnvelope"].update(signatures=[])),  # type: ignore[union-attr]
-                     "MalformedSignature", id="no-signature"),
+        pytest.param(
+            lambda b: _edit_bundle(b, lambda d: d["dsseEnvelope"].update(signatures=[])),  # type: ignore[union-attr]
+            "MalformedSignature",
+            id="no-signature",
+        ),
     ],
 )
 def test_malformed_bundles_are_refused(model: Path, mangle: Callable[[bytes], bytes], reason: str) -> None:
@@ -141,8 +145,10 @@ def test_symlinks_allowed_by_signature_must_stay_inside(model: Path) -> None:
 
 def test_pinned_digest_must_match(model: Path) -> None:
     bundle = sign(model, KEY)
-    assert reason_of(lambda: verify_local(model, bundle, trusted(), NOW,
-                                          expect_digest="sha256:" + "0" * 64)) == "UnexpectedDigest"
+    assert (
+        reason_of(lambda: verify_local(model, bundle, trusted(), NOW, expect_digest="sha256:" + "0" * 64))
+        == "UnexpectedDigest"
+    )
 
 
 def test_shard_serialization_verifies_and_detects_tampering(model: Path) -> None:
@@ -172,9 +178,12 @@ def test_detached_signature_over_single_file(tmp_path: Path) -> None:
     result = verify_local(artifact, signature, trusted(), NOW, format="detached")
     assert result.digest == "sha256:" + digest.hex() and result.signer == "publisher"
     assert reason_of(lambda: verify_local(artifact, signature, trusted(OTHER), NOW, format="detached")) == (
-        "SignatureInvalid")
+        "SignatureInvalid"
+    )
     flip_byte(artifact, 5)
     assert reason_of(lambda: verify_local(artifact, signature, trusted(), NOW, format="detached")) == (
-        "SignatureInvalid")
+        "SignatureInvalid"
+    )
     assert reason_of(lambda: verify_local(tmp_path, signature, trusted(), NOW, format="detached")) == (
-        "UnsupportedSource")
+        "UnsupportedSource"
+    )

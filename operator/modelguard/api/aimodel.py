@@ -162,6 +162,7 @@ class VerifiedRecord(KubeModel):
 
     digest: str = Field(description="Digest of the verified model: the signed manifest's root digest (sha256:...).")
     source: str = Field(description="The source URI the bytes were verified at.")
+    signature: str = Field(description="Where the signature came from (bundle URI or configmap/NAME/KEY).")
     signer: str = Field(description="Id of the TrustPolicy key that signed it.")
     files: int = Field(description="Number of files verified.", ge=0)
     bytes: int = Field(description="Total bytes hashed.", ge=0)

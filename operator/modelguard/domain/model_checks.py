@@ -115,18 +115,24 @@ def signer_still_trusted(record: VerifiedRecord, policy: TrustPolicySpec, now: d
     return False
 
 
+def signature_location(spec: AIModelSpec) -> str:
+    ref = spec.signature.config_map_ref
+    return f"configmap/{ref.name}/{ref.key}" if ref is not None else str(spec.signature.bundle_uri)
+
+
 def keeps_last_verified(
-    reason: str, failed_source: str, record: VerifiedRecord | None, policy: TrustPolicySpec | None, now: datetime
+    reason: str, failed: AIModelSpec, record: VerifiedRecord | None, policy: TrustPolicySpec | None, now: datetime
 ) -> bool:
     """Whether a failure leaves the last verified digest trusted (deployments keep serving it).
 
     A new generation that fails on its own (another source, a bad new signature) leaves the last
     verified bytes trusted. A failure that speaks about those bytes does not: the policy no longer
     covers the model, the signer of the verified bytes is revoked or expired, or the very same source
-    failed again (tampering).
+    and signature failed again (tampering).
     """
     if record is None or policy is None or reason in POLICY_GONE:
         return False
     if not signer_still_trusted(record, policy, now):
         return False
-    return failed_source != record.source or reason in TRANSIENT
+    same = (failed.source.uri, signature_location(failed)) == (record.source, record.signature)
+    return not same or reason in TRANSIENT

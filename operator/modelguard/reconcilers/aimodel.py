@@ -24,7 +24,13 @@ from modelguard.api.aimodel import AIModelSpec, AIModelStatus, VerificationAttem
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain.conditions import Verdict, find, generation_of, merge_conditions
 from modelguard.domain.errors import Retry, VerificationError
-from modelguard.domain.model_checks import ModelFacts, first_problem, keeps_last_verified, missing_card_fields
+from modelguard.domain.model_checks import (
+    ModelFacts,
+    first_problem,
+    keeps_last_verified,
+    missing_card_fields,
+    signature_location,
+)
 from modelguard.reconcilers.context import Context, current_conditions, spec_error, write_status
 
 log = logging.getLogger(__name__)
@@ -151,6 +157,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
                 record = VerifiedRecord(
                     digest=result.digest,
                     source=spec.source.uri,
+                    signature=signature_location(spec),
                     signer=result.signer,
                     files=result.files,
                     bytes=result.bytes,
@@ -173,7 +180,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         attempt = VerificationAttempt(
             generation=generation, policy_generation=policy_generation, at=now, reason=problem.reason
         )
-        if not keeps_last_verified(problem.reason, spec.source.uri, record, policy, now):
+        if not keeps_last_verified(problem.reason, spec, record, policy, now):
             record = None
 
     documented = _documentation(spec, policy)

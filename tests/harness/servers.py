@@ -1,0 +1,197 @@
+"""Real servers on loopback for tests and the demo: an HTTPS file server and an OCI registry
+(Debian's docker-registry, distribution 2.8, with TLS, htpasswd auth and deletes enabled)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.server
+import json
+import shutil
+import ssl
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import bcrypt
+
+from tests.harness.certs import LocalCA
+from tests.harness.controlplane import ControlPlaneError, Process, free_port
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@dataclass
+class HttpsFileServer:
+    """Serves `root` over HTTPS on 127.0.0.1 with a certificate from the test CA."""
+
+    root: Path
+    ca: LocalCA
+    workdir: Path
+    port: int = field(default_factory=free_port)
+
+    def start(self) -> HttpsFileServer:
+        self.root.mkdir(parents=True, exist_ok=True)
+        cert, key = self.ca.write(self.workdir, "https", self.ca.issue("files", hosts=("127.0.0.1", "localhost")))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(cert), str(key))
+        handler = partial(_QuietHandler, directory=str(self.root))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class Registry:
+    """docker-registry (distribution) on 127.0.0.1 with TLS and one htpasswd user."""
+
+    workdir: Path
+    ca: LocalCA
+    username: str = "publisher"
+    password: str = "s3cret-registry-password"
+    port: int = field(default_factory=free_port)
+    process: Process | None = None
+
+    def start(self) -> Registry:
+        binary = shutil.which("docker-registry")
+        if binary is None:
+            raise ControlPlaneError("docker-registry is not installed: run `make system-deps`")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        cert, key = self.ca.write(self.workdir, "registry", self.ca.issue("registry", hosts=("127.0.0.1", "localhost")))
+        htpasswd = self.workdir / "htpasswd"
+        hashed = bcrypt.hashpw(self.password.encode(), bcrypt.gensalt(rounds=5)).decode()
+        htpasswd.write_text(f"{self.username}:{hashed}\n")
+        config = self.workdir / "config.yml"
+        config.write_text(
+            json.dumps(
+                {
+                    "version": 0.1,
+                    "log": {"level": "warn", "accesslog": {"disabled": True}},
+                    "storage": {
+                        "filesystem": {"rootdirectory": str(self.workdir / "data")},
+                        "delete": {"enabled": True},
+                    },
+                    "http": {"addr": f"127.0.0.1:{self.port}", "tls": {"certificate": str(cert), "key": str(key)}},
+                    "auth": {"htpasswd": {"realm": "modelguard-test", "path": str(htpasswd)}},
+                }
+            )
+        )
+        self.process = Process("docker-registry", [binary, "serve", str(config)], self.workdir / "registry.log")
+        self.process.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if not self.process.alive():
+                raise ControlPlaneError(f"docker-registry exited:\n{self.process.tail()}")
+            try:
+                self.request("GET", "/v2/")
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise ControlPlaneError(f"docker-registry not ready:\n{self.process.tail()}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cadata=self.ca.pem.decode())
+
+    def request(
+        self, method: str, path: str, data: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        url = path if path.startswith("https://") else f"https://{self.host}{path}"
+        auth = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        request = urllib.request.Request(
+            url,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Basic {auth}", **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(request, context=self._context(), timeout=30) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    def push_blob(self, repo: str, data: bytes) -> str:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        status, headers, _ = self.request("POST", f"/v2/{repo}/blobs/uploads/")
+        assert status == 202, status
+        location = headers["Location"]
+        sep = "&" if "?" in location else "?"
+        status, _, body = self.request(
+            "PUT", f"{location}{sep}digest={digest}", data, {"Content-Type": "application/octet-stream"}
+        )
+        assert status == 201, (status, body)
+        return digest
+
+    def push_model(
+        self,
+        repo: str,
+        files: dict[str, bytes],
+        *,
+        artifact_type: str = "application/vnd.cncf.model.manifest.v1+json",
+        layer_type: str = "application/vnd.cncf.model.weight.v1.raw",
+    ) -> str:
+        """Push files as one artifact (ORAS / ModelPack layout: one layer per file, titled); returns its digest."""
+        config = json.dumps({"modelguard": "test"}).encode()
+        config_digest = self.push_blob(repo, config)
+        layers = []
+        for name, data in sorted(files.items()):
+            layers.append(
+                {
+                    "mediaType": layer_type,
+                    "digest": self.push_blob(repo, data),
+                    "size": len(data),
+                    "annotations": {"org.opencontainers.image.title": name},
+                }
+            )
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "artifactType": artifact_type,
+                "config": {
+                    "mediaType": "application/vnd.cncf.model.config.v1+json",
+                    "digest": config_digest,
+                    "size": len(config),
+                },
+                "layers": layers,
+            }
+        ).encode()
+        digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+        status, _, body = self.request(
+            "PUT",
+            f"/v2/{repo}/manifests/{digest}",
+            manifest,
+            {"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        )
+        assert status == 201, (status, body)
+        return digest
+
+    def manifest_exists(self, repo: str, digest: str) -> bool:
+        status, _, _ = self.request(
+            "HEAD", f"/v2/{repo}/manifests/{digest}", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}
+        )
+        return status == 200
