@@ -178,7 +178,7 @@ class ControlPlane:
                 "--secure-port=0",
                 f"--root-ca-file={self.ca_file}",
                 f"--service-account-private-key-file={self.sa_key}",
-                "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller",
+                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller",
                 "--concurrent-deployment-syncs=10",
                 "--concurrent-replicaset-syncs=10",
                 "--v=0",
@@ -218,6 +218,8 @@ class ControlPlane:
             self._launch(name)
         self.kubectl("apply", "-f", "-", stdin=json.dumps(self.fake_node()))
         self.kubectl("wait", "--for=condition=Ready", f"node/{self.node_name}", "--timeout=60s")
+        # the node lifecycle controller lifts the not-ready taint once the node reports Ready
+        self.kubectl("wait", "--for=jsonpath={.spec.taints}=", f"node/{self.node_name}", "--timeout=60s", check=False)
         self.start_seconds = time.monotonic() - started
         return self
 

@@ -69,15 +69,35 @@ def operator(
     cert, key = cluster.ca.write(work, "webhook", cluster.ca.issue("webhook", hosts=("127.0.0.1",)))
     port = free_port()
     cluster.kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
-    proc = OperatorProcess(cluster.kubeconfig, work / "operator.log", extra_args=[
-        "--namespace", OPERATOR_NAMESPACE, "--image", OPERATOR_IMAGE,
-        "--file-root", str(models_root), "--ca-bundle", str(cluster.ca_file),
-        "--webhook-port", str(port), "--webhook-host", "127.0.0.1",
-        "--webhook-cert", str(cert), "--webhook-key", str(key),
-    ]).start()
+    proc = OperatorProcess(
+        cluster.kubeconfig,
+        work / "operator.log",
+        extra_args=[
+            "--namespace",
+            OPERATOR_NAMESPACE,
+            "--image",
+            OPERATOR_IMAGE,
+            "--file-root",
+            str(models_root),
+            "--ca-bundle",
+            str(cluster.ca_file),
+            "--webhook-port",
+            str(port),
+            "--webhook-host",
+            "127.0.0.1",
+            "--webhook-cert",
+            str(cert),
+            "--webhook-key",
+            str(key),
+        ],
+    ).start()
     _operators.append(proc)
-    hook = webhook_configuration(f"modelguard-test-{port}", cluster.ca.pem, url=f"https://127.0.0.1:{port}",
-                                 operator_namespace=OPERATOR_NAMESPACE)
+    hook = webhook_configuration(
+        f"modelguard-test-{port}",
+        cluster.ca.pem,
+        url=f"https://127.0.0.1:{port}",
+        operator_namespace=OPERATOR_NAMESPACE,
+    )
     try:
         wait_for_port(port, proc)
         cluster.kubectl("apply", "-f", "-", stdin=json.dumps(hook))

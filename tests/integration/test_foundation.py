@@ -150,13 +150,16 @@ def test_operator_sets_conditions_and_follows_spec_changes(
     assert condition(body, "Ready")["status"] == "False"
     assert condition(body, "Verified")["observedGeneration"] == 1
 
+    # the policy appears: the model is re-evaluated at once (its file:// source is outside the operator's roots)
     api.create("trustpolicies", None, trust_policy(policy))
-    body = _ready(api, "aimodels", namespace, "fraud", "AwaitingVerification", generation=1)
-    assert condition(body, "Verified")["status"] == "Unknown"
+    body = _ready(api, "aimodels", namespace, "fraud", "SourceNotAllowed", generation=1)
+    assert condition(body, "Verified")["status"] == "False"
+    assert "outside the operator's allowed file roots" in condition(body, "Verified")["message"]
 
     api.patch("aimodels", namespace, "fraud", {"spec": {"card": {"owner": "risk-ml@example.com"}}})
-    body = _ready(api, "aimodels", namespace, "fraud", "AwaitingVerification", generation=2)
+    body = _ready(api, "aimodels", namespace, "fraud", "SourceNotAllowed", generation=2)
     assert condition(body, "Ready")["observedGeneration"] == 2
+    assert body["status"]["attempt"]["generation"] == 2
     api.delete("trustpolicies", None, policy)
 
 

@@ -48,3 +48,21 @@ def test_order_missing_model_reported_before_verification() -> None:
     assert GATE.index(model_exists) < GATE.index(model_verified)
     violation = evaluate(facts(None))
     assert violation is not None and violation.reason == "ModelNotFound"
+
+
+@pytest.mark.parametrize(
+    ("uri", "prefixes", "allowed"),
+    [
+        ("oci://registry.internal/models/m@sha256:1", ["oci://registry.internal"], True),
+        ("oci://registry.internal:5000/m@sha256:1", ["oci://registry.internal"], True),
+        ("oci://registry.internal.evil.example/m", ["oci://registry.internal"], False),
+        ("https://127.0.0.1:8443/m", ["https://127.0.0.1:"], True),
+        ("file:///models/a", ["file:///models/"], True),
+        ("file:///modelsX/a", ["file:///models"], False),
+        ("https://x/m", [], False),
+    ],
+)
+def test_source_prefixes_match_at_boundaries(uri: str, prefixes: list[str], allowed: bool) -> None:
+    from modelguard.domain.trust import source_allowed
+
+    assert source_allowed(uri, prefixes) is allowed

@@ -162,9 +162,21 @@ class Kube:
             content_type="application/merge-patch+json",
         )
 
-    async def merge_patch(self, res: Resource, namespace: str | None, name: str, patch: Mapping[str, Any]) -> None:
+    async def merge_patch(
+        self,
+        res: Resource,
+        namespace: str | None,
+        name: str,
+        patch: Mapping[str, Any],
+        field_manager: str | None = None,
+    ) -> None:
+        query = [("fieldManager", field_manager or self._field_manager)]
         await self.request(
-            "PATCH", res.path(namespace, name), body=dict(patch), content_type="application/merge-patch+json"
+            "PATCH",
+            res.path(namespace, name),
+            body=dict(patch),
+            query=query,
+            content_type="application/merge-patch+json",
         )
 
     async def create(self, res: Resource, obj: Mapping[str, Any]) -> dict[str, Any]:

@@ -75,6 +75,8 @@ def main(args: argparse.Namespace) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    for noisy in ("kopf.objects", "aiohttp.access"):  # one line per watch event / webhook call
+        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     settings = Settings(
         namespace=args.namespace,
         workers=args.workers,

@@ -88,10 +88,14 @@ def selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool
 
 
 def source_allowed(uri: str, prefixes: Sequence[str]) -> bool:
-    """True when uri starts with an allowed prefix at a boundary ('/', ':' or '@' follows)."""
+    """True when uri starts with an allowed prefix that ends at a boundary ('/', ':' or '@').
+
+    `oci://registry.internal` allows `oci://registry.internal/...` and `oci://registry.internal:5000/...`
+    but not `oci://registry.internal.evil.example/...`.
+    """
     for prefix in prefixes:
         if not prefix or not uri.startswith(prefix):
             continue
-        if len(uri) == len(prefix) or prefix.endswith("/") or uri[len(prefix)] in "/:@":
+        if len(uri) == len(prefix) or prefix[-1] in "/:@" or uri[len(prefix)] in "/:@":
             return True
     return False

@@ -22,6 +22,7 @@ from modelguard.domain.rollout import Decision, ModelView, decide
 from modelguard.reconcilers.context import Context, spec_error, write_status
 
 log = logging.getLogger(__name__)
+QUARANTINE_MANAGER = "modelguard-quarantine"
 
 
 def _parse(model_body: dict[str, Any] | None, policy_body: dict[str, Any] | None) -> ModelView | None:
@@ -131,7 +132,12 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     decision = decide(model, spec.model_ref.name, served)
 
     children = current.children
-    if decision.action in ("Rollout", "Quarantine") or (
+    if decision.action == "Quarantine" and deployed is not None:
+        # the trusted record may be gone: scale the running workload to zero without rebuilding it
+        await ctx.kube.merge_patch(
+            DEPLOYMENTS, key.namespace, deployment_name, {"spec": {"replicas": 0}}, field_manager=QUARANTINE_MANAGER
+        )
+    elif decision.action == "Rollout" or (
         decision.action == "Keep"
         and model is not None
         and model.status.verified is not None

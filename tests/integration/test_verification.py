@@ -1,0 +1,420 @@
+"""Verify before rollout, on the real control plane, with real files, a real HTTPS server, a real OCI
+registry and real keys (issue 3). Every bad input ends in a precise reason, no Verified status and
+no Deployment."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness.client import KubeTestClient, condition, eventually
+from tests.harness.controlplane import ControlPlane
+from tests.harness.models import KeyPair, flip_byte, truncate
+from tests.harness.operator import OperatorProcess
+from tests.harness.publish import KEY_ID, model, policy, publish
+from tests.harness.samples import ai_deployment
+from tests.harness.servers import HttpsFileServer, Registry
+
+pytestmark = pytest.mark.timeout(240)
+
+KEY = KeyPair.generate()
+OTHER = KeyPair.generate()
+
+
+def _wait_verified(
+    api: KubeTestClient, ns: str, name: str, status: str, reason: str | None = None, timeout: float = 45
+) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        body = api.get("aimodels", ns, name)
+        cond = condition(body, "Verified")
+        if (
+            cond
+            and cond["status"] == status
+            and cond["observedGeneration"] == body["metadata"]["generation"]
+            and (reason is None or cond["reason"] == reason)
+        ):
+            return body
+        return None
+
+    return eventually(probe, timeout=timeout, what=f"AIModel {name} Verified={status} {reason or ''}")
+
+
+def _wait_deployment(
+    api: KubeTestClient, ns: str, name: str, cond_type: str, status: str, reason: str | None = None, timeout: float = 45
+) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        body = api.get("aideployments", ns, name)
+        cond = condition(body, cond_type)
+        if cond and cond["status"] == status and (reason is None or cond["reason"] == reason):
+            return body
+        return None
+
+    return eventually(probe, timeout=timeout, what=f"AIDeployment {name} {cond_type}={status} {reason or ''}")
+
+
+def _deployments(api: KubeTestClient, ns: str) -> list[Any]:
+    return list(api.apps.list_namespaced_deployment(ns).items)
+
+
+@pytest.fixture
+def trust(
+    api: KubeTestClient, namespace: str, models_root: Path, https_files: HttpsFileServer, registry: Registry
+) -> str:
+    name = f"p-{namespace}"
+    api.create(
+        "trustpolicies",
+        None,
+        policy(name, namespace, KEY, [f"file://{models_root}/", f"{https_files.url}/", f"oci://{registry.host}/"]),
+    )
+    yield name
+    api.delete("trustpolicies", None, name)
+
+
+def test_signed_model_verifies_and_rolls_out_pinned_to_its_digest(
+    api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path, trust: str
+) -> None:
+    pub = publish(models_root, namespace, "fraud", KEY)
+    api.create("aimodels", namespace, model("fraud", pub.source, pub.bundle, trust))
+    body = _wait_verified(api, namespace, "fraud", "True", "SignatureValid")
+    verified = body["status"]["verified"]
+    assert verified["signer"] == KEY_ID
+    assert verified["files"] == 4 and verified["bytes"] == 300_000 + 200_000 + 512 + 4096
+    assert verified["digest"].startswith("sha256:") and verified["source"] == pub.source
+    assert condition(body, "Ready")["status"] == "True"
+
+    api.create("aideployments", namespace, ai_deployment("scorer", "fraud", replicas=2))
+    dep = _wait_deployment(api, namespace, "scorer", "ModelVerified", "True")
+    assert dep["status"]["servedDigest"] == verified["digest"]
+    assert set(dep["status"]["children"]) >= {"Deployment/scorer", "Service/scorer", "ConfigMap/scorer-verify"}
+    deployment = api.apps.read_namespaced_deployment("scorer", namespace)
+    assert deployment.metadata.annotations["modelguard.io/model-digest"] == verified["digest"]
+    init = deployment.spec.template.spec.init_containers[0]
+    assert init.args[init.args.index("--expect-digest") + 1] == verified["digest"]
+    assert init.image.startswith("ghcr.io/modelguard/operator@sha256:")
+    pod = deployment.spec.template.spec
+    assert pod.automount_service_account_token is False
+    assert pod.security_context.run_as_non_root is True
+    server = pod.containers[0].security_context
+    assert server.read_only_root_filesystem and not server.allow_privilege_escalation
+    assert server.capabilities.drop == ["ALL"]
+    assert deployment.metadata.owner_references[0].kind == "AIDeployment"
+    # kwok schedules the pods and marks them Ready: the AIDeployment becomes Available and Ready
+    _wait_deployment(api, namespace, "scorer", "Ready", "True", "Serving", timeout=60)
+
+
+def _strip_hint_and_resign_with(other: KeyPair) -> Callable[[bytes], bytes]:
+    def mangle(bundle: bytes) -> bytes:
+        from modelguard.domain import crypto
+
+        doc = json.loads(bundle)
+        payload = base64.b64decode(doc["dsseEnvelope"]["payload"])
+        key = crypto.load_private_key(other.private_pem)
+        doc["dsseEnvelope"]["signatures"][0]["sig"] = base64.b64encode(crypto.sign_dsse(key, payload)).decode()
+        return json.dumps(doc).encode()
+
+    return mangle
+
+
+def _traversal_bundle(name: str) -> Callable[[bytes], bytes]:
+    def mangle(_: bytes) -> bytes:
+        from modelguard.domain.statement import DEFAULT_IGNORES, Resource, Serialization
+        from tests.harness.models import sign_resources
+
+        return sign_resources(
+            "m", Serialization("files", None, False, DEFAULT_IGNORES), {name: Resource(name, "0" * 64)}, KEY
+        )
+
+    return mangle
+
+
+BAD_INPUTS = [
+    pytest.param(
+        {"tamper": lambda m: flip_byte(m / "weights/model-00001.safetensors", 4242)},
+        "DigestMismatch",
+        id="flipped-byte",
+    ),
+    pytest.param({"tamper": lambda m: (m / "config.json").unlink()}, "MissingFile", id="missing-file"),
+    pytest.param(
+        {"tamper": lambda m: (m / "weights/extra.bin").write_bytes(b"x")}, "UnsignedFile", id="extra-unsigned-file"
+    ),
+    pytest.param({"tamper": lambda m: truncate(m / "tokenizer.json", 10)}, "DigestMismatch", id="truncated-file"),
+    pytest.param({"mangle": _strip_hint_and_resign_with(OTHER)}, "SignatureInvalid", id="wrong-key"),
+    pytest.param({"mangle": lambda b: b[: len(b) // 3]}, "MalformedSignature", id="truncated-bundle"),
+    pytest.param({"mangle": lambda b: b"<html>not a bundle</html>"}, "MalformedSignature", id="malformed-bundle"),
+    pytest.param({"mangle": _traversal_bundle("../../etc/passwd")}, "UnsafePath", id="path-traversal"),
+    pytest.param({"mangle": _traversal_bundle("/etc/passwd")}, "UnsafePath", id="absolute-path"),
+    pytest.param(
+        {"tamper": lambda m: os.symlink("/etc/passwd", m / "weights/escape.bin")},
+        "SymlinkNotAllowed",
+        id="symlink-escape",
+    ),
+]
+
+
+@pytest.mark.parametrize(("variant", "reason"), BAD_INPUTS)
+def test_bad_input_is_refused_with_reason_and_never_deployed(
+    api: KubeTestClient,
+    operator: OperatorProcess,
+    namespace: str,
+    models_root: Path,
+    trust: str,
+    variant: dict[str, Any],
+    reason: str,
+) -> None:
+    pub = publish(models_root, namespace, "bad", KEY, **variant)
+    api.create("aimodels", namespace, model("bad", pub.source, pub.bundle, trust))
+    api.create("aideployments", namespace, ai_deployment("bad-serving", "bad"))
+    body = _wait_verified(api, namespace, "bad", "False")
+    assert condition(body, "Verified")["reason"] == reason
+    assert "verified" not in body["status"]
+    dep = _wait_deployment(api, namespace, "bad-serving", "Ready", "False", "ModelNotVerified")
+    assert reason in condition(dep, "Ready")["message"]
+    assert _deployments(api, namespace) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        pytest.param({"revokedKeys": [KEY_ID]}, "KeyRevoked", id="revoked"),
+        pytest.param(
+            {"keys": [{"id": KEY_ID, "publicKey": KEY.public_pem.decode(), "notAfter": "2026-01-01T00:00:00Z"}]},
+            "KeyExpired",
+            id="expired",
+        ),
+    ],
+)
+def test_revoked_or_expired_key_is_refused(
+    api: KubeTestClient,
+    operator: OperatorProcess,
+    namespace: str,
+    models_root: Path,
+    trust: str,
+    change: dict[str, Any],
+    reason: str,
+) -> None:
+    api.patch("trustpolicies", None, trust, {"spec": change})
+    pub = publish(models_root, namespace, "old", KEY)
+    api.create("aimodels", namespace, model("old", pub.source, pub.bundle, trust))
+    api.create("aideployments", namespace, ai_deployment("old-serving", "old"))
+    body = _wait_verified(api, namespace, "old", "False", reason)
+    assert "verified" not in body["status"]
+    _wait_deployment(api, namespace, "old-serving", "Ready", "False", "ModelNotVerified")
+    assert _deployments(api, namespace) == []
+
+
+def test_revoking_the_signer_quarantines_a_running_deployment(
+    api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path, trust: str
+) -> None:
+    pub = publish(models_root, namespace, "live", KEY)
+    api.create("aimodels", namespace, model("live", pub.source, pub.bundle, trust))
+    api.create("aideployments", namespace, ai_deployment("live-serving", "live", replicas=2))
+    _wait_deployment(api, namespace, "live-serving", "ModelVerified", "True")
+    api.patch("trustpolicies", None, trust, {"spec": {"revokedKeys": [KEY_ID]}})
+    body = _wait_verified(api, namespace, "live", "False", "KeyRevoked")
+    assert "verified" not in body["status"]
+    dep = _wait_deployment(api, namespace, "live-serving", "Quarantined", "True", "ModelNotVerified")
+    assert condition(dep, "Ready")["status"] == "False"
+    assert api.apps.read_namespaced_deployment("live-serving", namespace).spec.replicas == 0
+
+
+def test_failing_new_version_keeps_serving_the_last_verified_digest(
+    api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path, trust: str
+) -> None:
+    v1 = publish(models_root, namespace, "v1", KEY)
+    api.create("aimodels", namespace, model("scorer-model", v1.source, v1.bundle, trust))
+    api.create("aideployments", namespace, ai_deployment("svc", "scorer-model"))
+    first = _wait_deployment(api, namespace, "svc", "ModelVerified", "True")["status"]["servedDigest"]
+    v2 = publish(models_root, namespace, "v2", KEY, tamper=lambda m: flip_byte(m / "config.json", 1))
+    api.patch(
+        "aimodels",
+        namespace,
+        "scorer-model",
+        {"spec": {"source": {"uri": v2.source}, "signature": {"bundleUri": v2.bundle}}},
+    )
+    body = _wait_verified(api, namespace, "scorer-model", "False", "DigestMismatch")
+    assert body["status"]["verified"]["digest"] == first  # the last verified digest stays trusted
+    dep = _wait_deployment(api, namespace, "svc", "ModelVerified", "False", "ServingLastVerified")
+    assert condition(dep, "Quarantined")["status"] == "False"
+    deployment = api.apps.read_namespaced_deployment("svc", namespace)
+    assert deployment.metadata.annotations["modelguard.io/model-digest"] == first
+    assert deployment.spec.replicas == 1
+
+
+def test_https_directory_source(
+    api: KubeTestClient,
+    operator: OperatorProcess,
+    namespace: str,
+    trust: str,
+    https_files: HttpsFileServer,
+    models_root: Path,
+) -> None:
+    pub = publish(models_root, namespace, "web", KEY)
+    shutil.copytree(pub.model, https_files.root / namespace / "web")
+    shutil.copy(pub.signature, https_files.root / namespace / "web.sig")
+    base = f"{https_files.url}/{namespace}"
+    api.create("aimodels", namespace, model("web", f"{base}/web", f"{base}/web.sig", trust))
+    body = _wait_verified(api, namespace, "web", "True", "SignatureValid")
+    assert body["status"]["verified"]["bytes"] == 504_608
+
+
+def test_unreachable_source_is_retried_and_recovers(
+    api: KubeTestClient,
+    operator: OperatorProcess,
+    namespace: str,
+    trust: str,
+    https_files: HttpsFileServer,
+    models_root: Path,
+) -> None:
+    base = f"{https_files.url}/{namespace}"
+    api.create("aimodels", namespace, model("late", f"{base}/late", f"{base}/late.sig", trust))
+    body = _wait_verified(api, namespace, "late", "False", "SourceNotFound")
+    assert "retrying with backoff" in condition(body, "Verified")["message"]
+    assert "attempt" not in body["status"]  # transient: not recorded as a verdict
+    pub = publish(models_root, namespace, "late", KEY)
+    shutil.copytree(pub.model, https_files.root / namespace / "late")
+    shutil.copy(pub.signature, https_files.root / namespace / "late.sig")
+    _wait_verified(api, namespace, "late", "True", "SignatureValid", timeout=60)
+
+
+def test_closed_port_reports_unreachable(
+    api: KubeTestClient, operator: OperatorProcess, namespace: str, trust: str, https_files: HttpsFileServer
+) -> None:
+    from tests.harness.controlplane import free_port
+
+    closed = f"p2-{namespace}"
+    api.create("trustpolicies", None, policy(closed, namespace, KEY, ["https://127.0.0.1:"]))
+    url = f"https://127.0.0.1:{free_port()}/m"
+    api.create("aimodels", namespace, model("gone", url, url + ".sig", closed))
+    body = _wait_verified(api, namespace, "gone", "False", "SourceUnreachable")
+    assert "ConnectionRefusedError" in condition(body, "Verified")["message"]
+
+
+def test_oci_source_needs_credentials_from_own_namespace(
+    api: KubeTestClient,
+    operator: OperatorProcess,
+    namespace: str,
+    trust: str,
+    registry: Registry,
+    models_root: Path,
+    tmp_path: Path,
+) -> None:
+    pub = publish(models_root, namespace, "oci-model", KEY)
+    files = {str(p.relative_to(pub.model)): p.read_bytes() for p in sorted(pub.model.rglob("*")) if p.is_file()}
+    repo = f"models/{namespace}"
+    digest = registry.push_model(repo, files)
+    sig_digest = registry.push_model(
+        f"{repo}-sig",
+        {"model.sig": pub.signature.read_bytes()},
+        layer_type="application/vnd.dev.sigstore.bundle.v0.3+json",
+    )
+    source = f"oci://{registry.host}/{repo}@{digest}"
+    bundle = f"oci://{registry.host}/{repo}-sig@{sig_digest}"
+    api.create("aimodels", namespace, model("oci-model", source, bundle, trust))
+    body = _wait_verified(api, namespace, "oci-model", "False", "SourceUnauthorized")
+    assert registry.password not in json.dumps(body)
+
+    api.core.create_namespaced_secret(
+        namespace,
+        {
+            "metadata": {"name": "registry-creds"},
+            "stringData": {"username": registry.username, "password": registry.password},
+        },
+    )
+    api.patch(
+        "aimodels", namespace, "oci-model", {"spec": {"source": {"credentialsSecretRef": {"name": "registry-creds"}}}}
+    )
+    body = _wait_verified(api, namespace, "oci-model", "True", "SignatureValid")
+    assert body["status"]["verified"]["files"] == 4
+    assert registry.password not in json.dumps(body)
+    events = api.core.list_namespaced_event(namespace).items
+    assert all(registry.password not in (e.message or "") for e in events)
+
+
+def test_registry_serving_a_different_manifest_is_refused(
+    api: KubeTestClient,
+    operator: OperatorProcess,
+    namespace: str,
+    trust: str,
+    https_files: HttpsFileServer,
+    models_root: Path,
+) -> None:
+    pinned = "sha256:" + "1" * 64
+    manifest_dir = https_files.root / "v2" / namespace / "evil" / "manifests"
+    manifest_dir.mkdir(parents=True)
+    (manifest_dir / pinned).write_text(json.dumps({"schemaVersion": 2, "layers": []}))
+    pub = publish(models_root, namespace, "evil", KEY)
+    api.patch(
+        "trustpolicies",
+        None,
+        trust,
+        {"spec": {"allowedSources": [f"oci://127.0.0.1:{https_files.port}/", f"file://{models_root}/"]}},
+    )
+    source = f"oci://127.0.0.1:{https_files.port}/{namespace}/evil@{pinned}"
+    api.create("aimodels", namespace, model("evil", source, pub.bundle, trust))
+    body = _wait_verified(api, namespace, "evil", "False", "ManifestDigestMismatch")
+    assert pinned in condition(body, "Verified")["message"]
+
+
+def test_admission_rejects_what_the_schema_cannot(
+    cluster: ControlPlane, api: KubeTestClient, operator: OperatorProcess, namespace: str, trust: str, models_root: Path
+) -> None:
+    def apply(obj: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        return cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(obj), check=False)
+
+    outside = apply(model("outside", "https://models.example.com/m", "https://models.example.com/m.sig", trust))
+    assert outside.returncode != 0 and "is not under an allowed source" in outside.stderr
+    creds = apply(model("creds", f"file://{models_root}/x", "https://user:hunter2@example.com/m.sig", trust))
+    assert creds.returncode != 0 and "must not carry credentials" in creds.stderr
+
+    pub = publish(models_root, namespace, "rejected", KEY, tamper=lambda m: flip_byte(m / "config.json", 2))
+    assert apply(model("rejected", pub.source, pub.bundle, trust)).returncode == 0
+    _wait_verified(api, namespace, "rejected", "False", "DigestMismatch")
+    refused = apply(ai_deployment("uses-rejected", "rejected"))
+    assert refused.returncode != 0
+    assert "AIModel 'rejected' was rejected (DigestMismatch)" in refused.stderr
+    hooks = json.loads(cluster.kubectl("get", "validatingwebhookconfigurations", "-o", "json").stdout)["items"]
+    ours = [w for h in hooks if h["metadata"]["name"].startswith("modelguard-test") for w in h["webhooks"]]
+    assert ours and all(w["timeoutSeconds"] <= 5 for w in ours)
+    enforce = [w for w in ours if w["name"].startswith("aimodels-enforce")]
+    assert enforce[0]["failurePolicy"] == "Fail"
+    assert {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["modelguard-system"]} in enforce[0][
+        "namespaceSelector"
+    ]["matchExpressions"]
+
+
+def test_init_container_command_verifies_intact_and_refuses_tampered(
+    api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path, trust: str, tmp_path: Path
+) -> None:
+    """Containers do not run under kwok: run the init container's exact command here instead."""
+    pub = publish(models_root, namespace, "pod-model", KEY)
+    api.create("aimodels", namespace, model("pod-model", pub.source, pub.bundle, trust))
+    api.create("aideployments", namespace, ai_deployment("pod", "pod-model"))
+    _wait_deployment(api, namespace, "pod", "ModelVerified", "True")
+    deployment = api.apps.read_namespaced_deployment("pod", namespace)
+    args = list(deployment.spec.template.spec.init_containers[0].args)
+    config = api.core.read_namespaced_config_map("pod-verify", namespace)
+    verify_dir = tmp_path / "verify"
+    verify_dir.mkdir()
+    (verify_dir / "signer.pem").write_text(config.data["signer.pem"])
+    (verify_dir / "signature").write_bytes(base64.b64decode(config.binary_data["signature"]))
+    models_dir = tmp_path / "models"
+    verify = "/etc/modelguard/verify"
+    command = [str(models_dir) if a == "/models" else a.replace(verify, str(verify_dir)) for a in args]
+    cli = [sys.executable, "-m", "modelguard.cli.main", *command, "--file-root", str(models_root), "--quiet"]
+
+    ok = subprocess.run(cli, capture_output=True, text=True, timeout=120, check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith("verified sha256:")
+    flip_byte(pub.model / "weights/model-00002.safetensors", 77)
+    bad = subprocess.run(cli, capture_output=True, text=True, timeout=120, check=False)
+    assert bad.returncode == 1
+    assert bad.stdout.startswith("not verified: DigestMismatch")
