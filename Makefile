@@ -44,5 +44,8 @@ test: $(STAMP) lint testbin  ## lint, type checks, unit and integration tests (i
 demo: $(STAMP) testbin  ## the operator against a local control plane, on the example manifests
 	$(BIN)/python hack/demo.py
 
+bench: $(STAMP)  ## verification benchmarks -> docs/benchmarks.md (ratios to baselines of the same run)
+	$(BIN)/python bench/bench_verify.py
+
 clean:
 	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache

@@ -53,12 +53,13 @@ def verify_local(
     expect_digest: str | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    use_mmap: bool = False,
 ) -> Verified:
     if format == "detached":
         return _verify_detached(model, signature, keys, now, expect_digest, progress)
     signer, manifest = authenticate_bundle(signature, keys, now)
     check_expected(manifest, expect_digest)
-    result = hash_model(model, manifest.serialization, workers=workers, progress=progress)
+    result = hash_model(model, manifest.serialization, workers=workers, progress=progress, use_mmap=use_mmap)
     compare(manifest, result.resources)
     return Verified(manifest.digest, signer, result.files, result.bytes, result.seconds)
 

@@ -7,19 +7,17 @@ import asyncio
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import kopf
-from kubernetes import config as kube_config
-from kubernetes.client import ApiClient, Configuration
-
-from modelguard.adapters.kube import Kube
-from modelguard.engine.runtime import Runtime, Settings
-from modelguard.handlers.registry import build_registry
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
 
 
 def api_client() -> ApiClient:
     """In-cluster credentials when running in a pod, else the kubeconfig ($KUBECONFIG)."""
+    from kubernetes import config as kube_config
+    from kubernetes.client import ApiClient, Configuration
+
     configuration = Configuration()
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
         kube_config.load_incluster_config(client_configuration=configuration)
@@ -71,6 +69,12 @@ def add_parser(commands: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import kopf  # imported here so that `modelguard verify` in init containers starts fast
+
+    from modelguard.adapters.kube import Kube
+    from modelguard.engine.runtime import Runtime, Settings
+    from modelguard.handlers.registry import build_registry
+
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

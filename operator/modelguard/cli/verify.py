@@ -147,6 +147,7 @@ def main(args: argparse.Namespace) -> int:
             expect_digest=args.expect_digest,
             workers=args.workers,
             progress=_Progress(not args.quiet),
+            use_mmap=True,  # a short-lived process: a file truncated under it fails closed
         )
     except VerificationError as exc:
         print(f"not verified: {exc.reason}: {exc.message}")
