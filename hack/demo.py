@@ -1,80 +1,181 @@
-"""`make demo`: ModelGuard against a local control plane, on the example manifests.
+"""`make demo`: ModelGuard's lifecycle against a local control plane, on real signed artifacts.
 
-Starts etcd, kube-apiserver, controller-manager, scheduler and kwok on loopback (binaries built
-from Go modules, cached under ~/.cache/modelguard), installs the CRDs, runs the operator as a
-process, applies manifests/examples/ and shows what the operator made of them. Everything it
-starts is stopped at the end; files are kept in .demo/ for inspection.
+Starts etcd, kube-apiserver, controller-manager, scheduler and kwok on loopback (built from Go
+modules, cached under ~/.cache/modelguard), installs the CRDs and the admission webhook, runs the
+operator as a process, then: a publisher makes a key and signs a model with `modelguard sign`; the
+example manifests are applied (with the demo's key and paths); the model verifies and rolls out;
+a tampered copy is rejected with its reason; admission refuses what policy forbids; the init
+container's command passes on the intact model and fails on the tampered one. Everything started is
+stopped at the end; files stay in .demo/ for inspection.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.harness.controlplane import REPO, ControlPlane
-from tests.harness.operator import OperatorProcess
+from tests.harness.controlplane import REPO, ControlPlane, free_port
+from tests.harness.models import flip_byte, write_model
+from tests.harness.operator import OPERATOR_IMAGE, OPERATOR_NAMESPACE, OperatorProcess, wait_for_port
+
+from modelguard.builders.webhooks import webhook_configuration
 
 DEMO = REPO / ".demo"
+EXAMPLES = REPO / "manifests" / "examples"
+BIN = Path(sys.executable).parent
 
 
 def step(title: str) -> None:
     print(f"\n\033[1m==> {title}\033[0m", flush=True)
 
 
-def conditions(plane: ControlPlane, kind: str, namespace: str, name: str) -> list[dict[str, Any]]:
-    out = plane.kubectl("get", kind, name, "-n", namespace, "-o", "json").stdout
-    return list((json.loads(out).get("status") or {}).get("conditions") or [])
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    print("$ " + " ".join(a if len(a) < 60 else "…" + a[-50:] for a in args))
+    result = subprocess.run(list(args), capture_output=True, text=True, check=False)
+    out = (result.stdout + result.stderr).strip()
+    if out:
+        print("  " + out.replace("\n", "\n  "))
+    if check and result.returncode != 0:
+        raise SystemExit(f"command failed: {' '.join(args)}")
+    return result
 
 
-def wait_settled(plane: ControlPlane, kind: str, namespace: str, name: str, timeout: float = 30) -> None:
+def get(plane: ControlPlane, kind: str, namespace: str, name: str) -> dict[str, Any]:
+    return dict(json.loads(plane.kubectl("get", kind, name, "-n", namespace, "-o", "json").stdout))
+
+
+def cond(body: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next((c for c in (body.get("status") or {}).get("conditions", []) if c["type"] == type_), {})
+
+
+def wait(plane: ControlPlane, kind: str, namespace: str, name: str, type_: str, status: str,
+         timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        body = json.loads(plane.kubectl("get", kind, name, "-n", namespace, "-o", "json").stdout)
-        status = body.get("status") or {}
-        if status.get("observedGeneration") == body["metadata"]["generation"] and status.get("conditions"):
-            return
+        body = get(plane, kind, namespace, name)
+        c = cond(body, type_)
+        if c.get("status") == status and c.get("observedGeneration") == body["metadata"]["generation"]:
+            return body
         time.sleep(0.3)
-    raise SystemExit(f"{kind}/{name} was not reconciled within {timeout}s; see {DEMO / 'operator.log'}")
+    raise SystemExit(f"{kind}/{name} did not reach {type_}={status} in {timeout}s; see {DEMO / 'operator.log'}")
 
 
-def show_conditions(plane: ControlPlane, kind: str, namespace: str, name: str) -> None:
+def show(plane: ControlPlane, kind: str, namespace: str, name: str) -> None:
+    body = get(plane, kind, namespace, name)
     print(f"{kind}/{name}:")
-    for c in conditions(plane, kind, namespace, name):
-        print(f"  {c['type']:<14} {c['status']:<8} {c['reason']:<22} {c.get('message', '')}")
+    for c in body.get("status", {}).get("conditions", []):
+        print(f"  {c['type']:<14} {c['status']:<8} {c['reason']:<22} {c.get('message', '')[:110]}")
+
+
+def example(name: str, edit: Any) -> str:
+    doc = yaml.safe_load((EXAMPLES / name).read_text())
+    edit(doc)
+    return json.dumps(doc)
 
 
 def main() -> int:
     shutil.rmtree(DEMO, ignore_errors=True)
     DEMO.mkdir()
-    step("Starting a local control plane (etcd 3.6, Kubernetes 1.34, kwok)")
+    models = DEMO / "models"
+    step("Starting a local control plane (etcd 3.6, Kubernetes 1.34, kwok fake node)")
     plane = ControlPlane(DEMO / "cluster")
     operator: OperatorProcess | None = None
     try:
         plane.start()
-        print(f"up in {plane.start_seconds:.1f}s at {plane.url}; kubeconfig: {plane.kubeconfig}")
-
-        step("Installing the CRDs generated from the API models")
-        print(plane.kubectl("apply", "--server-side", "-f", str(REPO / "crds")).stdout.strip())
+        print(f"up in {plane.start_seconds:.1f}s at {plane.url}; export KUBECONFIG={plane.kubeconfig}")
+        plane.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
         plane.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
 
-        step("Running the operator (log: .demo/operator.log)")
-        operator = OperatorProcess(plane.kubeconfig, DEMO / "operator.log").start()
+        step("A publisher makes a key and signs a model (OpenSSF model signing format)")
+        run(str(BIN / "modelguard"), "keygen", "--out", str(DEMO / "keys"))
+        model_dir = write_model(models / "fraud-scorer-v3")
+        run(str(BIN / "modelguard"), "sign", "--key", str(DEMO / "keys" / "private.pem"),
+            "--signature", str(models / "fraud-scorer-v3.sig"), str(model_dir))
+        tampered = models / "fraud-scorer-v3-tampered"
+        shutil.copytree(model_dir, tampered)
+        shutil.copy(models / "fraud-scorer-v3.sig", models / "fraud-scorer-v3-tampered.sig")
+        flip_byte(tampered / "weights" / "model-00001.safetensors", 4096)
+        print(f"  copied it to {tampered.name} and flipped one bit of weights/model-00001.safetensors")
 
-        step("Applying manifests/examples/")
-        print(plane.kubectl("apply", "-f", str(REPO / "manifests" / "examples")).stdout.strip())
-        wait_settled(plane, "aimodel", "risk", "fraud-scorer-v3")
-        wait_settled(plane, "aideployment", "risk", "fraud-scorer")
+        step("Running the operator with its admission webhook (fail closed, timeout 5 s)")
+        plane.kubectl("create", "namespace", OPERATOR_NAMESPACE)
+        cert, key = plane.ca.write(DEMO, "webhook", plane.ca.issue("webhook", hosts=("127.0.0.1",)))
+        port = free_port()
+        operator = OperatorProcess(plane.kubeconfig, DEMO / "operator.log", extra_args=[
+            "--namespace", OPERATOR_NAMESPACE, "--image", OPERATOR_IMAGE, "--file-root", str(models),
+            "--webhook-port", str(port), "--webhook-host", "127.0.0.1", "--webhook-cert", str(cert),
+            "--webhook-key", str(key)]).start()
+        wait_for_port(port, operator)
+        hook = webhook_configuration("modelguard", plane.ca.pem, url=f"https://127.0.0.1:{port}",
+                                     operator_namespace=OPERATOR_NAMESPACE)
+        plane.kubectl("apply", "-f", "-", stdin=json.dumps(hook))
+        print(f"  operator pid {operator.popen.pid if operator.popen else '?'}, log .demo/operator.log")
 
-        step("What the operator reports")
+        step("Applying manifests/examples/ (with the demo's key and file:// paths)")
+        public = (DEMO / "keys" / "public.pem").read_text()
+
+        def policy(doc: dict[str, Any]) -> None:
+            doc["spec"]["keys"][0]["publicKey"] = public
+            doc["spec"]["allowedSources"].append(f"file://{models}/")
+
+        def model(doc: dict[str, Any]) -> None:
+            doc["spec"]["source"] = {"uri": f"file://{model_dir}"}
+            doc["spec"]["signature"]["bundleUri"] = f"file://{models}/fraud-scorer-v3.sig"
+
+        for name, edit in (("00-namespace.yaml", lambda d: None), ("10-trustpolicy.yaml", policy),
+                           ("20-aimodel.yaml", model), ("30-aideployment.yaml", lambda d: None)):
+            print("  " + plane.kubectl("apply", "-f", "-", stdin=example(name, edit)).stdout.strip())
+
+        step("The model verifies and rolls out, pinned to its digest")
+        body = wait(plane, "aimodel", "risk", "fraud-scorer-v3", "Verified", "True")
+        wait(plane, "aideployment", "risk", "fraud-scorer", "Ready", "True")
+        verified = body["status"]["verified"]
+        print(f"verified {verified['digest']}\n  signer {verified['signer']}, {verified['files']} files, "
+              f"{verified['bytes']} bytes in {verified['durationSeconds']} s")
         print(plane.kubectl("get", "trustpolicies,aimodels,aideployments", "-A").stdout)
-        show_conditions(plane, "aimodel", "risk", "fraud-scorer-v3")
-        show_conditions(plane, "aideployment", "risk", "fraud-scorer")
+        show(plane, "aimodel", "risk", "fraud-scorer-v3")
+        show(plane, "aideployment", "risk", "fraud-scorer")
+        print(plane.kubectl("get", "deployment,service,configmap,serviceaccount", "-n", "risk",
+                            "-l", "app.kubernetes.io/managed-by=modelguard").stdout)
+        deployment = get(plane, "deployment", "risk", "fraud-scorer")
+        print("init container: modelguard " + " ".join(
+            deployment["spec"]["template"]["spec"]["initContainers"][0]["args"]))
+
+        step("A tampered copy with the same signature is rejected")
+        tampered_model = json.loads(example("20-aimodel.yaml", model))
+        tampered_model["metadata"]["name"] = "fraud-scorer-v3-tampered"
+        tampered_model["spec"]["source"]["uri"] = f"file://{tampered}"
+        tampered_model["spec"]["signature"]["bundleUri"] = f"file://{models}/fraud-scorer-v3-tampered.sig"
+        plane.kubectl("apply", "-f", "-", stdin=json.dumps(tampered_model))
+        wait(plane, "aimodel", "risk", "fraud-scorer-v3-tampered", "Verified", "False")
+        show(plane, "aimodel", "risk", "fraud-scorer-v3-tampered")
+
+        step("Admission refuses what policy forbids")
+        serving = yaml.safe_load((EXAMPLES / "30-aideployment.yaml").read_text())
+        serving["metadata"]["name"] = "tampered-serving"
+        serving["spec"]["modelRef"]["name"] = "fraud-scorer-v3-tampered"
+        result = plane.kubectl("apply", "-f", "-", stdin=json.dumps(serving), check=False)
+        print("  AIDeployment of the tampered model: " + result.stderr.strip().splitlines()[-1])
+        outside = json.loads(example("20-aimodel.yaml", model))
+        outside["metadata"]["name"] = "from-the-internet"
+        outside["spec"]["source"]["uri"] = "https://models.example.com/fraud-scorer"
+        result = plane.kubectl("apply", "-f", "-", stdin=json.dumps(outside), check=False)
+        print("  AIModel from an unlisted source: " + result.stderr.strip().splitlines()[-1])
+
+        step("What every pod's init container runs: `modelguard verify` on the bytes it will load")
+        args = ["--key", str(DEMO / "keys" / "public.pem"), "--signature", str(models / "fraud-scorer-v3.sig"),
+                "--expect-digest", verified["digest"], "--quiet"]
+        run(str(BIN / "modelguard"), "verify", *args, str(model_dir))
+        run(str(BIN / "modelguard"), "verify", *args, str(tampered), check=False)
         print("\nDemo finished: the control plane and operator are stopped; files stay in .demo/.")
         return 0
     finally:
