@@ -418,3 +418,63 @@ def test_init_container_command_verifies_intact_and_refuses_tampered(
     bad = subprocess.run(cli, capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 1
     assert bad.stdout.startswith("not verified: DigestMismatch")
+
+
+def test_policy_keys_from_a_secret_in_the_operator_namespace(
+    api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path
+) -> None:
+    from tests.harness.operator import OPERATOR_NAMESPACE
+
+    secret = f"keys-{namespace}"[:63]
+    api.core.create_namespaced_secret(
+        OPERATOR_NAMESPACE, {"metadata": {"name": secret}, "stringData": {"publisher.pem": KEY.public_pem.decode()}}
+    )
+    name = f"ps-{namespace}"
+    body = policy(name, namespace, KEY, [f"file://{models_root}/"])
+    body["spec"]["keys"] = [
+        {"id": KEY_ID, "secretRef": {"name": secret, "key": "publisher.pem"}},
+        {"id": "broken", "publicKey": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"},
+    ]
+    api.create("trustpolicies", None, body)
+    try:
+        tp = eventually(
+            lambda: (b := api.get("trustpolicies", None, name)) and condition(b, "Ready") and b,
+            what="TrustPolicy status",
+        )
+        ready = condition(tp, "Ready")
+        assert (ready["status"], ready["reason"]) == ("False", "InvalidKey")
+        assert "broken" in ready["message"] and "BEGIN" not in ready["message"]
+        pub = publish(models_root, namespace, "from-secret", KEY)
+        api.create("aimodels", namespace, model("from-secret", pub.source, pub.bundle, name))
+        verified = _wait_verified(api, namespace, "from-secret", "True", "SignatureValid")
+        assert verified["status"]["verified"]["signer"] == KEY_ID
+    finally:
+        api.delete("trustpolicies", None, name)
+        api.core.delete_namespaced_secret(secret, OPERATOR_NAMESPACE)
+
+
+def test_missing_documentation_holds_the_rollout(
+    api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path, trust: str
+) -> None:
+    api.patch("trustpolicies", None, trust, {"spec": {"requirements": {"cardFields": ["license", "limitations"]}}})
+    pub = publish(models_root, namespace, "undocumented", KEY)
+    eventually(lambda: api.get("trustpolicies", None, trust)["metadata"]["generation"] == 2, what="policy update")
+    api.create("aimodels", namespace, model("undocumented", pub.source, pub.bundle, trust))
+    api.create("aideployments", namespace, ai_deployment("undocumented-serving", "undocumented"))
+    body = _wait_verified(api, namespace, "undocumented", "True")
+    documented = condition(body, "Documented")
+    assert documented["reason"] == "MissingDocumentation" and "license, limitations" in documented["message"]
+    assert condition(body, "Ready")["status"] == "False"
+    _wait_deployment(api, namespace, "undocumented-serving", "Ready", "False", "MissingDocumentation")
+    assert _deployments(api, namespace) == []
+
+
+def test_operator_namespace_is_excluded_from_admission(
+    cluster: ControlPlane, operator: OperatorProcess, trust: str
+) -> None:
+    from tests.harness.operator import OPERATOR_NAMESPACE
+
+    obj = model("outside-excluded", "https://models.example.com/m", "https://models.example.com/m.sig", trust)
+    result = cluster.kubectl("apply", "-n", OPERATOR_NAMESPACE, "-f", "-", stdin=json.dumps(obj), check=False)
+    assert result.returncode == 0, result.stderr  # the webhook is not consulted there (no self-lockout)
+    cluster.kubectl("delete", "aimodel", "outside-excluded", "-n", OPERATOR_NAMESPACE)

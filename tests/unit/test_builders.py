@@ -1,0 +1,69 @@
+"""Workload builders: deterministic, pinned, restricted, owned."""
+
+from __future__ import annotations
+
+from modelguard.api.aideployment import AIDeploymentSpec
+from modelguard.builders.labels import object_name
+from modelguard.builders.workload import WorkloadFacts, deployment, service, service_account, verify_config
+from tests.harness.samples import ai_deployment
+
+DIGEST = "sha256:" + "c" * 64
+FACTS = WorkloadFacts(
+    name="scorer",
+    namespace="risk",
+    uid="uid-1",
+    spec=AIDeploymentSpec.model_validate(ai_deployment("s", "m")["spec"]),
+    digest=DIGEST,
+    source="oci://r/m@" + DIGEST,
+    signature_format="model-signing",
+    signer="k",
+    operator_image="op@sha256:" + "d" * 64,
+    credentials_secret="creds",
+)
+
+
+def test_deployment_is_pinned_restricted_and_owned() -> None:
+    d = deployment(FACTS)
+    assert d == deployment(FACTS)  # pure and deterministic
+    assert d["metadata"]["ownerReferences"][0] == {
+        "apiVersion": "modelguard.io/v1alpha1",
+        "kind": "AIDeployment",
+        "name": "scorer",
+        "uid": "uid-1",
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    pod = d["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    init = pod["initContainers"][0]
+    assert init["args"][init["args"].index("--expect-digest") + 1] == DIGEST
+    assert {"name": "credentials", "mountPath": "/etc/modelguard/credentials", "readOnly": True} in init["volumeMounts"]
+    server = pod["containers"][0]
+    assert {"name": "model", "mountPath": "/models", "readOnly": True} in server["volumeMounts"]
+    for container in (init, server):
+        ctx = container["securityContext"]
+        assert ctx["allowPrivilegeEscalation"] is False and ctx["readOnlyRootFilesystem"] is True
+        assert ctx["capabilities"] == {"drop": ["ALL"]} and ctx["runAsNonRoot"] is True
+    assert "credentials" not in [m["name"] for m in server["volumeMounts"]]  # secrets only in the init container
+
+
+def test_quarantine_override_scales_to_zero() -> None:
+    from dataclasses import replace
+
+    assert deployment(replace(FACTS, replicas=0))["spec"]["replicas"] == 0
+    assert deployment(FACTS)["spec"]["replicas"] == 1
+
+
+def test_other_objects() -> None:
+    assert service_account(FACTS)["automountServiceAccountToken"] is False
+    cm = verify_config(FACTS, b"bundle", b"PEM")
+    assert cm["data"]["digest"] == DIGEST and cm["binaryData"]["signature"] == "YnVuZGxl"
+    assert service(FACTS)["spec"]["selector"] == deployment(FACTS)["spec"]["selector"]["matchLabels"]
+
+
+def test_names_fit_63_characters_and_stay_unique() -> None:
+    long = "x" * 80
+    assert len(object_name(long, "verify")) <= 63
+    assert object_name(long, "verify") != object_name(long + "y", "verify")
+    assert object_name("short", "verify") == "short-verify"
