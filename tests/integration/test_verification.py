@@ -171,8 +171,9 @@ def test_bad_input_is_refused_with_reason_and_never_deployed(
     reason: str,
 ) -> None:
     pub = publish(models_root, namespace, "bad", KEY, **variant)
-    api.create("aimodels", namespace, model("bad", pub.source, pub.bundle, trust))
+    # the deployment first: once the model is rejected, admission refuses new deployments of it
     api.create("aideployments", namespace, ai_deployment("bad-serving", "bad"))
+    api.create("aimodels", namespace, model("bad", pub.source, pub.bundle, trust))
     body = _wait_verified(api, namespace, "bad", "False")
     assert condition(body, "Verified")["reason"] == reason
     assert "verified" not in body["status"]
@@ -203,8 +204,8 @@ def test_revoked_or_expired_key_is_refused(
 ) -> None:
     api.patch("trustpolicies", None, trust, {"spec": change})
     pub = publish(models_root, namespace, "old", KEY)
-    api.create("aimodels", namespace, model("old", pub.source, pub.bundle, trust))
     api.create("aideployments", namespace, ai_deployment("old-serving", "old"))
+    api.create("aimodels", namespace, model("old", pub.source, pub.bundle, trust))
     body = _wait_verified(api, namespace, "old", "False", reason)
     assert "verified" not in body["status"]
     _wait_deployment(api, namespace, "old-serving", "Ready", "False", "ModelNotVerified")
@@ -459,8 +460,8 @@ def test_missing_documentation_holds_the_rollout(
     api.patch("trustpolicies", None, trust, {"spec": {"requirements": {"cardFields": ["license", "limitations"]}}})
     pub = publish(models_root, namespace, "undocumented", KEY)
     eventually(lambda: api.get("trustpolicies", None, trust)["metadata"]["generation"] == 2, what="policy update")
-    api.create("aimodels", namespace, model("undocumented", pub.source, pub.bundle, trust))
     api.create("aideployments", namespace, ai_deployment("undocumented-serving", "undocumented"))
+    api.create("aimodels", namespace, model("undocumented", pub.source, pub.bundle, trust))
     body = _wait_verified(api, namespace, "undocumented", "True")
     documented = condition(body, "Documented")
     assert documented["reason"] == "MissingDocumentation" and "license, limitations" in documented["message"]

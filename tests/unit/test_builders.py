@@ -39,9 +39,12 @@ def test_deployment_is_pinned_restricted_and_owned() -> None:
     init = pod["initContainers"][0]
     assert init["args"][init["args"].index("--expect-digest") + 1] == DIGEST
     assert {"name": "credentials", "mountPath": "/etc/modelguard/credentials", "readOnly": True} in init["volumeMounts"]
-    server = pod["containers"][0]
+    containers = {c["name"]: c for c in pod["containers"]}
+    server, gateway = containers["model-server"], containers["gateway"]
     assert {"name": "model", "mountPath": "/models", "readOnly": True} in server["volumeMounts"]
-    for container in (init, server):
+    assert gateway["ports"][0] == {"name": "gateway", "containerPort": 8000, "protocol": "TCP"}
+    assert "gateway-keys" not in [m["name"] for m in gateway["volumeMounts"]]  # no authentication in FACTS
+    for container in (init, server, gateway):
         ctx = container["securityContext"]
         assert ctx["allowPrivilegeEscalation"] is False and ctx["readOnlyRootFilesystem"] is True
         assert ctx["capabilities"] == {"drop": ["ALL"]} and ctx["runAsNonRoot"] is True
@@ -60,6 +63,7 @@ def test_other_objects() -> None:
     cm = verify_config(FACTS, b"bundle", b"PEM")
     assert cm["data"]["digest"] == DIGEST and cm["binaryData"]["signature"] == "YnVuZGxl"
     assert service(FACTS)["spec"]["selector"] == deployment(FACTS)["spec"]["selector"]["matchLabels"]
+    assert service(FACTS)["spec"]["ports"][0]["targetPort"] == "gateway"  # never the model server directly
 
 
 def test_names_fit_63_characters_and_stay_unique() -> None:

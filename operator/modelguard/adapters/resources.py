@@ -19,3 +19,5 @@ SERVICES = Resource("v1", "Service", "services")
 SERVICEACCOUNTS = Resource("v1", "ServiceAccount", "serviceaccounts")
 DEPLOYMENTS = Resource("apps/v1", "Deployment", "deployments")
 NETWORKPOLICIES = Resource("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies")
+
+BY_CHILD_KIND = {r.kind: r for r in (SECRETS, CONFIGMAPS, SERVICES, SERVICEACCOUNTS, DEPLOYMENTS, NETWORKPOLICIES)}

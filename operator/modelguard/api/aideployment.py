@@ -30,6 +30,10 @@ class ResourceRequirements(KubeModel):
 class RuntimeSpec(KubeModel):
     """The model server."""
 
+    model_config = with_cel(
+        ("self.port != 8000 && self.port != 8001", "ports 8000 and 8001 are the gateway's (API and status)"),
+    )
+
     image: str = Field(
         description="Model server image, pinned by digest (repo@sha256:<64 hex>).",
         max_length=1024,
@@ -107,6 +111,17 @@ class RateLimitSpec(KubeModel):
     burst: int = Field(default=0, description="Extra requests allowed in a burst.", ge=0, le=100000)
 
 
+class GatewaySpec(KubeModel):
+    """The authenticating, rate-limiting gateway in front of the model server."""
+
+    max_body_size: str = Field(
+        default="1m",
+        description="Largest request body (nginx size: 512k, 1m); 413 beyond.",
+        pattern=r"^[1-9][0-9]{0,5}[km]?$",
+    )
+    timeout_seconds: int = Field(default=60, description="Upstream read timeout.", ge=1, le=3600)
+
+
 class ApprovalSpec(KubeModel):
     """Human approval before rollout (TS 104 223 5.1.4-3)."""
 
@@ -133,7 +148,10 @@ class AIDeploymentSpec(KubeModel):
     runtime: RuntimeSpec = Field(description="The model server.")
     access: AccessSpec = Field(default_factory=AccessSpec, description="Network access policy.")
     authentication: AuthenticationSpec | None = Field(default=None, description="Client authentication.")
-    rate_limit: RateLimitSpec | None = Field(default=None, description="Per-client rate limit.")
+    rate_limit: RateLimitSpec | None = Field(
+        default=None, description="Per-client rate limit; without it 10 requests/s with a burst of 20 apply."
+    )
+    gateway: GatewaySpec = Field(default_factory=GatewaySpec, description="Gateway settings.")
     system_prompt: ConfigMapKeyReference | None = Field(
         default=None, description="ConfigMap key holding the system prompt; changes are audited by hash."
     )

@@ -8,11 +8,16 @@ from typing import Any
 
 from modelguard.api.aideployment import AIDeploymentSpec
 from modelguard.api.base import API_VERSION
+from modelguard.builders.gateway import CONF_DIR, KEYS_DIR
 from modelguard.builders.labels import DIGEST_ANNOTATION, labels, object_name, selector
+from modelguard.builders.network import GATEWAY_PORT, STATUS_PORT
 
 VERIFY_DIR = "/etc/modelguard/verify"
 CREDENTIALS_DIR = "/etc/modelguard/credentials"
 RUN_AS = 65532
+# nginx, unprivileged build; the chart pins the digest it ships with (values.gateway.image)
+DEFAULT_GATEWAY_IMAGE = "docker.io/nginxinc/nginx-unprivileged@sha256:" + "0" * 64
+GATEWAY_HASH_ANNOTATION = "modelguard.io/gateway-config"
 TMP = "/tmp"  # noqa: S108 (a pod-private emptyDir, not the host's /tmp)
 
 
@@ -31,6 +36,8 @@ class WorkloadFacts:
     operator_image: str
     credentials_secret: str | None = None
     replicas: int | None = None  # overrides spec.replicas (quarantine scales to zero)
+    gateway_image: str = DEFAULT_GATEWAY_IMAGE
+    gateway_hash: str = ""  # of the gateway configuration and keys: a change rolls the pods
 
 
 def owner(facts: WorkloadFacts) -> dict[str, Any]:
@@ -59,6 +66,8 @@ def names(deployment: str) -> dict[str, str]:
         "service": object_name(deployment),
         "serviceaccount": object_name(deployment, "model"),
         "verify": object_name(deployment, "verify"),
+        "gateway": object_name(deployment, "gateway"),
+        "gateway-keys": object_name(deployment, "gateway-keys"),
     }
 
 
@@ -127,7 +136,16 @@ def deployment(facts: WorkloadFacts) -> dict[str, Any]:
         {"name": "model", "emptyDir": {}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
         {"name": "verify", "configMap": {"name": n["verify"]}},
+        {"name": "gateway-config", "configMap": {"name": n["gateway"]}},
+        {"name": "gateway-tmp", "emptyDir": {"sizeLimit": "256Mi"}},
     ]
+    gateway_mounts = [
+        {"name": "gateway-config", "mountPath": CONF_DIR, "readOnly": True},
+        {"name": "gateway-tmp", "mountPath": TMP},
+    ]
+    if facts.spec.authentication is not None:
+        volumes.append({"name": "gateway-keys", "secret": {"secretName": n["gateway-keys"], "defaultMode": 0o440}})
+        gateway_mounts.append({"name": "gateway-keys", "mountPath": KEYS_DIR, "readOnly": True})
     if facts.credentials_secret:
         init_mounts.append({"name": "credentials", "mountPath": CREDENTIALS_DIR, "readOnly": True})
         volumes.append({"name": "credentials", "secret": {"secretName": facts.credentials_secret}})
@@ -142,6 +160,20 @@ def deployment(facts: WorkloadFacts) -> dict[str, Any]:
         ],
         "securityContext": _restricted(),
     }
+    gateway_container: dict[str, Any] = {
+        "name": "gateway",
+        "image": facts.gateway_image,
+        "args": ["nginx", "-g", "daemon off;", "-c", f"{CONF_DIR}/nginx.conf"],
+        "ports": [
+            {"name": "gateway", "containerPort": GATEWAY_PORT, "protocol": "TCP"},
+            {"name": "status", "containerPort": STATUS_PORT, "protocol": "TCP"},
+        ],
+        "readinessProbe": {"httpGet": {"path": "/healthz", "port": "status"}, "periodSeconds": 10},
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "status"}, "periodSeconds": 20},
+        "volumeMounts": gateway_mounts,
+        "securityContext": _restricted(),
+        "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+    }
     resources = {
         k: v for k, v in (("requests", spec.runtime.resources.requests), ("limits", spec.runtime.resources.limits)) if v
     }
@@ -155,7 +187,10 @@ def deployment(facts: WorkloadFacts) -> dict[str, Any]:
             "replicas": spec.replicas if facts.replicas is None else facts.replicas,
             "selector": {"matchLabels": selector(facts.name)},
             "template": {
-                "metadata": {"labels": pod_labels, "annotations": {DIGEST_ANNOTATION: facts.digest}},
+                "metadata": {
+                    "labels": pod_labels,
+                    "annotations": {DIGEST_ANNOTATION: facts.digest, GATEWAY_HASH_ANNOTATION: facts.gateway_hash},
+                },
                 "spec": {
                     "serviceAccountName": spec.service_account_name or n["serviceaccount"],
                     "automountServiceAccountToken": False,
@@ -180,7 +215,7 @@ def deployment(facts: WorkloadFacts) -> dict[str, Any]:
                             },
                         }
                     ],
-                    "containers": [server],
+                    "containers": [gateway_container, server],
                     "volumes": volumes,
                 },
             },
@@ -198,4 +233,24 @@ def service(facts: WorkloadFacts) -> dict[str, Any]:
             "selector": selector(facts.name),
             "ports": [{"name": "http", "port": 80, "targetPort": "model", "protocol": "TCP"}],
         },
+    }
+
+
+def gateway_config(facts: WorkloadFacts, conf: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta(facts, names(facts.name)["gateway"], "gateway"),
+        "data": {"nginx.conf": conf},
+    }
+
+
+def gateway_keys(facts: WorkloadFacts, keys_map: str) -> dict[str, Any]:
+    """The client key map (secret): only the gateway container mounts it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": _meta(facts, names(facts.name)["gateway-keys"], "gateway"),
+        "data": {"clients.map": base64.b64encode(keys_map.encode()).decode()},
     }

@@ -85,6 +85,7 @@ def main(args: argparse.Namespace) -> int:
         namespace=args.namespace,
         workers=args.workers,
         image=args.image,
+        monitoring_namespace=args.monitoring_namespace or None,
         file_roots=tuple(args.file_root),
         ca_bundle=args.ca_bundle,
         plain_http_registries=tuple(args.plain_http_registry),
@@ -95,6 +96,8 @@ def main(args: argparse.Namespace) -> int:
         webhook_cert=args.webhook_cert,
         webhook_key=args.webhook_key,
     )
+    if args.gateway_image:
+        settings.gateway_image = args.gateway_image
     runtime = Runtime(kube=Kube(api_client()), settings=settings)
     registry = build_registry(runtime)
     asyncio.run(

@@ -12,6 +12,7 @@ from modelguard.adapters.cache import Key, Store
 from modelguard.adapters.events import EventRecorder
 from modelguard.adapters.kube import Kube
 from modelguard.adapters.verification_service import ModelVerifier
+from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
 from modelguard.engine.workqueue import WorkQueue
 from modelguard.reconcilers import aideployment, aimodel, trustpolicy
 from modelguard.reconcilers.context import Context
@@ -19,6 +20,8 @@ from modelguard.reconcilers.context import Context
 log = logging.getLogger(__name__)
 
 Reconcile = Callable[[Context, Key], Awaitable[float | None]]
+
+CHILD_KINDS = frozenset({"Deployment", "Service", "ServiceAccount", "ConfigMap", "Secret", "NetworkPolicy"})
 
 RECONCILERS: dict[str, Reconcile] = {
     "AIModel": aimodel.reconcile,
@@ -51,6 +54,8 @@ class Settings:
     namespace: str = "modelguard-system"
     workers: int = 8
     image: str = "ghcr.io/modelguard/operator:0.1.0"
+    gateway_image: str = DEFAULT_GATEWAY_IMAGE
+    monitoring_namespace: str | None = "monitoring"
     file_roots: tuple[Path, ...] = ()
     ca_bundle: Path | None = None
     plain_http_registries: tuple[str, ...] = ()
@@ -85,12 +90,13 @@ class Runtime:
             verifier=verifier,
             operator_namespace=self.settings.namespace,
             operator_image=self.settings.image,
+            gateway_image=self.settings.gateway_image,
+            monitoring_namespace=self.settings.monitoring_namespace,
         )
         self.queue = WorkQueue(self._dispatch, workers=self.settings.workers, name="reconcile")
         self.store.add_index("deployments-by-model", "AIDeployment", _model_ref)
         self.store.add_index("models-by-policy", "AIModel", _policy_ref)
         self.store.add_index("models-by-namespace", "AIModel", lambda key, _: [key.namespace])
-        self.store.add_index("deployments-by-owner", "Deployment", _owner_ref)
 
     async def _dispatch(self, key: Key) -> float | None:
         reconcile = RECONCILERS.get(key.kind)
@@ -119,7 +125,7 @@ class Runtime:
             return self.store.lookup("models-by-policy", key.name)
         if key.kind == "Namespace":
             return self.store.lookup("models-by-namespace", key.name)
-        if key.kind == "Deployment":
+        if key.kind in CHILD_KINDS:
             owner = _owner_ref(key, self.store.get(key) or {})
             return [Key("AIDeployment", key.namespace, name) for name in owner]
         return []

@@ -11,10 +11,19 @@ from kubernetes.client import Configuration
 from modelguard.adapters.cache import Key
 from modelguard.api.base import GROUP
 from modelguard.builders.labels import MANAGED_BY
+from modelguard.domain.drift import secret_view
 from modelguard.engine.runtime import Runtime
 from modelguard.handlers import admission
 
 WATCHED = ("aimodels", "aideployments", "trustpolicies")
+CHILDREN = (
+    ("apps", "v1", "deployments", "Deployment"),
+    ("", "v1", "services", "Service"),
+    ("", "v1", "serviceaccounts", "ServiceAccount"),
+    ("", "v1", "configmaps", "ConfigMap"),
+    ("", "v1", "secrets", "Secret"),
+    ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
+)
 KINDS = {"aimodels": "AIModel", "aideployments": "AIDeployment", "trustpolicies": "TrustPolicy"}
 
 
@@ -59,9 +68,12 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     kopf.on.event("", "v1", "namespaces", registry=registry, id="observe-namespaces")(
         _observer(runtime, "Namespace", keep=("metadata",))
     )
-    kopf.on.event(
-        "apps", "v1", "deployments", registry=registry, id="observe-deployments", labels={MANAGED_BY: "modelguard"}
-    )(_observer(runtime, "Deployment"))
+    managed = {MANAGED_BY: "modelguard"}
+    for group, version, plural, kind in CHILDREN:
+        transform = secret_view if kind == "Secret" else None
+        kopf.on.event(group, version, plural, registry=registry, id=f"observe-{plural}", labels=managed)(
+            _observer(runtime, kind, transform=transform)
+        )
     return registry
 
 
@@ -81,11 +93,18 @@ def connection_info(cfg: Configuration) -> kopf.ConnectionInfo:
     )
 
 
-def _observer(runtime: Runtime, kind: str, keep: tuple[str, ...] = ()) -> Callable[..., Awaitable[None]]:
-    """Feed watch events to the runtime; `keep` limits what is cached (e.g. only metadata)."""
+def _observer(
+    runtime: Runtime,
+    kind: str,
+    keep: tuple[str, ...] = (),
+    transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Callable[..., Awaitable[None]]:
+    """Feed watch events to the runtime; `keep` or `transform` limit what is cached."""
 
     async def observe(type: str | None, name: str, namespace: str | None, body: kopf.Body, **_: Any) -> None:
         data = {k: v for k, v in body.items() if not keep or k in keep}
+        if transform is not None:
+            data = transform(data)
         runtime.observe(Key(kind, namespace or "", name), None if type == "DELETED" else data)
 
     return observe

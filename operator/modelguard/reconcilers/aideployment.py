@@ -1,28 +1,45 @@
-"""AIDeployment reconciler: gather facts -> decide (domain) -> build (builders) -> apply -> status."""
+"""AIDeployment reconciler: gather facts -> decide (domain) -> build (builders) -> apply what drifted -> status.
+
+Children (ServiceAccount, ConfigMaps, the gateway key Secret, NetworkPolicies, Deployment, Service) are
+compared with the watch cache and server-side applied only when missing or different. A difference in
+an object that was applied before is drift: it is reverted, and an Event and the PolicyEnforced
+condition say what had changed.
+"""
 
 from __future__ import annotations
 
+import base64
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from modelguard.adapters.cache import Key
 from modelguard.adapters.kube import KubeError
-from modelguard.adapters.resources import AIDEPLOYMENTS, CONFIGMAPS, DEPLOYMENTS, SERVICEACCOUNTS, SERVICES
+from modelguard.adapters.resources import AIDEPLOYMENTS, BY_CHILD_KIND, DEPLOYMENTS, SECRETS
 from modelguard.adapters.secrets import configmap_value, policy_keys
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus
 from modelguard.api.trustpolicy import TrustPolicySpec
-from modelguard.builders import workload
+from modelguard.builders import gateway, network, workload
 from modelguard.builders.labels import DIGEST_ANNOTATION
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions
+from modelguard.domain.drift import comparable, differences, summarize
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.rollout import Decision, ModelView, decide
 from modelguard.reconcilers.context import Context, spec_error, write_status
 
 log = logging.getLogger(__name__)
 QUARANTINE_MANAGER = "modelguard-quarantine"
+RESTRICTED = "restricted"
+PSA_LABEL = "pod-security.kubernetes.io/enforce"
+
+
+@dataclass
+class Applied:
+    children: list[str]
+    drift: list[str]
 
 
 def _parse(model_body: dict[str, Any] | None, policy_body: dict[str, Any] | None) -> ModelView | None:
@@ -58,29 +75,78 @@ def _availability(deployment: dict[str, Any] | None, replicas: int) -> Verdict:
     return Verdict("Available", "False", "ReplicasUnavailable", f"{available}/{replicas} replicas available")
 
 
-async def _apply_workload(
-    ctx: Context, key: Key, body: dict[str, Any], spec: AIDeploymentSpec, model: ModelView, decision: Decision
-) -> list[str]:
+def _pod_security(ctx: Context, namespace: str) -> Verdict:
+    body = ctx.store.get(Key("Namespace", "", namespace)) or {}
+    level = ((body.get("metadata") or {}).get("labels") or {}).get(PSA_LABEL)
+    if level == RESTRICTED:
+        return Verdict("PodSecurity", "True", "Restricted", "the namespace enforces the restricted Pod Security level")
+    return Verdict(
+        "PodSecurity",
+        "False",
+        "NamespaceNotRestricted",
+        f"namespace {namespace!r} does not set {PSA_LABEL}=restricted (found {level or 'none'}); the "
+        "workload itself runs restricted",
+    )
+
+
+async def _api_keys(ctx: Context, namespace: str, spec: AIDeploymentSpec) -> str | None:
+    """The gateway's key map, or None without authentication. Values never leave this function in messages."""
+    if spec.authentication is None:
+        return None
+    name = spec.authentication.api_keys_secret_ref.name
+    secret = await ctx.kube.get(SECRETS, namespace, name)
+    if secret is None:
+        raise Retry("APIKeysNotFound", f"Secret {name!r} with the API keys does not exist in {namespace!r}")
+    keys = {
+        client: base64.b64decode(value).decode(errors="replace").strip()
+        for client, value in (secret.get("data") or {}).items()
+    }
+    if not keys:
+        raise VerificationError("InvalidAPIKeys", f"Secret {name!r} holds no API keys")
+    try:
+        return gateway.keys_map(keys)
+    except gateway.InvalidKeys as exc:
+        raise VerificationError("InvalidAPIKeys", f"Secret {name!r}: {exc}") from None
+
+
+async def _signature_and_key(ctx: Context, namespace: str, model: ModelView, signer: str) -> tuple[bytes, bytes]:
     assert model.spec is not None
-    assert decision.digest is not None
-    record = model.status.verified
-    if record is None or record.digest != decision.digest:
-        raise Retry("WaitingForModel", "the model's verification record is not available yet")
     policy_body = ctx.store.get(Key("TrustPolicy", "", model.spec.trust_policy))
     if policy_body is None:
         raise Retry("TrustPolicyNotFound", f"TrustPolicy {model.spec.trust_policy!r} is gone")
     keys = await policy_keys(
         ctx.kube, ctx.operator_namespace, TrustPolicySpec.model_validate(policy_body.get("spec") or {})
     )
-    signer = next((k for k in keys if k.id == record.signer), None)
-    if signer is None:
-        raise Retry("SignerNotFound", f"signing key {record.signer!r} is no longer in the TrustPolicy")
+    key = next((k for k in keys if k.id == signer), None)
+    if key is None:
+        raise Retry("SignerNotFound", f"signing key {signer!r} is no longer in the TrustPolicy")
     if model.spec.signature.config_map_ref is not None:
         ref = model.spec.signature.config_map_ref
-        signature = await configmap_value(ctx.kube, key.namespace, ref.name, ref.key)
-    else:
-        assert model.spec.signature.bundle_uri is not None
-        signature = await ctx.verifier.signature(model.spec.signature.bundle_uri, None)
+        return await configmap_value(ctx.kube, namespace, ref.name, ref.key), key.pem
+    assert model.spec.signature.bundle_uri is not None
+    return await ctx.verifier.signature(model.spec.signature.bundle_uri, None), key.pem
+
+
+async def _desired(
+    ctx: Context, key: Key, body: dict[str, Any], spec: AIDeploymentSpec, model: ModelView, decision: Decision
+) -> list[dict[str, Any]]:
+    assert model.spec is not None
+    record = model.status.verified
+    if record is None or record.digest != decision.digest:
+        raise Retry("WaitingForModel", "the model's verification record is not available yet")
+    keys_map = await _api_keys(ctx, key.namespace, spec)
+    signature, public_pem = await _signature_and_key(ctx, key.namespace, model, record.signer)
+    limit = spec.rate_limit
+    conf = gateway.nginx_conf(
+        gateway.GatewayConfig(
+            upstream_port=spec.runtime.port,
+            authenticated=keys_map is not None,
+            requests_per_second=limit.requests_per_second if limit else gateway.DEFAULT_RPS,
+            burst=limit.burst if limit else gateway.DEFAULT_BURST,
+            max_body_size=spec.gateway.max_body_size,
+            timeout_seconds=spec.gateway.timeout_seconds,
+        )
+    )
     creds = model.spec.source.credentials_secret_ref
     facts = workload.WorkloadFacts(
         name=key.name,
@@ -93,19 +159,55 @@ async def _apply_workload(
         signer=record.signer,
         operator_image=ctx.operator_image,
         credentials_secret=creds.name if creds else None,
-        replicas=0 if decision.action == "Quarantine" else None,
+        gateway_image=ctx.gateway_image,
+        gateway_hash=gateway.config_hash(conf, keys_map or ""),
     )
+    owner = workload.owner(facts)
     objects = [
-        (SERVICEACCOUNTS, workload.service_account(facts)),
-        (CONFIGMAPS, workload.verify_config(facts, signature, signer.pem)),
-        (DEPLOYMENTS, workload.deployment(facts)),
-        (SERVICES, workload.service(facts)),
+        network.default_deny(key.name, key.namespace, owner),
+        network.allow(key.name, key.namespace, spec, owner, ctx.monitoring_namespace),
+        workload.verify_config(facts, signature, public_pem),
+        workload.gateway_config(facts, conf),
+        workload.deployment(facts),
+        workload.service(facts),
     ]
-    if spec.service_account_name:
-        objects = objects[1:]
-    for resource, obj in objects:
-        await ctx.kube.apply(resource, obj)
-    return [f"{obj['kind']}/{obj['metadata']['name']}" for _, obj in objects]
+    if keys_map is not None:
+        objects.insert(3, workload.gateway_keys(facts, keys_map))
+    if not spec.service_account_name:
+        objects.insert(0, workload.service_account(facts))
+    return objects
+
+
+async def _apply(ctx: Context, key: Key, objects: list[dict[str, Any]], previous: list[str]) -> Applied:
+    """Apply what is missing or different; report differences in objects we had applied before as drift."""
+    children, drift = [], []
+    for obj in objects:
+        ref = f"{obj['kind']}/{obj['metadata']['name']}"
+        children.append(ref)
+        live = ctx.store.get(Key(obj["kind"], key.namespace, obj["metadata"]["name"]))
+        changed = ["(deleted)"] if live is None else differences(comparable(obj), live)
+        if not changed:
+            continue
+        if ref in previous:
+            drift.append(summarize(obj["kind"], obj["metadata"]["name"], changed))
+        await ctx.kube.apply(BY_CHILD_KIND[obj["kind"]], obj)
+    return Applied(children, drift)
+
+
+async def _quarantine(ctx: Context, key: Key, body: dict[str, Any], deployment_name: str) -> None:
+    """Scale to zero and cut the network, without the (possibly gone) verification record."""
+    await ctx.kube.merge_patch(
+        DEPLOYMENTS, key.namespace, deployment_name, {"spec": {"replicas": 0}}, field_manager=QUARANTINE_MANAGER
+    )
+    owner = {
+        "apiVersion": body["apiVersion"],
+        "kind": "AIDeployment",
+        "name": key.name,
+        "uid": body["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    await ctx.kube.apply(BY_CHILD_KIND["NetworkPolicy"], network.quarantine(key.name, key.namespace, owner))
 
 
 async def reconcile(ctx: Context, key: Key) -> float | None:
@@ -131,36 +233,70 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     served = ((deployed or {}).get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
     decision = decide(model, spec.model_ref.name, served)
 
-    children = current.children
+    children, drift = current.children, []
+    enforced = Verdict("PolicyEnforced", "True", "Enforced", "network, access and pod security policy applied")
     if decision.action == "Quarantine" and deployed is not None:
-        # the trusted record may be gone: scale the running workload to zero without rebuilding it
-        await ctx.kube.merge_patch(
-            DEPLOYMENTS, key.namespace, deployment_name, {"spec": {"replicas": 0}}, field_manager=QUARANTINE_MANAGER
-        )
-    elif decision.action == "Rollout" or (
-        decision.action == "Keep"
-        and model is not None
-        and model.status.verified is not None
-        and model.status.verified.digest == served
+        await _quarantine(ctx, key, body, deployment_name)
+        enforced = Verdict("PolicyEnforced", "True", "Quarantined", "all traffic denied, scaled to zero")
+    elif model is not None and (
+        decision.action == "Rollout"
+        or (decision.action == "Keep" and model.status.verified is not None and model.status.verified.digest == served)
     ):
         try:
-            children = await _apply_workload(ctx, key, body, spec, model, decision)  # type: ignore[arg-type]
+            objects = await _desired(ctx, key, body, spec, model, decision)
+            result = await _apply(ctx, key, objects, current.children)
         except VerificationError as exc:
-            decision = Decision("Hold", None, exc.reason, exc.message)
+            decision = Decision("Hold", None, exc.reason, exc.message) if served is None else decision
+            enforced = Verdict("PolicyEnforced", "False", exc.reason, exc.message)
         except KubeError as exc:
             if exc.conflict:
                 raise Retry("Conflict", "a managed object changed while applying") from None
             raise
         else:
-            served = decision.digest
+            children, drift, served = result.children, result.drift, decision.digest
+            if drift:
+                enforced = Verdict(
+                    "PolicyEnforced",
+                    "True",
+                    "DriftReverted",
+                    "reverted changes made outside ModelGuard: " + "; ".join(drift),
+                )
+    elif current.conditions:
+        enforced = next(
+            (Verdict(c.type, c.status, c.reason, c.message) for c in current.conditions if c.type == "PolicyEnforced"),
+            Verdict("PolicyEnforced", "Unknown", "NotDeployed", "nothing deployed yet"),
+        )
+    else:
+        enforced = Verdict("PolicyEnforced", "Unknown", "NotDeployed", "nothing deployed yet")
+
     replicas = 0 if decision.action == "Quarantine" else spec.replicas
     available = _availability(deployed if served else None, replicas)
-    ready = _ready(decision, available)
-    verdicts = [*decision.verdicts(), available, ready]
+    auth = (
+        Verdict("Authenticated", "True", "APIKeys", "clients authenticate with API keys")
+        if spec.authentication
+        else Verdict(
+            "Authenticated",
+            "False",
+            "AuthenticationDisabled",
+            "no authentication configured; the NetworkPolicy alone limits clients",
+        )
+    )
+    verdicts = [
+        *decision.verdicts(),
+        available,
+        enforced,
+        auth,
+        _pod_security(ctx, key.namespace),
+        _ready(decision, available),
+    ]
     if await _status(ctx, key, body, current, verdicts, served, children):
-        log.info("%s: %s %s (Ready=%s)", key, decision.action, decision.reason, ready.status)
-        if decision.action == "Quarantine":
-            await ctx.events.record(body, "Warning", "Quarantined", decision.message, action="Quarantine")
+        log.info("%s: %s %s", key, decision.action, decision.reason)
+    if drift:
+        await ctx.events.record(body, "Warning", "DriftReverted", enforced.message, action="Enforce")
+    if decision.action == "Quarantine" and not any(
+        c.type == "Quarantined" and c.status == "True" for c in current.conditions
+    ):
+        await ctx.events.record(body, "Warning", "Quarantined", decision.message, action="Quarantine")
     return None
 
 

@@ -13,6 +13,7 @@ from modelguard.adapters.cache import Key, Store
 from modelguard.adapters.events import EventRecorder
 from modelguard.adapters.kube import Kube, Resource
 from modelguard.adapters.verification_service import ModelVerifier
+from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
 from modelguard.domain.conditions import conditions_of
 
 
@@ -29,6 +30,8 @@ class Context:
     verifier: ModelVerifier
     operator_namespace: str = "modelguard-system"
     operator_image: str = "ghcr.io/modelguard/operator:0.1.0"
+    gateway_image: str = DEFAULT_GATEWAY_IMAGE
+    monitoring_namespace: str | None = "monitoring"
     clock: Callable[[], datetime] = utcnow
 
 
