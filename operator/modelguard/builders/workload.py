@@ -229,9 +229,9 @@ def service(facts: WorkloadFacts) -> dict[str, Any]:
         "kind": "Service",
         "metadata": _meta(facts, names(facts.name)["service"], "model-server"),
         "spec": {
-            "type": "ClusterIP",
+            "type": "LoadBalancer" if facts.spec.access.exposure == "External" else "ClusterIP",
             "selector": selector(facts.name),
-            "ports": [{"name": "http", "port": 80, "targetPort": "model", "protocol": "TCP"}],
+            "ports": [{"name": "http", "port": 80, "targetPort": "gateway", "protocol": "TCP"}],
         },
     }
 

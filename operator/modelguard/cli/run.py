@@ -46,6 +46,16 @@ def add_parser(commands: Any) -> None:
         help="the operator's own image, used by the verify init container",
     )
     parser.add_argument(
+        "--gateway-image",
+        default=os.environ.get("MODELGUARD_GATEWAY_IMAGE"),
+        help="nginx image of the gateway sidecar, pinned by digest",
+    )
+    parser.add_argument(
+        "--monitoring-namespace",
+        default="monitoring",
+        help="namespace allowed to reach the gateway status port ('' for none)",
+    )
+    parser.add_argument(
         "--file-root",
         type=Path,
         action="append",

@@ -97,12 +97,20 @@ class Runtime:
         self.store.add_index("deployments-by-model", "AIDeployment", _model_ref)
         self.store.add_index("models-by-policy", "AIModel", _policy_ref)
         self.store.add_index("models-by-namespace", "AIModel", lambda key, _: [key.namespace])
+        self.store.add_index("deployments-by-namespace", "AIDeployment", lambda key, _: [key.namespace])
 
     async def _dispatch(self, key: Key) -> float | None:
         reconcile = RECONCILERS.get(key.kind)
-        if reconcile is None:
+        if reconcile is None or self._terminating(key.namespace):
             return None
         return await reconcile(self.context, key)
+
+    def _terminating(self, namespace: str) -> bool:
+        """Nothing can be created in a namespace being deleted; its objects go with it."""
+        if not namespace:
+            return False
+        body = self.store.get(Key("Namespace", "", namespace)) or {}
+        return bool((body.get("metadata") or {}).get("deletionTimestamp"))
 
     def observe(self, key: Key, body: Mapping[str, Any] | None) -> None:
         """Feed one watch event (body None for a deletion) and enqueue whatever it affects."""
@@ -124,7 +132,10 @@ class Runtime:
         if key.kind == "TrustPolicy":
             return self.store.lookup("models-by-policy", key.name)
         if key.kind == "Namespace":
-            return self.store.lookup("models-by-namespace", key.name)
+            return [
+                *self.store.lookup("models-by-namespace", key.name),
+                *self.store.lookup("deployments-by-namespace", key.name),
+            ]
         if key.kind in CHILD_KINDS:
             owner = _owner_ref(key, self.store.get(key) or {})
             return [Key("AIDeployment", key.namespace, name) for name in owner]

@@ -261,6 +261,8 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
                     "DriftReverted",
                     "reverted changes made outside ModelGuard: " + "; ".join(drift),
                 )
+            else:  # the last reverted drift stays reported until the spec changes
+                enforced = _last_drift(current, generation_of(body)) or enforced
     elif current.conditions:
         enforced = next(
             (Verdict(c.type, c.status, c.reason, c.message) for c in current.conditions if c.type == "PolicyEnforced"),
@@ -297,6 +299,13 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         c.type == "Quarantined" and c.status == "True" for c in current.conditions
     ):
         await ctx.events.record(body, "Warning", "Quarantined", decision.message, action="Quarantine")
+    return None
+
+
+def _last_drift(current: AIDeploymentStatus, generation: int) -> Verdict | None:
+    for c in current.conditions:
+        if c.type == "PolicyEnforced" and c.reason == "DriftReverted" and c.observed_generation == generation:
+            return Verdict(c.type, c.status, c.reason, c.message)
     return None
 
 

@@ -1,0 +1,275 @@
+"""Network and access policy around every AIDeployment (issue 4), on the real control plane."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+
+from tests.harness.client import KubeTestClient, condition, eventually
+from tests.harness.controlplane import ControlPlane
+from tests.harness.models import KeyPair
+from tests.harness.operator import OperatorProcess
+from tests.harness.publish import model, policy, publish
+from tests.harness.samples import ai_deployment
+
+pytestmark = pytest.mark.timeout(240)
+KEY = KeyPair.generate()
+API_KEYS = {"payments": "payments-key-0123456789abcdef", "fraud-ui": "fraud-ui-key-0123456789abcdef"}
+
+
+@pytest.fixture
+def served(api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path) -> str:
+    """A verified model served by an AIDeployment with clients, egress, DNS, API keys and a rate limit."""
+    name = f"p-{namespace}"
+    api.create("trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"]))
+    api.core.create_namespaced_secret(namespace, {"metadata": {"name": "api-keys"}, "stringData": API_KEYS})
+    pub = publish(models_root, namespace, "m", KEY)
+    api.create("aimodels", namespace, model("m", pub.source, pub.bundle, name))
+    api.create(
+        "aideployments",
+        namespace,
+        ai_deployment(
+            "svc",
+            "m",
+            access={
+                "allowedClients": [
+                    {"namespaceSelector": {"matchLabels": {"team": "payments"}}},
+                    {"podSelector": {"matchLabels": {"app": "fraud-ui"}}},
+                ],
+                "egress": [{"cidr": "10.20.0.0/16", "ports": [443]}],
+                "allowDns": True,
+            },
+            authentication={"apiKeysSecretRef": {"name": "api-keys"}},
+            rateLimit={"requestsPerSecond": 5, "burst": 10},
+        ),
+    )
+    wait_condition(api, namespace, "svc", "Ready", "True")
+    yield "svc"
+    api.delete("trustpolicies", None, name)
+
+
+def wait_condition(
+    api: KubeTestClient, ns: str, name: str, type_: str, status: str, reason: str | None = None, timeout: float = 45
+) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        body = api.get("aideployments", ns, name)
+        cond = condition(body, type_)
+        if cond and cond["status"] == status and (reason is None or cond["reason"] == reason):
+            return body
+        return None
+
+    return eventually(probe, timeout=timeout, what=f"{name} {type_}={status} {reason or ''}")
+
+
+def netpol(api: KubeTestClient, ns: str, name: str) -> dict[str, Any]:
+    return api.api.sanitize_for_serialization(k8s.NetworkingV1Api(api.api).read_namespaced_network_policy(name, ns))
+
+
+def test_default_deny_and_exactly_the_declared_traffic(api: KubeTestClient, namespace: str, served: str) -> None:
+    deny = netpol(api, namespace, "svc-deny-all")["spec"]
+    assert deny["podSelector"]["matchLabels"] == {
+        "modelguard.io/aideployment": "svc",
+        "app.kubernetes.io/component": "model-server",
+    }
+    assert sorted(deny["policyTypes"]) == ["Egress", "Ingress"]
+    assert "ingress" not in deny and "egress" not in deny
+    allow = netpol(api, namespace, "svc-allow")["spec"]
+    clients, monitoring = allow["ingress"]
+    assert clients["ports"] == [{"port": 8000, "protocol": "TCP"}]  # the gateway, never the model server
+    assert clients["from"] == [
+        {"namespaceSelector": {"matchLabels": {"team": "payments"}}},
+        {"podSelector": {"matchLabels": {"app": "fraud-ui"}}},
+    ]
+    assert monitoring["ports"] == [{"port": 8001, "protocol": "TCP"}]
+    assert monitoring["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+    cidr, dns = allow["egress"]
+    assert cidr == {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"port": 443, "protocol": "TCP"}]}
+    assert {"port": 53, "protocol": "UDP"} in dns["ports"]
+    body = api.get("aideployments", namespace, served)
+    assert condition(body, "PolicyEnforced")["reason"] == "Enforced"  # no false drift after settling
+    assert condition(body, "Authenticated")["status"] == "True"
+
+
+def test_gateway_is_the_only_way_in_and_keys_stay_secret(api: KubeTestClient, namespace: str, served: str) -> None:
+    deployment = api.apps.read_namespaced_deployment("svc", namespace)
+    containers = {c.name: c for c in deployment.spec.template.spec.containers}
+    assert containers["gateway"].ports[0].container_port == 8000
+    assert any(m.name == "gateway-keys" for m in containers["gateway"].volume_mounts)
+    assert not any(m.name == "gateway-keys" for m in containers["model-server"].volume_mounts)
+    service = api.core.read_namespaced_service("svc", namespace)
+    assert service.spec.ports[0].target_port == "gateway" and service.spec.type == "ClusterIP"
+    conf = api.core.read_namespaced_config_map("svc-gateway", namespace).data["nginx.conf"]
+    assert "rate=5r/s" in conf and "burst=10" in conf and "proxy_pass http://127.0.0.1:8080" in conf
+    keys = api.core.read_namespaced_secret("svc-gateway-keys", namespace)
+    assert keys.metadata.owner_references[0].kind == "AIDeployment"
+    everything = json.dumps(
+        [
+            api.api.sanitize_for_serialization(o)
+            for o in (api.core.list_namespaced_config_map(namespace), api.core.list_namespaced_event(namespace))
+        ]
+    )
+    everything += json.dumps(api.get("aideployments", namespace, served))
+    for key in API_KEYS.values():
+        assert key not in everything and key not in conf
+
+
+def test_workload_service_account_can_do_nothing(api: KubeTestClient, namespace: str, served: str) -> None:
+    sa = api.core.read_namespaced_service_account("svc-model", namespace)
+    assert sa.automount_service_account_token is False
+    authz = k8s.AuthorizationV1Api(api.api)
+    user = f"system:serviceaccount:{namespace}:svc-model"
+    for verb, resource in [
+        ("get", "secrets"),
+        ("list", "pods"),
+        ("get", "configmaps"),
+        ("create", "pods"),
+        ("list", "aimodels"),
+        ("watch", "services"),
+    ]:
+        review = authz.create_subject_access_review(
+            {
+                "spec": {
+                    "user": user,
+                    "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"],
+                    "resourceAttributes": {"namespace": namespace, "verb": verb, "resource": resource},
+                }
+            }
+        )
+        assert review.status.allowed is False, (verb, resource)
+
+
+def test_pod_security_condition_follows_the_namespace_labels(api: KubeTestClient, namespace: str, served: str) -> None:
+    body = api.get("aideployments", namespace, served)
+    assert condition(body, "PodSecurity")["reason"] == "NamespaceNotRestricted"
+    api.core.patch_namespace(namespace, {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}})
+    wait_condition(api, namespace, served, "PodSecurity", "True", "Restricted")
+    # the workload passes the real PodSecurity admission at the restricted level
+    api.apps.patch_namespaced_deployment(
+        "svc", namespace, {"spec": {"template": {"metadata": {"annotations": {"test/restart": "1"}}}}}
+    )
+    eventually(
+        lambda: api.apps.read_namespaced_deployment("svc", namespace).status.updated_replicas == 1,
+        what="pods recreated under restricted PSA",
+    )
+
+
+def _open_allow_policy(api: KubeTestClient, ns: str) -> None:
+    k8s.NetworkingV1Api(api.api).patch_namespaced_network_policy("svc-allow", ns, {"spec": {"ingress": [{}]}})
+
+
+def _delete_deny_policy(api: KubeTestClient, ns: str) -> None:
+    k8s.NetworkingV1Api(api.api).delete_namespaced_network_policy("svc-deny-all", ns)
+
+
+def _mount_token(api: KubeTestClient, ns: str) -> None:
+    api.core.patch_namespaced_service_account("svc-model", ns, {"automountServiceAccountToken": True})
+
+
+def _run_as_root(api: KubeTestClient, ns: str) -> None:
+    patch = {"spec": {"template": {"spec": {"securityContext": {"runAsNonRoot": False, "runAsUser": 0}}}}}
+    api.apps.patch_namespaced_deployment("svc", ns, patch)
+
+
+DRIFT = {
+    "network-policy-opened": (
+        _open_allow_policy,
+        "NetworkPolicy/svc-allow",
+        lambda api, ns: netpol(api, ns, "svc-allow")["spec"]["ingress"][0].get("from"),
+    ),
+    "network-policy-deleted": (
+        _delete_deny_policy,
+        "NetworkPolicy/svc-deny-all",
+        lambda api, ns: netpol(api, ns, "svc-deny-all"),
+    ),
+    "service-account-token": (
+        _mount_token,
+        "ServiceAccount/svc-model",
+        lambda api, ns: (
+            api.core.read_namespaced_service_account("svc-model", ns).automount_service_account_token is False
+        ),
+    ),
+    "pod-runs-as-root": (
+        _run_as_root,
+        "Deployment/svc",
+        lambda api, ns: (
+            api.apps.read_namespaced_deployment("svc", ns).spec.template.spec.security_context.run_as_user == 65532
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(DRIFT))
+def test_drift_is_reverted_and_reported(api: KubeTestClient, namespace: str, served: str, case: str) -> None:
+    mutate, what, restored = DRIFT[case]
+    mutate(api, namespace)
+    eventually(lambda: restored(api, namespace), what=f"{what} restored")
+    body = wait_condition(api, namespace, served, "PolicyEnforced", "True", "DriftReverted")
+    assert what in condition(body, "PolicyEnforced")["message"]
+    events = api.core.list_namespaced_event(namespace, field_selector="reason=DriftReverted").items
+    assert any(what in (e.message or "") for e in events)
+
+
+def test_invalid_api_keys_hold_the_rollout(
+    api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path
+) -> None:
+    name = f"p-{namespace}"
+    api.create("trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"]))
+    api.core.create_namespaced_secret(namespace, {"metadata": {"name": "weak"}, "stringData": {"ui": "short"}})
+    api.create(
+        "aideployments",
+        namespace,
+        ai_deployment("weak-svc", "m", authentication={"apiKeysSecretRef": {"name": "weak"}}),
+    )
+    pub = publish(models_root, namespace, "m", KEY)
+    api.create("aimodels", namespace, model("m", pub.source, pub.bundle, name))
+    body = wait_condition(api, namespace, "weak-svc", "PolicyEnforced", "False", "InvalidAPIKeys")
+    message = condition(body, "PolicyEnforced")["message"]
+    assert "ui" in message and "short" not in message
+    assert condition(body, "Ready")["status"] == "False"
+    assert api.apps.list_namespaced_deployment(namespace).items == []
+    api.delete("trustpolicies", None, name)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        pytest.param({"hostNetwork": True}, 'unknown field "spec.hostNetwork"', id="host-network"),
+        pytest.param(
+            {"runtime": {"image": "r@sha256:" + "a" * 64, "securityContext": {"privileged": True}}},
+            'unknown field "spec.runtime.securityContext"',
+            id="privileged",
+        ),
+        pytest.param({"volumes": [{"hostPath": {"path": "/"}}]}, 'unknown field "spec.volumes"', id="host-path"),
+        pytest.param(
+            {"runtime": {"image": "r@sha256:" + "a" * 64, "port": 8000}},
+            "ports 8000 and 8001 are the gateway's",
+            id="gateway-port",
+        ),
+        pytest.param(
+            {"access": {"exposure": "External"}, "rateLimit": {"requestsPerSecond": 5}},
+            "External exposure requires authentication and rateLimit",
+            id="external-without-auth",
+        ),
+    ],
+)
+def test_specs_that_would_weaken_the_pod_are_refused(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str, spec: dict[str, Any], message: str
+) -> None:
+    obj = ai_deployment("unsafe", "m")
+    obj["spec"].update(spec)
+    result = cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(obj), check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_quarantine_cuts_the_network(api: KubeTestClient, namespace: str, served: str) -> None:
+    api.patch("trustpolicies", None, f"p-{namespace}", {"spec": {"revokedKeys": ["publisher-2026"]}})
+    wait_condition(api, namespace, served, "Quarantined", "True")
+    eventually(
+        lambda: netpol(api, namespace, "svc-allow")["spec"].get("ingress") in (None, []), what="allow policy emptied"
+    )
+    assert api.apps.read_namespaced_deployment("svc", namespace).spec.replicas == 0
