@@ -11,6 +11,7 @@ stopped at the end; files stay in .demo/ for inspection.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.harness.controlplane import REPO, ControlPlane, free_port
 from tests.harness.models import flip_byte, write_model
+from tests.harness.nginx import call, echo_upstream, run_nginx
 from tests.harness.operator import OPERATOR_IMAGE, OPERATOR_NAMESPACE, OperatorProcess, wait_for_port
 
 from modelguard.builders.webhooks import webhook_configuration
@@ -132,7 +134,8 @@ def main() -> int:
             doc["spec"]["signature"]["bundleUri"] = f"file://{models}/fraud-scorer-v3.sig"
 
         for name, edit in (("00-namespace.yaml", lambda d: None), ("10-trustpolicy.yaml", policy),
-                           ("20-aimodel.yaml", model), ("30-aideployment.yaml", lambda d: None)):
+                           ("20-aimodel.yaml", model), ("25-api-keys.yaml", lambda d: None),
+                           ("30-aideployment.yaml", lambda d: None)):
             print("  " + plane.kubectl("apply", "-f", "-", stdin=example(name, edit)).stdout.strip())
 
         step("The model verifies and rolls out, pinned to its digest")
@@ -149,6 +152,45 @@ def main() -> int:
         deployment = get(plane, "deployment", "risk", "fraud-scorer")
         print("init container: modelguard " + " ".join(
             deployment["spec"]["template"]["spec"]["initContainers"][0]["args"]))
+
+        step("The policy around the workload: default deny, declared clients to the gateway only, no API token")
+        print(plane.kubectl("get", "networkpolicies", "-n", "risk").stdout)
+        allow = get(plane, "networkpolicy", "risk", "fraud-scorer-allow")["spec"]
+        for rule in allow.get("ingress", []):
+            peers = ", ".join(json.dumps(p, separators=(",", ":")) for p in rule["from"])
+            print(f"  ingress to port {rule['ports'][0]['port']} from {peers}")
+        print(f"  egress rules: {len(allow.get('egress') or [])} (none declared)")
+        pod = deployment["spec"]["template"]["spec"]
+        print(f"  pod: automountServiceAccountToken={pod['automountServiceAccountToken']}, runAsNonRoot="
+              f"{pod['securityContext']['runAsNonRoot']}, containers: "
+              + ", ".join(f"{c['name']} (readOnlyRootFilesystem={c['securityContext']['readOnlyRootFilesystem']})"
+                          for c in pod["containers"]))
+        show(plane, "aideployment", "risk", "fraud-scorer")
+
+        step("The gateway's generated nginx configuration, run in a real nginx: a request without a key is refused")
+        conf = get(plane, "configmap", "risk", "fraud-scorer-gateway")["data"]["nginx.conf"]
+        keys = base64.b64decode(get(plane, "secret", "risk", "fraud-scorer-gateway-keys")["data"]["clients.map"])
+        gw_dir = DEMO / "gateway"
+        port, status_port, upstream = free_port(), free_port(), free_port()
+        local = (conf.replace("/etc/modelguard/gateway-keys/clients.map", str(gw_dir / "clients.map"))
+                 .replace("/tmp/", f"{gw_dir}/t/").replace("pid /tmp", f"pid {gw_dir}/t")
+                 .replace("listen 8000;", f"listen 127.0.0.1:{port};")
+                 .replace("listen 8001;", f"listen 127.0.0.1:{status_port};")
+                 .replace("127.0.0.1:8080", f"127.0.0.1:{upstream}"))
+        key_value = yaml.safe_load((EXAMPLES / "25-api-keys.yaml").read_text())["stringData"]["payments"]
+        with echo_upstream(upstream), run_nginx(gw_dir, local, port, status_port, keys.decode(),
+                                                gw_dir / "clients.map") as gw:
+            print(f"  POST /v1/score without a key      -> {call(gw.url + '/v1/score', data=b'{}')[0]}")
+            wrong = {"Authorization": "Bearer not-a-real-key-0000000000"}
+            print(f"  POST /v1/score with a wrong key   -> {call(gw.url + '/v1/score', wrong, b'{}')[0]}")
+            good = {"Authorization": f"Bearer {key_value}"}
+            status, body = call(gw.url + "/v1/score", good, b"{}")
+            print(f"  POST /v1/score as client payments -> {status}, upstream saw client={body.get('client')!r} "
+                  f"and no credentials: {body.get('authorization') is None}")
+            burst = [call(gw.url + "/v1/score", good, b"{}")[0] for _ in range(60)]
+            print(f"  60 more requests at once          -> {burst.count(200)} x 200, {burst.count(429)} x 429 "
+                  "(20/s, burst 40, per client)")
+            print(f"  POST with a 2 MiB body            -> {call(gw.url + '/v1/score', good, b'x' * 2_097_152)[0]}")
 
         step("A tampered copy with the same signature is rejected")
         tampered_model = json.loads(example("20-aimodel.yaml", model))
