@@ -70,3 +70,28 @@ def eventually(
                 return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {last!r}")
+
+
+def wait_for_condition(
+    api: KubeTestClient,
+    plural: str,
+    namespace: str | None,
+    name: str,
+    type_: str,
+    status: str,
+    reason: str | None = None,
+    timeout: float = 45,
+    current_generation: bool = False,
+) -> dict[str, Any]:
+    """Wait until the object's condition has this status (and reason); returns the object."""
+
+    def probe() -> dict[str, Any] | None:
+        body = api.get(plural, namespace, name)
+        cond = condition(body, type_)
+        if not cond or cond["status"] != status or (reason is not None and cond["reason"] != reason):
+            return None
+        if current_generation and cond.get("observedGeneration") != body["metadata"]["generation"]:
+            return None
+        return body
+
+    return eventually(probe, timeout=timeout, what=f"{plural}/{name} {type_}={status} {reason or ''}")

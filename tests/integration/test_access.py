@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
-from tests.harness.client import KubeTestClient, condition, eventually
+from tests.harness.client import KubeTestClient, condition, eventually, wait_for_condition
 from tests.harness.controlplane import ControlPlane
 from tests.harness.models import KeyPair
 from tests.harness.operator import OperatorProcess
@@ -55,14 +55,7 @@ def served(api: KubeTestClient, operator: OperatorProcess, namespace: str, model
 def wait_condition(
     api: KubeTestClient, ns: str, name: str, type_: str, status: str, reason: str | None = None, timeout: float = 45
 ) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        body = api.get("aideployments", ns, name)
-        cond = condition(body, type_)
-        if cond and cond["status"] == status and (reason is None or cond["reason"] == reason):
-            return body
-        return None
-
-    return eventually(probe, timeout=timeout, what=f"{name} {type_}={status} {reason or ''}")
+    return wait_for_condition(api, "aideployments", ns, name, type_, status, reason, timeout)
 
 
 def netpol(api: KubeTestClient, ns: str, name: str) -> dict[str, Any]:

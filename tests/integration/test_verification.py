@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness.client import KubeTestClient, condition, eventually
+from tests.harness.client import KubeTestClient, condition, eventually, wait_for_condition
 from tests.harness.controlplane import ControlPlane
 from tests.harness.models import KeyPair, flip_byte, truncate
 from tests.harness.operator import OperatorProcess
@@ -33,32 +33,13 @@ OTHER = KeyPair.generate()
 def _wait_verified(
     api: KubeTestClient, ns: str, name: str, status: str, reason: str | None = None, timeout: float = 45
 ) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        body = api.get("aimodels", ns, name)
-        cond = condition(body, "Verified")
-        if (
-            cond
-            and cond["status"] == status
-            and cond["observedGeneration"] == body["metadata"]["generation"]
-            and (reason is None or cond["reason"] == reason)
-        ):
-            return body
-        return None
-
-    return eventually(probe, timeout=timeout, what=f"AIModel {name} Verified={status} {reason or ''}")
+    return wait_for_condition(api, "aimodels", ns, name, "Verified", status, reason, timeout, current_generation=True)
 
 
 def _wait_deployment(
     api: KubeTestClient, ns: str, name: str, cond_type: str, status: str, reason: str | None = None, timeout: float = 45
 ) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        body = api.get("aideployments", ns, name)
-        cond = condition(body, cond_type)
-        if cond and cond["status"] == status and (reason is None or cond["reason"] == reason):
-            return body
-        return None
-
-    return eventually(probe, timeout=timeout, what=f"AIDeployment {name} {cond_type}={status} {reason or ''}")
+    return wait_for_condition(api, "aideployments", ns, name, cond_type, status, reason, timeout)
 
 
 def _deployments(api: KubeTestClient, ns: str) -> list[Any]:

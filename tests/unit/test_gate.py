@@ -1,53 +1,93 @@
+"""The rollout gate: each check alone, then the order."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
-from modelguard.api.aideployment import AIDeploymentSpec
+from modelguard.api.aimodel import AIModelSpec, AIModelStatus, VerifiedRecord
 from modelguard.domain.conditions import Verdict, merge_conditions
-from modelguard.domain.deployment_gate import GATE, GateFacts, evaluate, model_exists, model_verified
+from modelguard.domain.deployment_gate import (
+    GATE,
+    GateFacts,
+    ModelView,
+    evaluate,
+    model_documented,
+    model_exists,
+    model_verified,
+    model_verified_for_current_generation,
+)
+from tests.harness.samples import ai_model
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
-SPEC = AIDeploymentSpec.model_validate({"modelRef": {"name": "m"}, "runtime": {"image": "r@sha256:" + "c" * 64}})
+SPEC = AIModelSpec.model_validate(ai_model("m")["spec"])
+RECORD = VerifiedRecord(
+    digest="sha256:" + "a" * 64,
+    source="s",
+    signature="g",
+    signer="k",
+    files=1,
+    bytes=1,
+    duration_seconds=0,
+    policy_generation=1,
+    generation=1,
+    at=NOW,
+)
 
 
 def facts(
-    model: dict[str, Any] | None, verified: Verdict | None = None, cond_gen: int = 1, model_gen: int = 1
+    *verdicts: Verdict, cond_gen: int = 1, gen: int = 1, record: VerifiedRecord | None = RECORD, warn: bool = False
 ) -> GateFacts:
-    conditions = merge_conditions([], [verified], cond_gen, NOW) if verified else []
-    return GateFacts(namespace="ns", spec=SPEC, model=model, model_generation=model_gen, model_conditions=conditions)
+    status = AIModelStatus(conditions=merge_conditions([], verdicts, cond_gen, NOW), verified=record)
+    return GateFacts("m", ModelView(SPEC, status, gen, warn))
 
 
-def test_missing_model() -> None:
-    violation = model_exists(facts(None))
-    assert violation is not None and violation.reason == "ModelNotFound"
-    assert "'m'" in violation.message and "'ns'" in violation.message
+VERIFIED = Verdict("Verified", "True", "SignatureValid")
+
+
+def test_model_exists() -> None:
+    violation = model_exists(GateFacts("m", None))
+    assert violation is not None and violation.reason == "ModelNotFound" and violation.distrusted
+    assert model_exists(facts(VERIFIED)) is None
+
+
+def test_verified_for_current_generation() -> None:
+    assert model_verified_for_current_generation(facts(VERIFIED)) is None
+    stale = model_verified_for_current_generation(facts(VERIFIED, cond_gen=1, gen=2))
+    assert stale is not None and stale.reason == "WaitingForModel" and not stale.distrusted
+    assert model_verified_for_current_generation(facts()).reason == "WaitingForModel"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
-    ("verdict", "cond_gen", "reason"),
+    ("verdict", "reason", "distrusted"),
     [
-        (None, 1, "WaitingForModel"),
-        (Verdict("Verified", "True", "SignatureValid"), 0, "WaitingForModel"),  # stale generation
-        (Verdict("Verified", "Unknown", "AwaitingVerification"), 1, "ModelNotVerified"),
-        (Verdict("Verified", "False", "DigestMismatch", "file a.bin"), 1, "ModelNotVerified"),
+        (Verdict("Verified", "False", "DigestMismatch"), "ModelNotVerified", True),
+        (Verdict("Verified", "False", "SourceUnreachable"), "ModelNotVerified", False),
+        (Verdict("Verified", "Unknown", "Verifying"), "ModelNotVerified", False),
+        (Verdict("Verified", "True", "SignatureValid"), "WaitingForModel", False),  # no record yet
     ],
 )
-def test_model_not_verified_for_current_generation(verdict: Verdict | None, cond_gen: int, reason: str) -> None:
-    violation = model_verified(facts({}, verdict, cond_gen=cond_gen))
+def test_model_verified(verdict: Verdict, reason: str, distrusted: bool) -> None:
+    violation = model_verified(facts(verdict, record=None))
     assert violation is not None and violation.reason == reason
+    assert violation.distrusted is distrusted
+    assert model_verified(facts(VERIFIED)) is None
 
 
-def test_verified_model_opens_gate() -> None:
-    assert evaluate(facts({}, Verdict("Verified", "True", "SignatureValid"))) is None
+def test_model_documented_unless_warn_mode() -> None:
+    missing = Verdict("Documented", "False", "MissingDocumentation", "license")
+    violation = model_documented(facts(VERIFIED, missing))
+    assert violation is not None and violation.reason == "MissingDocumentation"
+    assert model_documented(facts(VERIFIED, missing, warn=True)) is None
 
 
-def test_order_missing_model_reported_before_verification() -> None:
-    assert GATE.index(model_exists) < GATE.index(model_verified)
-    violation = evaluate(facts(None))
-    assert violation is not None and violation.reason == "ModelNotFound"
+def test_order() -> None:
+    assert (model_exists, model_verified_for_current_generation, model_verified, model_documented) == GATE
+    missing = Verdict("Documented", "False", "MissingDocumentation")
+    assert evaluate(facts(Verdict("Verified", "False", "KeyRevoked"), missing)).reason == "ModelNotVerified"  # type: ignore[union-attr]
+    assert evaluate(facts(VERIFIED, missing)).reason == "MissingDocumentation"  # type: ignore[union-attr]
+    assert evaluate(facts(VERIFIED)) is None
 
 
 @pytest.mark.parametrize(

@@ -81,6 +81,12 @@ def allow(
                 "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
             }
         )
+    return _allow_policy(deployment, namespace, owner, ingress, egress)
+
+
+def _allow_policy(
+    deployment: str, namespace: str, owner: dict[str, Any], ingress: list[dict[str, Any]], egress: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -96,14 +102,4 @@ def allow(
 
 def quarantine(deployment: str, namespace: str, owner: dict[str, Any]) -> dict[str, Any]:
     """The allow policy of a quarantined workload: allows nothing."""
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": _meta(object_name(deployment, "allow"), namespace, deployment, owner),
-        "spec": {
-            "podSelector": {"matchLabels": selector(deployment)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [],
-            "egress": [],
-        },
-    }
+    return _allow_policy(deployment, namespace, owner, [], [])

@@ -1,77 +1,84 @@
-"""The AIDeployment rollout gate: an ordered chain of small pure checks.
+"""The AIDeployment rollout gate: an ordered chain of small pure checks on the model.
 
-Each check looks at the facts and returns a Violation (with a distinct CamelCase reason) or None.
-The first violation closes the gate; its reason becomes the condition reason.
+Each check returns a Violation (with a distinct CamelCase reason) or None; the first violation closes
+the gate. `domain/rollout.py` then decides what a closed gate means for a workload that is already
+serving (keep it, or quarantine it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from modelguard.api.aideployment import AIDeploymentSpec
-from modelguard.api.base import Condition
+from modelguard.api.aimodel import AIModelSpec, AIModelStatus
 from modelguard.domain.conditions import find
+from modelguard.domain.gates import first_violation
+from modelguard.domain.model_checks import TRANSIENT
 
 
 @dataclass(frozen=True)
-class Violation:
-    """Why the gate is closed; `condition` is the condition type this check reports on."""
+class ModelView:
+    """The model as the deployment sees it."""
 
-    condition: str
-    reason: str
-    message: str
+    spec: AIModelSpec | None
+    status: AIModelStatus
+    generation: int
+    warn_only: bool = False
 
 
 @dataclass(frozen=True)
 class GateFacts:
-    """Everything the gate decides on, gathered by the reconciler."""
+    model_name: str
+    model: ModelView | None
 
-    namespace: str
-    spec: AIDeploymentSpec
-    model: dict[str, Any] | None
-    model_generation: int
-    model_conditions: Sequence[Condition]
+
+@dataclass(frozen=True)
+class Violation:
+    reason: str
+    message: str
+    distrusted: bool = False  # the model no longer trusts any digest (vs. not verified *yet*)
 
 
 Check = Callable[[GateFacts], Violation | None]
 
 
 def model_exists(facts: GateFacts) -> Violation | None:
-    if facts.model is None:
-        return Violation(
-            "ModelVerified",
-            "ModelNotFound",
-            f"AIModel {facts.spec.model_ref.name!r} does not exist in namespace {facts.namespace!r}",
-        )
+    if facts.model is None or facts.model.spec is None:
+        return Violation("ModelNotFound", f"AIModel {facts.model_name!r} does not exist", distrusted=True)
+    return None
+
+
+def model_verified_for_current_generation(facts: GateFacts) -> Violation | None:
+    assert facts.model is not None
+    verified = find(facts.model.status.conditions, "Verified")
+    if verified is None or verified.observed_generation != facts.model.generation:
+        return Violation("WaitingForModel", f"AIModel {facts.model_name!r} has not been verified yet")
     return None
 
 
 def model_verified(facts: GateFacts) -> Violation | None:
-    verified = find(facts.model_conditions, "Verified")
-    if verified is None or verified.observed_generation != facts.model_generation:
-        return Violation(
-            "ModelVerified",
-            "WaitingForModel",
-            f"AIModel {facts.spec.model_ref.name!r} has not been verified yet",
-        )
-    if verified.status != "True":
-        return Violation(
-            "ModelVerified",
-            "ModelNotVerified",
-            f"AIModel {facts.spec.model_ref.name!r} is not verified ({verified.reason}): {verified.message}",
-        )
+    assert facts.model is not None
+    verified = find(facts.model.status.conditions, "Verified")
+    assert verified is not None
+    if verified.status == "True":
+        if facts.model.status.verified is not None:
+            return None
+        return Violation("WaitingForModel", f"AIModel {facts.model_name!r} has no verification record yet")
+    message = f"AIModel {facts.model_name!r} is not verified ({verified.reason}): {verified.message}"
+    return Violation("ModelNotVerified", message, distrusted=verified.reason not in TRANSIENT)
+
+
+def model_documented(facts: GateFacts) -> Violation | None:
+    assert facts.model is not None
+    documented = find(facts.model.status.conditions, "Documented")
+    if documented is not None and documented.status == "False" and not facts.model.warn_only:
+        return Violation(documented.reason, documented.message)
     return None
 
 
-GATE: tuple[Check, ...] = (model_exists, model_verified)
+GATE: tuple[Check, ...] = (model_exists, model_verified_for_current_generation, model_verified, model_documented)
 
 
 def evaluate(facts: GateFacts, checks: Sequence[Check] = GATE) -> Violation | None:
     """The first violation in order, or None when the gate is open."""
-    for check in checks:
-        violation = check(facts)
-        if violation is not None:
-            return violation
-    return None
+    return first_violation(checks, facts)

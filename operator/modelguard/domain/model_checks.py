@@ -13,6 +13,7 @@ from datetime import datetime
 from modelguard.api.aimodel import AIModelSpec, VerifiedRecord
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain.errors import VerificationError
+from modelguard.domain.gates import first_violation
 from modelguard.domain.trust import selector_matches, source_allowed
 
 # Outcomes worth retrying with backoff rather than recording as a verdict on this generation.
@@ -92,11 +93,7 @@ PRE_VERIFICATION: tuple[Check, ...] = (uris_safe, policy_exists, policy_applies,
 
 
 def first_problem(facts: ModelFacts, checks: Sequence[Check] = PRE_VERIFICATION) -> VerificationError | None:
-    for check in checks:
-        problem = check(facts)
-        if problem is not None:
-            return problem
-    return None
+    return first_violation(checks, facts)
 
 
 def missing_card_fields(spec: AIModelSpec, policy: TrustPolicySpec) -> list[str]:
