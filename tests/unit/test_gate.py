@@ -15,6 +15,7 @@ from modelguard.domain.deployment_gate import (
     evaluate,
     model_documented,
     model_exists,
+    model_scan_clean,
     model_verified,
     model_verified_for_current_generation,
 )
@@ -106,3 +107,12 @@ def test_source_prefixes_match_at_boundaries(uri: str, prefixes: list[str], allo
     from modelguard.domain.trust import source_allowed
 
     assert source_allowed(uri, prefixes) is allowed
+
+
+def test_critical_scan_finding_stops_serving_unless_overridden() -> None:
+    critical = Verdict("ScanPassed", "False", "CriticalFindings", "2 critical")
+    violation = model_scan_clean(facts(VERIFIED, critical))
+    assert violation is not None and violation.reason == "ScanFailed" and violation.stop_serving
+    override = Verdict("QuarantineOverridden", "True", "OverrideAnnotation", "accepted risk, ticket SEC-1")
+    assert model_scan_clean(facts(VERIFIED, critical, override)) is None
+    assert model_scan_clean(facts(VERIFIED, Verdict("ScanPassed", "False", "HighFindings"))) is None

@@ -74,21 +74,31 @@ def _registry(ref: Reference, settings: SourceSettings, credentials: Credentials
     return Registry(settings.http, ref.host, credentials, plain_http=ref.host in settings.plain_http_registries)
 
 
-def fetch_signature(uri: str, settings: SourceSettings, credentials: Credentials | None) -> bytes:
+def fetch_document(
+    uri: str, settings: SourceSettings, credentials: Credentials | None, what: str, limit: int = MAX_SIGNATURE
+) -> bytes:
+    """A small document (signature, SBOM) from file:// (below the file roots) or https://."""
     scheme = uri.split("://", 1)[0]
     if scheme == "file":
         path = local_path(uri, settings.file_roots)
         try:
             with path.open("rb") as f:
-                data = f.read(MAX_SIGNATURE + 1)
+                data = f.read(limit + 1)
         except OSError:
-            raise VerificationError("SignatureNotFound", f"signature {path.name!r} cannot be read") from None
-        if len(data) > MAX_SIGNATURE:
-            raise VerificationError("TooLarge", "signature is larger than 16 MiB")
+            raise VerificationError(f"{what.capitalize()}NotFound", f"{what} {path.name!r} cannot be read") from None
+        if len(data) > limit:
+            raise VerificationError("TooLarge", f"{what} is larger than {limit} bytes")
         return data
     if scheme == "https":
         with settings.http.open(uri, _auth_headers(credentials)) as response:
-            return read_limited(response, MAX_SIGNATURE, "signature")
+            return read_limited(response, limit, what)
+    raise VerificationError("InvalidSource", f"unsupported {what} scheme {scheme!r}")
+
+
+def fetch_signature(uri: str, settings: SourceSettings, credentials: Credentials | None) -> bytes:
+    scheme = uri.split("://", 1)[0]
+    if scheme in ("file", "https"):
+        return fetch_document(uri, settings, credentials, "signature")
     if scheme == "oci":
         ref = Reference.parse(uri)
         registry = _registry(ref, settings, credentials)

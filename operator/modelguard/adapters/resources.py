@@ -21,3 +21,4 @@ DEPLOYMENTS = Resource("apps/v1", "Deployment", "deployments")
 NETWORKPOLICIES = Resource("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies")
 
 BY_CHILD_KIND = {r.kind: r for r in (SECRETS, CONFIGMAPS, SERVICES, SERVICEACCOUNTS, DEPLOYMENTS, NETWORKPOLICIES)}
+SCANREPORTS = Resource(API_VERSION, "ScanReport", "scanreports")

@@ -7,7 +7,7 @@ import ssl
 from pathlib import Path
 
 from modelguard.adapters.http import HttpClient
-from modelguard.adapters.model_sources import Fetch, SourceSettings, fetch_signature, verify_source
+from modelguard.adapters.model_sources import Fetch, SourceSettings, fetch_document, fetch_signature, verify_source
 from modelguard.adapters.oci import Credentials
 from modelguard.adapters.verifier import Verified
 
@@ -39,6 +39,9 @@ class ModelVerifier:
 
     async def signature(self, uri: str, credentials: Credentials | None) -> bytes:
         return await asyncio.to_thread(fetch_signature, uri, self.settings, credentials)
+
+    async def document(self, uri: str, what: str, limit: int) -> bytes:
+        return await asyncio.to_thread(fetch_document, uri, self.settings, None, what, limit)
 
     async def verify(self, request: Fetch, signature: bytes) -> Verified:
         async with self._slots:

@@ -102,10 +102,17 @@ class ModelCard(KubeModel):
 class MaintenanceSpec(KubeModel):
     """Scheduled maintenance scans (TS 104 223 5.4)."""
 
-    schedule: str = Field(default="0 3 * * *", description="Cron schedule (UTC) of maintenance scans.", max_length=128)
+    schedule: str = Field(
+        default="0 3 * * *",
+        description="Cron schedule (UTC) of maintenance scans; starts are spread by a per-object jitter. "
+        "Annotate modelguard.io/scan-now=<token> to scan at once.",
+        max_length=128,
+        pattern=r"^(\S+\s+){4}\S+$",
+    )
     on_failure: Literal["Quarantine", "Report"] = Field(
         default="Quarantine", description="What a critical finding does to deployments of this model."
     )
+    reports_to_keep: int = Field(default=5, description="ScanReports kept per model (oldest deleted).", ge=1, le=100)
 
 
 class DataReference(KubeModel):
@@ -127,6 +134,17 @@ class EndOfLifeSpec(KubeModel):
     data_refs: list[DataReference] = Field(
         default_factory=list, description="Data to delete at end of life.", max_length=64
     )
+
+
+class SbomReference(KubeModel):
+    """A CycloneDX (JSON) software bill of materials for the model, pinned by digest."""
+
+    uri: str = Field(
+        description="file:// (below the operator's file roots) or https:// location of the SBOM.",
+        max_length=2048,
+        pattern=r"^(file|https)://[^\s]+$",
+    )
+    digest: str = Field(description="sha256:<hex> of the SBOM file.", pattern=SHA256_DIGEST)
 
 
 class AIModelSpec(KubeModel):
@@ -153,6 +171,7 @@ class AIModelSpec(KubeModel):
         pattern=DNS_SUBDOMAIN,
     )
     card: ModelCard = Field(description="Model documentation.")
+    sbom: SbomReference | None = Field(default=None, description="SBOM checked against the cluster's advisories.")
     maintenance: MaintenanceSpec = Field(default_factory=MaintenanceSpec, description="Maintenance scans.")
     end_of_life: EndOfLifeSpec = Field(default_factory=EndOfLifeSpec, description="End-of-life policy.")
 
@@ -181,6 +200,19 @@ class VerificationAttempt(KubeModel):
     reason: str = Field(description="Outcome: SignatureValid or the reason verification failed.")
 
 
+class ScanSummary(KubeModel):
+    """The last maintenance scan."""
+
+    at: datetime = Field(description="When it finished.")
+    result: Literal["Passed", "Failed"] = Field(description="Its result.")
+    report: str = Field(description="Name of its ScanReport.")
+    critical: int = Field(default=0, ge=0, description="Critical findings.")
+    high: int = Field(default=0, ge=0, description="High findings.")
+    medium: int = Field(default=0, ge=0, description="Medium findings.")
+    low: int = Field(default=0, ge=0, description="Low findings.")
+    token: str | None = Field(default=None, description="The scan-now annotation value it answered, if any.")
+
+
 class AIModelStatus(KubeModel):
     """Observed state of an AIModel."""
 
@@ -192,6 +224,8 @@ class AIModelStatus(KubeModel):
         "for its own reasons; removed when the key is revoked or the verified bytes no longer match).",
     )
     attempt: VerificationAttempt | None = Field(default=None, description="The last completed verification attempt.")
+    last_scan: ScanSummary | None = Field(default=None, description="The last maintenance scan.")
+    next_scan: datetime | None = Field(default=None, description="When the next scheduled scan is due.")
 
 
 class AIModel(KubeModel):

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus
 from modelguard.api.base import GROUP, VERSION
+from modelguard.api.scanreport import ScanReportSpec, ScanReportStatus
 from modelguard.api.trustpolicy import TrustPolicySpec, TrustPolicyStatus
 
 _DROP = {"title", "additionalProperties", "$defs"}
@@ -28,6 +29,7 @@ class KindInfo:
     status: type[BaseModel]
     description: str
     extra_columns: tuple[dict[str, Any], ...] = ()
+    ready_columns: bool = True
 
 
 def _ready_columns() -> list[dict[str, Any]]:
@@ -52,6 +54,7 @@ KINDS: tuple[KindInfo, ...] = (
             {"name": "Version", "type": "string", "jsonPath": ".spec.version"},
             {"name": "Digest", "type": "string", "jsonPath": ".status.verified.digest", "priority": 1},
             {"name": "Signer", "type": "string", "jsonPath": ".status.verified.signer", "priority": 1},
+            {"name": "Scan", "type": "string", "jsonPath": ".status.lastScan.result"},
         ),
     ),
     KindInfo(
@@ -68,6 +71,22 @@ KINDS: tuple[KindInfo, ...] = (
             {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"},
             {"name": "Digest", "type": "string", "jsonPath": ".status.servedDigest", "priority": 1},
         ),
+    ),
+    KindInfo(
+        kind="ScanReport",
+        plural="scanreports",
+        singular="scanreport",
+        short_names=("sr",),
+        scope="Namespaced",
+        spec=ScanReportSpec,
+        status=ScanReportStatus,
+        description="The findings of one maintenance scan of an AIModel and its deployments (immutable).",
+        extra_columns=(
+            {"name": "Target", "type": "string", "jsonPath": ".spec.target.name"},
+            {"name": "Result", "type": "string", "jsonPath": ".spec.result"},
+            {"name": "Trigger", "type": "string", "jsonPath": ".spec.trigger"},
+        ),
+        ready_columns=False,
     ),
     KindInfo(
         kind="TrustPolicy",

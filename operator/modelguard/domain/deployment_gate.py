@@ -37,6 +37,7 @@ class Violation:
     reason: str
     message: str
     distrusted: bool = False  # the model no longer trusts any digest (vs. not verified *yet*)
+    stop_serving: bool = False  # even the digest being served must stop (a critical scan finding)
 
 
 Check = Callable[[GateFacts], Violation | None]
@@ -68,6 +69,23 @@ def model_verified(facts: GateFacts) -> Violation | None:
     return Violation("ModelNotVerified", message, distrusted=verified.reason not in TRANSIENT)
 
 
+def model_scan_clean(facts: GateFacts) -> Violation | None:
+    """A critical maintenance-scan finding stops serving until a scan passes or an override is annotated."""
+    assert facts.model is not None
+    scanned = find(facts.model.status.conditions, "ScanPassed")
+    override = find(facts.model.status.conditions, "QuarantineOverridden")
+    if scanned is None or scanned.status != "False" or scanned.reason != "CriticalFindings":
+        return None
+    if override is not None and override.status == "True":
+        return None
+    return Violation(
+        "ScanFailed",
+        f"the last scan of AIModel {facts.model_name!r} found critical problems: {scanned.message}",
+        distrusted=True,
+        stop_serving=True,
+    )
+
+
 def model_documented(facts: GateFacts) -> Violation | None:
     assert facts.model is not None
     documented = find(facts.model.status.conditions, "Documented")
@@ -76,7 +94,13 @@ def model_documented(facts: GateFacts) -> Violation | None:
     return None
 
 
-GATE: tuple[Check, ...] = (model_exists, model_verified_for_current_generation, model_verified, model_documented)
+GATE: tuple[Check, ...] = (
+    model_exists,
+    model_verified_for_current_generation,
+    model_verified,
+    model_scan_clean,
+    model_documented,
+)
 
 
 def evaluate(facts: GateFacts, checks: Sequence[Check] = GATE) -> Violation | None:

@@ -61,7 +61,7 @@ def decide(model: ModelView | None, model_name: str, served_digest: str | None) 
     if not violation.distrusted:
         return Decision("Keep", served_digest, violation.reason, f"{violation.message}; still serving {served_digest}")
     record = model.status.verified if model is not None else None
-    if record is not None and record.digest == served_digest:
+    if record is not None and record.digest == served_digest and not violation.stop_serving:
         return Decision(
             "Keep",
             served_digest,

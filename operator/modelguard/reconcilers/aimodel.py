@@ -1,15 +1,19 @@
-"""AIModel reconciler: gather facts -> pre-checks (domain) -> verify (adapters, off-loop) -> status.
+"""AIModel reconciler: gather facts -> pre-checks (domain) -> verify (adapters, off-loop) -> scan -> status.
 
 Verification runs once per set of inputs (AIModel generation, TrustPolicy generation); the inputs of
 the last completed attempt are recorded in status, so a restart does not verify again and any input
 change does. Transient problems (unreachable source) are retried with backoff and never recorded as a
-verdict; nothing but a successful verification sets Verified=True.
+verdict; nothing but a successful verification sets Verified=True. When a maintenance scan is due
+(schedule or the scan-now annotation) the model is re-verified regardless of the recorded inputs and
+the scan's checks run; everything lands in one status write.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,8 +24,9 @@ from modelguard.adapters.oci import Credentials, Reference
 from modelguard.adapters.resources import AIMODELS
 from modelguard.adapters.secrets import configmap_value, policy_keys, registry_credentials
 from modelguard.adapters.verifier import Verified
-from modelguard.api.aimodel import AIModelSpec, AIModelStatus, VerificationAttempt, VerifiedRecord
+from modelguard.api.aimodel import AIModelSpec, AIModelStatus, ScanSummary, VerificationAttempt, VerifiedRecord
 from modelguard.api.trustpolicy import TrustPolicySpec
+from modelguard.domain import schedule
 from modelguard.domain.conditions import Verdict, find, generation_of, merge_conditions
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.model_checks import (
@@ -31,10 +36,20 @@ from modelguard.domain.model_checks import (
     missing_card_fields,
     signature_location,
 )
+from modelguard.reconcilers import scan
 from modelguard.reconcilers.context import Context, current_conditions, spec_error, write_status
 
 log = logging.getLogger(__name__)
 SLOW_VERIFICATION = 1.0  # seconds before "Verifying" is written to status
+OVERRIDE = "modelguard.io/quarantine-override"
+EVENT_CONDITIONS = ("Verified", "ScanPassed", "QuarantineOverridden")
+
+
+@dataclass
+class Outcome:
+    verdict: Verdict
+    record: VerifiedRecord | None
+    attempt: VerificationAttempt | None
 
 
 def _status(body: dict[str, Any]) -> AIModelStatus:
@@ -61,49 +76,117 @@ async def _signature(ctx: Context, namespace: str, spec: AIModelSpec, creds: Cre
 
 
 async def _verify(
-    ctx: Context, key: Key, body: dict[str, Any], spec: AIModelSpec, policy: TrustPolicySpec, status: AIModelStatus
+    ctx: Context,
+    key: Key,
+    body: dict[str, Any],
+    spec: AIModelSpec,
+    policy: TrustPolicySpec,
+    status: AIModelStatus,
+    deep: bool,
 ) -> Verified:
     creds = await _credentials(ctx, key.namespace, spec)
     signature = await _signature(ctx, key.namespace, spec, creds)
     keys = await policy_keys(ctx.kube, ctx.operator_namespace, policy)
-    request = Fetch(spec.source.uri, spec.signature.format, keys, ctx.clock(), creds)
+    request = Fetch(spec.source.uri, spec.signature.format, keys, ctx.clock(), creds, deep=deep)
     task = asyncio.ensure_future(ctx.verifier.verify(request, signature))
     done, _ = await asyncio.wait({task}, timeout=SLOW_VERIFICATION)
     if not done:  # a big model: say so while hashing goes on
         verifying = Verdict("Verified", "Unknown", "Verifying", "verifying the model's signature and bytes")
-        await _write(ctx, key, body, status, [verifying], status.verified, status.attempt)
+        await _write(ctx, key, body, status, [verifying], {})
     return await task
 
 
-async def _write(
+async def _evaluate(
     ctx: Context,
     key: Key,
     body: dict[str, Any],
+    spec: AIModelSpec,
+    policy: TrustPolicySpec | None,
+    labels: dict[str, str] | None,
+    policy_generation: int,
     status: AIModelStatus,
-    verdicts: list[Verdict],
-    verified: VerifiedRecord | None,
-    attempt: VerificationAttempt | None,
+    now: datetime,
+    force: bool,
+) -> Outcome:
+    """The Verified verdict, the trusted record and the attempt, verifying if the inputs changed (or forced)."""
+    generation = generation_of(body)
+    record, attempt = status.verified, status.attempt
+    problem = first_problem(ModelFacts(key.namespace, labels, spec, policy))
+    if problem is None and policy is not None:
+        current = attempt is not None and (attempt.generation, attempt.policy_generation) == (
+            generation,
+            policy_generation,
+        )
+        if current and not force:  # the last completed attempt covered exactly these inputs
+            return Outcome(_verdict_from_status(status, generation), record, attempt)
+        try:
+            result = await _verify(ctx, key, body, spec, policy, status, deep=force)
+        except Retry as exc:
+            if force:  # a scan still reports the unreachable source
+                return Outcome(
+                    Verdict("Verified", "False", exc.reason, f"{exc.message}; retrying with backoff"), record, attempt
+                )
+            waiting = Verdict("Verified", "False", exc.reason, f"{exc.message}; retrying with backoff")
+            await _write(ctx, key, body, status, [waiting, _summary(waiting, waiting, False)], {})
+            raise
+        except VerificationError as exc:
+            problem = exc
+        else:
+            ctx.metrics.verifications.labels("SignatureValid").inc()
+            record = VerifiedRecord(
+                digest=result.digest,
+                source=spec.source.uri,
+                signature=signature_location(spec),
+                signer=result.signer,
+                files=result.files,
+                bytes=result.bytes,
+                duration_seconds=round(result.seconds, 3),
+                policy_generation=policy_generation,
+                generation=generation,
+                at=now,
+            )
+            return Outcome(
+                Verdict(
+                    "Verified",
+                    "True",
+                    "SignatureValid",
+                    f"{result.files} file(s) verified, signed by {result.signer}, digest {result.digest}",
+                ),
+                record,
+                VerificationAttempt(
+                    generation=generation, policy_generation=policy_generation, at=now, reason="SignatureValid"
+                ),
+            )
+    assert problem is not None
+    ctx.metrics.verifications.labels(problem.reason).inc()
+    if not keeps_last_verified(problem.reason, spec, record, policy, now):
+        record = None
+    attempt = VerificationAttempt(
+        generation=generation, policy_generation=policy_generation, at=now, reason=problem.reason
+    )
+    return Outcome(Verdict("Verified", "False", problem.reason, problem.message), record, attempt)
+
+
+async def _write(
+    ctx: Context, key: Key, body: dict[str, Any], status: AIModelStatus, verdicts: list[Verdict], fields: dict[str, Any]
 ) -> bool:
     generation = generation_of(body)
     conditions = merge_conditions(status.conditions, verdicts, generation, ctx.clock())
-    wire: dict[str, Any] = {
-        "observedGeneration": generation,
-        "conditions": [c.wire() for c in conditions],
-        "verified": verified.wire() if verified else None,
-        "attempt": attempt.wire() if attempt else None,
-    }
-    before = find(current_conditions(body), "Verified")
+    wire: dict[str, Any] = {"observedGeneration": generation, "conditions": [c.wire() for c in conditions], **fields}
+    before = {c.type: c.status for c in current_conditions(body)}
     written = await write_status(ctx, AIMODELS, key, body, wire)
-    after = find(conditions, "Verified")
-    if (
-        written
-        and after is not None
-        and (before is None or before.status != after.status)
-        and after.status != "Unknown"
-    ):
-        await ctx.events.record(
-            body, "Normal" if after.status == "True" else "Warning", after.reason, after.message, action="Verify"
-        )
+    if written:
+        for cond in conditions:
+            if (
+                cond.type in EVENT_CONDITIONS
+                and before.get(cond.type) != cond.status
+                and cond.status != "Unknown"
+                and (cond.type != "ScanPassed")
+            ):  # scans post their own Event
+                good = cond.status == "True" and cond.type != "QuarantineOverridden"
+                await ctx.events.record(
+                    body, "Normal" if good else "Warning", cond.reason, cond.message, action=cond.type
+                )
     return written
 
 
@@ -115,81 +198,82 @@ def _summary(verified: Verdict, documented: Verdict, warn_only: bool) -> Verdict
     return Verdict("Ready", "True", "Verified", verified.message)
 
 
+def _wire(model: Any) -> Any:
+    return model.wire() if model is not None else None
+
+
 async def reconcile(ctx: Context, key: Key) -> float | None:
     body = ctx.store.get(key)
     if body is None:
+        ctx.metrics.forget(key.namespace, key.name)
         return None
-    generation = generation_of(body)
     status = _status(body)
     try:
         spec = AIModelSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
         invalid = Verdict("Verified", "False", "InvalidSpec", spec_error(exc))
-        await _write(ctx, key, body, status, [invalid, _summary(invalid, invalid, False)], None, status.attempt)
+        await _write(ctx, key, body, status, [invalid, _summary(invalid, invalid, False)], {})
         return None
 
+    meta = body.get("metadata") or {}
     policy_body = ctx.store.get(Key("TrustPolicy", "", spec.trust_policy))
     policy = _policy(policy_body)
     namespace = ctx.store.get(Key("Namespace", "", key.namespace))
-    labels = (namespace or {}).get("metadata", {}).get("labels") or {}
+    labels = ((namespace or {}).get("metadata") or {}).get("labels") or {} if namespace else None
     policy_generation = generation_of(policy_body) if policy_body else 0
     now = ctx.clock()
+    annotations = meta.get("annotations") or {}
+    trigger = scan.due(annotations, status.last_scan, status.next_scan, now)
 
-    record, attempt = status.verified, status.attempt
-    problem = first_problem(ModelFacts(key.namespace, labels if namespace else None, spec, policy))
-    if problem is None and policy is not None:
-        current = attempt is not None and (attempt.generation, attempt.policy_generation) == (
-            generation,
-            policy_generation,
-        )
-        if current:  # the last completed attempt covered exactly these inputs
-            verdict = _verdict_from_status(status, generation)
-        else:
-            try:
-                result = await _verify(ctx, key, body, spec, policy, status)
-            except Retry as exc:
-                waiting = Verdict("Verified", "False", exc.reason, f"{exc.message}; retrying with backoff")
-                await _write(ctx, key, body, status, [waiting, _summary(waiting, waiting, False)], record, attempt)
-                raise
-            except VerificationError as exc:
-                problem = exc
-            else:
-                record = VerifiedRecord(
-                    digest=result.digest,
-                    source=spec.source.uri,
-                    signature=signature_location(spec),
-                    signer=result.signer,
-                    files=result.files,
-                    bytes=result.bytes,
-                    duration_seconds=round(result.seconds, 3),
-                    policy_generation=policy_generation,
-                    generation=generation,
-                    at=now,
+    last_scan: ScanSummary | None = status.last_scan
+    scan_verdict: Verdict | None = None
+    if trigger is not None:
+        async with ctx.scan_slots:
+            with ctx.metrics.scan_running():
+                outcome = await _evaluate(ctx, key, body, spec, policy, labels, policy_generation, status, now, True)
+                result = await scan.run(
+                    ctx, key, body, spec, policy, outcome.verdict, outcome.record, status.last_scan, trigger, now
                 )
-                attempt = VerificationAttempt(
-                    generation=generation, policy_generation=policy_generation, at=now, reason="SignatureValid"
-                )
-                verdict = Verdict(
-                    "Verified",
-                    "True",
-                    "SignatureValid",
-                    f"{result.files} file(s) verified, signed by {result.signer}, digest {result.digest}",
-                )
-    if problem is not None:
-        verdict = Verdict("Verified", "False", problem.reason, problem.message)
-        attempt = VerificationAttempt(
-            generation=generation, policy_generation=policy_generation, at=now, reason=problem.reason
-        )
-        if not keeps_last_verified(problem.reason, spec, record, policy, now):
-            record = None
+        last_scan, scan_verdict = result.summary, result.verdict
+    else:
+        outcome = await _evaluate(ctx, key, body, spec, policy, labels, policy_generation, status, now, False)
 
+    generation = generation_of(body)
+    next_scan = status.next_scan
+    if trigger is not None or next_scan is None or status.observed_generation != generation:
+        next_scan = (
+            schedule.next_due(spec.maintenance.schedule, now, meta.get("uid", key.name))
+            if schedule.valid(spec.maintenance.schedule)
+            else None
+        )
     documented = _documentation(spec, policy)
     warn_only = policy is not None and policy.mode == "Warn"
-    if await _write(
-        ctx, key, body, status, [verdict, documented, _summary(verdict, documented, warn_only)], record, attempt
-    ):
-        log.info("%s: Verified=%s %s", key, verdict.status, verdict.reason)
-    return None
+    verdicts = [outcome.verdict, documented, _summary(outcome.verdict, documented, warn_only), _override(annotations)]
+    if scan_verdict is not None:
+        verdicts.append(scan_verdict)
+    fields = {
+        "verified": _wire(outcome.record),
+        "attempt": _wire(outcome.attempt),
+        "lastScan": _wire(last_scan),
+        "nextScan": next_scan.isoformat().replace("+00:00", "Z") if next_scan else None,
+    }
+    if await _write(ctx, key, body, status, verdicts, fields):
+        log.info("%s: Verified=%s %s", key, outcome.verdict.status, outcome.verdict.reason)
+    if next_scan is None:
+        return None
+    return max(1.0, (next_scan - ctx.clock()).total_seconds())
+
+
+def _override(annotations: dict[str, str]) -> Verdict:
+    justification = annotations.get(OVERRIDE, "").strip()
+    if justification:
+        return Verdict(
+            "QuarantineOverridden",
+            "True",
+            "OverrideAnnotation",
+            f"scan quarantine lifted by annotation {OVERRIDE}: {justification[:300]}",
+        )
+    return Verdict("QuarantineOverridden", "False", "NoOverride", "no override")
 
 
 def _policy(body: dict[str, Any] | None) -> TrustPolicySpec | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 from modelguard.adapters.cache import Key, Store
 from modelguard.adapters.events import EventRecorder
 from modelguard.adapters.kube import Kube, Resource
+from modelguard.adapters.metrics import Metrics
 from modelguard.adapters.verification_service import ModelVerifier
 from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
 from modelguard.domain.conditions import conditions_of
@@ -32,6 +34,9 @@ class Context:
     operator_image: str = "ghcr.io/modelguard/operator:0.1.0"
     gateway_image: str = DEFAULT_GATEWAY_IMAGE
     monitoring_namespace: str | None = "monitoring"
+    advisories_configmap: str | None = "modelguard-advisories"
+    metrics: Metrics = field(default_factory=Metrics)
+    scan_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
     clock: Callable[[], datetime] = utcnow
 
 

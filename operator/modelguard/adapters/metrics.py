@@ -1,0 +1,82 @@
+"""Prometheus metrics of the operator, served on /metrics (prometheus-client)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+SEVERITIES = ("critical", "high", "medium", "low")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.scan_duration = Histogram(
+            "modelguard_scan_duration_seconds",
+            "Duration of maintenance scans.",
+            ["result"],
+            registry=r,
+            buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 1800),
+        )
+        self.findings = Gauge(
+            "modelguard_scan_findings",
+            "Findings of the last scan of a model, by severity.",
+            ["namespace", "model", "severity"],
+            registry=r,
+        )
+        self.last_scan = Gauge(
+            "modelguard_scan_last_timestamp_seconds",
+            "When the last scan of a model finished.",
+            ["namespace", "model"],
+            registry=r,
+        )
+        self.scans = Counter("modelguard_scans_total", "Scans run, by result.", ["result"], registry=r)
+        self.scans_running = Gauge("modelguard_scans_running", "Scans running now.", registry=r)
+        self.scans_peak = Gauge("modelguard_scans_running_peak", "Most scans ever running at once.", registry=r)
+        self.quarantines = Counter(
+            "modelguard_quarantines_total", "Deployments quarantined.", ["namespace"], registry=r
+        )
+        self.verifications = Counter(
+            "modelguard_verifications_total", "Model verifications, by outcome reason.", ["reason"], registry=r
+        )
+        self._running = 0
+        self._peak = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def scan_running(self) -> Iterator[None]:
+        with self._lock:
+            self._running += 1
+            self._peak = max(self._peak, self._running)
+            self.scans_running.set(self._running)
+            self.scans_peak.set(self._peak)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                self.scans_running.set(self._running)
+
+    def record_scan(
+        self, namespace: str, model: str, result: str, seconds: float, counts: dict[str, int], finished: float
+    ) -> None:
+        self.scan_duration.labels(result).observe(seconds)
+        self.scans.labels(result).inc()
+        self.last_scan.labels(namespace, model).set(finished)
+        for severity in SEVERITIES:
+            self.findings.labels(namespace, model, severity).set(counts.get(severity, 0))
+
+    def forget(self, namespace: str, model: str) -> None:
+        for severity in SEVERITIES:
+            with contextlib.suppress(KeyError):
+                self.findings.remove(namespace, model, severity)
+        with contextlib.suppress(KeyError):
+            self.last_scan.remove(namespace, model)
+
+    def serve(self, port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104 (in a pod; NetworkPolicy limits it)
+        start_http_server(port, addr=addr, registry=self.registry)
