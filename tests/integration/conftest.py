@@ -18,6 +18,7 @@ from tests.harness.controlplane import REPO, ControlPlane, free_port
 from tests.harness.operator import OPERATOR_IMAGE, OPERATOR_NAMESPACE, OperatorProcess, wait_for_port
 from tests.harness.servers import HttpsFileServer, Registry
 
+MAX_SCANS = 3
 _planes: list[ControlPlane] = []
 _operators: list[OperatorProcess] = []
 
@@ -67,7 +68,7 @@ def operator(
     """The operator with its admission webhook (fail-closed configuration) and file:// root."""
     work = tmp_path_factory.mktemp("operator")
     cert, key = cluster.ca.write(work, "webhook", cluster.ca.issue("webhook", hosts=("127.0.0.1",)))
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     cluster.kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
     proc = OperatorProcess(
         cluster.kubeconfig,
@@ -89,8 +90,15 @@ def operator(
             str(cert),
             "--webhook-key",
             str(key),
+            "--metrics-port",
+            str(metrics_port),
+            "--metrics-host",
+            "127.0.0.1",
+            "--max-scans",
+            str(MAX_SCANS),
         ],
     ).start()
+    proc.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     _operators.append(proc)
     hook = webhook_configuration(
         f"modelguard-test-{port}",

@@ -84,7 +84,13 @@ def test_model_documented_unless_warn_mode() -> None:
 
 
 def test_order() -> None:
-    assert (model_exists, model_verified_for_current_generation, model_verified, model_documented) == GATE
+    assert (
+        model_exists,
+        model_verified_for_current_generation,
+        model_verified,
+        model_scan_clean,
+        model_documented,
+    ) == GATE
     missing = Verdict("Documented", "False", "MissingDocumentation")
     assert evaluate(facts(Verdict("Verified", "False", "KeyRevoked"), missing)).reason == "ModelNotVerified"  # type: ignore[union-attr]
     assert evaluate(facts(VERIFIED, missing)).reason == "MissingDocumentation"  # type: ignore[union-attr]

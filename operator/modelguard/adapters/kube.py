@@ -182,10 +182,11 @@ class Kube:
     async def create(self, res: Resource, obj: Mapping[str, Any]) -> dict[str, Any]:
         return await self.request("POST", res.path(obj["metadata"].get("namespace")), body=dict(obj))
 
-    async def delete(self, res: Resource, namespace: str | None, name: str) -> bool:
-        """Delete with foreground propagation; False when it was already gone (success either way)."""
+    async def delete(self, res: Resource, namespace: str | None, name: str, *, propagation: str = "Background") -> bool:
+        """Delete; False when it was already gone (success either way). Background propagation by default:
+        Foreground leaves the object until the garbage collector has removed its dependents."""
         try:
-            await self.request("DELETE", res.path(namespace, name), body={"propagationPolicy": "Foreground"})
+            await self.request("DELETE", res.path(namespace, name), body={"propagationPolicy": propagation})
         except KubeError as exc:
             if exc.not_found:
                 return False

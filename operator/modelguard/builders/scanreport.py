@@ -12,16 +12,16 @@ from modelguard.builders.labels import MANAGED_BY, PART_OF, object_name
 TARGET_LABEL = "modelguard.io/scan-target"
 
 
-def report_name(model: str, finished: datetime) -> str:
-    return object_name(model, finished.strftime("scan-%Y%m%d-%H%M%S"))
+def report_name(model: str, finished: datetime, nonce: str) -> str:
+    return object_name(model, finished.strftime("scan-%Y%m%d-%H%M%S-") + nonce)
 
 
-def scan_report(model: str, namespace: str, uid: str, spec: ScanReportSpec) -> dict[str, Any]:
+def scan_report(model: str, namespace: str, uid: str, spec: ScanReportSpec, nonce: str) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,
         "kind": "ScanReport",
         "metadata": {
-            "name": report_name(model, spec.finished_at),
+            "name": report_name(model, spec.finished_at, nonce),
             "namespace": namespace,
             "labels": {TARGET_LABEL: model[:63], MANAGED_BY: "modelguard", PART_OF: "modelguard"},
             "ownerReferences": [
@@ -40,6 +40,12 @@ def scan_report(model: str, namespace: str, uid: str, spec: ScanReportSpec) -> d
 
 
 def to_prune(reports: list[dict[str, Any]], keep: int) -> list[str]:
-    """Names of the oldest reports beyond `keep` (names sort by time within one model)."""
-    names = sorted(r["metadata"]["name"] for r in reports)
-    return names[: max(0, len(names) - keep)]
+    """Names of the oldest reports beyond `keep`, oldest first (creation time, then write order)."""
+
+    def age(report: dict[str, Any]) -> tuple[str, int, str]:
+        meta = report["metadata"]
+        version = str(meta.get("resourceVersion") or "0")
+        return (str(meta.get("creationTimestamp") or ""), int(version) if version.isdigit() else 0, meta["name"])
+
+    ordered = sorted(reports, key=age)
+    return [r["metadata"]["name"] for r in ordered[: max(0, len(ordered) - keep)]]

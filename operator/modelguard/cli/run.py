@@ -55,6 +55,14 @@ def add_parser(commands: Any) -> None:
         default="monitoring",
         help="namespace allowed to reach the gateway status port ('' for none)",
     )
+    parser.add_argument("--max-scans", type=int, default=4, help="maintenance scans running at once, cluster-wide")
+    parser.add_argument(
+        "--advisories-configmap",
+        default="modelguard-advisories",
+        help="ConfigMap in the operator namespace holding OSV advisories (JSON), for SBOM checks",
+    )
+    parser.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
+    parser.add_argument("--metrics-host", default="0.0.0.0", help="address of the metrics endpoint")  # noqa: S104
     parser.add_argument(
         "--file-root",
         type=Path,
@@ -101,6 +109,10 @@ def main(args: argparse.Namespace) -> int:
         plain_http_registries=tuple(args.plain_http_registry),
         hash_workers=args.hash_workers,
         max_verifications=args.max_verifications,
+        max_scans=args.max_scans,
+        advisories_configmap=args.advisories_configmap or None,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
         webhook_port=args.webhook_port,
         webhook_host=args.webhook_host,
         webhook_cert=args.webhook_cert,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,10 @@ class Settings:
     plain_http_registries: tuple[str, ...] = ()
     hash_workers: int | None = None
     max_verifications: int = 2
+    max_scans: int = 4
+    advisories_configmap: str | None = "modelguard-advisories"
+    metrics_port: int | None = None
+    metrics_host: str = "0.0.0.0"  # noqa: S104 (in a pod; the chart's NetworkPolicy limits it)
     webhook_port: int | None = None
     webhook_host: str = "0.0.0.0"  # noqa: S104 (in a pod; tests pass 127.0.0.1)
     webhook_cert: Path | None = None
@@ -92,12 +97,20 @@ class Runtime:
             operator_image=self.settings.image,
             gateway_image=self.settings.gateway_image,
             monitoring_namespace=self.settings.monitoring_namespace,
+            advisories_configmap=self.settings.advisories_configmap,
         )
         self.queue = WorkQueue(self._dispatch, workers=self.settings.workers, name="reconcile")
         self.store.add_index("deployments-by-model", "AIDeployment", _model_ref)
         self.store.add_index("models-by-policy", "AIModel", _policy_ref)
         self.store.add_index("models-by-namespace", "AIModel", lambda key, _: [key.namespace])
         self.store.add_index("deployments-by-namespace", "AIDeployment", lambda key, _: [key.namespace])
+
+    def start(self) -> None:
+        """Start what runs beside the watchers: the workers and the metrics endpoint."""
+        self.context.scan_slots = asyncio.Semaphore(self.settings.max_scans)
+        if self.settings.metrics_port is not None:
+            self.context.metrics.serve(self.settings.metrics_port, self.settings.metrics_host)
+        self.queue.start()
 
     async def _dispatch(self, key: Key) -> float | None:
         reconcile = RECONCILERS.get(key.kind)

@@ -56,7 +56,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         server = admission.webhook_server(runtime)
         if server is not None:
             settings.admission.server = server  # the configuration itself ships in the chart
-        runtime.queue.start()
+        runtime.start()
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:

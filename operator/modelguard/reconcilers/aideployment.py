@@ -299,6 +299,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         c.type == "Quarantined" and c.status == "True" for c in current.conditions
     ):
         await ctx.events.record(body, "Warning", "Quarantined", decision.message, action="Quarantine")
+        ctx.metrics.quarantines.labels(key.namespace).inc()
     return None
 
 

@@ -14,7 +14,6 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from modelguard.adapters.cache import Key
-from modelguard.adapters.kube import KubeError
 from modelguard.adapters.resources import CONFIGMAPS, SCANREPORTS
 from modelguard.api.aideployment import AIDeploymentStatus
 from modelguard.api.aimodel import AIModelSpec, ScanSummary, VerifiedRecord
@@ -133,12 +132,9 @@ async def run(
         checks=ran,
         findings=findings,
     )
-    obj = scan_report(key.name, key.namespace, body["metadata"]["uid"], report)
-    try:
-        await ctx.kube.create(SCANREPORTS, obj)
-    except KubeError as exc:
-        if not exc.conflict:  # 409: this scan's report already exists (a retry after a crash)
-            raise
+    nonce = hashlib.sha256(f"{body['metadata']['uid']}{time.time_ns()}".encode()).hexdigest()[:6]
+    obj = scan_report(key.name, key.namespace, body["metadata"]["uid"], report, nonce)
+    await ctx.kube.create(SCANREPORTS, obj)
     await _prune(ctx, key, spec.maintenance.reports_to_keep)
     counts = checks.counts(findings)
     annotations = (body.get("metadata") or {}).get("annotations") or {}
