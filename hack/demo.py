@@ -213,6 +213,30 @@ def main() -> int:
         result = plane.kubectl("apply", "-f", "-", stdin=json.dumps(outside), check=False)
         print("  AIModel from an unlisted source: " + result.stderr.strip().splitlines()[-1])
 
+        step("Maintenance scan: someone alters the served model's bytes; a scan finds it and quarantines")
+        flip_byte(model_dir / "weights" / "model-00002.safetensors", 1000)
+        print("  flipped one bit of weights/model-00002.safetensors in the served model, then:")
+        print("  " + plane.kubectl("annotate", "aimodel", "fraud-scorer-v3", "-n", "risk",
+                                   "modelguard.io/scan-now=demo-1").stdout.strip())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            body = get(plane, "aimodel", "risk", "fraud-scorer-v3")
+            if ((body.get("status") or {}).get("lastScan") or {}).get("token") == "demo-1":
+                break
+            time.sleep(0.3)
+        last = body["status"]["lastScan"]
+        print(f"  scan {last['result']}: {last['critical']} critical, {last['high']} high "
+              f"-> ScanReport {last['report']}")
+        for finding in get(plane, "scanreport", "risk", last["report"])["spec"]["findings"]:
+            print(f"    [{finding['severity']}] {finding['check']}: {finding['message']} "
+                  f"(TS 104 223 {', '.join(finding['provisions'])})")
+        wait(plane, "aideployment", "risk", "fraud-scorer", "Quarantined", "True")
+        show(plane, "aideployment", "risk", "fraud-scorer")
+        replicas = get(plane, "deployment", "risk", "fraud-scorer")["spec"]["replicas"]
+        ingress = get(plane, "networkpolicy", "risk", "fraud-scorer-allow")["spec"].get("ingress") or []
+        print(f"  workload replicas: {replicas}; allowed ingress rules: {len(ingress)}")
+        flip_byte(model_dir / "weights" / "model-00002.safetensors", 1000)  # put the bytes back for the last step
+
         step("What every pod's init container runs: `modelguard verify` on the bytes it will load")
         args = ["--key", str(DEMO / "keys" / "public.pem"), "--signature", str(models / "fraud-scorer-v3.sig"),
                 "--expect-digest", verified["digest"], "--quiet"]
