@@ -36,6 +36,7 @@ class OperatorProcess:
     env: dict[str, str] = field(default_factory=dict)
     popen: subprocess.Popen[bytes] | None = None
     metrics_url: str | None = None
+    webhook_port: int | None = None
 
     def start(self) -> OperatorProcess:
         env = {**os.environ, **self.env, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
@@ -70,6 +71,16 @@ class OperatorProcess:
                 self.popen.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def restart(self, extra: list[str] | None = None) -> OperatorProcess:
+        """Start again (after a kill) with the same arguments plus `extra`; waits for the webhook."""
+        self.stop()
+        args, self.extra_args = self.extra_args, [*self.extra_args, *(extra or [])]
+        self.start()
+        self.extra_args = args
+        if self.webhook_port is not None:
+            wait_for_port(self.webhook_port, self)
+        return self
 
     def tail(self, lines: int = 60) -> str:
         if not self.log.exists():

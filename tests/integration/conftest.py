@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from modelguard.builders.webhooks import webhook_configuration
+from modelguard.builders.webhooks import mutating_webhook_configuration, webhook_configuration
 from tests.harness.client import KubeTestClient
 from tests.harness.controlplane import REPO, ControlPlane, free_port
 from tests.harness.operator import OPERATOR_IMAGE, OPERATOR_NAMESPACE, OperatorProcess, wait_for_port
@@ -106,12 +106,21 @@ def operator(
         url=f"https://127.0.0.1:{port}",
         operator_namespace=OPERATOR_NAMESPACE,
     )
+    mutating = mutating_webhook_configuration(
+        f"modelguard-test-{port}",
+        cluster.ca.pem,
+        url=f"https://127.0.0.1:{port}",
+        operator_namespace=OPERATOR_NAMESPACE,
+    )
     try:
         wait_for_port(port, proc)
         cluster.kubectl("apply", "-f", "-", stdin=json.dumps(hook))
+        cluster.kubectl("apply", "-f", "-", stdin=json.dumps(mutating))
+        proc.webhook_port = port
         yield proc
     finally:
         cluster.kubectl("delete", "validatingwebhookconfiguration", hook["metadata"]["name"], check=False)
+        cluster.kubectl("delete", "mutatingwebhookconfiguration", mutating["metadata"]["name"], check=False)
         proc.stop()
 
 

@@ -179,6 +179,11 @@ class Kube:
             content_type="application/merge-patch+json",
         )
 
+    async def json_patch(self, res: Resource, namespace: str | None, name: str, ops: Sequence[dict[str, Any]]) -> None:
+        await self.request(
+            "PATCH", res.path(namespace, name), body=list(ops), content_type="application/json-patch+json"
+        )
+
     async def create(self, res: Resource, obj: Mapping[str, Any]) -> dict[str, Any]:
         return await self.request("POST", res.path(obj["metadata"].get("namespace")), body=dict(obj))
 
@@ -192,3 +197,30 @@ class Kube:
                 return False
             raise
         return True
+
+
+async def may(
+    kube: Kube, user: str, groups: list[str], verb: str, resource: str, namespace: str, name: str, group: str = ""
+) -> tuple[bool, str]:
+    """SubjectAccessReview: may this user do this? (allowed, reason)."""
+    review = await kube.request(
+        "POST",
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+        body={
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": user,
+                "groups": groups,
+                "resourceAttributes": {
+                    "namespace": namespace,
+                    "verb": verb,
+                    "group": group,
+                    "resource": resource,
+                    "name": name,
+                },
+            },
+        },
+    )
+    status = review.get("status") or {}
+    return bool(status.get("allowed")), str(status.get("reason") or "")

@@ -22,3 +22,6 @@ NETWORKPOLICIES = Resource("networking.k8s.io/v1", "NetworkPolicy", "networkpoli
 
 BY_CHILD_KIND = {r.kind: r for r in (SECRETS, CONFIGMAPS, SERVICES, SERVICEACCOUNTS, DEPLOYMENTS, NETWORKPOLICIES)}
 SCANREPORTS = Resource(API_VERSION, "ScanReport", "scanreports")
+PVCS = Resource("v1", "PersistentVolumeClaim", "persistentvolumeclaims")
+CERTIFICATES = Resource(API_VERSION, "DecommissionCertificate", "decommissioncertificates", namespaced=False)
+DATA_KINDS = {"PersistentVolumeClaim": PVCS, "Secret": SECRETS, "ConfigMap": CONFIGMAPS}

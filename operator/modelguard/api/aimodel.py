@@ -130,9 +130,19 @@ class EndOfLifeSpec(KubeModel):
     retire_after: datetime | None = Field(default=None, description="Decommission automatically after this time.")
     retire: bool = Field(default=False, description="Set to true to decommission now.")
     legal_hold: bool = Field(default=False, description="While true, nothing is deleted; status says so.")
-    delete_artifacts: bool = Field(default=True, description="Delete the model's artifacts in the registry.")
+    delete_artifacts: bool = Field(
+        default=True, description="Delete the model's artifacts (OCI manifests; file:// below the operator's roots)."
+    )
     data_refs: list[DataReference] = Field(
-        default_factory=list, description="Data to delete at end of life.", max_length=64
+        default_factory=list, description="Data to delete at end of life (same namespace only).", max_length=64
+    )
+    encryption_keys: list[LocalObjectReference] = Field(
+        default_factory=list,
+        description="Secrets holding encryption keys of the model's data, destroyed last (crypto-shredding).",
+        max_length=32,
+    )
+    deployments: Literal["Delete", "Wait"] = Field(
+        default="Delete", description="Delete the AIDeployments serving the model first, or wait for their owners."
     )
 
 
@@ -213,6 +223,24 @@ class ScanSummary(KubeModel):
     token: str | None = Field(default=None, description="The scan-now annotation value it answered, if any.")
 
 
+class DecommissionStep(KubeModel):
+    name: str = Field(description="Step name.")
+    state: Literal["Pending", "Done", "Failed"] = Field(description="Progress of the step.")
+    message: str = Field(default="", description="What happened or why it cannot finish.")
+
+
+class DecommissionProgress(KubeModel):
+    """Progress of an end-of-life run, recorded so that a restart resumes rather than repeats."""
+
+    trigger: Literal["Deletion", "Retire", "RetireAfter"] = Field(description="What started it.")
+    requester: str = Field(description="Who asked for it (username).")
+    started_at: datetime = Field(description="When it started.")
+    steps: list[DecommissionStep] = Field(default_factory=list, description="The plan and its progress.")
+    actions: list[dict[str, str]] = Field(default_factory=list, description="What was done, for the certificate.")
+    certificate: str | None = Field(default=None, description="Name of the DecommissionCertificate once issued.")
+    completed_at: datetime | None = Field(default=None, description="When it finished.")
+
+
 class AIModelStatus(KubeModel):
     """Observed state of an AIModel."""
 
@@ -226,6 +254,7 @@ class AIModelStatus(KubeModel):
     attempt: VerificationAttempt | None = Field(default=None, description="The last completed verification attempt.")
     last_scan: ScanSummary | None = Field(default=None, description="The last maintenance scan.")
     next_scan: datetime | None = Field(default=None, description="When the next scheduled scan is due.")
+    decommission: DecommissionProgress | None = Field(default=None, description="End-of-life progress.")
 
 
 class AIModel(KubeModel):

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus
 from modelguard.api.base import GROUP, VERSION
+from modelguard.api.certificate import DecommissionCertificateSpec, DecommissionCertificateStatus
 from modelguard.api.scanreport import ScanReportSpec, ScanReportStatus
 from modelguard.api.trustpolicy import TrustPolicySpec, TrustPolicyStatus
 
@@ -85,6 +86,23 @@ KINDS: tuple[KindInfo, ...] = (
             {"name": "Target", "type": "string", "jsonPath": ".spec.target.name"},
             {"name": "Result", "type": "string", "jsonPath": ".spec.result"},
             {"name": "Trigger", "type": "string", "jsonPath": ".spec.trigger"},
+        ),
+        ready_columns=False,
+    ),
+    KindInfo(
+        kind="DecommissionCertificate",
+        plural="decommissioncertificates",
+        singular="decommissioncertificate",
+        short_names=("dcert",),
+        scope="Cluster",
+        spec=DecommissionCertificateSpec,
+        status=DecommissionCertificateStatus,
+        description="Immutable, signed record of one end-of-life run of an AIModel (ETSI TS 104 223 5.5.1).",
+        extra_columns=(
+            {"name": "Namespace", "type": "string", "jsonPath": ".spec.model.namespace"},
+            {"name": "Model", "type": "string", "jsonPath": ".spec.model.name"},
+            {"name": "Trigger", "type": "string", "jsonPath": ".spec.trigger"},
+            {"name": "Requester", "type": "string", "jsonPath": ".spec.requester.username"},
         ),
         ready_columns=False,
     ),

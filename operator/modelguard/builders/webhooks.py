@@ -1,4 +1,4 @@
-"""The ValidatingWebhookConfiguration (pure): shipped by the chart, built the same way in tests."""
+"""Admission webhook configurations (pure): shipped by the chart, built the same way in tests and the demo."""
 
 from __future__ import annotations
 
@@ -8,7 +8,56 @@ from typing import Any
 from modelguard.api.base import GROUP, VERSION
 
 HOOKS = {"aimodels": "validate-aimodels", "aideployments": "validate-aideployments"}
+DELETE_HOOK = "record-aimodel-deletions"
+MUTATE_HOOK = "mutate-aimodels"
 WARN_LABEL = "modelguard.io/admission"
+
+
+def _client(path: str, ca_pem: bytes, url: str | None, service: tuple[str, str, int] | None) -> dict[str, Any]:
+    client: dict[str, Any] = {"caBundle": base64.b64encode(ca_pem).decode()}
+    if url is not None:
+        client["url"] = f"{url.rstrip('/')}/{path}"
+    else:
+        assert service is not None
+        client["service"] = {"namespace": service[0], "name": service[1], "port": service[2], "path": f"/{path}"}
+    return client
+
+
+def _selector(operator_namespace: str, warn_operator: str | None = None) -> dict[str, Any]:
+    expressions = [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": [operator_namespace]}]
+    if warn_operator is not None:
+        expressions.append({"key": WARN_LABEL, "operator": warn_operator, "values": ["warn"]})
+    return {"matchExpressions": expressions}
+
+
+def _hook(
+    name: str,
+    client: dict[str, Any],
+    failure: str,
+    timeout: int,
+    selector: dict[str, Any],
+    plural: str,
+    operations: list[str],
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "admissionReviewVersions": ["v1"],
+        "sideEffects": "NoneOnDryRun",
+        "failurePolicy": failure,
+        "timeoutSeconds": timeout,
+        "matchPolicy": "Equivalent",
+        "clientConfig": client,
+        "namespaceSelector": selector,
+        "rules": [
+            {
+                "apiGroups": [GROUP],
+                "apiVersions": [VERSION],
+                "operations": operations,
+                "resources": [plural],
+                "scope": "Namespaced",
+            }
+        ],
+    }
 
 
 def webhook_configuration(
@@ -20,43 +69,65 @@ def webhook_configuration(
     operator_namespace: str = "modelguard-system",
     timeout_seconds: int = 5,
 ) -> dict[str, Any]:
-    """Fail closed everywhere except the operator's own namespace and namespaces labelled
-    `modelguard.io/admission=warn`, which get a second, fail-open copy of each webhook."""
+    """Validation: fail closed everywhere except the operator's own namespace and namespaces labelled
+    `modelguard.io/admission=warn` (a fail-open copy). AIModel deletions are recorded (who asked), fail closed."""
     webhooks = []
     for plural, path in HOOKS.items():
-        client: dict[str, Any] = {"caBundle": base64.b64encode(ca_pem).decode()}
-        if url is not None:
-            client["url"] = f"{url.rstrip('/')}/{path}"
-        else:
-            assert service is not None
-            client["service"] = {"namespace": service[0], "name": service[1], "port": service[2], "path": f"/{path}"}
+        client = _client(path, ca_pem, url, service)
         for mode, failure, operator in (("enforce", "Fail", "NotIn"), ("warn", "Ignore", "In")):
-            expressions = [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": [operator_namespace]}]
-            expressions.append({"key": WARN_LABEL, "operator": operator, "values": ["warn"]})
             webhooks.append(
-                {
-                    "name": f"{plural}-{mode}.{GROUP}",
-                    "admissionReviewVersions": ["v1"],
-                    "sideEffects": "None",
-                    "failurePolicy": failure,
-                    "timeoutSeconds": timeout_seconds,
-                    "matchPolicy": "Equivalent",
-                    "clientConfig": client,
-                    "namespaceSelector": {"matchExpressions": expressions},
-                    "rules": [
-                        {
-                            "apiGroups": [GROUP],
-                            "apiVersions": [VERSION],
-                            "operations": ["CREATE", "UPDATE"],
-                            "resources": [plural],
-                            "scope": "Namespaced",
-                        }
-                    ],
-                }
+                _hook(
+                    f"{plural}-{mode}.{GROUP}",
+                    client,
+                    failure,
+                    timeout_seconds,
+                    _selector(operator_namespace, operator),
+                    plural,
+                    ["CREATE", "UPDATE"],
+                )
             )
+    webhooks.append(
+        _hook(
+            f"aimodels-deletions.{GROUP}",
+            _client(DELETE_HOOK, ca_pem, url, service),
+            "Fail",
+            timeout_seconds,
+            _selector(operator_namespace),
+            "aimodels",
+            ["DELETE"],
+        )
+    )
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingWebhookConfiguration",
         "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "modelguard"}},
         "webhooks": webhooks,
+    }
+
+
+def mutating_webhook_configuration(
+    name: str,
+    ca_pem: bytes,
+    *,
+    url: str | None = None,
+    service: tuple[str, str, int] | None = None,
+    operator_namespace: str = "modelguard-system",
+    timeout_seconds: int = 5,
+) -> dict[str, Any]:
+    """Stamps who set an AIModel's end-of-life policy, the requester of a later retirement."""
+    hook = _hook(
+        f"aimodels-requester.{GROUP}",
+        _client(MUTATE_HOOK, ca_pem, url, service),
+        "Fail",
+        timeout_seconds,
+        _selector(operator_namespace),
+        "aimodels",
+        ["CREATE", "UPDATE"],
+    )
+    hook["reinvocationPolicy"] = "Never"
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "modelguard"}},
+        "webhooks": [hook],
     }

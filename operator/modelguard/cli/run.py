@@ -61,6 +61,9 @@ def add_parser(commands: Any) -> None:
         default="modelguard-advisories",
         help="ConfigMap in the operator namespace holding OSV advisories (JSON), for SBOM checks",
     )
+    parser.add_argument(
+        "--decommission-step-delay", type=float, default=0.0, help=argparse.SUPPRESS
+    )  # test aid: lets crash tests stop the operator between steps
     parser.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
     parser.add_argument("--metrics-host", default="0.0.0.0", help="address of the metrics endpoint")  # noqa: S104
     parser.add_argument(
@@ -112,6 +115,7 @@ def main(args: argparse.Namespace) -> int:
         max_scans=args.max_scans,
         advisories_configmap=args.advisories_configmap or None,
         metrics_port=args.metrics_port,
+        decommission_step_delay=args.decommission_step_delay,
         metrics_host=args.metrics_host,
         webhook_port=args.webhook_port,
         webhook_host=args.webhook_host,

@@ -93,3 +93,20 @@ def review_deployment(spec: Mapping[str, Any], namespace: str, model: Mapping[st
     ):
         review.denials.append(f"AIModel {name!r} was rejected ({verified.reason}): {verified.message}")
     return review
+
+
+def end_of_life_stamp(
+    new: Mapping[str, Any], old: Mapping[str, Any] | None, requester: str, annotation: str
+) -> str | None:
+    """The value the requester annotation must have after this CREATE/UPDATE, or None to leave it.
+
+    It is stamped from admission's userInfo when the end-of-life policy is set or changed; any other
+    attempt to change it is undone, so nobody can claim someone else asked for a decommission.
+    """
+    if old is None or (old.get("spec") or {}).get("endOfLife") != (new.get("spec") or {}).get("endOfLife"):
+        return requester
+    before = ((old.get("metadata") or {}).get("annotations") or {}).get(annotation)
+    after = ((new.get("metadata") or {}).get("annotations") or {}).get(annotation)
+    if before != after:
+        return str(before) if before is not None else ""
+    return None

@@ -12,6 +12,7 @@ from typing import Any
 from modelguard.adapters.cache import Key, Store
 from modelguard.adapters.events import EventRecorder
 from modelguard.adapters.kube import Kube
+from modelguard.adapters.signing_key import OperatorKey
 from modelguard.adapters.verification_service import ModelVerifier
 from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
 from modelguard.engine.workqueue import WorkQueue
@@ -65,6 +66,7 @@ class Settings:
     max_scans: int = 4
     advisories_configmap: str | None = "modelguard-advisories"
     metrics_port: int | None = None
+    decommission_step_delay: float = 0.0
     metrics_host: str = "0.0.0.0"  # noqa: S104 (in a pod; the chart's NetworkPolicy limits it)
     webhook_port: int | None = None
     webhook_host: str = "0.0.0.0"  # noqa: S104 (in a pod; tests pass 127.0.0.1)
@@ -98,6 +100,8 @@ class Runtime:
             gateway_image=self.settings.gateway_image,
             monitoring_namespace=self.settings.monitoring_namespace,
             advisories_configmap=self.settings.advisories_configmap,
+            operator_key=OperatorKey(self.kube, self.settings.namespace),
+            decommission_step_delay=self.settings.decommission_step_delay,
         )
         self.queue = WorkQueue(self._dispatch, workers=self.settings.workers, name="reconcile")
         self.store.add_index("deployments-by-model", "AIDeployment", _model_ref)
@@ -114,8 +118,11 @@ class Runtime:
 
     async def _dispatch(self, key: Key) -> float | None:
         reconcile = RECONCILERS.get(key.kind)
-        if reconcile is None or self._terminating(key.namespace):
+        if reconcile is None:
             return None
+        deleting = bool(((self.store.get(key) or {}).get("metadata") or {}).get("deletionTimestamp"))
+        if self._terminating(key.namespace) and not deleting:
+            return None  # nothing can be created there; objects being deleted still finish their decommission
         return await reconcile(self.context, key)
 
     def _terminating(self, namespace: str) -> bool:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
 from modelguard.adapters.cache import Key
+from modelguard.adapters.kube import KubeError
+from modelguard.adapters.resources import CONFIGMAPS
 from modelguard.api.base import GROUP
-from modelguard.domain.admission import Review, review_deployment, review_model
+from modelguard.domain.admission import Review, end_of_life_stamp, review_deployment, review_model
 from modelguard.engine.runtime import Runtime
+from modelguard.reconcilers.decommission import REQUESTS, SET_BY
 
 AIMODELS_HOOK = "validate-aimodels"
 AIDEPLOYMENTS_HOOK = "validate-aideployments"
+AIMODELS_MUTATE_HOOK = "mutate-aimodels"
+AIMODELS_DELETE_HOOK = "record-aimodel-deletions"
 
 
 def _answer(review: Review, warnings: list[str]) -> None:
@@ -22,7 +29,27 @@ def _answer(review: Review, warnings: list[str]) -> None:
 
 
 def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
-    @kopf.on.validate(GROUP, "aimodels", id=AIMODELS_HOOK, registry=registry)
+    @kopf.on.mutate(GROUP, "aimodels", id=AIMODELS_MUTATE_HOOK, registry=registry, operations=["CREATE", "UPDATE"])
+    def stamp_end_of_life(body: kopf.Body, userinfo: kopf.UserInfo, patch: kopf.Patch, **kwargs: Any) -> None:
+        """Record who set the end-of-life policy (the requester of a later retire), from admission only."""
+        old = kwargs.get("old")
+        value = end_of_life_stamp(dict(body), dict(old) if old is not None else None, requester_json(userinfo), SET_BY)
+        if value is not None:
+            patch.metadata.annotations[SET_BY] = value
+
+    @kopf.on.validate(GROUP, "aimodels", id=AIMODELS_DELETE_HOOK, registry=registry, operations=["DELETE"])
+    async def record_deletion(body: kopf.Body, userinfo: kopf.UserInfo, dryrun: bool, **_: Any) -> None:
+        """Remember who deleted the model: its decommission deletes data only as far as they may."""
+        if dryrun:
+            return
+        try:
+            await record_requester(runtime, str(body.get("metadata", {}).get("uid", "")), userinfo)
+        except Exception as exc:  # fail closed: no record, no deletion
+            raise kopf.AdmissionError(
+                f"could not record the requester of this deletion ({type(exc).__name__}); try again", code=503
+            ) from None
+
+    @kopf.on.validate(GROUP, "aimodels", id=AIMODELS_HOOK, registry=registry, operations=["CREATE", "UPDATE"])
     def validate_model(spec: kopf.Spec, namespace: str | None, warnings: list[str], **_: Any) -> None:
         ns = namespace or ""
         namespace_body = runtime.store.get(Key("Namespace", "", ns))
@@ -35,6 +62,26 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         ns = namespace or ""
         model = runtime.store.get(Key("AIModel", ns, str((spec.get("modelRef") or {}).get("name", ""))))
         _answer(review_deployment(dict(spec), ns, model), warnings)
+
+
+def requester_json(userinfo: Mapping[str, Any]) -> str:
+    return json.dumps(
+        {"username": str(userinfo.get("username", "")), "groups": [str(g) for g in userinfo.get("groups") or []]},
+        separators=(",", ":"),
+    )
+
+
+async def record_requester(runtime: Runtime, uid: str, userinfo: Mapping[str, Any]) -> None:
+    name, ns = REQUESTS, runtime.settings.namespace
+    patch = {"data": {uid: requester_json(userinfo)}}
+    try:
+        await runtime.kube.merge_patch(CONFIGMAPS, ns, name, patch)
+    except KubeError as exc:
+        if not exc.not_found:
+            raise
+        await runtime.kube.create(
+            CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, **patch}
+        )
 
 
 def webhook_server(runtime: Runtime) -> kopf.WebhookServer | None:

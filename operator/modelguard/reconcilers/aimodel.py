@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from modelguard.adapters.cache import Key
+from modelguard.adapters.kube import KubeError
 from modelguard.adapters.model_sources import Fetch
 from modelguard.adapters.oci import Credentials, Reference
 from modelguard.adapters.resources import AIMODELS
@@ -26,6 +27,7 @@ from modelguard.adapters.secrets import configmap_value, policy_keys, registry_c
 from modelguard.adapters.verifier import Verified
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, ScanSummary, VerificationAttempt, VerifiedRecord
 from modelguard.api.trustpolicy import TrustPolicySpec
+from modelguard.domain import decommission as decommission_plan
 from modelguard.domain import schedule
 from modelguard.domain.conditions import Verdict, find, generation_of, merge_conditions
 from modelguard.domain.errors import Retry, VerificationError
@@ -36,13 +38,14 @@ from modelguard.domain.model_checks import (
     missing_card_fields,
     signature_location,
 )
-from modelguard.reconcilers import scan
+from modelguard.reconcilers import decommission, scan
 from modelguard.reconcilers.context import Context, current_conditions, spec_error, write_status
 
 log = logging.getLogger(__name__)
 SLOW_VERIFICATION = 1.0  # seconds before "Verifying" is written to status
 OVERRIDE = "modelguard.io/quarantine-override"
-EVENT_CONDITIONS = ("Verified", "ScanPassed", "QuarantineOverridden")
+FINALIZER = "modelguard.io/decommission"
+EVENT_CONDITIONS = ("Verified", "ScanPassed", "QuarantineOverridden", "Decommissioned")
 
 
 @dataclass
@@ -216,6 +219,12 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         return None
 
     meta = body.get("metadata") or {}
+    deleting = bool(meta.get("deletionTimestamp"))
+    end = decommission_plan.trigger(spec, deleting, ctx.clock())
+    if end is not None or status.decommission is not None:
+        return await _end_of_life(ctx, key, body, spec, status, end or status.decommission.trigger)  # type: ignore[union-attr]
+    if FINALIZER not in (meta.get("finalizers") or []):
+        await _add_finalizer(ctx, key, meta)
     policy_body = ctx.store.get(Key("TrustPolicy", "", spec.trust_policy))
     policy = _policy(policy_body)
     namespace = ctx.store.get(Key("Namespace", "", key.namespace))
@@ -262,6 +271,106 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     if next_scan is None:
         return None
     return max(1.0, (next_scan - ctx.clock()).total_seconds())
+
+
+async def _add_finalizer(ctx: Context, key: Key, meta: dict[str, Any]) -> None:
+    """Deleting the model must run its decommission first (TS 104 223 5.5.1)."""
+    finalizers = [*(meta.get("finalizers") or []), FINALIZER]
+    try:
+        await ctx.kube.merge_patch(
+            AIMODELS,
+            key.namespace,
+            key.name,
+            {"metadata": {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")}},
+        )
+    except KubeError as exc:
+        if exc.conflict:
+            raise Retry("Conflict", "the AIModel changed while adding the finalizer") from None
+        raise
+
+
+async def _release_finalizer(ctx: Context, key: Key, meta: dict[str, Any]) -> None:
+    current = list(meta.get("finalizers") or [])
+    if FINALIZER not in current:
+        return
+    await ctx.kube.json_patch(
+        AIMODELS,
+        key.namespace,
+        key.name,
+        [
+            {"op": "test", "path": "/metadata/finalizers", "value": current},
+            {"op": "replace", "path": "/metadata/finalizers", "value": [f for f in current if f != FINALIZER]},
+        ],
+    )
+
+
+async def _end_of_life(
+    ctx: Context,
+    key: Key,
+    body: dict[str, Any],
+    spec: AIModelSpec,
+    status: AIModelStatus,
+    trigger: decommission_plan.Trigger,
+) -> float | None:
+    """Decommission: legal hold blocks everything; otherwise run the plan step by step, recording progress."""
+    meta = body.get("metadata") or {}
+    if spec.end_of_life.legal_hold and not (status.decommission and status.decommission.completed_at):
+        hold = Verdict(
+            "Decommissioned",
+            "False",
+            "LegalHold",
+            f"{trigger}: blocked by a legal hold (spec.endOfLife.legalHold); nothing is deleted",
+        )
+        await _write(ctx, key, body, status, [hold, Verdict("Ready", "False", "LegalHold", hold.message)], {})
+        return None
+    progress = await decommission.start(ctx, body, status, trigger)
+    current_body, current_status = body, status
+    while decommission_plan.next_step(progress.steps) is not None:
+        try:
+            progress = await decommission.step(ctx, key, current_body, spec, progress)
+        except decommission.StepFailed as failed:
+            name = decommission_plan.next_step(failed.progress.steps) or "Step"
+            blocked = Verdict(
+                "Decommissioned", "False", f"{name}Failed", f"{failed.cause.reason}: {failed.cause.message}"
+            )
+            await _write(
+                ctx,
+                key,
+                current_body,
+                current_status,
+                [blocked, Verdict("Ready", "False", "Decommissioning", blocked.message)],
+                {"decommission": failed.progress.wire()},
+            )
+            raise Retry(failed.cause.reason, failed.cause.message) from None
+        pending = decommission_plan.next_step(progress.steps)
+        verdict = (
+            Verdict(
+                "Decommissioned",
+                "True",
+                "CertificateIssued",
+                f"decommissioned; DecommissionCertificate {progress.certificate}",
+            )
+            if pending is None
+            else Verdict("Decommissioned", "False", "InProgress", f"next step: {pending}")
+        )
+        await _write(
+            ctx,
+            key,
+            current_body,
+            current_status,
+            [
+                verdict,
+                Verdict("Ready", "False", "Decommissioned" if pending is None else "Decommissioning", verdict.message),
+            ],
+            {"decommission": progress.wire()},
+        )
+        current_body = ctx.store.get(key) or current_body
+        current_status = _status(current_body)
+        if pending is not None and ctx.decommission_step_delay:
+            await asyncio.sleep(ctx.decommission_step_delay)
+    if trigger == "Deletion" or meta.get("deletionTimestamp"):
+        await _release_finalizer(ctx, key, (ctx.store.get(key) or body).get("metadata") or meta)
+    return None
 
 
 def _override(annotations: dict[str, str]) -> Verdict:

@@ -14,6 +14,7 @@ from modelguard.adapters.cache import Key, Store
 from modelguard.adapters.events import EventRecorder
 from modelguard.adapters.kube import Kube, Resource
 from modelguard.adapters.metrics import Metrics
+from modelguard.adapters.signing_key import OperatorKey
 from modelguard.adapters.verification_service import ModelVerifier
 from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
 from modelguard.domain.conditions import conditions_of
@@ -37,6 +38,8 @@ class Context:
     advisories_configmap: str | None = "modelguard-advisories"
     metrics: Metrics = field(default_factory=Metrics)
     scan_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+    operator_key: OperatorKey | None = None
+    decommission_step_delay: float = 0.0
     clock: Callable[[], datetime] = utcnow
 
 

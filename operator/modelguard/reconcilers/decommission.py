@@ -1,0 +1,291 @@
+"""Execute an AIModel's decommission plan (domain/decommission.py), one idempotent step at a time.
+
+After every step the progress goes to the AIModel's status, so a crash resumes rather than repeats.
+A step that cannot finish says which and why, and is retried with backoff; it never counts as done.
+The finalizer is released only once the signed DecommissionCertificate exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from modelguard import __version__
+from modelguard.adapters.cache import Key
+from modelguard.adapters.kube import KubeError, may
+from modelguard.adapters.oci import Reference, Registry
+from modelguard.adapters.resources import (
+    AIDEPLOYMENTS,
+    BY_CHILD_KIND,
+    CERTIFICATES,
+    CONFIGMAPS,
+    DATA_KINDS,
+    DEPLOYMENTS,
+)
+from modelguard.adapters.secrets import registry_credentials
+from modelguard.api.aimodel import AIModelSpec, AIModelStatus, DecommissionProgress, DecommissionStep
+from modelguard.api.base import API_VERSION
+from modelguard.builders.labels import object_name
+from modelguard.domain import decommission as plan_
+from modelguard.domain.errors import Retry, VerificationError
+from modelguard.reconcilers.context import Context
+
+log = logging.getLogger(__name__)
+REQUESTS = "modelguard-decommission-requests"
+SET_BY = "modelguard.io/end-of-life-set-by"
+QUARANTINE_MANAGER = "modelguard-quarantine"
+
+
+@dataclass
+class Run:
+    key: Key
+    body: dict[str, Any]
+    spec: AIModelSpec
+    progress: DecommissionProgress
+    requester: dict[str, Any]
+    actions: list[dict[str, str]] = field(default_factory=list)
+
+    def act(self, step: str, kind: str, name: str, method: str, result: str, detail: str = "") -> None:
+        self.actions.append(
+            {"step": step, "kind": kind, "name": name, "method": method, "result": result, "detail": detail}
+        )
+
+
+async def requester(ctx: Context, body: dict[str, Any], trigger: str) -> dict[str, Any]:
+    """Who asked: recorded by the admission webhook (deletion) or stamped when endOfLife was set."""
+    meta = body.get("metadata") or {}
+    if trigger == "Deletion":
+        cm = await ctx.kube.get(CONFIGMAPS, ctx.operator_namespace, REQUESTS)
+        raw = ((cm or {}).get("data") or {}).get(meta.get("uid", ""))
+    else:
+        raw = (meta.get("annotations") or {}).get(SET_BY)
+    try:
+        value = json.loads(raw) if raw else None
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not value.get("username"):
+        return {"username": "unknown", "groups": []}
+    return {"username": str(value["username"]), "groups": [str(g) for g in value.get("groups") or []]}
+
+
+def _deployments(ctx: Context, run: Run) -> list[Key]:
+    return ctx.store.lookup("deployments-by-model", f"{run.key.namespace}/{run.key.name}")
+
+
+async def stop_serving(ctx: Context, run: Run) -> None:
+    deployments = _deployments(ctx, run)
+    if run.spec.end_of_life.deployments == "Wait" and deployments:
+        names = ", ".join(k.name for k in deployments)
+        raise Retry("WaitingForDeployments", f"waiting for the owners to delete AIDeployments: {names}")
+    for dep in deployments:
+        workload = ctx.store.get(Key("Deployment", dep.namespace, dep.name))
+        if workload is not None:
+            await ctx.kube.merge_patch(
+                DEPLOYMENTS, dep.namespace, dep.name, {"spec": {"replicas": 0}}, field_manager=QUARANTINE_MANAGER
+            )
+            run.act("StopServing", "Deployment", f"{dep.namespace}/{dep.name}", "ScaleToZero", "Done")
+
+
+async def delete_workloads(ctx: Context, run: Run) -> None:
+    for dep in _deployments(ctx, run):
+        body = ctx.store.get(dep) or {}
+        for child in (body.get("status") or {}).get("children") or []:
+            kind, _, name = child.partition("/")
+            if kind in BY_CHILD_KIND:
+                gone = not await ctx.kube.delete(BY_CHILD_KIND[kind], dep.namespace, name)
+                run.act("DeleteWorkloads", kind, f"{dep.namespace}/{name}", "Delete", "AlreadyGone" if gone else "Done")
+        gone = not await ctx.kube.delete(AIDEPLOYMENTS, dep.namespace, dep.name)
+        run.act(
+            "DeleteWorkloads",
+            "AIDeployment",
+            f"{dep.namespace}/{dep.name}",
+            "Delete",
+            "AlreadyGone" if gone else "Done",
+        )
+
+
+async def _delete_as_requester(ctx: Context, run: Run, step: str, kind: str, name: str, method: str) -> None:
+    user, groups = run.requester["username"], run.requester["groups"]
+    if user == "unknown":
+        raise VerificationError(
+            "RequesterUnknown",
+            "who asked for the decommission was not recorded (admission "
+            "webhook unavailable?): refusing to delete data on nobody's authority",
+        )
+    allowed, _ = await may(ctx.kube, user, groups, "delete", plan_.PLURALS[kind], run.key.namespace, name)
+    if not allowed:
+        raise VerificationError(
+            "DataDeletionForbidden",
+            f"{user} may not delete {kind} {name!r} in {run.key.namespace!r}; nothing was deleted on their behalf",
+        )
+    existed = await ctx.kube.delete(DATA_KINDS[kind], run.key.namespace, name)
+    run.act(step, kind, f"{run.key.namespace}/{name}", method, "Done" if existed else "AlreadyGone")
+
+
+async def delete_data(ctx: Context, run: Run) -> None:
+    for ref in run.spec.end_of_life.data_refs:  # LocalObjectReferences: the model's namespace only
+        await _delete_as_requester(ctx, run, "DeleteData", ref.kind, ref.name, "Delete")
+
+
+async def _registry(ctx: Context, run: Run, uri: str) -> tuple[Registry, Reference]:
+    ref = Reference.parse(uri)
+    creds_ref = run.spec.source.credentials_secret_ref
+    creds = await registry_credentials(ctx.kube, run.key.namespace, creds_ref.name, ref.host) if creds_ref else None
+    settings = ctx.verifier.settings
+    return Registry(settings.http, ref.host, creds, plain_http=ref.host in settings.plain_http_registries), ref
+
+
+async def delete_artifacts(ctx: Context, run: Run) -> None:
+    uris = [run.spec.source.uri]
+    if run.spec.signature.bundle_uri:
+        uris.append(run.spec.signature.bundle_uri)
+    for uri in uris:
+        if not run.spec.end_of_life.delete_artifacts:
+            run.act("DeleteArtifacts", "Artifact", uri, "None", "Retained", "endOfLife.deleteArtifacts is false")
+        elif uri.startswith("oci://"):
+            registry, ref = await _registry(ctx, run, uri)
+            existed = await asyncio.to_thread(registry.delete_manifest, ref)
+            run.act("DeleteArtifacts", "OCIManifest", uri, "RegistryDelete", "Done" if existed else "AlreadyGone")
+        else:
+            run.act(
+                "DeleteArtifacts",
+                "Artifact",
+                uri,
+                "None",
+                "Retained",
+                "file:// and https:// sources are not deleted by ModelGuard; remove them at their origin",
+            )
+
+
+async def destroy_keys(ctx: Context, run: Run) -> None:
+    for ref in run.spec.end_of_life.encryption_keys:
+        await _delete_as_requester(ctx, run, "DestroyKeys", "Secret", ref.name, "CryptoShred")
+
+
+async def confirm_deleted(ctx: Context, run: Run) -> None:
+    """Every deletion really happened: the API answers 404 and the registry no longer has the manifest."""
+    still: list[str] = []
+    for action in run.progress.actions:
+        if action["result"] != "Done" or action["method"] not in ("Delete", "CryptoShred", "RegistryDelete"):
+            continue
+        if action["kind"] == "OCIManifest":
+            registry, ref = await _registry(ctx, run, action["name"])
+            if await asyncio.to_thread(registry.exists, ref):
+                still.append(action["name"])
+            else:
+                run.act("ConfirmDeleted", "OCIManifest", action["name"], "Verify404", "Done", "HEAD answered 404")
+            continue
+        namespace, _, name = action["name"].partition("/")
+        resource = {**BY_CHILD_KIND, **DATA_KINDS, "AIDeployment": AIDEPLOYMENTS}[action["kind"]]
+        if await ctx.kube.get(resource, namespace, name) is not None:
+            still.append(f"{action['kind']}/{name}")
+        else:
+            run.act("ConfirmDeleted", action["kind"], action["name"], "Verify404", "Done", "GET answered 404")
+    if still:
+        raise Retry("NotYetDeleted", f"still present: {', '.join(still[:5])}")
+
+
+async def issue_certificate(ctx: Context, run: Run) -> None:
+    meta = run.body["metadata"]
+    name = object_name(f"{run.key.namespace}.{run.key.name}", meta["uid"][:8])
+    existing = await ctx.kube.get(CERTIFICATES, None, name)
+    if existing is None:
+        verified = (run.body.get("status") or {}).get("verified") or {}
+        actions = [a for a in run.progress.actions if a["step"] != "ConfirmDeleted"]
+        spec: dict[str, Any] = {
+            "model": {
+                "namespace": run.key.namespace,
+                "name": run.key.name,
+                "uid": meta["uid"],
+                "version": run.spec.version,
+                "digest": verified.get("digest"),
+                "source": run.spec.source.uri,
+            },
+            "trigger": run.progress.trigger,
+            "requester": run.requester,
+            "startedAt": _iso(run.progress.started_at),
+            "completedAt": _iso(ctx.clock()),
+            "operatorVersion": __version__,
+            "actions": actions,
+            "keysDestroyed": [a["name"] for a in actions if a["method"] == "CryptoShred"],
+        }
+        assert ctx.operator_key is not None
+        spec["signature"] = plan_.sign(await ctx.operator_key.get(), spec)
+        body = {
+            "apiVersion": API_VERSION,
+            "kind": "DecommissionCertificate",
+            "metadata": {"name": name, "labels": {"modelguard.io/model-uid": meta["uid"]}},
+            "spec": spec,
+        }
+        try:
+            await ctx.kube.create(CERTIFICATES, body)
+        except KubeError as exc:
+            if not exc.conflict:  # created by a run that crashed before recording it: one certificate only
+                raise
+    run.progress = run.progress.model_copy(update={"certificate": name})
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+STEP_FUNCTIONS: dict[str, Callable[[Context, Run], Awaitable[None]]] = {
+    "StopServing": stop_serving,
+    "DeleteWorkloads": delete_workloads,
+    "DeleteData": delete_data,
+    "DeleteArtifacts": delete_artifacts,
+    "DestroyKeys": destroy_keys,
+    "ConfirmDeleted": confirm_deleted,
+    "IssueCertificate": issue_certificate,
+}
+
+
+async def start(
+    ctx: Context, body: dict[str, Any], status: AIModelStatus, trigger: plan_.Trigger
+) -> DecommissionProgress:
+    if status.decommission is not None:
+        return status.decommission
+    who = await requester(ctx, body, trigger)
+    return DecommissionProgress(
+        trigger=trigger, requester=who["username"], started_at=ctx.clock(), steps=plan_.plan(), actions=[]
+    )
+
+
+async def step(
+    ctx: Context, key: Key, body: dict[str, Any], spec: AIModelSpec, progress: DecommissionProgress
+) -> DecommissionProgress:
+    """Run the next pending step; returns the new progress (the caller records it)."""
+    name = plan_.next_step(progress.steps)
+    if name is None:
+        return progress
+    who = await requester(ctx, body, progress.trigger)
+    run = Run(key, body, spec, progress, who)
+    try:
+        await STEP_FUNCTIONS[name](ctx, run)
+    except (Retry, VerificationError) as exc:
+        failed = [
+            s if s.name != name else DecommissionStep(name=name, state="Failed", message=f"{exc.reason}: {exc.message}")
+            for s in progress.steps
+        ]
+        raise _StepFailed(progress.model_copy(update={"steps": failed}), exc) from None
+    steps = [s if s.name != name else DecommissionStep(name=name, state="Done", message="") for s in progress.steps]
+    done = run.progress.model_copy(update={"steps": steps, "actions": [*progress.actions, *run.actions]})
+    if plan_.next_step(steps) is None:
+        done = done.model_copy(update={"completed_at": ctx.clock()})
+    log.info("%s: decommission step %s done", key, name)
+    return done
+
+
+class _StepFailed(Exception):
+    def __init__(self, progress: DecommissionProgress, cause: Retry | VerificationError) -> None:
+        super().__init__(str(cause))
+        self.progress = progress
+        self.cause = cause
+
+
+StepFailed = _StepFailed
