@@ -29,11 +29,9 @@ def add_parser(commands: Any) -> None:
 
 
 def _from_cluster(kind_path: str) -> dict[str, Any]:
-    from kubernetes import config as kube_config
-    from kubernetes.client import ApiClient
+    from modelguard.cli.run import api_client
 
-    client = ApiClient()
-    kube_config.load_kube_config(client_configuration=client.configuration)
+    client = api_client()
     data: dict[str, Any] = client.call_api(
         kind_path, "GET", response_type="object", auth_settings=["BearerToken"], _return_http_data_only=True
     )

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from modelguard.adapters.cache import Key
 from modelguard.adapters.kube import KubeError
 from modelguard.adapters.resources import AIDEPLOYMENTS, BY_CHILD_KIND, DEPLOYMENTS, SECRETS
-from modelguard.adapters.secrets import configmap_value, policy_keys
+from modelguard.adapters.secrets import policy_keys
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus
 from modelguard.api.trustpolicy import TrustPolicySpec
@@ -28,6 +28,7 @@ from modelguard.domain.conditions import Verdict, generation_of, merge_condition
 from modelguard.domain.drift import comparable, differences, summarize
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.rollout import Decision, ModelView, decide
+from modelguard.reconcilers import model_access
 from modelguard.reconcilers.context import Context, spec_error, write_status
 
 log = logging.getLogger(__name__)
@@ -120,11 +121,7 @@ async def _signature_and_key(ctx: Context, namespace: str, model: ModelView, sig
     key = next((k for k in keys if k.id == signer), None)
     if key is None:
         raise Retry("SignerNotFound", f"signing key {signer!r} is no longer in the TrustPolicy")
-    if model.spec.signature.config_map_ref is not None:
-        ref = model.spec.signature.config_map_ref
-        return await configmap_value(ctx.kube, namespace, ref.name, ref.key), key.pem
-    assert model.spec.signature.bundle_uri is not None
-    return await ctx.verifier.signature(model.spec.signature.bundle_uri, None), key.pem
+    return await model_access.signature(ctx, namespace, model.spec), key.pem
 
 
 async def _desired(

@@ -21,9 +21,8 @@ from pydantic import ValidationError
 from modelguard.adapters.cache import Key
 from modelguard.adapters.kube import KubeError
 from modelguard.adapters.model_sources import Fetch
-from modelguard.adapters.oci import Credentials, Reference
 from modelguard.adapters.resources import AIMODELS
-from modelguard.adapters.secrets import configmap_value, policy_keys, registry_credentials
+from modelguard.adapters.secrets import policy_keys
 from modelguard.adapters.verifier import Verified
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, ScanSummary, VerificationAttempt, VerifiedRecord
 from modelguard.api.trustpolicy import TrustPolicySpec
@@ -38,7 +37,7 @@ from modelguard.domain.model_checks import (
     missing_card_fields,
     signature_location,
 )
-from modelguard.reconcilers import decommission, scan
+from modelguard.reconcilers import decommission, model_access, scan
 from modelguard.reconcilers.context import Context, current_conditions, spec_error, write_status
 
 log = logging.getLogger(__name__)
@@ -62,22 +61,6 @@ def _status(body: dict[str, Any]) -> AIModelStatus:
         return AIModelStatus()
 
 
-async def _credentials(ctx: Context, namespace: str, spec: AIModelSpec) -> Credentials | None:
-    ref = spec.source.credentials_secret_ref
-    if ref is None:
-        return None
-    host = Reference.parse(spec.source.uri).host if spec.source.uri.startswith("oci://") else None
-    return await registry_credentials(ctx.kube, namespace, ref.name, host)
-
-
-async def _signature(ctx: Context, namespace: str, spec: AIModelSpec, creds: Credentials | None) -> bytes:
-    if spec.signature.config_map_ref is not None:
-        ref = spec.signature.config_map_ref
-        return await configmap_value(ctx.kube, namespace, ref.name, ref.key)
-    assert spec.signature.bundle_uri is not None
-    return await ctx.verifier.signature(spec.signature.bundle_uri, creds)
-
-
 async def _verify(
     ctx: Context,
     key: Key,
@@ -87,8 +70,8 @@ async def _verify(
     status: AIModelStatus,
     deep: bool,
 ) -> Verified:
-    creds = await _credentials(ctx, key.namespace, spec)
-    signature = await _signature(ctx, key.namespace, spec, creds)
+    creds = await model_access.credentials(ctx, key.namespace, spec)
+    signature = await model_access.signature(ctx, key.namespace, spec, creds)
     keys = await policy_keys(ctx.kube, ctx.operator_namespace, policy)
     request = Fetch(spec.source.uri, spec.signature.format, keys, ctx.clock(), creds, deep=deep)
     task = asyncio.ensure_future(ctx.verifier.verify(request, signature))
@@ -293,15 +276,18 @@ async def _release_finalizer(ctx: Context, key: Key, meta: dict[str, Any]) -> No
     current = list(meta.get("finalizers") or [])
     if FINALIZER not in current:
         return
-    await ctx.kube.json_patch(
-        AIMODELS,
-        key.namespace,
-        key.name,
-        [
-            {"op": "test", "path": "/metadata/finalizers", "value": current},
-            {"op": "replace", "path": "/metadata/finalizers", "value": [f for f in current if f != FINALIZER]},
-        ],
-    )
+    ops = [
+        {"op": "test", "path": "/metadata/finalizers", "value": current},
+        {"op": "replace", "path": "/metadata/finalizers", "value": [f for f in current if f != FINALIZER]},
+    ]
+    try:
+        await ctx.kube.json_patch(AIMODELS, key.namespace, key.name, ops)
+    except KubeError as exc:
+        if exc.not_found:  # released already and gone
+            return
+        if exc.status == 422:  # the finalizers changed meanwhile: look again
+            raise Retry("Conflict", "the finalizers changed while releasing ours") from None
+        raise
 
 
 async def _end_of_life(

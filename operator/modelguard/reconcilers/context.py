@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from modelguard.adapters.cache import Key, Store
 from modelguard.adapters.events import EventRecorder
-from modelguard.adapters.kube import Kube, Resource
+from modelguard.adapters.kube import Kube, KubeError, Resource
 from modelguard.adapters.metrics import Metrics
 from modelguard.adapters.signing_key import OperatorKey
 from modelguard.adapters.verification_service import ModelVerifier
@@ -53,7 +53,12 @@ async def write_status(
     current = body.get("status") or {}
     if all(current.get(field) == value for field, value in status.items()):
         return False
-    await ctx.kube.patch_status(res, key.namespace or None, key.name, status)
+    try:
+        await ctx.kube.patch_status(res, key.namespace or None, key.name, status)
+    except KubeError as exc:
+        if exc.not_found:  # deleted meanwhile: nothing to report on
+            return False
+        raise
     return True
 
 

@@ -1,0 +1,27 @@
+"""Reading a model's signature with the model's own credentials (shared by the AIModel and AIDeployment
+reconcilers). Credentials come only from the model's namespace."""
+
+from __future__ import annotations
+
+from modelguard.adapters.oci import Credentials, Reference
+from modelguard.adapters.secrets import configmap_value, registry_credentials
+from modelguard.api.aimodel import AIModelSpec
+from modelguard.reconcilers.context import Context
+
+
+async def credentials(ctx: Context, namespace: str, spec: AIModelSpec) -> Credentials | None:
+    ref = spec.source.credentials_secret_ref
+    if ref is None:
+        return None
+    host = Reference.parse(spec.source.uri).host if spec.source.uri.startswith("oci://") else None
+    return await registry_credentials(ctx.kube, namespace, ref.name, host)
+
+
+async def signature(ctx: Context, namespace: str, spec: AIModelSpec, creds: Credentials | None = None) -> bytes:
+    if spec.signature.config_map_ref is not None:
+        ref = spec.signature.config_map_ref
+        return await configmap_value(ctx.kube, namespace, ref.name, ref.key)
+    assert spec.signature.bundle_uri is not None
+    if creds is None:
+        creds = await credentials(ctx, namespace, spec)
+    return await ctx.verifier.signature(spec.signature.bundle_uri, creds)

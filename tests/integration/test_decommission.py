@@ -1,0 +1,340 @@
+"""Secure decommissioning at end of life (issue 6): the real control plane, the real registry, real keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes.client.exceptions import ApiException
+
+from tests.harness.client import KubeTestClient, condition, eventually, wait_for_condition
+from tests.harness.controlplane import ControlPlane
+from tests.harness.models import KeyPair
+from tests.harness.operator import OperatorProcess
+from tests.harness.publish import model, policy, publish
+from tests.harness.samples import ai_deployment
+from tests.harness.servers import Registry
+
+pytestmark = pytest.mark.timeout(300)
+KEY = KeyPair.generate()
+
+
+@pytest.fixture
+def trust(api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path, registry: Registry) -> str:
+    name = f"p-{namespace}"
+    api.create(
+        "trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/", f"oci://{registry.host}/"])
+    )
+    yield name
+    api.delete("trustpolicies", None, name)
+
+
+def gone(read: Any) -> bool:
+    try:
+        read()
+    except ApiException as exc:
+        return exc.status == 404
+    return False
+
+
+def certificates(api: KubeTestClient, uid: str) -> list[dict[str, Any]]:
+    items = api.custom.list_cluster_custom_object(
+        "modelguard.io", "v1alpha1", "decommissioncertificates", label_selector=f"modelguard.io/model-uid={uid}"
+    )["items"]
+    return list(items)
+
+
+def data_objects(api: KubeTestClient, ns: str) -> None:
+    api.core.create_namespaced_secret(ns, {"metadata": {"name": "fraud-dek"}, "stringData": {"key": "k" * 32}})
+    api.core.create_namespaced_config_map(ns, {"metadata": {"name": "feature-stats"}, "data": {"mean": "0.3"}})
+    api.core.create_namespaced_persistent_volume_claim(
+        ns,
+        {
+            "metadata": {"name": "train-cache"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+        },
+    )
+
+
+END_OF_LIFE = {
+    "dataRefs": [
+        {"kind": "PersistentVolumeClaim", "name": "train-cache"},
+        {"kind": "ConfigMap", "name": "feature-stats"},
+    ],
+    "encryptionKeys": [{"name": "fraud-dek"}],
+    "deleteArtifacts": True,
+}
+
+
+def oci_model(
+    api: KubeTestClient, registry: Registry, models_root: Path, ns: str, trust: str, name: str = "m", **spec: Any
+) -> tuple[str, str]:
+    pub = publish(models_root, ns, name, KEY)
+    files = {str(p.relative_to(pub.model)): p.read_bytes() for p in sorted(pub.model.rglob("*")) if p.is_file()}
+    repo = f"models/{ns}/{name}"
+    digest = registry.push_model(repo, files)
+    sig = registry.push_model(
+        f"{repo}-sig",
+        {"model.sig": pub.signature.read_bytes()},
+        layer_type="application/vnd.dev.sigstore.bundle.v0.3+json",
+    )
+    if not gone(lambda: api.core.read_namespaced_secret("registry-creds", ns)):
+        pass
+    else:
+        api.core.create_namespaced_secret(
+            ns,
+            {
+                "metadata": {"name": "registry-creds"},
+                "stringData": {"username": registry.username, "password": registry.password},
+            },
+        )
+    body = model(
+        name, f"oci://{registry.host}/{repo}@{digest}", f"oci://{registry.host}/{repo}-sig@{sig}", trust, **spec
+    )
+    body["spec"]["source"]["credentialsSecretRef"] = {"name": "registry-creds"}
+    api.create("aimodels", ns, body)
+    return f"{repo}@{digest}", f"{repo}-sig@{sig}"
+
+
+def test_full_decommission_leaves_nothing_and_one_valid_certificate(
+    cluster: ControlPlane,
+    api: KubeTestClient,
+    namespace: str,
+    trust: str,
+    registry: Registry,
+    models_root: Path,
+    tmp_path: Path,
+) -> None:
+    data_objects(api, namespace)
+    model_ref, sig_ref = oci_model(api, registry, models_root, namespace, trust, endOfLife=END_OF_LIFE)
+    api.create("aideployments", namespace, ai_deployment("m-svc", "m", replicas=2))
+    wait_for_condition(api, "aideployments", namespace, "m-svc", "Ready", "True", timeout=60)
+    uid = api.get("aimodels", namespace, "m")["metadata"]["uid"]
+    assert "modelguard.io/decommission" in api.get("aimodels", namespace, "m")["metadata"]["finalizers"]
+
+    api.delete("aimodels", namespace, "m")
+    eventually(lambda: gone(lambda: api.get("aimodels", namespace, "m")), timeout=90, what="AIModel gone")
+
+    for read in (
+        lambda: api.get("aideployments", namespace, "m-svc"),
+        lambda: api.apps.read_namespaced_deployment("m-svc", namespace),
+        lambda: api.core.read_namespaced_service("m-svc", namespace),
+        lambda: api.core.read_namespaced_config_map("m-svc-gateway", namespace),
+        lambda: api.core.read_namespaced_secret("fraud-dek", namespace),
+        lambda: api.core.read_namespaced_config_map("feature-stats", namespace),
+    ):
+        assert gone(read)
+    eventually(
+        lambda: gone(lambda: api.core.read_namespaced_persistent_volume_claim("train-cache", namespace)),
+        what="PVC gone",
+    )
+    repo, digest = model_ref.split("@")
+    assert not registry.manifest_exists(repo, digest)
+    repo, digest = sig_ref.split("@")
+    assert not registry.manifest_exists(repo, digest)
+
+    (cert,) = certificates(api, uid)
+    spec = cert["spec"]
+    assert spec["trigger"] == "Deletion" and spec["requester"]["username"] == "admin"
+    assert "system:masters" in spec["requester"]["groups"]
+    assert spec["model"]["uid"] == uid and spec["model"]["digest"].startswith("sha256:")
+    done = {(a["kind"], a["method"]) for a in spec["actions"]}
+    assert {
+        ("OCIManifest", "RegistryDelete"),
+        ("Secret", "CryptoShred"),
+        ("PersistentVolumeClaim", "Delete"),
+        ("ConfigMap", "Delete"),
+        ("AIDeployment", "Delete"),
+    } <= done
+    assert spec["keysDestroyed"] == [f"{namespace}/fraud-dek"]
+    assert "k" * 32 not in json.dumps(cert) and registry.password not in json.dumps(cert)
+
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    cli = [sys.executable, "-m", "modelguard.cli.main", "certificate", "verify"]
+    ok = subprocess.run(
+        [*cli, "--name", cert["metadata"]["name"]], env=env, capture_output=True, text=True, check=False
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith(f"valid: {namespace}/m (Deletion, requested by admin")
+    tampered = dict(cert)
+    tampered["spec"] = {**spec, "actions": [a for a in spec["actions"] if a["kind"] != "PersistentVolumeClaim"]}
+    path = tmp_path / "tampered.yaml"
+    path.write_text(yaml.safe_dump(tampered))
+    bad = subprocess.run([*cli, str(path)], env=env, capture_output=True, text=True, check=False)
+    assert bad.returncode == 1 and "altered" in bad.stdout
+    with pytest.raises(ApiException) as err:
+        api.custom.patch_cluster_custom_object(
+            "modelguard.io",
+            "v1alpha1",
+            "decommissioncertificates",
+            cert["metadata"]["name"],
+            {"spec": {"trigger": "Retire"}},
+        )
+    assert "immutable" in str(err.value.body)
+
+
+def test_legal_hold_blocks_every_deletion(api: KubeTestClient, namespace: str, trust: str, models_root: Path) -> None:
+    api.core.create_namespaced_secret(namespace, {"metadata": {"name": "fraud-dek"}, "stringData": {"k": "v"}})
+    pub = publish(models_root, namespace, "held", KEY)
+    api.create(
+        "aimodels",
+        namespace,
+        model(
+            "held",
+            pub.source,
+            pub.bundle,
+            trust,
+            endOfLife={"legalHold": True, "encryptionKeys": [{"name": "fraud-dek"}]},
+        ),
+    )
+    wait_for_condition(api, "aimodels", namespace, "held", "Verified", "True")
+    uid = api.get("aimodels", namespace, "held")["metadata"]["uid"]
+    api.delete("aimodels", namespace, "held")
+    body = wait_for_condition(api, "aimodels", namespace, "held", "Decommissioned", "False", "LegalHold")
+    assert body["metadata"]["deletionTimestamp"]
+    assert not gone(lambda: api.core.read_namespaced_secret("fraud-dek", namespace))
+    assert certificates(api, uid) == []
+    api.patch("aimodels", namespace, "held", {"spec": {"endOfLife": {"legalHold": False}}})
+    eventually(lambda: gone(lambda: api.get("aimodels", namespace, "held")), timeout=60, what="released")
+    assert gone(lambda: api.core.read_namespaced_secret("fraud-dek", namespace))
+    assert len(certificates(api, uid)) == 1
+
+
+def test_data_the_requester_may_not_delete_is_refused(
+    cluster: ControlPlane, api: KubeTestClient, namespace: str, trust: str, models_root: Path
+) -> None:
+    api.core.create_namespaced_secret(namespace, {"metadata": {"name": "customer-pii"}, "stringData": {"k": "v"}})
+    rbac = [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "model-owner", "namespace": namespace},
+            "rules": [{"apiGroups": ["modelguard.io"], "resources": ["aimodels"], "verbs": ["*"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "alice", "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "model-owner"},
+            "subjects": [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}],
+        },
+    ]
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": rbac}))
+    pub = publish(models_root, namespace, "m", KEY)
+    api.create(
+        "aimodels",
+        namespace,
+        model("m", pub.source, pub.bundle, trust, endOfLife={"dataRefs": [{"kind": "Secret", "name": "customer-pii"}]}),
+    )
+    wait_for_condition(api, "aimodels", namespace, "m", "Verified", "True")
+    deleted = cluster.kubectl("delete", "aimodel", "m", "-n", namespace, "--as", "alice", "--wait=false")
+    assert "deleted" in deleted.stdout
+    body = wait_for_condition(api, "aimodels", namespace, "m", "Decommissioned", "False", "DeleteDataFailed")
+    message = condition(body, "Decommissioned")["message"]
+    assert "DataDeletionForbidden" in message and "alice may not delete Secret 'customer-pii'" in message
+    assert not gone(lambda: api.core.read_namespaced_secret("customer-pii", namespace))
+
+    api.patch("aimodels", namespace, "m", {"spec": {"endOfLife": {"dataRefs": []}}})  # the owner drops the claim
+    eventually(lambda: gone(lambda: api.get("aimodels", namespace, "m")), timeout=60, what="released")
+    assert not gone(lambda: api.core.read_namespaced_secret("customer-pii", namespace))
+
+
+def test_data_references_cannot_leave_the_namespace(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str, trust: str
+) -> None:
+    obj = model(
+        "m",
+        "file:///x",
+        "file:///x.sig",
+        trust,
+        endOfLife={"dataRefs": [{"kind": "Secret", "name": "db-password", "namespace": "kube-system"}]},
+    )
+    result = cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(obj), check=False)
+    assert result.returncode != 0
+    assert 'unknown field "spec.endOfLife.dataRefs[0].namespace"' in result.stderr
+
+
+def test_retire_decommissions_and_keeps_the_record(
+    api: KubeTestClient, namespace: str, trust: str, models_root: Path
+) -> None:
+    pub = publish(models_root, namespace, "old", KEY)
+    api.create("aimodels", namespace, model("old", pub.source, pub.bundle, trust))
+    api.create("aideployments", namespace, ai_deployment("old-svc", "old"))
+    wait_for_condition(api, "aideployments", namespace, "old-svc", "Ready", "True", timeout=60)
+    api.patch("aimodels", namespace, "old", {"spec": {"endOfLife": {"retire": True}}})
+    body = wait_for_condition(
+        api, "aimodels", namespace, "old", "Decommissioned", "True", "CertificateIssued", timeout=60
+    )
+    assert condition(body, "Ready")["reason"] == "Decommissioned"
+    assert gone(lambda: api.get("aideployments", namespace, "old-svc"))
+    (cert,) = certificates(api, body["metadata"]["uid"])
+    assert cert["spec"]["trigger"] == "Retire" and cert["spec"]["requester"]["username"] == "admin"
+    assert body["status"]["decommission"]["certificate"] == cert["metadata"]["name"]
+    api.delete("aimodels", namespace, "old")  # deleting a retired model is immediate: nothing left to do
+    eventually(lambda: gone(lambda: api.get("aimodels", namespace, "old")), what="deleted")
+    assert len(certificates(api, body["metadata"]["uid"])) == 1
+
+
+def test_forged_requester_annotation_is_undone(
+    api: KubeTestClient, namespace: str, trust: str, models_root: Path
+) -> None:
+    pub = publish(models_root, namespace, "m", KEY)
+    api.create("aimodels", namespace, model("m", pub.source, pub.bundle, trust))
+    forged = json.dumps({"username": "ceo", "groups": []})
+    api.patch("aimodels", namespace, "m", {"metadata": {"annotations": {"modelguard.io/end-of-life-set-by": forged}}})
+    stamped = api.get("aimodels", namespace, "m")["metadata"]["annotations"]["modelguard.io/end-of-life-set-by"]
+    assert json.loads(stamped)["username"] == "admin"
+
+
+STEPS = ("StopServing", "DeleteWorkloads", "DeleteData", "DeleteArtifacts", "DestroyKeys", "ConfirmDeleted")
+
+
+def test_crash_at_every_step_boundary_resumes_without_duplicates(
+    api: KubeTestClient, operator: OperatorProcess, namespace: str, trust: str, models_root: Path
+) -> None:
+    operator.restart(["--decommission-step-delay", "0.6"])
+    try:
+        kills = 0
+        for boundary in range(1, len(STEPS) + 1):
+            name = f"crash-{boundary}"
+            api.core.create_namespaced_secret(
+                namespace, {"metadata": {"name": f"{name}-dek"}, "stringData": {"k": "v"}}
+            )
+            pub = publish(models_root, namespace, name, KEY)
+            api.create(
+                "aimodels",
+                namespace,
+                model(name, pub.source, pub.bundle, trust, endOfLife={"encryptionKeys": [{"name": f"{name}-dek"}]}),
+            )
+            api.create("aideployments", namespace, ai_deployment(f"{name}-svc", name))
+            wait_for_condition(api, "aideployments", namespace, f"{name}-svc", "ModelVerified", "True", timeout=60)
+            uid = api.get("aimodels", namespace, name)["metadata"]["uid"]
+            api.delete("aimodels", namespace, name)
+
+            def reached(n: str = name, k: int = boundary) -> bool:
+                steps = ((api.get("aimodels", namespace, n).get("status") or {}).get("decommission") or {}).get(
+                    "steps"
+                ) or []
+                return sum(1 for s in steps if s["state"] == "Done") >= k
+
+            eventually(reached, timeout=60, interval=0.05, what=f"{boundary} step(s) done")
+            operator.kill()
+            kills += 1
+            operator.restart(["--decommission-step-delay", "0.6"])
+            eventually(
+                lambda n=name: gone(lambda: api.get("aimodels", namespace, n)),
+                timeout=90,
+                what=f"{name} decommissioned after the crash",
+            )
+            assert len(certificates(api, uid)) == 1
+            assert gone(lambda n=name: api.core.read_namespaced_secret(f"{n}-dek", namespace))
+            assert gone(lambda n=name: api.get("aideployments", namespace, f"{n}-svc"))
+        assert kills == len(STEPS)
+    finally:
+        operator.restart()
