@@ -59,8 +59,9 @@ def cond(body: dict[str, Any], type_: str) -> dict[str, Any]:
     return next((c for c in (body.get("status") or {}).get("conditions", []) if c["type"] == type_), {})
 
 
-def wait(plane: ControlPlane, kind: str, namespace: str, name: str, type_: str, status: str,
-         timeout: float = 60) -> dict[str, Any]:
+def wait(
+    plane: ControlPlane, kind: str, namespace: str, name: str, type_: str, status: str, timeout: float = 60
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = get(plane, kind, namespace, name)
@@ -100,8 +101,15 @@ def main() -> int:
         step("A publisher makes a key and signs a model (OpenSSF model signing format)")
         run(str(BIN / "modelguard"), "keygen", "--out", str(DEMO / "keys"))
         model_dir = write_model(models / "fraud-scorer-v3")
-        run(str(BIN / "modelguard"), "sign", "--key", str(DEMO / "keys" / "private.pem"),
-            "--signature", str(models / "fraud-scorer-v3.sig"), str(model_dir))
+        run(
+            str(BIN / "modelguard"),
+            "sign",
+            "--key",
+            str(DEMO / "keys" / "private.pem"),
+            "--signature",
+            str(models / "fraud-scorer-v3.sig"),
+            str(model_dir),
+        )
         tampered = models / "fraud-scorer-v3-tampered"
         shutil.copytree(model_dir, tampered)
         shutil.copy(models / "fraud-scorer-v3.sig", models / "fraud-scorer-v3-tampered.sig")
@@ -112,13 +120,30 @@ def main() -> int:
         plane.kubectl("create", "namespace", OPERATOR_NAMESPACE)
         cert, key = plane.ca.write(DEMO, "webhook", plane.ca.issue("webhook", hosts=("127.0.0.1",)))
         port = free_port()
-        operator = OperatorProcess(plane.kubeconfig, DEMO / "operator.log", extra_args=[
-            "--namespace", OPERATOR_NAMESPACE, "--image", OPERATOR_IMAGE, "--file-root", str(models),
-            "--webhook-port", str(port), "--webhook-host", "127.0.0.1", "--webhook-cert", str(cert),
-            "--webhook-key", str(key)]).start()
+        operator = OperatorProcess(
+            plane.kubeconfig,
+            DEMO / "operator.log",
+            extra_args=[
+                "--namespace",
+                OPERATOR_NAMESPACE,
+                "--image",
+                OPERATOR_IMAGE,
+                "--file-root",
+                str(models),
+                "--webhook-port",
+                str(port),
+                "--webhook-host",
+                "127.0.0.1",
+                "--webhook-cert",
+                str(cert),
+                "--webhook-key",
+                str(key),
+            ],
+        ).start()
         wait_for_port(port, operator)
-        hook = webhook_configuration("modelguard", plane.ca.pem, url=f"https://127.0.0.1:{port}",
-                                     operator_namespace=OPERATOR_NAMESPACE)
+        hook = webhook_configuration(
+            "modelguard", plane.ca.pem, url=f"https://127.0.0.1:{port}", operator_namespace=OPERATOR_NAMESPACE
+        )
         plane.kubectl("apply", "-f", "-", stdin=json.dumps(hook))
         print(f"  operator pid {operator.popen.pid if operator.popen else '?'}, log .demo/operator.log")
 
@@ -133,25 +158,41 @@ def main() -> int:
             doc["spec"]["source"] = {"uri": f"file://{model_dir}"}
             doc["spec"]["signature"]["bundleUri"] = f"file://{models}/fraud-scorer-v3.sig"
 
-        for name, edit in (("00-namespace.yaml", lambda d: None), ("10-trustpolicy.yaml", policy),
-                           ("20-aimodel.yaml", model), ("25-api-keys.yaml", lambda d: None),
-                           ("30-aideployment.yaml", lambda d: None)):
+        for name, edit in (
+            ("00-namespace.yaml", lambda d: None),
+            ("10-trustpolicy.yaml", policy),
+            ("20-aimodel.yaml", model),
+            ("25-api-keys.yaml", lambda d: None),
+            ("30-aideployment.yaml", lambda d: None),
+        ):
             print("  " + plane.kubectl("apply", "-f", "-", stdin=example(name, edit)).stdout.strip())
 
         step("The model verifies and rolls out, pinned to its digest")
         body = wait(plane, "aimodel", "risk", "fraud-scorer-v3", "Verified", "True")
         wait(plane, "aideployment", "risk", "fraud-scorer", "Ready", "True")
         verified = body["status"]["verified"]
-        print(f"verified {verified['digest']}\n  signer {verified['signer']}, {verified['files']} files, "
-              f"{verified['bytes']} bytes in {verified['durationSeconds']} s")
+        print(
+            f"verified {verified['digest']}\n  signer {verified['signer']}, {verified['files']} files, "
+            f"{verified['bytes']} bytes in {verified['durationSeconds']} s"
+        )
         print(plane.kubectl("get", "trustpolicies,aimodels,aideployments", "-A").stdout)
         show(plane, "aimodel", "risk", "fraud-scorer-v3")
         show(plane, "aideployment", "risk", "fraud-scorer")
-        print(plane.kubectl("get", "deployment,service,configmap,serviceaccount", "-n", "risk",
-                            "-l", "app.kubernetes.io/managed-by=modelguard").stdout)
+        print(
+            plane.kubectl(
+                "get",
+                "deployment,service,configmap,serviceaccount",
+                "-n",
+                "risk",
+                "-l",
+                "app.kubernetes.io/managed-by=modelguard",
+            ).stdout
+        )
         deployment = get(plane, "deployment", "risk", "fraud-scorer")
-        print("init container: modelguard " + " ".join(
-            deployment["spec"]["template"]["spec"]["initContainers"][0]["args"]))
+        print(
+            "init container: modelguard "
+            + " ".join(deployment["spec"]["template"]["spec"]["initContainers"][0]["args"])
+        )
 
         step("The policy around the workload: default deny, declared clients to the gateway only, no API token")
         print(plane.kubectl("get", "networkpolicies", "-n", "risk").stdout)
@@ -161,10 +202,14 @@ def main() -> int:
             print(f"  ingress to port {rule['ports'][0]['port']} from {peers}")
         print(f"  egress rules: {len(allow.get('egress') or [])} (none declared)")
         pod = deployment["spec"]["template"]["spec"]
-        print(f"  pod: automountServiceAccountToken={pod['automountServiceAccountToken']}, runAsNonRoot="
-              f"{pod['securityContext']['runAsNonRoot']}, containers: "
-              + ", ".join(f"{c['name']} (readOnlyRootFilesystem={c['securityContext']['readOnlyRootFilesystem']})"
-                          for c in pod["containers"]))
+        print(
+            f"  pod: automountServiceAccountToken={pod['automountServiceAccountToken']}, runAsNonRoot="
+            f"{pod['securityContext']['runAsNonRoot']}, containers: "
+            + ", ".join(
+                f"{c['name']} (readOnlyRootFilesystem={c['securityContext']['readOnlyRootFilesystem']})"
+                for c in pod["containers"]
+            )
+        )
         show(plane, "aideployment", "risk", "fraud-scorer")
 
         step("The gateway's generated nginx configuration, run in a real nginx: a request without a key is refused")
@@ -172,24 +217,33 @@ def main() -> int:
         keys = base64.b64decode(get(plane, "secret", "risk", "fraud-scorer-gateway-keys")["data"]["clients.map"])
         gw_dir = DEMO / "gateway"
         port, status_port, upstream = free_port(), free_port(), free_port()
-        local = (conf.replace("/etc/modelguard/gateway-keys/clients.map", str(gw_dir / "clients.map"))
-                 .replace("/tmp/", f"{gw_dir}/t/").replace("pid /tmp", f"pid {gw_dir}/t")
-                 .replace("listen 8000;", f"listen 127.0.0.1:{port};")
-                 .replace("listen 8001;", f"listen 127.0.0.1:{status_port};")
-                 .replace("127.0.0.1:8080", f"127.0.0.1:{upstream}"))
+        local = (
+            conf.replace("/etc/modelguard/gateway-keys/clients.map", str(gw_dir / "clients.map"))
+            .replace("/tmp/", f"{gw_dir}/t/")
+            .replace("pid /tmp", f"pid {gw_dir}/t")
+            .replace("listen 8000;", f"listen 127.0.0.1:{port};")
+            .replace("listen 8001;", f"listen 127.0.0.1:{status_port};")
+            .replace("127.0.0.1:8080", f"127.0.0.1:{upstream}")
+        )
         key_value = yaml.safe_load((EXAMPLES / "25-api-keys.yaml").read_text())["stringData"]["payments"]
-        with echo_upstream(upstream), run_nginx(gw_dir, local, port, status_port, keys.decode(),
-                                                gw_dir / "clients.map") as gw:
+        with (
+            echo_upstream(upstream),
+            run_nginx(gw_dir, local, port, status_port, keys.decode(), gw_dir / "clients.map") as gw,
+        ):
             print(f"  POST /v1/score without a key      -> {call(gw.url + '/v1/score', data=b'{}')[0]}")
             wrong = {"Authorization": "Bearer not-a-real-key-0000000000"}
             print(f"  POST /v1/score with a wrong key   -> {call(gw.url + '/v1/score', wrong, b'{}')[0]}")
             good = {"Authorization": f"Bearer {key_value}"}
             status, body = call(gw.url + "/v1/score", good, b"{}")
-            print(f"  POST /v1/score as client payments -> {status}, upstream saw client={body.get('client')!r} "
-                  f"and no credentials: {body.get('authorization') is None}")
+            print(
+                f"  POST /v1/score as client payments -> {status}, upstream saw client={body.get('client')!r} "
+                f"and no credentials: {body.get('authorization') is None}"
+            )
             burst = [call(gw.url + "/v1/score", good, b"{}")[0] for _ in range(60)]
-            print(f"  60 more requests at once          -> {burst.count(200)} x 200, {burst.count(429)} x 429 "
-                  "(20/s, burst 40, per client)")
+            print(
+                f"  60 more requests at once          -> {burst.count(200)} x 200, {burst.count(429)} x 429 "
+                "(20/s, burst 40, per client)"
+            )
             print(f"  POST with a 2 MiB body            -> {call(gw.url + '/v1/score', good, b'x' * 2_097_152)[0]}")
 
         step("A tampered copy with the same signature is rejected")
@@ -216,8 +270,12 @@ def main() -> int:
         step("Maintenance scan: someone alters the served model's bytes; a scan finds it and quarantines")
         flip_byte(model_dir / "weights" / "model-00002.safetensors", 1000)
         print("  flipped one bit of weights/model-00002.safetensors in the served model, then:")
-        print("  " + plane.kubectl("annotate", "aimodel", "fraud-scorer-v3", "-n", "risk",
-                                   "modelguard.io/scan-now=demo-1").stdout.strip())
+        print(
+            "  "
+            + plane.kubectl(
+                "annotate", "aimodel", "fraud-scorer-v3", "-n", "risk", "modelguard.io/scan-now=demo-1"
+            ).stdout.strip()
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             body = get(plane, "aimodel", "risk", "fraud-scorer-v3")
@@ -225,11 +283,14 @@ def main() -> int:
                 break
             time.sleep(0.3)
         last = body["status"]["lastScan"]
-        print(f"  scan {last['result']}: {last['critical']} critical, {last['high']} high "
-              f"-> ScanReport {last['report']}")
+        print(
+            f"  scan {last['result']}: {last['critical']} critical, {last['high']} high -> ScanReport {last['report']}"
+        )
         for finding in get(plane, "scanreport", "risk", last["report"])["spec"]["findings"]:
-            print(f"    [{finding['severity']}] {finding['check']}: {finding['message']} "
-                  f"(TS 104 223 {', '.join(finding['provisions'])})")
+            print(
+                f"    [{finding['severity']}] {finding['check']}: {finding['message']} "
+                f"(TS 104 223 {', '.join(finding['provisions'])})"
+            )
         wait(plane, "aideployment", "risk", "fraud-scorer", "Quarantined", "True")
         show(plane, "aideployment", "risk", "fraud-scorer")
         replicas = get(plane, "deployment", "risk", "fraud-scorer")["spec"]["replicas"]
@@ -238,10 +299,79 @@ def main() -> int:
         flip_byte(model_dir / "weights" / "model-00002.safetensors", 1000)  # put the bytes back for the last step
 
         step("What every pod's init container runs: `modelguard verify` on the bytes it will load")
-        args = ["--key", str(DEMO / "keys" / "public.pem"), "--signature", str(models / "fraud-scorer-v3.sig"),
-                "--expect-digest", verified["digest"], "--quiet"]
+        args = [
+            "--key",
+            str(DEMO / "keys" / "public.pem"),
+            "--signature",
+            str(models / "fraud-scorer-v3.sig"),
+            "--expect-digest",
+            verified["digest"],
+            "--quiet",
+        ]
         run(str(BIN / "modelguard"), "verify", *args, str(model_dir))
         run(str(BIN / "modelguard"), "verify", *args, str(tampered), check=False)
+        step("End of life: deleting the model decommissions it and leaves a signed certificate")
+        plane.kubectl("create", "secret", "generic", "fraud-dek", "-n", "risk", "--from-literal=key=demo-data-key")
+        plane.kubectl(
+            "patch",
+            "aimodel",
+            "fraud-scorer-v3",
+            "-n",
+            "risk",
+            "--type=merge",
+            "-p",
+            json.dumps(
+                {
+                    "spec": {
+                        "endOfLife": {
+                            "encryptionKeys": [{"name": "fraud-dek"}],
+                            "dataRefs": [{"kind": "Secret", "name": "fraud-scorer-api-keys"}],
+                        }
+                    }
+                }
+            ),
+        )
+        uid = get(plane, "aimodel", "risk", "fraud-scorer-v3")["metadata"]["uid"]
+        print(
+            "  "
+            + plane.kubectl(
+                "delete", "aimodel", "fraud-scorer-v3", "-n", "risk", "--wait=true", "--timeout=90s"
+            ).stdout.strip()
+        )
+        certs = json.loads(
+            plane.kubectl(
+                "get", "decommissioncertificates", "-l", f"modelguard.io/model-uid={uid}", "-o", "json"
+            ).stdout
+        )["items"]
+        cert = certs[0]
+        print(plane.kubectl("get", "decommissioncertificates").stdout)
+        for action in cert["spec"]["actions"]:
+            print(
+                f"  {action['step']:<16} {action['method']:<14} {action['kind']:<14} {action['result']:<11} "
+                f"{action['name']}"
+            )
+        left = plane.kubectl(
+            "get",
+            "aideployment,deployment,service,secret,networkpolicy",
+            "-n",
+            "risk",
+            "-l",
+            "app.kubernetes.io/managed-by=modelguard",
+            "-o",
+            "name",
+        ).stdout.strip()
+        print(f"  managed objects left in namespace risk: {left or 'none'}")
+        env_cli = [str(BIN / "modelguard"), "certificate", "verify", "--name", cert["metadata"]["name"]]
+        import os
+
+        result = subprocess.run(
+            env_cli,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "KUBECONFIG": str(plane.kubeconfig)},
+        )
+        print(f"$ modelguard certificate verify --name {cert['metadata']['name']}\n  {result.stdout.strip()}")
         print("\nDemo finished: the control plane and operator are stopped; files stay in .demo/.")
         return 0
     finally:

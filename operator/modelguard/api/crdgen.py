@@ -165,7 +165,7 @@ def schema_of(model: type[BaseModel]) -> dict[str, Any]:
 def crd(info: KindInfo) -> dict[str, Any]:
     """The CustomResourceDefinition of one kind."""
     columns = [
-        *_ready_columns(),
+        *(_ready_columns() if info.ready_columns else []),
         *info.extra_columns,
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
