@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-unit test-integration lint crds testbin venv system-deps bench clean
+.PHONY: demo test test-unit test-integration lint crds manifests testbin venv system-deps bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,14 @@ system-deps:  ## Debian packages used by tests and the demo (registry, nginx, lu
 testbin:  ## build or reuse the local control plane (cached under ~/.cache/modelguard)
 	bash hack/testbin/build.sh >/dev/null
 
-crds: $(STAMP)  ## regenerate crds/ from the API models
+crds: $(STAMP)  ## regenerate crds/ from the API models, the chart's copy and manifests/install.yaml
 	$(BIN)/modelguard crds --out crds
+	cp crds/*.yaml charts/modelguard/crds/
+	$(MAKE) manifests
+
+manifests: testbin  ## render manifests/install.yaml from the chart (cert-manager issues the webhook certificate)
+	$$(bash hack/testbin/build.sh)/helm template modelguard charts/modelguard --namespace modelguard-system \
+	  --include-crds --set webhook.certManager.enabled=true > manifests/install.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -37,13 +37,22 @@ class OperatorProcess:
     popen: subprocess.Popen[bytes] | None = None
     metrics_url: str | None = None
     webhook_port: int | None = None
+    webhook_configs: list[dict[str, object]] = field(default_factory=list)
+    standalone: bool = True
 
     def start(self) -> OperatorProcess:
         env = {**os.environ, **self.env, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
         env.pop("KUBERNETES_SERVICE_HOST", None)
         handle = self.log.open("ab")
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "modelguard.cli.main", "run", "--standalone", *self.extra_args],
+            [
+                sys.executable,
+                "-m",
+                "modelguard.cli.main",
+                "run",
+                *(["--standalone"] if self.standalone else []),
+                *self.extra_args,
+            ],
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

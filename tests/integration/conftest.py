@@ -117,6 +117,7 @@ def operator(
         cluster.kubectl("apply", "-f", "-", stdin=json.dumps(hook))
         cluster.kubectl("apply", "-f", "-", stdin=json.dumps(mutating))
         proc.webhook_port = port
+        proc.webhook_configs = [hook, mutating]
         yield proc
     finally:
         cluster.kubectl("delete", "validatingwebhookconfiguration", hook["metadata"]["name"], check=False)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +32,17 @@ def api_client() -> ApiClient:
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("run", help="run the operator")
     parser.add_argument("--standalone", action="store_true", help="no peering (single replica)")
-    parser.add_argument("--priority", type=int, default=0, help="peering priority (higher wins)")
+    parser.add_argument(
+        "--priority",
+        default="0",
+        help="peering priority (higher wins); 'auto' derives a distinct one from the pod name",
+    )
+    parser.add_argument(
+        "--peering-lifetime",
+        type=int,
+        default=60,
+        help="seconds after which a silent peer is considered gone (takeover time)",
+    )
     parser.add_argument("--peering", default="modelguard", help="peering object name")
     parser.add_argument(
         "--namespace",
@@ -89,6 +101,15 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(func=main)
 
 
+def priority(value: str) -> int:
+    """An explicit priority, or for 'auto' a stable one in 1..9999 derived from the pod's name, so that the
+    replicas of one Deployment differ (Kopf pauses peers of equal priority)."""
+    if value != "auto":
+        return int(value)
+    name = os.environ.get("POD_NAME") or socket.gethostname()
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 9999 + 1
+
+
 def main(args: argparse.Namespace) -> int:
     import kopf  # imported here so that `modelguard verify` in init containers starts fast
 
@@ -117,6 +138,7 @@ def main(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         decommission_step_delay=args.decommission_step_delay,
         metrics_host=args.metrics_host,
+        peering_lifetime=args.peering_lifetime,
         webhook_port=args.webhook_port,
         webhook_host=args.webhook_host,
         webhook_cert=args.webhook_cert,
@@ -130,7 +152,7 @@ def main(args: argparse.Namespace) -> int:
         kopf.operator(
             registry=registry,
             standalone=args.standalone,
-            priority=args.priority,
+            priority=priority(args.priority),
             peering_name=None if args.standalone else args.peering,
             clusterwide=True,
             liveness_endpoint=args.liveness,

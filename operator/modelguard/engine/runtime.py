@@ -67,6 +67,7 @@ class Settings:
     advisories_configmap: str | None = "modelguard-advisories"
     metrics_port: int | None = None
     decommission_step_delay: float = 0.0
+    peering_lifetime: int = 60
     metrics_host: str = "0.0.0.0"  # noqa: S104 (in a pod; the chart's NetworkPolicy limits it)
     webhook_port: int | None = None
     webhook_host: str = "0.0.0.0"  # noqa: S104 (in a pod; tests pass 127.0.0.1)

@@ -53,6 +53,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure(settings)
+        settings.peering.lifetime = runtime.settings.peering_lifetime
         server = admission.webhook_server(runtime)
         if server is not None:
             settings.admission.server = server  # the configuration itself ships in the chart
@@ -62,7 +63,8 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     async def cleanup(**_: Any) -> None:
         await runtime.queue.stop()
 
-    admission.register(registry, runtime)
+    if runtime.settings.webhook_port is not None:  # without a server Kopf refuses admission handlers
+        admission.register(registry, runtime)
     for plural in WATCHED:
         kopf.on.event(GROUP, plural, registry=registry, id=f"observe-{plural}")(_observer(runtime, KINDS[plural]))
     kopf.on.event("", "v1", "namespaces", registry=registry, id="observe-namespaces")(

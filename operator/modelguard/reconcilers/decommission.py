@@ -92,13 +92,10 @@ async def stop_serving(ctx: Context, run: Run) -> None:
 
 
 async def delete_workloads(ctx: Context, run: Run) -> None:
+    """The AIDeployment first (so that nothing re-applies its objects), then every object it owned."""
     for dep in _deployments(ctx, run):
         body = ctx.store.get(dep) or {}
-        for child in (body.get("status") or {}).get("children") or []:
-            kind, _, name = child.partition("/")
-            if kind in BY_CHILD_KIND:
-                gone = not await ctx.kube.delete(BY_CHILD_KIND[kind], dep.namespace, name)
-                run.act("DeleteWorkloads", kind, f"{dep.namespace}/{name}", "Delete", "AlreadyGone" if gone else "Done")
+        children = (body.get("status") or {}).get("children") or []
         gone = not await ctx.kube.delete(AIDEPLOYMENTS, dep.namespace, dep.name)
         run.act(
             "DeleteWorkloads",
@@ -107,6 +104,11 @@ async def delete_workloads(ctx: Context, run: Run) -> None:
             "Delete",
             "AlreadyGone" if gone else "Done",
         )
+        for child in children:
+            kind, _, name = child.partition("/")
+            if kind in BY_CHILD_KIND:
+                gone = not await ctx.kube.delete(BY_CHILD_KIND[kind], dep.namespace, name)
+                run.act("DeleteWorkloads", kind, f"{dep.namespace}/{name}", "Delete", "AlreadyGone" if gone else "Done")
 
 
 async def _delete_as_requester(ctx: Context, run: Run, step: str, kind: str, name: str, method: str) -> None:
@@ -184,6 +186,7 @@ async def confirm_deleted(ctx: Context, run: Run) -> None:
         resource = {**BY_CHILD_KIND, **DATA_KINDS, "AIDeployment": AIDEPLOYMENTS}[action["kind"]]
         if await ctx.kube.get(resource, namespace, name) is not None:
             still.append(f"{action['kind']}/{name}")
+            await ctx.kube.delete(resource, namespace, name)  # re-created meanwhile (a reconcile in flight)
         else:
             run.act("ConfirmDeleted", action["kind"], action["name"], "Verify404", "Done", "GET answered 404")
     if still:

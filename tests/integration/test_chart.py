@@ -1,0 +1,295 @@
+"""Install the way users will (issue 7): the Helm chart on the real control plane, the operator under
+exactly the chart's RBAC, peering between two replicas."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from modelguard.builders.webhooks import mutating_webhook_configuration, webhook_configuration
+from tests.harness.client import KubeTestClient, eventually, wait_for_condition
+from tests.harness.controlplane import REPO, ControlPlane
+from tests.harness.models import KeyPair
+from tests.harness.operator import OPERATOR_NAMESPACE, OperatorProcess
+from tests.harness.publish import model, policy, publish
+from tests.harness.samples import ai_deployment
+
+pytestmark = pytest.mark.timeout(300)
+CHART = REPO / "charts" / "modelguard"
+KEY = KeyPair.generate()
+
+
+def helm(cluster: ControlPlane, *args: str) -> str:
+    result = subprocess.run(
+        [str(cluster.bin / "helm"), *args], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def render(cluster: ControlPlane, *sets: str) -> list[dict[str, Any]]:
+    out = helm(
+        cluster,
+        "template",
+        "modelguard",
+        str(CHART),
+        "--namespace",
+        OPERATOR_NAMESPACE,
+        "--include-crds",
+        *[a for s in sets for a in ("--set", s)],
+    )
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def test_helm_lint_is_clean(cluster: ControlPlane) -> None:
+    out = helm(cluster, "lint", str(CHART), "--strict")
+    assert "0 chart(s) failed" in out and "[WARNING]" not in out and "[ERROR]" not in out
+
+
+def test_chart_crds_and_install_bundle_are_current(cluster: ControlPlane) -> None:
+    for crd in (REPO / "crds").glob("*.yaml"):
+        assert (CHART / "crds" / crd.name).read_text() == crd.read_text(), f"run `make crds` ({crd.name})"
+    out = helm(
+        cluster,
+        "template",
+        "modelguard",
+        str(CHART),
+        "--namespace",
+        OPERATOR_NAMESPACE,
+        "--include-crds",
+        "--set",
+        "webhook.certManager.enabled=true",
+    )
+    assert (REPO / "manifests" / "install.yaml").read_text() == out, "manifests/install.yaml is stale: make manifests"
+
+
+def test_chart_webhooks_match_the_tested_configuration(cluster: ControlPlane) -> None:
+    docs = {d["kind"]: d for d in render(cluster) if "Webhook" in d["kind"]}
+    tested = {
+        "ValidatingWebhookConfiguration": webhook_configuration("x", b"ca", url="https://x"),
+        "MutatingWebhookConfiguration": mutating_webhook_configuration("x", b"ca", url="https://x"),
+    }
+    for kind, expected in tested.items():
+
+        def shape(hooks: list[dict[str, Any]]) -> list[Any]:
+            return [
+                (
+                    h["name"],
+                    h["failurePolicy"],
+                    h["timeoutSeconds"],
+                    h["namespaceSelector"],
+                    h["rules"],
+                    h["sideEffects"],
+                    h["clientConfig"]
+                    .get("url", h["clientConfig"].get("service", {}).get("path", ""))
+                    .rsplit("/", 1)[-1],
+                )
+                for h in hooks
+            ]
+
+        assert shape(docs[kind]["webhooks"]) == shape(expected["webhooks"]), kind
+        assert all(h["timeoutSeconds"] <= 5 for h in docs[kind]["webhooks"])
+
+
+def test_values_schema_rejects_unpinned_gateway(cluster: ControlPlane) -> None:
+    result = subprocess.run(
+        [str(cluster.bin / "helm"), "template", "x", str(CHART), "--set", "gateway.image=nginx:latest"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0 and "/gateway/image" in result.stderr
+
+
+def _apply(cluster: ControlPlane, docs: list[dict[str, Any]], *extra: str) -> subprocess.CompletedProcess[str]:
+    return cluster.kubectl(
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=helm",
+        *extra,
+        "-f",
+        "-",
+        stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
+        check=False,
+    )
+
+
+def _token_kubeconfig(cluster: ControlPlane, api: KubeTestClient, tmp: Path) -> Path:
+    request = api.core.create_namespaced_service_account_token(
+        "modelguard",
+        OPERATOR_NAMESPACE,
+        {"spec": {"audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 3600}},
+    )
+    path = tmp / "chart-sa.kubeconfig"
+    path.write_text(cluster.kubeconfig_text("modelguard-sa", token=request.status.token))
+    return path
+
+
+def test_chart_installs_and_the_operator_works_under_exactly_its_rbac(
+    cluster: ControlPlane,
+    api: KubeTestClient,
+    operator: OperatorProcess,
+    namespace: str,
+    models_root: Path,
+    tmp_path: Path,
+) -> None:
+    docs = render(cluster)
+    crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]  # Helm installs crds/ first
+    assert _apply(cluster, crds).returncode == 0
+    cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    rest = [d for d in docs if d["kind"] != "CustomResourceDefinition"]
+    dry = _apply(cluster, rest, "--dry-run=server")
+    assert dry.returncode == 0, dry.stderr
+    installed = [d for d in rest if "Webhook" not in d["kind"]]  # the webhooks would point at pods that do not run
+    applied = _apply(cluster, installed)
+    assert applied.returncode == 0, applied.stderr
+    deployment = api.apps.read_namespaced_deployment("modelguard", OPERATOR_NAMESPACE)
+    assert deployment.spec.replicas == 2
+    assert "--priority=auto" in deployment.spec.template.spec.containers[0].args
+
+    kubeconfig = _token_kubeconfig(cluster, api, tmp_path)
+    sa_api = KubeTestClient(kubeconfig)
+    with pytest.raises(ApiException) as err:
+        sa_api.core.list_node()
+    assert err.value.status == 403
+    with pytest.raises(ApiException) as err:
+        sa_api.core.create_namespaced_pod(
+            namespace,
+            {"metadata": {"name": "x"}, "spec": {"containers": [{"name": "x", "image": "x@sha256:" + "0" * 64}]}},
+        )
+    assert err.value.status == 403
+    with pytest.raises(ApiException) as err:
+        k8s.RbacAuthorizationV1Api(sa_api.api).create_cluster_role({"metadata": {"name": "escalate"}, "rules": []})
+    assert err.value.status == 403
+
+    operator.stop()
+    restricted = OperatorProcess(kubeconfig, tmp_path / "restricted.log", extra_args=list(operator.extra_args))
+    restricted.webhook_port = operator.webhook_port
+    try:
+        restricted.restart()
+        name = f"p-{namespace}"
+        api.create("trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"]))
+        api.core.create_namespaced_secret(namespace, {"metadata": {"name": "dek"}, "stringData": {"k": "v"}})
+        pub = publish(models_root, namespace, "m", KEY)
+        api.create(
+            "aimodels",
+            namespace,
+            model("m", pub.source, pub.bundle, name, endOfLife={"encryptionKeys": [{"name": "dek"}]}),
+        )
+        api.create("aideployments", namespace, ai_deployment("m-svc", "m"))
+        wait_for_condition(api, "aideployments", namespace, "m-svc", "Ready", "True", timeout=60)
+        api.patch("aimodels", namespace, "m", {"metadata": {"annotations": {"modelguard.io/scan-now": "rbac"}}})
+        eventually(
+            lambda: (
+                ((api.get("aimodels", namespace, "m").get("status") or {}).get("lastScan") or {}).get("token") == "rbac"
+            ),
+            what="scan under the chart's RBAC",
+        )
+        uid = api.get("aimodels", namespace, "m")["metadata"]["uid"]
+        api.delete("aimodels", namespace, "m")
+        try:
+            eventually(
+                lambda: (
+                    not any(
+                        m["metadata"]["name"] == "m"
+                        for m in api.custom.list_namespaced_custom_object(
+                            "modelguard.io", "v1alpha1", namespace, "aimodels"
+                        )["items"]
+                    )
+                ),
+                timeout=60,
+                what="decommissioned",
+            )
+        except AssertionError:
+            left = api.get("aimodels", namespace, "m")
+            raise AssertionError(json.dumps((left.get("status") or {}).get("conditions"))) from None
+        certs = api.custom.list_cluster_custom_object(
+            "modelguard.io", "v1alpha1", "decommissioncertificates", label_selector=f"modelguard.io/model-uid={uid}"
+        )["items"]
+        assert len(certs) == 1
+        assert "Forbidden" not in restricted.tail(400)
+        api.delete("trustpolicies", None, name)
+    finally:
+        restricted.stop()
+        operator.restart()
+
+
+def test_two_replicas_peer_and_the_survivor_takes_over(
+    cluster: ControlPlane,
+    api: KubeTestClient,
+    operator: OperatorProcess,
+    namespace: str,
+    models_root: Path,
+    tmp_path: Path,
+) -> None:
+    peering = [
+        d
+        for d in render(cluster)
+        if d["kind"] in ("CustomResourceDefinition", "ClusterKopfPeering") and "kopf" in json.dumps(d)
+    ]
+    applied = _apply(cluster, [d for d in peering if d["kind"] == "CustomResourceDefinition"])
+    assert applied.returncode == 0, applied.stderr
+    cluster.kubectl("wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev", "--timeout=30s")
+    assert _apply(cluster, [d for d in peering if d["kind"] == "ClusterKopfPeering"]).returncode == 0
+
+    operator.stop()
+    for hook in operator.webhook_configs:  # both peers would need the one webhook port: admission off meanwhile
+        cluster.kubectl("delete", hook["kind"].lower(), str(hook["metadata"]["name"]), check=False)  # type: ignore[index]
+    base = [
+        a
+        for a in operator.extra_args
+        if not a.startswith("--webhook")
+        and not a.endswith((".crt", ".key"))
+        and a not in ("127.0.0.1",)
+        and not a.isdigit()
+    ]
+    common = ["--namespace", OPERATOR_NAMESPACE, "--file-root", str(models_root), "--peering-lifetime", "8"]
+    high = OperatorProcess(
+        cluster.kubeconfig,
+        tmp_path / "high.log",
+        extra_args=[*common, "--priority", "100", "--peering", "modelguard"],
+        standalone=False,
+    )
+    low = OperatorProcess(
+        cluster.kubeconfig,
+        tmp_path / "low.log",
+        extra_args=[*common, "--priority", "50", "--peering", "modelguard"],
+        standalone=False,
+    )
+    del base
+    try:
+        high.start()
+        low.start()
+        time.sleep(3)
+        name = f"p-{namespace}"
+        api.create("trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"]))
+        pub = publish(models_root, namespace, "first", KEY)
+        api.create("aimodels", namespace, model("first", pub.source, pub.bundle, name))
+        wait_for_condition(api, "aimodels", namespace, "first", "Verified", "True", timeout=60)
+        time.sleep(1)
+        assert "AIModel/" + namespace + "/first" in high.tail(400)
+        assert "AIModel/" + namespace + "/first" not in low.tail(400)
+
+        high.kill()
+        started = time.monotonic()
+        pub = publish(models_root, namespace, "second", KEY)
+        api.create("aimodels", namespace, model("second", pub.source, pub.bundle, name))
+        wait_for_condition(api, "aimodels", namespace, "second", "Verified", "True", timeout=90)
+        assert time.monotonic() - started < 60
+        assert "AIModel/" + namespace + "/second" in low.tail(400)
+        api.delete("trustpolicies", None, name)
+    finally:
+        high.stop()
+        low.stop()
+        for hook in operator.webhook_configs:
+            cluster.kubectl("apply", "-f", "-", stdin=json.dumps(hook))
+        operator.restart()
