@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-unit test-integration lint crds manifests testbin venv system-deps bench clean
+.PHONY: demo test test-unit test-integration lint crds manifests testbin venv system-deps bench e2e e2e-kind clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ demo: $(STAMP) testbin  ## the operator against a local control plane, on the ex
 
 bench: $(STAMP)  ## verification benchmarks -> docs/benchmarks.md (ratios to baselines of the same run)
 	$(BIN)/python bench/bench_verify.py
+
+e2e:  ## the end-to-end suite against $$KUBECONFIG (ModelGuard installed)
+	$(BIN)/pytest e2e -v
+
+e2e-kind:  ## kind cluster + image + chart + e2e suite (needs Docker)
+	bash e2e/kind.sh
 
 clean:
 	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache
