@@ -27,9 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.harness.controlplane import REPO, ControlPlane, free_port
 from tests.harness.models import flip_byte, write_model
 from tests.harness.nginx import call, echo_upstream, run_nginx
-from tests.harness.operator import OPERATOR_IMAGE, OPERATOR_NAMESPACE, OperatorProcess, wait_for_port
-
-from modelguard.builders.webhooks import webhook_configuration
+from tests.harness.operator import OperatorProcess, start_with_webhooks
 
 DEMO = REPO / ".demo"
 EXAMPLES = REPO / "manifests" / "examples"
@@ -117,34 +115,7 @@ def main() -> int:
         print(f"  copied it to {tampered.name} and flipped one bit of weights/model-00001.safetensors")
 
         step("Running the operator with its admission webhook (fail closed, timeout 5 s)")
-        plane.kubectl("create", "namespace", OPERATOR_NAMESPACE)
-        cert, key = plane.ca.write(DEMO, "webhook", plane.ca.issue("webhook", hosts=("127.0.0.1",)))
-        port = free_port()
-        operator = OperatorProcess(
-            plane.kubeconfig,
-            DEMO / "operator.log",
-            extra_args=[
-                "--namespace",
-                OPERATOR_NAMESPACE,
-                "--image",
-                OPERATOR_IMAGE,
-                "--file-root",
-                str(models),
-                "--webhook-port",
-                str(port),
-                "--webhook-host",
-                "127.0.0.1",
-                "--webhook-cert",
-                str(cert),
-                "--webhook-key",
-                str(key),
-            ],
-        ).start()
-        wait_for_port(port, operator)
-        hook = webhook_configuration(
-            "modelguard", plane.ca.pem, url=f"https://127.0.0.1:{port}", operator_namespace=OPERATOR_NAMESPACE
-        )
-        plane.kubectl("apply", "-f", "-", stdin=json.dumps(hook))
+        operator = start_with_webhooks(plane, DEMO, "modelguard", ["--file-root", str(models)])
         print(f"  operator pid {operator.popen.pid if operator.popen else '?'}, log .demo/operator.log")
 
         step("Applying manifests/examples/ (with the demo's key and file:// paths)")

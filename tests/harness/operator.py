@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -10,6 +11,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tests.harness.controlplane import free_port
+
+if TYPE_CHECKING:
+    from tests.harness.controlplane import ControlPlane
 
 OPERATOR_NAMESPACE = "modelguard-system"
 OPERATOR_IMAGE = "ghcr.io/modelguard/operator@sha256:" + "0" * 64
@@ -95,3 +102,43 @@ class OperatorProcess:
         if not self.log.exists():
             return ""
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def start_with_webhooks(plane: ControlPlane, workdir: Path, name: str, extra_args: list[str]) -> OperatorProcess:
+    """The operator as a process serving its admission webhooks on loopback (a certificate from the local
+    CA), with the validating and mutating configurations applied under `name`."""
+    from modelguard.builders.webhooks import mutating_webhook_configuration, webhook_configuration
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    cert, key = plane.ca.write(workdir, "webhook", plane.ca.issue("webhook", hosts=("127.0.0.1",)))
+    port = free_port()
+    plane.kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
+    proc = OperatorProcess(
+        plane.kubeconfig,
+        workdir / "operator.log",
+        extra_args=[
+            "--namespace",
+            OPERATOR_NAMESPACE,
+            "--image",
+            OPERATOR_IMAGE,
+            "--webhook-port",
+            str(port),
+            "--webhook-host",
+            "127.0.0.1",
+            "--webhook-cert",
+            str(cert),
+            "--webhook-key",
+            str(key),
+            *extra_args,
+        ],
+    ).start()
+    url = f"https://127.0.0.1:{port}"
+    proc.webhook_port = port
+    proc.webhook_configs = [
+        webhook_configuration(name, plane.ca.pem, url=url, operator_namespace=OPERATOR_NAMESPACE),
+        mutating_webhook_configuration(name, plane.ca.pem, url=url, operator_namespace=OPERATOR_NAMESPACE),
+    ]
+    wait_for_port(port, proc)
+    for config in proc.webhook_configs:
+        plane.kubectl("apply", "-f", "-", stdin=json.dumps(config))
+    return proc

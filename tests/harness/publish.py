@@ -87,3 +87,16 @@ def model(name: str, source: str, bundle: str, policy_name: str, **spec: Any) ->
 
 def as_json(obj: dict[str, Any]) -> str:
     return json.dumps(obj)
+
+
+def push_to_registry(registry: Any, pub: Published, repo: str) -> tuple[str, str]:
+    """Push a published model (one layer per file, titled) and its signature (a bundle layer) to an OCI
+    registry; returns the oci:// URIs of both, pinned by manifest digest."""
+    files = {str(p.relative_to(pub.model)): p.read_bytes() for p in sorted(pub.model.rglob("*")) if p.is_file()}
+    digest = registry.push_model(repo, files)
+    sig = registry.push_model(
+        f"{repo}-sig",
+        {"model.sig": pub.signature.read_bytes()},
+        layer_type="application/vnd.dev.sigstore.bundle.v0.3+json",
+    )
+    return f"oci://{registry.host}/{repo}@{digest}", f"oci://{registry.host}/{repo}-sig@{sig}"

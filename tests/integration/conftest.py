@@ -6,16 +6,14 @@ A control plane that cannot be built or started fails the session: these tests n
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from modelguard.builders.webhooks import mutating_webhook_configuration, webhook_configuration
 from tests.harness.client import KubeTestClient
 from tests.harness.controlplane import REPO, ControlPlane, free_port
-from tests.harness.operator import OPERATOR_IMAGE, OPERATOR_NAMESPACE, OperatorProcess, wait_for_port
+from tests.harness.operator import OperatorProcess, start_with_webhooks
 from tests.harness.servers import HttpsFileServer, Registry
 
 MAX_SCANS = 3
@@ -66,30 +64,16 @@ def operator(
     cluster: ControlPlane, models_root: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
     """The operator with its admission webhook (fail-closed configuration) and file:// root."""
-    work = tmp_path_factory.mktemp("operator")
-    cert, key = cluster.ca.write(work, "webhook", cluster.ca.issue("webhook", hosts=("127.0.0.1",)))
-    port, metrics_port = free_port(), free_port()
-    cluster.kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
-    proc = OperatorProcess(
-        cluster.kubeconfig,
-        work / "operator.log",
-        extra_args=[
-            "--namespace",
-            OPERATOR_NAMESPACE,
-            "--image",
-            OPERATOR_IMAGE,
+    metrics_port = free_port()
+    proc = start_with_webhooks(
+        cluster,
+        tmp_path_factory.mktemp("operator"),
+        f"modelguard-test-{metrics_port}",
+        [
             "--file-root",
             str(models_root),
             "--ca-bundle",
             str(cluster.ca_file),
-            "--webhook-port",
-            str(port),
-            "--webhook-host",
-            "127.0.0.1",
-            "--webhook-cert",
-            str(cert),
-            "--webhook-key",
-            str(key),
             "--metrics-port",
             str(metrics_port),
             "--metrics-host",
@@ -97,31 +81,19 @@ def operator(
             "--max-scans",
             str(MAX_SCANS),
         ],
-    ).start()
+    )
     proc.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     _operators.append(proc)
-    hook = webhook_configuration(
-        f"modelguard-test-{port}",
-        cluster.ca.pem,
-        url=f"https://127.0.0.1:{port}",
-        operator_namespace=OPERATOR_NAMESPACE,
-    )
-    mutating = mutating_webhook_configuration(
-        f"modelguard-test-{port}",
-        cluster.ca.pem,
-        url=f"https://127.0.0.1:{port}",
-        operator_namespace=OPERATOR_NAMESPACE,
-    )
     try:
-        wait_for_port(port, proc)
-        cluster.kubectl("apply", "-f", "-", stdin=json.dumps(hook))
-        cluster.kubectl("apply", "-f", "-", stdin=json.dumps(mutating))
-        proc.webhook_port = port
-        proc.webhook_configs = [hook, mutating]
         yield proc
     finally:
-        cluster.kubectl("delete", "validatingwebhookconfiguration", hook["metadata"]["name"], check=False)
-        cluster.kubectl("delete", "mutatingwebhookconfiguration", mutating["metadata"]["name"], check=False)
+        for config in proc.webhook_configs:
+            cluster.kubectl(
+                "delete",
+                str(config["kind"]).lower(),
+                str(config["metadata"]["name"]),  # type: ignore[index]
+                check=False,
+            )
         proc.stop()
 
 

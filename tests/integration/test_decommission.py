@@ -17,7 +17,7 @@ from tests.harness.client import KubeTestClient, condition, eventually, wait_for
 from tests.harness.controlplane import ControlPlane
 from tests.harness.models import KeyPair
 from tests.harness.operator import OperatorProcess
-from tests.harness.publish import model, policy, publish
+from tests.harness.publish import model, policy, publish, push_to_registry
 from tests.harness.samples import ai_deployment
 from tests.harness.servers import Registry
 
@@ -76,17 +76,8 @@ def oci_model(
     api: KubeTestClient, registry: Registry, models_root: Path, ns: str, trust: str, name: str = "m", **spec: Any
 ) -> tuple[str, str]:
     pub = publish(models_root, ns, name, KEY)
-    files = {str(p.relative_to(pub.model)): p.read_bytes() for p in sorted(pub.model.rglob("*")) if p.is_file()}
-    repo = f"models/{ns}/{name}"
-    digest = registry.push_model(repo, files)
-    sig = registry.push_model(
-        f"{repo}-sig",
-        {"model.sig": pub.signature.read_bytes()},
-        layer_type="application/vnd.dev.sigstore.bundle.v0.3+json",
-    )
-    if not gone(lambda: api.core.read_namespaced_secret("registry-creds", ns)):
-        pass
-    else:
+    source, bundle = push_to_registry(registry, pub, f"models/{ns}/{name}")
+    if gone(lambda: api.core.read_namespaced_secret("registry-creds", ns)):
         api.core.create_namespaced_secret(
             ns,
             {
@@ -94,12 +85,10 @@ def oci_model(
                 "stringData": {"username": registry.username, "password": registry.password},
             },
         )
-    body = model(
-        name, f"oci://{registry.host}/{repo}@{digest}", f"oci://{registry.host}/{repo}-sig@{sig}", trust, **spec
-    )
+    body = model(name, source, bundle, trust, **spec)
     body["spec"]["source"]["credentialsSecretRef"] = {"name": "registry-creds"}
     api.create("aimodels", ns, body)
-    return f"{repo}@{digest}", f"{repo}-sig@{sig}"
+    return source.removeprefix(f"oci://{registry.host}/"), bundle.removeprefix(f"oci://{registry.host}/")
 
 
 def test_full_decommission_leaves_nothing_and_one_valid_certificate(

@@ -20,7 +20,7 @@ from tests.harness.client import KubeTestClient, condition, eventually, wait_for
 from tests.harness.controlplane import ControlPlane
 from tests.harness.models import KeyPair, flip_byte, truncate
 from tests.harness.operator import OperatorProcess
-from tests.harness.publish import KEY_ID, model, policy, publish
+from tests.harness.publish import KEY_ID, model, policy, publish, push_to_registry
 from tests.harness.samples import ai_deployment
 from tests.harness.servers import HttpsFileServer, Registry
 
@@ -290,16 +290,7 @@ def test_oci_source_needs_credentials_from_own_namespace(
     tmp_path: Path,
 ) -> None:
     pub = publish(models_root, namespace, "oci-model", KEY)
-    files = {str(p.relative_to(pub.model)): p.read_bytes() for p in sorted(pub.model.rglob("*")) if p.is_file()}
-    repo = f"models/{namespace}"
-    digest = registry.push_model(repo, files)
-    sig_digest = registry.push_model(
-        f"{repo}-sig",
-        {"model.sig": pub.signature.read_bytes()},
-        layer_type="application/vnd.dev.sigstore.bundle.v0.3+json",
-    )
-    source = f"oci://{registry.host}/{repo}@{digest}"
-    bundle = f"oci://{registry.host}/{repo}-sig@{sig_digest}"
+    source, bundle = push_to_registry(registry, pub, f"models/{namespace}")
     api.create("aimodels", namespace, model("oci-model", source, bundle, trust))
     body = _wait_verified(api, namespace, "oci-model", "False", "SourceUnauthorized")
     assert registry.password not in json.dumps(body)
