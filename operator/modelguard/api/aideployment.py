@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
@@ -164,6 +165,11 @@ class AIDeploymentSpec(KubeModel):
     )
 
 
+class DriftRecord(KubeModel):
+    at: datetime = Field(description="When the drift was reverted.")
+    objects: str = Field(description="What had changed.", max_length=2048)
+
+
 class AIDeploymentStatus(KubeModel):
     """Observed state of an AIDeployment."""
 
@@ -171,6 +177,9 @@ class AIDeploymentStatus(KubeModel):
     conditions: list[Condition] = conditions_field()
     served_digest: str | None = Field(default=None, description="The verified model digest being served.")
     children: list[str] = Field(default_factory=list, description="Objects owned by this deployment (Kind/name).")
+    last_drift: DriftRecord | None = Field(
+        default=None, description="The last change made outside ModelGuard to a managed object, reverted."
+    )
 
 
 class AIDeployment(KubeModel):

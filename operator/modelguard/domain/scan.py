@@ -131,19 +131,15 @@ def serving_matches(facts: ScanFacts) -> list[Finding]:
                     f"{live.get(DIGEST_ANNOTATION)}, not {served}",
                 )
             )
-        enforced = find(serving.status.conditions, "PolicyEnforced")
-        if (
-            enforced is not None
-            and enforced.reason == "DriftReverted"
-            and (facts.previous_scan is None or enforced.last_transition_time >= facts.previous_scan)
-        ):
+        drift = serving.status.last_drift
+        if drift is not None and (facts.previous_scan is None or drift.at >= facts.previous_scan):
             out.append(
                 Finding(
                     check="drift",
                     severity="Medium",
                     provisions=DRIFT,
-                    message=f"changes to managed objects were reverted: {enforced.message}",
-                    evidence={"deployment": serving.name, "at": enforced.last_transition_time.isoformat()},
+                    message=f"changes to managed objects were reverted: {drift.objects}",
+                    evidence={"deployment": serving.name, "at": drift.at.isoformat()},
                 )
             )
     return out

@@ -19,7 +19,7 @@ from modelguard.adapters.cache import Key
 from modelguard.adapters.kube import KubeError
 from modelguard.adapters.resources import AIDEPLOYMENTS, BY_CHILD_KIND, DEPLOYMENTS, SECRETS
 from modelguard.adapters.secrets import policy_keys
-from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
+from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus, DriftRecord
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.builders import gateway, network, workload
@@ -219,7 +219,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         spec = AIDeploymentSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
         invalid = Verdict("Ready", "False", "InvalidSpec", spec_error(exc))
-        await _status(ctx, key, body, current, [invalid], current.served_digest, current.children)
+        await _status(ctx, key, body, current, [invalid], current.served_digest, current.children, None)
         return None
 
     model_body = ctx.store.get(Key("AIModel", key.namespace, spec.model_ref.name))
@@ -288,7 +288,8 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         _pod_security(ctx, key.namespace),
         _ready(decision, available),
     ]
-    if await _status(ctx, key, body, current, verdicts, served, children):
+    drift_record = DriftRecord(at=ctx.clock(), objects="; ".join(drift)[:2048]) if drift else current.last_drift
+    if await _status(ctx, key, body, current, verdicts, served, children, drift_record):
         log.info("%s: %s %s", key, decision.action, decision.reason)
     if drift:
         await ctx.events.record(body, "Warning", "DriftReverted", enforced.message, action="Enforce")
@@ -326,6 +327,7 @@ async def _status(
     verdicts: list[Verdict],
     served: str | None,
     children: list[str],
+    drift: DriftRecord | None,
 ) -> bool:
     conditions = merge_conditions(current.conditions, verdicts, generation_of(body), ctx.clock())
     return await write_status(
@@ -338,5 +340,6 @@ async def _status(
             "conditions": [c.wire() for c in conditions],
             "servedDigest": served,
             "children": children,
+            "lastDrift": drift.wire() if drift else None,
         },
     )
