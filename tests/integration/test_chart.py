@@ -216,7 +216,7 @@ def test_chart_installs_and_the_operator_works_under_exactly_its_rbac(
             "modelguard.io", "v1alpha1", "decommissioncertificates", label_selector=f"modelguard.io/model-uid={uid}"
         )["items"]
         assert len(certs) == 1
-        denial = "system:serviceaccount:modelguard-system:modelguard\" cannot"
+        denial = 'system:serviceaccount:modelguard-system:modelguard" cannot'
         assert denial not in restricted.tail(2000)  # no RBAC denial on any code path exercised
         api.delete("trustpolicies", None, name)
     finally:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from modelguard.cli import certificate, crds, run, signing, verify
+from modelguard.cli import certificate, crds, register, run, signing, verify
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     signing.add_parsers(commands)
     verify.add_parser(commands)
     certificate.add_parser(commands)
+    register.add_parser(commands)
     return parser
 
 
