@@ -95,7 +95,10 @@ def test_gateway_is_the_only_way_in_and_keys_stay_secret(api: KubeTestClient, na
     assert not any(m.name == "gateway-keys" for m in containers["model-server"].volume_mounts)
     service = api.core.read_namespaced_service("svc", namespace)
     assert service.spec.ports[0].target_port == "gateway" and service.spec.type == "ClusterIP"
-    conf = api.core.read_namespaced_config_map("svc-gateway", namespace).data["nginx.conf"]
+    gateway_config = api.core.read_namespaced_config_map("svc-gateway", namespace).data
+    conf = gateway_config["nginx.conf"]
+    card = json.loads(gateway_config["model-card.json"])
+    assert card["model"] == "m" and card["intendedUse"] == "tests" and card["digest"].startswith("sha256:")
     assert "rate=5r/s" in conf and "burst=10" in conf and "proxy_pass http://127.0.0.1:8080" in conf
     keys = api.core.read_namespaced_secret("svc-gateway-keys", namespace)
     assert keys.metadata.owner_references[0].kind == "AIDeployment"
@@ -266,3 +269,44 @@ def test_quarantine_cuts_the_network(api: KubeTestClient, namespace: str, served
         lambda: netpol(api, namespace, "svc-allow")["spec"].get("ingress") in (None, []), what="allow policy emptied"
     )
     assert api.apps.read_namespaced_deployment("svc", namespace).spec.replicas == 0
+
+
+def test_external_exposure_needs_a_public_model_card(
+    api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path
+) -> None:
+    name = f"p-{namespace}"
+    api.create("trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"]))
+    api.core.create_namespaced_secret(namespace, {"metadata": {"name": "api-keys"}, "stringData": API_KEYS})
+    pub = publish(models_root, namespace, "m", KEY)
+    api.create("aimodels", namespace, model("m", pub.source, pub.bundle, name))
+    api.create(
+        "aideployments",
+        namespace,
+        ai_deployment(
+            "public",
+            "m",
+            access={"exposure": "External"},
+            authentication={"apiKeysSecretRef": {"name": "api-keys"}},
+            rateLimit={"requestsPerSecond": 5, "burst": 5},
+        ),
+    )
+    body = wait_condition(api, namespace, "public", "Ready", "False", "ModelCardIncomplete")
+    assert "limitations, prohibitedUses, dataUsage" in condition(body, "Ready")["message"]
+    assert api.apps.list_namespaced_deployment(namespace).items == []
+    api.patch(
+        "aimodels",
+        namespace,
+        "m",
+        {
+            "spec": {
+                "card": {
+                    "limitations": ["synthetic test data only"],
+                    "prohibitedUses": ["production decisions"],
+                    "dataUsage": "requests are logged for 30 days for security review",
+                }
+            }
+        },
+    )
+    wait_condition(api, namespace, "public", "Ready", "True", timeout=60)
+    assert api.core.read_namespaced_service("public", namespace).spec.type == "LoadBalancer"
+    api.delete("trustpolicies", None, name)

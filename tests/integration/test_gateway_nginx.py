@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -108,3 +109,40 @@ def test_without_authentication_limits_by_address(tmp_path: Path, upstream: int)
     for gw in _start(tmp_path / "open", cfg, None):
         assert call(f"{gw.url}/x")[0] == 200
         assert 429 in [call(f"{gw.url}/x")[0] for _ in range(5)]
+
+
+def test_model_card_is_public_json(tmp_path: Path, upstream: int) -> None:
+    from modelguard.builders.gateway import model_card
+
+    card = model_card(
+        "fraud",
+        "3.1.0",
+        "sha256:" + "a" * 64,
+        {
+            "owner": "risk@example.com",
+            "intendedUse": "fraud review",
+            "limitations": ["EU only"],
+            "trainingData": [{"name": "internal"}],
+        },
+    )
+    public = Path(tempfile.mkdtemp(prefix="mg-card-"))  # nginx workers (nobody) read it at request time
+    public.chmod(0o755)
+    (public / "model-card.json").write_text(card)
+    (public / "model-card.json").chmod(0o644)
+    cfg = GatewayConfig(
+        upstream_port=upstream,
+        authenticated=True,
+        listen="127.0.0.1",
+        port=free_port(),
+        status_port=free_port(),
+        keys_file=str(tmp_path / "gw" / "clients.map"),
+        temp_dir=str(tmp_path / "gw" / "t"),
+        model_card_file=str(public / "model-card.json"),
+    )
+    for gw in _start(tmp_path / "gw", cfg, KEYS):
+        status, body = call(f"{gw.url}/model-card")  # no key needed: this is for end users
+        assert status == 200
+        assert body["intendedUse"] == "fraud review" and body["limitations"] == ["EU only"]
+        assert "trainingData" not in body  # only what end users are meant to see
+        assert call(f"{gw.url}/v1/predict")[0] == 401
+    shutil.rmtree(public)

@@ -13,6 +13,7 @@ from modelguard.domain.deployment_gate import (
     GateFacts,
     ModelView,
     evaluate,
+    model_card_published,
     model_documented,
     model_exists,
     model_scan_clean,
@@ -90,6 +91,7 @@ def test_order() -> None:
         model_verified,
         model_scan_clean,
         model_documented,
+        model_card_published,
     ) == GATE
     missing = Verdict("Documented", "False", "MissingDocumentation")
     assert evaluate(facts(Verdict("Verified", "False", "KeyRevoked"), missing)).reason == "ModelNotVerified"  # type: ignore[union-attr]
@@ -122,3 +124,12 @@ def test_critical_scan_finding_stops_serving_unless_overridden() -> None:
     override = Verdict("QuarantineOverridden", "True", "OverrideAnnotation", "accepted risk, ticket SEC-1")
     assert model_scan_clean(facts(VERIFIED, critical, override)) is None
     assert model_scan_clean(facts(VERIFIED, Verdict("ScanPassed", "False", "HighFindings"))) is None
+
+
+def test_external_exposure_needs_the_public_model_card() -> None:
+    internal = GateFacts("m", facts(VERIFIED).model, "Internal")
+    assert model_card_published(internal) is None
+    external = GateFacts("m", facts(VERIFIED).model, "External")
+    violation = model_card_published(external)
+    assert violation is not None and violation.reason == "ModelCardIncomplete"
+    assert "limitations, prohibitedUses, dataUsage" in violation.message  # the sample card has intendedUse only

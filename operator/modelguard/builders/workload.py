@@ -38,6 +38,7 @@ class WorkloadFacts:
     replicas: int | None = None  # overrides spec.replicas (quarantine scales to zero)
     gateway_image: str = DEFAULT_GATEWAY_IMAGE
     gateway_hash: str = ""  # of the gateway configuration and keys: a change rolls the pods
+    model_card: str = "{}"  # public model card served at /model-card
 
 
 def owner(facts: WorkloadFacts) -> dict[str, Any]:
@@ -241,7 +242,7 @@ def gateway_config(facts: WorkloadFacts, conf: str) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _meta(facts, names(facts.name)["gateway"], "gateway"),
-        "data": {"nginx.conf": conf},
+        "data": {"nginx.conf": conf, "model-card.json": facts.model_card},
     }
 
 

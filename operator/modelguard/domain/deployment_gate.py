@@ -30,6 +30,7 @@ class ModelView:
 class GateFacts:
     model_name: str
     model: ModelView | None
+    exposure: str = "Internal"
 
 
 @dataclass(frozen=True)
@@ -94,12 +95,33 @@ def model_documented(facts: GateFacts) -> Violation | None:
     return None
 
 
+PUBLIC_CARD = ("intendedUse", "limitations", "prohibitedUses", "dataUsage")
+
+
+def model_card_published(facts: GateFacts) -> Violation | None:
+    """Exposure outside the cluster needs what end users must be told (TS 104 223 5.3.1, 5.1.4-5)."""
+    assert facts.model is not None
+    assert facts.model.spec is not None
+    if facts.exposure != "External":
+        return None
+    card = facts.model.spec.card.wire()
+    missing = [name for name in PUBLIC_CARD if not card.get(name)]
+    if missing:
+        return Violation(
+            "ModelCardIncomplete",
+            f"External exposure needs the model card fields {', '.join(missing)} "
+            "(published to end users at /model-card)",
+        )
+    return None
+
+
 GATE: tuple[Check, ...] = (
     model_exists,
     model_verified_for_current_generation,
     model_verified,
     model_scan_clean,
     model_documented,
+    model_card_published,
 )
 
 

@@ -47,8 +47,8 @@ class Decision:
         ]
 
 
-def decide(model: ModelView | None, model_name: str, served_digest: str | None) -> Decision:
-    violation = evaluate(GateFacts(model_name, model))
+def decide(model: ModelView | None, model_name: str, served_digest: str | None, exposure: str = "Internal") -> Decision:
+    violation = evaluate(GateFacts(model_name, model, exposure))
     if violation is None:
         assert model is not None
         verified = model.status.verified

@@ -158,6 +158,7 @@ async def _desired(
         credentials_secret=creds.name if creds else None,
         gateway_image=ctx.gateway_image,
         gateway_hash=gateway.config_hash(conf, keys_map or ""),
+        model_card=gateway.model_card(spec.model_ref.name, model.spec.version, record.digest, model.spec.card.wire()),
     )
     owner = workload.owner(facts)
     objects = [
@@ -228,7 +229,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     deployment_name = workload.names(key.name)["deployment"]
     deployed = ctx.store.get(Key("Deployment", key.namespace, deployment_name))
     served = ((deployed or {}).get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
-    decision = decide(model, spec.model_ref.name, served)
+    decision = decide(model, spec.model_ref.name, served, spec.access.exposure)
 
     children, drift = current.children, []
     enforced = Verdict("PolicyEnforced", "True", "Enforced", "network, access and pod security policy applied")
