@@ -310,3 +310,34 @@ def test_external_exposure_needs_a_public_model_card(
     wait_condition(api, namespace, "public", "Ready", "True", timeout=60)
     assert api.core.read_namespaced_service("public", namespace).spec.type == "LoadBalancer"
     api.delete("trustpolicies", None, name)
+
+
+def test_naming_a_service_account_needs_the_right_to_run_pods(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    rbac = [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "ml-engineer", "namespace": namespace},
+            "rules": [{"apiGroups": ["modelguard.io"], "resources": ["aideployments"], "verbs": ["*"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "bob", "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "ml-engineer"},
+            "subjects": [{"kind": "User", "name": "bob", "apiGroup": "rbac.authorization.k8s.io"}],
+        },
+    ]
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": rbac}))
+    obj = ai_deployment("privileged-sa", "m", serviceAccountName="ci-deployer")
+    refused = cluster.kubectl("apply", "-n", namespace, "--as", "bob", "-f", "-", stdin=json.dumps(obj), check=False)
+    assert refused.returncode != 0
+    assert "bob may not create pods" in refused.stderr
+    plain = cluster.kubectl(
+        "apply", "-n", namespace, "--as", "bob", "-f", "-", stdin=json.dumps(ai_deployment("plain", "m")), check=False
+    )
+    assert plain.returncode == 0, plain.stderr  # without naming an account, the generated token-less one is used
+    allowed = cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(obj), check=False)
+    assert allowed.returncode == 0, allowed.stderr  # the admin may run pods, so may name the account

@@ -9,7 +9,7 @@ from typing import Any
 import kopf
 
 from modelguard.adapters.cache import Key
-from modelguard.adapters.kube import KubeError
+from modelguard.adapters.kube import KubeError, may
 from modelguard.adapters.resources import CONFIGMAPS
 from modelguard.api.base import GROUP
 from modelguard.domain.admission import Review, end_of_life_stamp, review_deployment, review_model
@@ -58,10 +58,23 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         _answer(review_model(dict(spec), ns, labels, policy), warnings)
 
     @kopf.on.validate(GROUP, "aideployments", id=AIDEPLOYMENTS_HOOK, registry=registry)
-    def validate_deployment(spec: kopf.Spec, namespace: str | None, warnings: list[str], **_: Any) -> None:
+    async def validate_deployment(
+        spec: kopf.Spec, namespace: str | None, warnings: list[str], userinfo: kopf.UserInfo, **_: Any
+    ) -> None:
         ns = namespace or ""
         model = runtime.store.get(Key("AIModel", ns, str((spec.get("modelRef") or {}).get("name", ""))))
-        _answer(review_deployment(dict(spec), ns, model), warnings)
+        review = review_deployment(dict(spec), ns, model)
+        account = spec.get("serviceAccountName")
+        if account and not review.denials:
+            # naming an existing account runs pods as it: only for someone who could run such pods anyway
+            user, groups = str(userinfo.get("username", "")), [str(g) for g in userinfo.get("groups") or []]
+            allowed, _why = await may(runtime.kube, user, groups, "create", "pods", ns, "")
+            if not allowed:
+                review.denials.append(
+                    f"spec.serviceAccountName: {user} may not create pods in {ns!r}, so may not "
+                    f"run a model server as ServiceAccount {account!r}"
+                )
+        _answer(review, warnings)
 
 
 def requester_json(userinfo: Mapping[str, Any]) -> str:
