@@ -451,3 +451,21 @@ def test_operator_namespace_is_excluded_from_admission(
     result = cluster.kubectl("apply", "-n", OPERATOR_NAMESPACE, "-f", "-", stdin=json.dumps(obj), check=False)
     assert result.returncode == 0, result.stderr  # the webhook is not consulted there (no self-lockout)
     cluster.kubectl("delete", "aimodel", "outside-excluded", "-n", OPERATOR_NAMESPACE)
+
+
+def test_policy_that_starts_to_apply_verifies_the_model(
+    api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path
+) -> None:
+    """A verdict from the cheap policy checks is not cached as a verification: when the namespace gains the
+    label the policy selects, the model is verified (found by the peering test: caches fill in any order), and
+    the operator's own finalizer update is not refused by its admission policy on an unchanged spec."""
+    name = f"pl-{namespace}"
+    body = policy(name, namespace, KEY, [f"file://{models_root}/"])
+    body["spec"]["namespaceSelector"] = {"matchLabels": {"modelguard.io/trust": name[:63]}}
+    api.create("trustpolicies", None, body)
+    pub = publish(models_root, namespace, "late-label", KEY)
+    api.create("aimodels", namespace, model("late-label", pub.source, pub.bundle, name))
+    _wait_verified(api, namespace, "late-label", "False", "PolicyNotApplicable")
+    api.core.patch_namespace(namespace, {"metadata": {"labels": {"modelguard.io/trust": name[:63]}}})
+    _wait_verified(api, namespace, "late-label", "True", "SignatureValid")
+    api.delete("trustpolicies", None, name)

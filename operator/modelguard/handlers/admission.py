@@ -50,7 +50,9 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
             ) from None
 
     @kopf.on.validate(GROUP, "aimodels", id=AIMODELS_HOOK, registry=registry, operations=["CREATE", "UPDATE"])
-    def validate_model(spec: kopf.Spec, namespace: str | None, warnings: list[str], **_: Any) -> None:
+    def validate_model(spec: kopf.Spec, namespace: str | None, warnings: list[str], **kwargs: Any) -> None:
+        if _spec_unchanged(kwargs.get("old"), spec):
+            return  # metadata only (finalizers, annotations): the spec was admitted before
         ns = namespace or ""
         namespace_body = runtime.store.get(Key("Namespace", "", ns))
         labels = (namespace_body or {}).get("metadata", {}).get("labels") if namespace_body else None
@@ -59,8 +61,10 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
 
     @kopf.on.validate(GROUP, "aideployments", id=AIDEPLOYMENTS_HOOK, registry=registry)
     async def validate_deployment(
-        spec: kopf.Spec, namespace: str | None, warnings: list[str], userinfo: kopf.UserInfo, **_: Any
+        spec: kopf.Spec, namespace: str | None, warnings: list[str], userinfo: kopf.UserInfo, **kwargs: Any
     ) -> None:
+        if _spec_unchanged(kwargs.get("old"), spec):
+            return
         ns = namespace or ""
         model = runtime.store.get(Key("AIModel", ns, str((spec.get("modelRef") or {}).get("name", ""))))
         review = review_deployment(dict(spec), ns, model)
@@ -75,6 +79,11 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
                     f"run a model server as ServiceAccount {account!r}"
                 )
         _answer(review, warnings)
+
+
+def _spec_unchanged(old: Any, spec: Mapping[str, Any]) -> bool:
+    """An UPDATE that leaves the spec as it was (the operator's finalizer, an annotation)."""
+    return old is not None and dict(old.get("spec") or {}) == dict(spec)
 
 
 def requester_json(userinfo: Mapping[str, Any]) -> str:

@@ -98,12 +98,17 @@ async def _evaluate(
     generation = generation_of(body)
     record, attempt = status.verified, status.attempt
     problem = first_problem(ModelFacts(key.namespace, labels, spec, policy))
+    verified_by_attempt = False
     if problem is None and policy is not None:
-        current = attempt is not None and (attempt.generation, attempt.policy_generation) == (
-            generation,
-            policy_generation,
+        shown = find(status.conditions, "Verified")
+        current = (
+            attempt is not None
+            and (attempt.generation, attempt.policy_generation) == (generation, policy_generation)
+            and shown is not None
+            and shown.reason == attempt.reason
+            and shown.observed_generation == generation
         )
-        if current and not force:  # the last completed attempt covered exactly these inputs
+        if current and not force:  # the last completed verification covered exactly these inputs
             return Outcome(_verdict_from_status(status, generation), record, attempt)
         try:
             result = await _verify(ctx, key, body, spec, policy, status, deep=force)
@@ -117,6 +122,7 @@ async def _evaluate(
             raise
         except VerificationError as exc:
             problem = exc
+            verified_by_attempt = True
         else:
             ctx.metrics.verifications.labels("SignatureValid").inc()
             record = VerifiedRecord(
@@ -147,9 +153,10 @@ async def _evaluate(
     ctx.metrics.verifications.labels(problem.reason).inc()
     if not keeps_last_verified(problem.reason, spec, record, policy, now):
         record = None
-    attempt = VerificationAttempt(
-        generation=generation, policy_generation=policy_generation, at=now, reason=problem.reason
-    )
+    if verified_by_attempt:  # pre-check verdicts (policy, namespace, sources) are re-evaluated every time
+        attempt = VerificationAttempt(
+            generation=generation, policy_generation=policy_generation, at=now, reason=problem.reason
+        )
     return Outcome(Verdict("Verified", "False", problem.reason, problem.message), record, attempt)
 
 
