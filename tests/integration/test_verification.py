@@ -462,6 +462,7 @@ def test_policy_that_starts_to_apply_verifies_the_model(
     name = f"pl-{namespace}"
     body = policy(name, namespace, KEY, [f"file://{models_root}/"])
     body["spec"]["namespaceSelector"] = {"matchLabels": {"modelguard.io/trust": name[:63]}}
+    body["spec"]["mode"] = "Warn"  # admission warns instead of refusing; verification still refuses
     api.create("trustpolicies", None, body)
     pub = publish(models_root, namespace, "late-label", KEY)
     api.create("aimodels", namespace, model("late-label", pub.source, pub.bundle, name))

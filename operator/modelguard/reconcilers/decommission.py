@@ -73,42 +73,45 @@ async def requester(ctx: Context, body: dict[str, Any], trigger: str) -> dict[st
     return {"username": str(value["username"]), "groups": [str(g) for g in value.get("groups") or []]}
 
 
-def _deployments(ctx: Context, run: Run) -> list[Key]:
-    return ctx.store.lookup("deployments-by-model", f"{run.key.namespace}/{run.key.name}")
+async def _deployments(ctx: Context, run: Run) -> list[dict[str, Any]]:
+    """The AIDeployments serving the model, read from the API (authoritative, unlike a cache that may still
+    be filling after a restart)."""
+    items = await ctx.kube.list(AIDEPLOYMENTS, run.key.namespace)
+    return [d for d in items if ((d.get("spec") or {}).get("modelRef") or {}).get("name") == run.key.name]
 
 
 async def stop_serving(ctx: Context, run: Run) -> None:
-    deployments = _deployments(ctx, run)
+    deployments = await _deployments(ctx, run)
     if run.spec.end_of_life.deployments == "Wait" and deployments:
-        names = ", ".join(k.name for k in deployments)
+        names = ", ".join(d["metadata"]["name"] for d in deployments)
         raise Retry("WaitingForDeployments", f"waiting for the owners to delete AIDeployments: {names}")
+    ns = run.key.namespace
     for dep in deployments:
-        workload = ctx.store.get(Key("Deployment", dep.namespace, dep.name))
-        if workload is not None:
+        name = dep["metadata"]["name"]
+        try:
             await ctx.kube.merge_patch(
-                DEPLOYMENTS, dep.namespace, dep.name, {"spec": {"replicas": 0}}, field_manager=QUARANTINE_MANAGER
+                DEPLOYMENTS, ns, name, {"spec": {"replicas": 0}}, field_manager=QUARANTINE_MANAGER
             )
-            run.act("StopServing", "Deployment", f"{dep.namespace}/{dep.name}", "ScaleToZero", "Done")
+        except KubeError as exc:
+            if not exc.not_found:
+                raise
+            continue
+        run.act("StopServing", "Deployment", f"{ns}/{name}", "ScaleToZero", "Done")
 
 
 async def delete_workloads(ctx: Context, run: Run) -> None:
     """The AIDeployment first (so that nothing re-applies its objects), then every object it owned."""
-    for dep in _deployments(ctx, run):
-        body = ctx.store.get(dep) or {}
-        children = (body.get("status") or {}).get("children") or []
-        gone = not await ctx.kube.delete(AIDEPLOYMENTS, dep.namespace, dep.name)
-        run.act(
-            "DeleteWorkloads",
-            "AIDeployment",
-            f"{dep.namespace}/{dep.name}",
-            "Delete",
-            "AlreadyGone" if gone else "Done",
-        )
+    ns = run.key.namespace
+    for dep in await _deployments(ctx, run):
+        dep_name = dep["metadata"]["name"]
+        children = (dep.get("status") or {}).get("children") or []
+        gone = not await ctx.kube.delete(AIDEPLOYMENTS, ns, dep_name)
+        run.act("DeleteWorkloads", "AIDeployment", f"{ns}/{dep_name}", "Delete", "AlreadyGone" if gone else "Done")
         for child in children:
             kind, _, name = child.partition("/")
             if kind in BY_CHILD_KIND:
-                gone = not await ctx.kube.delete(BY_CHILD_KIND[kind], dep.namespace, name)
-                run.act("DeleteWorkloads", kind, f"{dep.namespace}/{name}", "Delete", "AlreadyGone" if gone else "Done")
+                gone = not await ctx.kube.delete(BY_CHILD_KIND[kind], ns, name)
+                run.act("DeleteWorkloads", kind, f"{ns}/{name}", "Delete", "AlreadyGone" if gone else "Done")
 
 
 async def _delete_as_requester(ctx: Context, run: Run, step: str, kind: str, name: str, method: str) -> None:
