@@ -328,3 +328,24 @@ if __name__ == "__main__":  # `python -m tests.harness.controlplane DIR`: start,
         with contextlib.suppress(KeyboardInterrupt):
             while True:
                 time.sleep(3600)
+
+
+def grant(plane: ControlPlane, namespace: str, user: str, resources: list[str]) -> None:
+    """Give `user` every verb on these modelguard.io resources in one namespace, and nothing else."""
+    role = f"{user}-modelguard"
+    items = [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": role, "namespace": namespace},
+            "rules": [{"apiGroups": ["modelguard.io"], "resources": resources, "verbs": ["*"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": role, "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+            "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}],
+        },
+    ]
+    plane.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))

@@ -10,7 +10,7 @@ import pytest
 from kubernetes import client as k8s
 
 from tests.harness.client import KubeTestClient, condition, eventually, wait_for_condition
-from tests.harness.controlplane import ControlPlane
+from tests.harness.controlplane import ControlPlane, grant
 from tests.harness.models import KeyPair
 from tests.harness.operator import OperatorProcess
 from tests.harness.publish import model, policy, publish
@@ -21,14 +21,20 @@ KEY = KeyPair.generate()
 API_KEYS = {"payments": "payments-key-0123456789abcdef", "fraud-ui": "fraud-ui-key-0123456789abcdef"}
 
 
-@pytest.fixture
-def served(api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path) -> str:
-    """A verified model served by an AIDeployment with clients, egress, DNS, API keys and a rate limit."""
+def model_with_keys(api: KubeTestClient, namespace: str, models_root: Path) -> str:
+    """A TrustPolicy for the namespace, the API keys Secret and a signed model `m`; returns the policy name."""
     name = f"p-{namespace}"
     api.create("trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"]))
     api.core.create_namespaced_secret(namespace, {"metadata": {"name": "api-keys"}, "stringData": API_KEYS})
     pub = publish(models_root, namespace, "m", KEY)
     api.create("aimodels", namespace, model("m", pub.source, pub.bundle, name))
+    return name
+
+
+@pytest.fixture
+def served(api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path) -> str:
+    """A verified model served by an AIDeployment with clients, egress, DNS, API keys and a rate limit."""
+    name = model_with_keys(api, namespace, models_root)
     api.create(
         "aideployments",
         namespace,
@@ -274,11 +280,7 @@ def test_quarantine_cuts_the_network(api: KubeTestClient, namespace: str, served
 def test_external_exposure_needs_a_public_model_card(
     api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path
 ) -> None:
-    name = f"p-{namespace}"
-    api.create("trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"]))
-    api.core.create_namespaced_secret(namespace, {"metadata": {"name": "api-keys"}, "stringData": API_KEYS})
-    pub = publish(models_root, namespace, "m", KEY)
-    api.create("aimodels", namespace, model("m", pub.source, pub.bundle, name))
+    name = model_with_keys(api, namespace, models_root)
     api.create(
         "aideployments",
         namespace,
@@ -315,22 +317,7 @@ def test_external_exposure_needs_a_public_model_card(
 def test_naming_a_service_account_needs_the_right_to_run_pods(
     cluster: ControlPlane, operator: OperatorProcess, namespace: str
 ) -> None:
-    rbac = [
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": "ml-engineer", "namespace": namespace},
-            "rules": [{"apiGroups": ["modelguard.io"], "resources": ["aideployments"], "verbs": ["*"]}],
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {"name": "bob", "namespace": namespace},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "ml-engineer"},
-            "subjects": [{"kind": "User", "name": "bob", "apiGroup": "rbac.authorization.k8s.io"}],
-        },
-    ]
-    cluster.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": rbac}))
+    grant(cluster, namespace, "bob", ["aideployments"])
     obj = ai_deployment("privileged-sa", "m", serviceAccountName="ci-deployer")
     refused = cluster.kubectl("apply", "-n", namespace, "--as", "bob", "-f", "-", stdin=json.dumps(obj), check=False)
     assert refused.returncode != 0

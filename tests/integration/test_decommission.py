@@ -14,7 +14,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from tests.harness.client import KubeTestClient, condition, eventually, wait_for_condition
-from tests.harness.controlplane import ControlPlane
+from tests.harness.controlplane import ControlPlane, grant
 from tests.harness.models import KeyPair
 from tests.harness.operator import OperatorProcess
 from tests.harness.publish import model, policy, publish, push_to_registry
@@ -199,22 +199,7 @@ def test_data_the_requester_may_not_delete_is_refused(
     cluster: ControlPlane, api: KubeTestClient, namespace: str, trust: str, models_root: Path
 ) -> None:
     api.core.create_namespaced_secret(namespace, {"metadata": {"name": "customer-pii"}, "stringData": {"k": "v"}})
-    rbac = [
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": "model-owner", "namespace": namespace},
-            "rules": [{"apiGroups": ["modelguard.io"], "resources": ["aimodels"], "verbs": ["*"]}],
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {"name": "alice", "namespace": namespace},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "model-owner"},
-            "subjects": [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}],
-        },
-    ]
-    cluster.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": rbac}))
+    grant(cluster, namespace, "alice", ["aimodels"])
     pub = publish(models_root, namespace, "m", KEY)
     api.create(
         "aimodels",

@@ -42,7 +42,10 @@ async def registry_credentials(kube: Kube, namespace: str, name: str, host: str 
             raise VerificationError("InvalidCredentials", f"Secret {name!r} has invalid .dockerconfigjson") from None
         entry = auths.get(host or "") or {}
         if "auth" in entry:
-            user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+            try:
+                user, _, password = base64.b64decode(entry["auth"], validate=True).decode().partition(":")
+            except (binascii.Error, ValueError):
+                raise VerificationError("InvalidCredentials", f"Secret {name!r} has an invalid auth entry") from None
             return Credentials(username=user, password=password)
         if "username" in entry:
             return Credentials(username=entry.get("username"), password=entry.get("password"))
