@@ -85,7 +85,7 @@ def test_chart_webhooks_match_the_tested_configuration(cluster: ControlPlane) ->
                     h["name"],
                     h["failurePolicy"],
                     h["timeoutSeconds"],
-                    h["namespaceSelector"],
+                    h.get("namespaceSelector"),
                     h["rules"],
                     h["sideEffects"],
                     h["clientConfig"]

@@ -12,6 +12,7 @@ from modelguard.domain.deployment_gate import (
     GATE,
     GateFacts,
     ModelView,
+    approved,
     evaluate,
     model_card_published,
     model_documented,
@@ -92,6 +93,7 @@ def test_order() -> None:
         model_scan_clean,
         model_documented,
         model_card_published,
+        approved,
     ) == GATE
     missing = Verdict("Documented", "False", "MissingDocumentation")
     assert evaluate(facts(Verdict("Verified", "False", "KeyRevoked"), missing)).reason == "ModelNotVerified"  # type: ignore[union-attr]
@@ -133,3 +135,14 @@ def test_external_exposure_needs_the_public_model_card() -> None:
     violation = model_card_published(external)
     assert violation is not None and violation.reason == "ModelCardIncomplete"
     assert "limitations, prohibitedUses, dataUsage" in violation.message  # the sample card has intendedUse only
+
+
+def test_approved_counts_distinct_approvers_of_the_digest() -> None:
+    base = facts(VERIFIED)
+    need_two = GateFacts("m", base.model, approvals_required=2, approvers=("alice",))
+    violation = approved(need_two)
+    assert violation is not None and violation.reason == "AwaitingApproval"
+    assert not violation.distrusted and not violation.stop_serving  # the approved digest keeps serving
+    assert "1 of 2" in violation.message and RECORD.digest in violation.message and "alice" in violation.message
+    assert approved(GateFacts("m", base.model, approvals_required=2, approvers=("alice", "bob"))) is None
+    assert approved(base) is None  # none required

@@ -41,7 +41,9 @@ class HttpClient:
     ssl_context: ssl.SSLContext
     timeout: float = 30.0
 
-    def open(self, url: str, headers: Mapping[str, str] | None = None, method: str = "GET") -> http.client.HTTPResponse:
+    def open(
+        self, url: str, headers: Mapping[str, str] | None = None, method: str = "GET", data: bytes | None = None
+    ) -> http.client.HTTPResponse:
         """Open url and return the response (status 2xx), following redirects safely."""
         current = url
         send = dict(headers or {})
@@ -51,7 +53,7 @@ class HttpClient:
             parts = urllib.parse.urlsplit(current)
             if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(parts.hostname or "")):
                 raise VerificationError("InsecureSource", f"refusing {parts.scheme}:// to {parts.hostname}")
-            request = urllib.request.Request(current, headers=send, method=method)  # noqa: S310 (scheme checked)
+            request = urllib.request.Request(current, data=data, headers=send, method=method)  # noqa: S310 (scheme checked)
             try:
                 response = opener.open(request, timeout=self.timeout)
             except urllib.error.HTTPError as exc:

@@ -126,7 +126,13 @@ class GatewaySpec(KubeModel):
 class ApprovalSpec(KubeModel):
     """Human approval before rollout (TS 104 223 5.1.4-3)."""
 
-    required: int = Field(default=0, description="Approvals needed for the current model digest.", ge=0, le=10)
+    required: int = Field(
+        default=0,
+        description="Distinct approvers (ModelApproval) needed for each model digest; the model's TrustPolicy "
+        "can require more.",
+        ge=0,
+        le=10,
+    )
 
 
 class AIDeploymentSpec(KubeModel):
@@ -170,6 +176,19 @@ class DriftRecord(KubeModel):
     objects: str = Field(description="What had changed.", max_length=2048)
 
 
+class Approver(KubeModel):
+    username: str = Field(description="Who approved (from admission).")
+    approval: str = Field(description="Name of their ModelApproval.")
+
+
+class ApprovalStatus(KubeModel):
+    """Approvals counted for the digest to roll out."""
+
+    digest: str = Field(description="The model digest the approvals are for.")
+    required: int = Field(description="Distinct approvers needed.", ge=0)
+    approvers: list[Approver] = Field(default_factory=list, description="Valid approvals for this digest.")
+
+
 class AIDeploymentStatus(KubeModel):
     """Observed state of an AIDeployment."""
 
@@ -180,6 +199,7 @@ class AIDeploymentStatus(KubeModel):
     last_drift: DriftRecord | None = Field(
         default=None, description="The last change made outside ModelGuard to a managed object, reverted."
     )
+    approval: ApprovalStatus | None = Field(default=None, description="Human approvals of the digest to roll out.")
 
 
 class AIDeployment(KubeModel):

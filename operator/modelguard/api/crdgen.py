@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus
+from modelguard.api.approval import ModelApprovalSpec, ModelApprovalStatus
 from modelguard.api.base import GROUP, VERSION
 from modelguard.api.certificate import DecommissionCertificateSpec, DecommissionCertificateStatus
 from modelguard.api.scanreport import ScanReportSpec, ScanReportStatus
@@ -103,6 +104,23 @@ KINDS: tuple[KindInfo, ...] = (
             {"name": "Model", "type": "string", "jsonPath": ".spec.model.name"},
             {"name": "Trigger", "type": "string", "jsonPath": ".spec.trigger"},
             {"name": "Requester", "type": "string", "jsonPath": ".spec.requester.username"},
+        ),
+        ready_columns=False,
+    ),
+    KindInfo(
+        kind="ModelApproval",
+        plural="modelapprovals",
+        singular="modelapproval",
+        short_names=("mapproval",),
+        scope="Namespaced",
+        spec=ModelApprovalSpec,
+        status=ModelApprovalStatus,
+        description="One person's approval to roll out one model digest in one AIDeployment; the approver is "
+        "stamped from admission (ETSI TS 104 223 5.1.4).",
+        extra_columns=(
+            {"name": "Deployment", "type": "string", "jsonPath": ".spec.deployment"},
+            {"name": "Approver", "type": "string", "jsonPath": ".metadata.annotations.modelguard\\.io/approved-by"},
+            {"name": "Digest", "type": "string", "jsonPath": ".spec.digest", "priority": 1},
         ),
         ready_columns=False,
     ),

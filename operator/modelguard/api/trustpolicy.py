@@ -61,6 +61,13 @@ class Requirements(KubeModel):
     review_max_age_days: int | None = Field(
         default=None, description="Card review older than this is overdue.", ge=1, le=3650
     )
+    approvals: int = Field(
+        default=0,
+        description="Distinct people who must approve (ModelApproval) each new model digest before an "
+        "AIDeployment in the selected namespaces rolls it out.",
+        ge=0,
+        le=10,
+    )
 
 
 class TrustPolicySpec(KubeModel):

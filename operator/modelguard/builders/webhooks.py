@@ -9,6 +9,10 @@ from modelguard.api.base import GROUP, VERSION
 
 HOOKS = {"aimodels": "validate-aimodels", "aideployments": "validate-aideployments"}
 DELETE_HOOK = "record-aimodel-deletions"
+DEPLOYMENT_DELETE_HOOK = "audit-aideployment-deletions"
+POLICY_HOOK = "audit-trustpolicies"
+APPROVALS_HOOK = "audit-modelapprovals"
+APPROVALS_MUTATE_HOOK = "stamp-modelapprovals"
 MUTATE_HOOK = "mutate-aimodels"
 WARN_LABEL = "modelguard.io/admission"
 
@@ -38,6 +42,7 @@ def _hook(
     selector: dict[str, Any],
     plural: str,
     operations: list[str],
+    scope: str = "Namespaced",
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -54,7 +59,7 @@ def _hook(
                 "apiVersions": [VERSION],
                 "operations": operations,
                 "resources": [plural],
-                "scope": "Namespaced",
+                "scope": scope,
             }
         ],
     }
@@ -70,7 +75,8 @@ def webhook_configuration(
     timeout_seconds: int = 5,
 ) -> dict[str, Any]:
     """Validation: fail closed everywhere except the operator's own namespace and namespaces labelled
-    `modelguard.io/admission=warn` (a fail-open copy). AIModel deletions are recorded (who asked), fail closed."""
+    `modelguard.io/admission=warn` (a fail-open copy). AIModel deletions are recorded (who asked), and
+    AIDeployment deletions and TrustPolicy changes audited, fail closed."""
     webhooks = []
     for plural, path in HOOKS.items():
         client = _client(path, ca_pem, url, service)
@@ -97,6 +103,40 @@ def webhook_configuration(
             ["DELETE"],
         )
     )
+    webhooks.append(
+        _hook(
+            f"aideployments-deletions.{GROUP}",
+            _client(DEPLOYMENT_DELETE_HOOK, ca_pem, url, service),
+            "Fail",
+            timeout_seconds,
+            _selector(operator_namespace),
+            "aideployments",
+            ["DELETE"],
+        )
+    )
+    policies = _hook(
+        f"trustpolicies.{GROUP}",
+        _client(POLICY_HOOK, ca_pem, url, service),
+        "Fail",
+        timeout_seconds,
+        {},
+        "trustpolicies",
+        ["CREATE", "UPDATE", "DELETE"],
+        scope="Cluster",
+    )
+    del policies["namespaceSelector"]  # cluster-scoped: namespaces do not apply
+    webhooks.append(policies)
+    webhooks.append(
+        _hook(
+            f"modelapprovals.{GROUP}",
+            _client(APPROVALS_HOOK, ca_pem, url, service),
+            "Fail",
+            timeout_seconds,
+            _selector(operator_namespace),
+            "modelapprovals",
+            ["CREATE", "DELETE"],
+        )
+    )
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingWebhookConfiguration",
@@ -114,20 +154,27 @@ def mutating_webhook_configuration(
     operator_namespace: str = "modelguard-system",
     timeout_seconds: int = 5,
 ) -> dict[str, Any]:
-    """Stamps who set an AIModel's end-of-life policy, the requester of a later retirement."""
-    hook = _hook(
-        f"aimodels-requester.{GROUP}",
-        _client(MUTATE_HOOK, ca_pem, url, service),
-        "Fail",
-        timeout_seconds,
-        _selector(operator_namespace),
-        "aimodels",
-        ["CREATE", "UPDATE"],
-    )
-    hook["reinvocationPolicy"] = "Never"
+    """Stamps who set an AIModel's end-of-life policy (the requester of a later retirement) and who
+    created a ModelApproval (the approver)."""
+    hooks = []
+    for hook_name, path, plural in (
+        (f"aimodels-requester.{GROUP}", MUTATE_HOOK, "aimodels"),
+        (f"modelapprovals-approver.{GROUP}", APPROVALS_MUTATE_HOOK, "modelapprovals"),
+    ):
+        hook = _hook(
+            hook_name,
+            _client(path, ca_pem, url, service),
+            "Fail",
+            timeout_seconds,
+            _selector(operator_namespace),
+            plural,
+            ["CREATE", "UPDATE"],
+        )
+        hook["reinvocationPolicy"] = "Never"
+        hooks.append(hook)
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "MutatingWebhookConfiguration",
         "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "modelguard"}},
-        "webhooks": [hook],
+        "webhooks": hooks,
     }

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from modelguard.cli import cluster
 from modelguard.domain.decommission import verify
 from modelguard.domain.errors import VerificationError
 
@@ -28,20 +29,10 @@ def add_parser(commands: Any) -> None:
     check.set_defaults(func=verify_main)
 
 
-def _from_cluster(kind_path: str) -> dict[str, Any]:
-    from modelguard.cli.run import api_client
-
-    client = api_client()
-    data: dict[str, Any] = client.call_api(
-        kind_path, "GET", response_type="object", auth_settings=["BearerToken"], _return_http_data_only=True
-    )
-    return data
-
-
 def verify_main(args: argparse.Namespace) -> int:
     try:
         if args.name:
-            cert = _from_cluster(f"/apis/modelguard.io/v1alpha1/decommissioncertificates/{args.name}")
+            cert = cluster.get(f"{cluster.API}/decommissioncertificates/{args.name}")
         elif args.file:
             cert = yaml.safe_load(Path(args.file).read_text())
         else:
@@ -50,8 +41,7 @@ def verify_main(args: argparse.Namespace) -> int:
         if args.key:
             pem = Path(args.key).read_bytes()
         else:
-            cm = _from_cluster(f"/api/v1/namespaces/{args.operator_namespace}/configmaps/modelguard-signing-public-key")
-            pem = cm["data"]["public.pem"].encode()
+            pem = cluster.configmap(args.operator_namespace, "modelguard-signing-public-key")["public.pem"].encode()
     except (OSError, ValueError, KeyError, yaml.YAMLError) as exc:
         print(f"invalid: cannot read the certificate or key ({type(exc).__name__})")
         return 1

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from modelguard.cli import certificate, crds, register, run, signing, verify
+from modelguard.cli import audit, certificate, crds, register, run, signing, verify
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_parser(commands)
     certificate.add_parser(commands)
     register.add_parser(commands)
+    audit.add_parser(commands)
     return parser
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from modelguard.builders.register import ml_bom
+from modelguard.cli import cluster
 
 
 def add_parser(commands: Any) -> None:
@@ -22,25 +23,10 @@ def add_parser(commands: Any) -> None:
     export.set_defaults(func=export_main)
 
 
-def _list(client: Any, plural: str, namespace: str | None) -> list[dict[str, Any]]:
-    path = (
-        f"/apis/modelguard.io/v1alpha1/namespaces/{namespace}/{plural}"
-        if namespace
-        else f"/apis/modelguard.io/v1alpha1/{plural}"
-    )
-    result: dict[str, Any] = client.call_api(
-        path, "GET", response_type="object", auth_settings=["BearerToken"], _return_http_data_only=True
-    )
-    return list(result.get("items") or [])
-
-
 def export_main(args: argparse.Namespace) -> int:
-    from modelguard.cli.run import api_client
-
     try:
-        client = api_client()
-        models = _list(client, "aimodels", args.namespace)
-        deployments = _list(client, "aideployments", args.namespace)
+        models = cluster.items("aimodels", args.namespace)
+        deployments = cluster.items("aideployments", args.namespace)
     except Exception as exc:
         print(f"cannot read the register from the cluster ({type(exc).__name__})", file=sys.stderr)
         return 1

@@ -98,6 +98,14 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--webhook-host", default="0.0.0.0", help="address the webhook server listens on")  # noqa: S104
     parser.add_argument("--webhook-cert", type=Path, default=None, help="TLS certificate for the webhook server")
     parser.add_argument("--webhook-key", type=Path, default=None, help="TLS key for the webhook server")
+    parser.add_argument(
+        "--audit-sink",
+        default=os.environ.get("MODELGUARD_AUDIT_SINK") or None,
+        help="also POST audit records (JSON lines) to this https:// URL",
+    )
+    parser.add_argument(
+        "--audit-sink-token-file", type=Path, default=None, help="bearer token for the audit sink, read from a file"
+    )
     parser.set_defaults(func=main)
 
 
@@ -143,6 +151,8 @@ def main(args: argparse.Namespace) -> int:
         webhook_host=args.webhook_host,
         webhook_cert=args.webhook_cert,
         webhook_key=args.webhook_key,
+        audit_sink=args.audit_sink,
+        audit_sink_token_file=args.audit_sink_token_file,
     )
     if args.gateway_image:
         settings.gateway_image = args.gateway_image

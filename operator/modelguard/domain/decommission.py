@@ -6,19 +6,14 @@ step, so an operator that crashes resumes where it stopped and never repeats a f
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from modelguard.api.aimodel import AIModelSpec, DecommissionStep
-from modelguard.domain.crypto import load_public_key, public_pem
+from modelguard.domain import signed_json
 
 STEPS = (
     "StopServing",
@@ -54,35 +49,10 @@ def next_step(steps: list[DecommissionStep]) -> str | None:
     return next((s.name for s in steps if s.state != "Done"), None)
 
 
-def canonical(spec: Mapping[str, Any]) -> bytes:
-    """The bytes a certificate signature covers: the spec without its signature, as canonical JSON."""
-    body = {k: v for k, v in spec.items() if k != "signature"}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def key_id(key: ec.EllipticCurvePublicKey) -> str:
-    return hashlib.sha256(public_pem(key)).hexdigest()
-
-
 def sign(private: ec.EllipticCurvePrivateKey, spec: Mapping[str, Any]) -> dict[str, str]:
-    value = private.sign(canonical(spec), ec.ECDSA(hashes.SHA256()))
-    return {
-        "keyId": key_id(private.public_key()),
-        "algorithm": "ECDSA-P256-SHA256",
-        "value": base64.b64encode(value).decode(),
-    }
+    return signed_json.sign(private, spec)
 
 
 def verify(public_key_pem: bytes, spec: Mapping[str, Any]) -> str | None:
     """None when the certificate spec is signed by this key and unchanged; otherwise why not."""
-    signature = spec.get("signature") or {}
-    if not isinstance(signature, Mapping) or not signature.get("value"):
-        return "the certificate carries no signature"
-    key = load_public_key(public_key_pem)
-    if signature.get("keyId") != key_id(key):
-        return "the certificate was signed by another key"
-    try:
-        key.verify(base64.b64decode(str(signature["value"])), canonical(spec), ec.ECDSA(hashes.SHA256()))
-    except (InvalidSignature, ValueError):
-        return "the signature does not match the certificate's content (altered)"
-    return None
+    return signed_json.verify(public_key_pem, spec, "certificate")

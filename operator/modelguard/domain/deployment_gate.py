@@ -31,6 +31,8 @@ class GateFacts:
     model_name: str
     model: ModelView | None
     exposure: str = "Internal"
+    approvals_required: int = 0
+    approvers: tuple[str, ...] = ()  # distinct, validly stamped approvers of the digest to roll out
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,22 @@ def model_card_published(facts: GateFacts) -> Violation | None:
     return None
 
 
+def approved(facts: GateFacts) -> Violation | None:
+    """Enough distinct people approved the digest to roll out (TS 104 223 5.1.4-3); a new digest starts
+    again from zero, while the approved digest keeps serving."""
+    assert facts.model is not None
+    if len(facts.approvers) >= facts.approvals_required:
+        return None
+    verified = facts.model.status.verified
+    digest = verified.digest if verified else "?"
+    who = f" (so far: {', '.join(facts.approvers)})" if facts.approvers else ""
+    return Violation(
+        "AwaitingApproval",
+        f"{len(facts.approvers)} of {facts.approvals_required} approvals for {digest}{who}; approve with a "
+        "ModelApproval naming this AIDeployment and digest",
+    )
+
+
 GATE: tuple[Check, ...] = (
     model_exists,
     model_verified_for_current_generation,
@@ -122,6 +140,7 @@ GATE: tuple[Check, ...] = (
     model_scan_clean,
     model_documented,
     model_card_published,
+    approved,
 )
 
 

@@ -47,8 +47,15 @@ class Decision:
         ]
 
 
-def decide(model: ModelView | None, model_name: str, served_digest: str | None, exposure: str = "Internal") -> Decision:
-    violation = evaluate(GateFacts(model_name, model, exposure))
+def decide(
+    model: ModelView | None,
+    model_name: str,
+    served_digest: str | None,
+    exposure: str = "Internal",
+    approvals_required: int = 0,
+    approvers: tuple[str, ...] = (),
+) -> Decision:
+    violation = evaluate(GateFacts(model_name, model, exposure, approvals_required, approvers))
     if violation is None:
         assert model is not None
         verified = model.status.verified

@@ -9,14 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelguard.adapters.audit_log import AuditLog, HttpSink
 from modelguard.adapters.cache import Key, Store
 from modelguard.adapters.events import EventRecorder
+from modelguard.adapters.http import HttpClient
 from modelguard.adapters.kube import Kube
 from modelguard.adapters.signing_key import OperatorKey
-from modelguard.adapters.verification_service import ModelVerifier
+from modelguard.adapters.verification_service import ModelVerifier, ssl_context
 from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
 from modelguard.engine.workqueue import WorkQueue
-from modelguard.reconcilers import aideployment, aimodel, trustpolicy
+from modelguard.reconcilers import aideployment, aimodel, approvals, trustpolicy
 from modelguard.reconcilers.context import Context
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,11 @@ def _owner_ref(key: Key, body: Mapping[str, Any]) -> Iterable[str]:
         if ref.get("kind") == "AIDeployment" and ref.get("controller"):
             return [str(ref.get("name"))]
     return []
+
+
+def _approved_deployment(key: Key, body: Mapping[str, Any]) -> Iterable[str]:
+    name = (body.get("spec") or {}).get("deployment")
+    return [f"{key.namespace}/{name}"] if isinstance(name, str) else []
 
 
 def _policy_ref(key: Key, body: Mapping[str, Any]) -> Iterable[str]:
@@ -73,6 +80,8 @@ class Settings:
     webhook_host: str = "0.0.0.0"  # noqa: S104 (in a pod; tests pass 127.0.0.1)
     webhook_cert: Path | None = None
     webhook_key: Path | None = None
+    audit_sink: str | None = None
+    audit_sink_token_file: Path | None = None
 
 
 @dataclass
@@ -91,6 +100,7 @@ class Runtime:
             workers=self.settings.hash_workers,
             max_concurrent=self.settings.max_verifications,
         )
+        key = OperatorKey(self.kube, self.settings.namespace)
         self.context = Context(
             kube=self.kube,
             store=self.store,
@@ -101,21 +111,37 @@ class Runtime:
             gateway_image=self.settings.gateway_image,
             monitoring_namespace=self.settings.monitoring_namespace,
             advisories_configmap=self.settings.advisories_configmap,
-            operator_key=OperatorKey(self.kube, self.settings.namespace),
+            operator_key=key,
             decommission_step_delay=self.settings.decommission_step_delay,
+            audit=AuditLog(self.kube, self.settings.namespace, key, sink=self._audit_sink()),
         )
         self.queue = WorkQueue(self._dispatch, workers=self.settings.workers, name="reconcile")
         self.store.add_index("deployments-by-model", "AIDeployment", _model_ref)
         self.store.add_index("models-by-policy", "AIModel", _policy_ref)
+        self.store.add_index(approvals.INDEX, "ModelApproval", _approved_deployment)
         self.store.add_index("models-by-namespace", "AIModel", lambda key, _: [key.namespace])
         self.store.add_index("deployments-by-namespace", "AIDeployment", lambda key, _: [key.namespace])
 
-    def start(self) -> None:
-        """Start what runs beside the watchers: the workers and the metrics endpoint."""
+    def _audit_sink(self) -> HttpSink | None:
+        s = self.settings
+        if not s.audit_sink:
+            return None
+        token = s.audit_sink_token_file.read_text().strip() if s.audit_sink_token_file else None
+        return HttpSink(s.audit_sink, HttpClient(ssl_context(s.ca_bundle), timeout=10.0), token)
+
+    async def start(self) -> None:
+        """Start what runs beside the watchers: the audit log, the workers and the metrics endpoint."""
+        if self.context.audit is not None:
+            await self.context.audit.start()
         self.context.scan_slots = asyncio.Semaphore(self.settings.max_scans)
         if self.settings.metrics_port is not None:
             self.context.metrics.serve(self.settings.metrics_port, self.settings.metrics_host)
         self.queue.start()
+
+    async def stop(self) -> None:
+        await self.queue.stop()
+        if self.context.audit is not None:
+            await self.context.audit.stop()
 
     async def _dispatch(self, key: Key) -> float | None:
         reconcile = RECONCILERS.get(key.kind)
@@ -150,13 +176,18 @@ class Runtime:
     def dependents(self, key: Key) -> list[Key]:
         if key.kind == "AIModel":
             return self.store.lookup("deployments-by-model", f"{key.namespace}/{key.name}")
-        if key.kind == "TrustPolicy":
-            return self.store.lookup("models-by-policy", key.name)
+        if key.kind == "TrustPolicy":  # its models, and their deployments (approval requirements)
+            models = self.store.lookup("models-by-policy", key.name)
+            deployments = [d for m in models for d in self.dependents(m)]
+            return [*models, *deployments]
         if key.kind == "Namespace":
             return [
                 *self.store.lookup("models-by-namespace", key.name),
                 *self.store.lookup("deployments-by-namespace", key.name),
             ]
+        if key.kind == "ModelApproval":
+            named = _approved_deployment(key, self.store.get(key) or {})
+            return [Key("AIDeployment", key.namespace, n.split("/", 1)[1]) for n in named]
         if key.kind in CHILD_KINDS:
             owner = _owner_ref(key, self.store.get(key) or {})
             return [Key("AIDeployment", key.namespace, name) for name in owner]

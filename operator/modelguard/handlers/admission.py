@@ -8,24 +8,59 @@ from typing import Any
 
 import kopf
 
+from modelguard.adapters.audit_log import AuditUnavailable
 from modelguard.adapters.cache import Key
 from modelguard.adapters.kube import KubeError, may
 from modelguard.adapters.resources import CONFIGMAPS
 from modelguard.api.base import GROUP
 from modelguard.domain.admission import Review, end_of_life_stamp, review_deployment, review_model
+from modelguard.domain.audit import ObjectRef
 from modelguard.engine.runtime import Runtime
+from modelguard.reconcilers.approvals import restore_stamp, stamp_for
+from modelguard.reconcilers.change_audit import audit_change, prompt_details, prompt_hash
 from modelguard.reconcilers.decommission import REQUESTS, SET_BY
 
 AIMODELS_HOOK = "validate-aimodels"
 AIDEPLOYMENTS_HOOK = "validate-aideployments"
 AIMODELS_MUTATE_HOOK = "mutate-aimodels"
 AIMODELS_DELETE_HOOK = "record-aimodel-deletions"
+AIDEPLOYMENTS_DELETE_HOOK = "audit-aideployment-deletions"
+TRUSTPOLICIES_HOOK = "audit-trustpolicies"
+APPROVALS_MUTATE_HOOK = "stamp-modelapprovals"
+APPROVALS_HOOK = "audit-modelapprovals"
 
 
 def _answer(review: Review, warnings: list[str]) -> None:
     warnings.extend(review.warnings)
     if review.denials:
         raise kopf.AdmissionError("; ".join(review.denials), code=422)
+
+
+async def _audit(
+    rt: Runtime,
+    kind: str,
+    body: kopf.Body,
+    userinfo: kopf.UserInfo,
+    review: Mapping[str, Any],
+    details: Mapping[str, str] | None = None,
+) -> None:
+    """Record an admitted change (actor from admission); no record, no change (fail closed). `review` holds
+    Kopf's admission kwargs (operation, old, dryrun)."""
+    if review.get("dryrun"):
+        return
+    meta = body.get("metadata") or {}
+    ref = ObjectRef(kind, str(meta.get("namespace") or ""), str(meta.get("name", "")))
+    operation = str(review.get("operation") or "UPDATE")
+    old = review.get("old")
+    if operation == "DELETE" and old is None:
+        old = body
+    new = None if operation == "DELETE" else dict(body)
+    try:
+        await audit_change(rt.context, ref, operation, dict(old) if old is not None else None, new, userinfo, details)
+    except AuditUnavailable:
+        raise kopf.AdmissionError(
+            "the audit trail is unavailable, so this change cannot be recorded; try again", code=503
+        ) from None
 
 
 def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
@@ -38,7 +73,7 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
             patch.metadata.annotations[SET_BY] = value
 
     @kopf.on.validate(GROUP, "aimodels", id=AIMODELS_DELETE_HOOK, registry=registry, operations=["DELETE"])
-    async def record_deletion(body: kopf.Body, userinfo: kopf.UserInfo, dryrun: bool, **_: Any) -> None:
+    async def record_deletion(body: kopf.Body, userinfo: kopf.UserInfo, dryrun: bool, **kwargs: Any) -> None:
         """Remember who deleted the model: its decommission deletes data only as far as they may."""
         if dryrun:
             return
@@ -48,22 +83,78 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
             raise kopf.AdmissionError(
                 f"could not record the requester of this deletion ({type(exc).__name__}); try again", code=503
             ) from None
+        await _audit(runtime, "AIModel", body, userinfo, {**kwargs, "dryrun": dryrun})
+
+    @kopf.on.validate(GROUP, "aideployments", id=AIDEPLOYMENTS_DELETE_HOOK, registry=registry, operations=["DELETE"])
+    async def audit_deployment_deletion(body: kopf.Body, userinfo: kopf.UserInfo, **kwargs: Any) -> None:
+        await _audit(runtime, "AIDeployment", body, userinfo, kwargs)
+
+    @kopf.on.mutate(
+        GROUP, "modelapprovals", id=APPROVALS_MUTATE_HOOK, registry=registry, operations=["CREATE", "UPDATE"]
+    )
+    async def stamp_approver(
+        body: kopf.Body, userinfo: kopf.UserInfo, patch: kopf.Patch, namespace: str | None, **kwargs: Any
+    ) -> None:
+        """The approver is whoever the API server says created the approval, signed; never a user's field."""
+        if kwargs.get("operation") == "CREATE":
+            user, groups = str(userinfo.get("username", "")), [str(g) for g in userinfo.get("groups") or []]
+            stamp = await stamp_for(runtime.context, namespace or "", dict(body.get("spec") or {}), user, groups)
+        else:
+            old = kwargs.get("old")
+            stamp = restore_stamp(dict(old) if old is not None else None)
+        for name, value in stamp.items():
+            patch.metadata.annotations[name] = value
+
+    @kopf.on.validate(GROUP, "modelapprovals", id=APPROVALS_HOOK, registry=registry, operations=["CREATE", "DELETE"])
+    async def audit_approval(body: kopf.Body, userinfo: kopf.UserInfo, namespace: str | None, **kwargs: Any) -> None:
+        spec = body.get("spec") or {}
+        target = Key("AIDeployment", namespace or "", str(spec.get("deployment", "")))
+        if kwargs.get("operation") == "CREATE" and runtime.store.get(target) is None:
+            raise kopf.AdmissionError(
+                f"spec.deployment: AIDeployment {target.name!r} does not exist in {target.namespace!r}", code=422
+            )
+        await _audit(
+            runtime,
+            "ModelApproval",
+            body,
+            userinfo,
+            kwargs,
+            {"deployment": str(spec.get("deployment", "")), "digest": str(spec.get("digest", ""))},
+        )
+
+    @kopf.on.validate(GROUP, "trustpolicies", id=TRUSTPOLICIES_HOOK, registry=registry)
+    async def audit_policy(body: kopf.Body, userinfo: kopf.UserInfo, **kwargs: Any) -> None:
+        """Policies are validated by their schema; every change of one is audited."""
+        await _audit(runtime, "TrustPolicy", body, userinfo, kwargs)
 
     @kopf.on.validate(GROUP, "aimodels", id=AIMODELS_HOOK, registry=registry, operations=["CREATE", "UPDATE"])
-    def validate_model(spec: kopf.Spec, namespace: str | None, warnings: list[str], **kwargs: Any) -> None:
-        if _spec_unchanged(kwargs.get("old"), spec):
-            return  # metadata only (finalizers, annotations): the spec was admitted before
-        ns = namespace or ""
-        namespace_body = runtime.store.get(Key("Namespace", "", ns))
-        labels = (namespace_body or {}).get("metadata", {}).get("labels") if namespace_body else None
-        policy = runtime.store.get(Key("TrustPolicy", "", str(spec.get("trustPolicy", ""))))
-        _answer(review_model(dict(spec), ns, labels, policy), warnings)
+    async def validate_model(
+        body: kopf.Body,
+        spec: kopf.Spec,
+        namespace: str | None,
+        warnings: list[str],
+        userinfo: kopf.UserInfo,
+        **kwargs: Any,
+    ) -> None:
+        if not _spec_unchanged(kwargs.get("old"), spec):  # else metadata only: the spec was admitted before
+            ns = namespace or ""
+            namespace_body = runtime.store.get(Key("Namespace", "", ns))
+            labels = (namespace_body or {}).get("metadata", {}).get("labels") if namespace_body else None
+            policy = runtime.store.get(Key("TrustPolicy", "", str(spec.get("trustPolicy", ""))))
+            _answer(review_model(dict(spec), ns, labels, policy), warnings)
+        await _audit(runtime, "AIModel", body, userinfo, kwargs)
 
     @kopf.on.validate(GROUP, "aideployments", id=AIDEPLOYMENTS_HOOK, registry=registry)
     async def validate_deployment(
-        spec: kopf.Spec, namespace: str | None, warnings: list[str], userinfo: kopf.UserInfo, **kwargs: Any
+        body: kopf.Body,
+        spec: kopf.Spec,
+        namespace: str | None,
+        warnings: list[str],
+        userinfo: kopf.UserInfo,
+        **kwargs: Any,
     ) -> None:
         if _spec_unchanged(kwargs.get("old"), spec):
+            await _audit(runtime, "AIDeployment", body, userinfo, kwargs)
             return
         ns = namespace or ""
         model = runtime.store.get(Key("AIModel", ns, str((spec.get("modelRef") or {}).get("name", ""))))
@@ -78,7 +169,13 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
                     f"spec.serviceAccountName: {user} may not create pods in {ns!r}, so may not "
                     f"run a model server as ServiceAccount {account!r}"
                 )
+        prompt, problem = await prompt_hash(runtime.context, ns, spec)
+        if problem and not review.denials:
+            review.denials.append(problem)
         _answer(review, warnings)
+        old = kwargs.get("old")
+        details = await prompt_details(runtime.context, ns, dict(old) if old is not None else None, prompt)
+        await _audit(runtime, "AIDeployment", body, userinfo, kwargs, details)
 
 
 def _spec_unchanged(old: Any, spec: Mapping[str, Any]) -> bool:

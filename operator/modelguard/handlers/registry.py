@@ -15,7 +15,7 @@ from modelguard.domain.drift import secret_view
 from modelguard.engine.runtime import Runtime
 from modelguard.handlers import admission
 
-WATCHED = ("aimodels", "aideployments", "trustpolicies")
+WATCHED = ("aimodels", "aideployments", "trustpolicies", "modelapprovals")
 CHILDREN = (
     ("apps", "v1", "deployments", "Deployment"),
     ("", "v1", "services", "Service"),
@@ -24,7 +24,12 @@ CHILDREN = (
     ("", "v1", "secrets", "Secret"),
     ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
 )
-KINDS = {"aimodels": "AIModel", "aideployments": "AIDeployment", "trustpolicies": "TrustPolicy"}
+KINDS = {
+    "aimodels": "AIModel",
+    "aideployments": "AIDeployment",
+    "trustpolicies": "TrustPolicy",
+    "modelapprovals": "ModelApproval",
+}
 
 
 def configure(settings: kopf.OperatorSettings) -> None:
@@ -57,11 +62,11 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         server = admission.webhook_server(runtime)
         if server is not None:
             settings.admission.server = server  # the configuration itself ships in the chart
-        runtime.start()
+        await runtime.start()
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
-        await runtime.queue.stop()
+        await runtime.stop()
 
     if runtime.settings.webhook_port is not None:  # without a server Kopf refuses admission handlers
         admission.register(registry, runtime)

@@ -28,7 +28,7 @@ from modelguard.domain.conditions import Verdict, generation_of, merge_condition
 from modelguard.domain.drift import comparable, differences, summarize
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.rollout import Decision, ModelView, decide
-from modelguard.reconcilers import model_access
+from modelguard.reconcilers import approvals, model_access
 from modelguard.reconcilers.context import Context, spec_error, write_status
 
 log = logging.getLogger(__name__)
@@ -225,11 +225,13 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
 
     model_body = ctx.store.get(Key("AIModel", key.namespace, spec.model_ref.name))
     policy_name = ((model_body or {}).get("spec") or {}).get("trustPolicy")
-    model = _parse(model_body, ctx.store.get(Key("TrustPolicy", "", policy_name)) if policy_name else None)
+    policy_body = ctx.store.get(Key("TrustPolicy", "", policy_name)) if policy_name else None
+    model = _parse(model_body, policy_body)
+    approval = await approvals.gather(ctx, key, spec, model, policy_body)
     deployment_name = workload.names(key.name)["deployment"]
     deployed = ctx.store.get(Key("Deployment", key.namespace, deployment_name))
     served = ((deployed or {}).get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
-    decision = decide(model, spec.model_ref.name, served, spec.access.exposure)
+    decision = decide(model, spec.model_ref.name, served, spec.access.exposure, approval.required, approval.approvers)
 
     children, drift = current.children, []
     enforced = Verdict("PolicyEnforced", "True", "Enforced", "network, access and pod security policy applied")
@@ -287,10 +289,11 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         enforced,
         auth,
         _pod_security(ctx, key.namespace),
+        approval.verdict(),
         _ready(decision, available),
     ]
     drift_record = DriftRecord(at=ctx.clock(), objects="; ".join(drift)[:2048]) if drift else current.last_drift
-    if await _status(ctx, key, body, current, verdicts, served, children, drift_record):
+    if await _status(ctx, key, body, current, verdicts, served, children, drift_record, approval.status()):
         log.info("%s: %s %s", key, decision.action, decision.reason)
     if drift:
         await ctx.events.record(body, "Warning", "DriftReverted", enforced.message, action="Enforce")
@@ -329,6 +332,7 @@ async def _status(
     served: str | None,
     children: list[str],
     drift: DriftRecord | None,
+    approval: dict[str, Any] | None = None,
 ) -> bool:
     conditions = merge_conditions(current.conditions, verdicts, generation_of(body), ctx.clock())
     return await write_status(
@@ -342,5 +346,6 @@ async def _status(
             "servedDigest": served,
             "children": children,
             "lastDrift": drift.wire() if drift else None,
+            "approval": approval,
         },
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from modelguard.adapters.audit_log import AuditLog
 from modelguard.adapters.cache import Key, Store
 from modelguard.adapters.events import EventRecorder
 from modelguard.adapters.kube import Kube, KubeError, Resource
@@ -17,6 +18,8 @@ from modelguard.adapters.metrics import Metrics
 from modelguard.adapters.signing_key import OperatorKey
 from modelguard.adapters.verification_service import ModelVerifier
 from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
+from modelguard.domain.audit import Entry, ObjectRef
+from modelguard.domain.audit_decisions import decisions
 from modelguard.domain.conditions import conditions_of
 
 
@@ -41,6 +44,12 @@ class Context:
     operator_key: OperatorKey | None = None
     decommission_step_delay: float = 0.0
     clock: Callable[[], datetime] = utcnow
+    audit: AuditLog | None = None
+
+    async def record(self, entries: list[Entry]) -> None:
+        """Commit audit records before acting on what they say (raises AuditUnavailable, a Retry)."""
+        if entries and self.audit is not None:
+            await self.audit.append(entries)
 
 
 current_conditions = conditions_of
@@ -49,10 +58,12 @@ current_conditions = conditions_of
 async def write_status(
     ctx: Context, res: Resource, key: Key, body: Mapping[str, Any], status: Mapping[str, Any]
 ) -> bool:
-    """Patch the status fields we own, only when they differ from what is stored. True if written."""
+    """Patch the status fields we own, only when they differ from what is stored. True if written.
+    The decisions the new status shows are audited first."""
     current = body.get("status") or {}
     if all(current.get(field) == value for field, value in status.items()):
         return False
+    await ctx.record(decisions(key.kind, ObjectRef(key.kind, key.namespace, key.name), current, status))
     try:
         await ctx.kube.patch_status(res, key.namespace or None, key.name, status)
     except KubeError as exc:

@@ -1,0 +1,219 @@
+"""The audit log: one hash chain for the whole cluster, committed to a ConfigMap before anything is emitted.
+
+Commit protocol (every replica, every restart): read the ConfigMap `modelguard-audit`, seal the new
+records after its head, and write back the new head (signed checkpoint) and the last RING records with the
+ConfigMap's resourceVersion as precondition; a conflict (another replica committed first) retries on the
+new head. Only then are the records printed to stdout as JSON lines and queued for the HTTP sink, and only
+then does `append` return: callers record before they act (at-least-once).
+
+A crash between commit and print loses nothing: at start-up the ring is printed again (identical lines,
+which `modelguard audit verify` accepts as duplicates), and records the sink has not confirmed are sent
+again. Concurrent appends in one process are committed together (one write for many records).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from modelguard.adapters.http import HttpClient
+from modelguard.adapters.kube import Kube, KubeError
+from modelguard.adapters.resources import CONFIGMAPS
+from modelguard.adapters.signing_key import OperatorKey
+from modelguard.domain import audit, signed_json
+from modelguard.domain.audit import Entry
+from modelguard.domain.errors import Retry, VerificationError
+
+log = logging.getLogger(__name__)
+
+CONFIGMAP = "modelguard-audit"
+CHECKPOINT = "checkpoint.json"
+RECORDS = "records.jsonl"
+DELIVERED = "sink.delivered"
+RING = 256
+COMMIT_ATTEMPTS = 20
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _stdout(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def dumps(record: dict[str, Any]) -> str:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class AuditUnavailable(Retry):
+    """The record could not be committed: the caller must not act (fail closed), and tries again."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__("AuditUnavailable", f"the audit record could not be committed ({why})")
+
+
+class HttpSink:
+    """POSTs records as JSON lines (application/x-ndjson); a 2xx answer confirms them."""
+
+    def __init__(self, url: str, client: HttpClient, token: str | None = None) -> None:
+        self._url, self._client, self._token = url, client, token
+
+    def send(self, records: Sequence[dict[str, Any]]) -> None:
+        headers = {"Content-Type": "application/x-ndjson"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        body = "".join(dumps(r) + "\n" for r in records).encode()
+        with self._client.open(self._url, headers=headers, method="POST", data=body) as response:
+            response.read(1024)
+
+
+class AuditLog:
+    def __init__(
+        self,
+        kube: Kube,
+        namespace: str,
+        key: OperatorKey,
+        *,
+        emit: Callable[[str], None] = _stdout,
+        sink: HttpSink | None = None,
+        clock: Callable[[], datetime] = _now,
+        ring: int = RING,
+        retry_delay: float = 2.0,
+    ) -> None:
+        self._kube, self._namespace, self._key = kube, namespace, key
+        self._emit, self._sink, self._clock, self._ring = emit, sink, clock, ring
+        self._retry_delay = retry_delay
+        self._pending: list[tuple[list[Entry], asyncio.Future[list[dict[str, Any]]]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._unsent: dict[int, dict[str, Any]] = {}
+        self._sink_wakeup = asyncio.Event()
+        self._sink_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Re-emit the committed ring (a crash may have cut the last lines) and queue what the sink lacks."""
+        cm = await self._kube.get(CONFIGMAPS, self._namespace, CONFIGMAP)
+        data = (cm or {}).get("data") or {}
+        ring = audit.parse_log(str(data.get(RECORDS, "")).splitlines())
+        for record in ring:
+            self._emit(dumps(record))
+        if ring:
+            log.info("audit: re-emitted records %d-%d from the in-cluster ring", ring[0]["seq"], ring[-1]["seq"])
+        if self._sink is not None:
+            delivered = int(str(data.get(DELIVERED, "0")) or 0)
+            self._unsent.update({r["seq"]: r for r in ring if r["seq"] > delivered})
+            self._sink_task = asyncio.create_task(self._deliver(), name="audit-sink")
+            self._sink_wakeup.set()
+
+    async def stop(self) -> None:
+        if self._sink_task is not None:
+            self._sink_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sink_task
+
+    async def append(self, entries: Sequence[Entry]) -> list[dict[str, Any]]:
+        """Commit entries to the chain; returns their records. Raises AuditUnavailable when it cannot."""
+        if not entries:
+            return []
+        future: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        self._pending.append((list(entries), future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain(), name="audit-commit")
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            entries = [entry for group, _ in batch for entry in group]
+            try:
+                records = await self._commit(entries)
+            except Exception as exc:  # every caller learns it failed
+                log.error("audit: could not commit %d records: %s", len(entries), type(exc).__name__)
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(AuditUnavailable(type(exc).__name__))
+                continue
+            try:
+                for record in records:
+                    self._emit(dumps(record))
+            except Exception as exc:  # committed: the ring brings them back at the next start
+                log.error("audit: could not print committed records (%s)", type(exc).__name__)
+            if self._sink is not None:
+                self._unsent.update({r["seq"]: r for r in records})
+                self._sink_wakeup.set()
+            start = 0
+            for group, future in batch:
+                if not future.done():
+                    future.set_result(records[start : start + len(group)])
+                start += len(group)
+
+    async def _commit(self, entries: list[Entry]) -> list[dict[str, Any]]:
+        private = await self._key.get()
+        for _ in range(COMMIT_ATTEMPTS):
+            cm = await self._kube.get(CONFIGMAPS, self._namespace, CONFIGMAP)
+            data = (cm or {}).get("data") or {}
+            head: dict[str, Any] = (
+                json.loads(data[CHECKPOINT]) if data.get(CHECKPOINT) else {"seq": 0, "hash": audit.GENESIS}
+            )
+            now = self._clock()
+            records = audit.seal(entries, int(head["seq"]), str(head["hash"]), now)
+            last = records[-1]
+            point = audit.checkpoint(last["seq"], last["hash"], now)
+            point["signature"] = signed_json.sign(private, point)
+            ring = [*audit.parse_log(str(data.get(RECORDS, "")).splitlines()), *records][-self._ring :]
+            new_data = {CHECKPOINT: dumps(point), RECORDS: "".join(dumps(r) + "\n" for r in ring)}
+            try:
+                if cm is None:
+                    await self._kube.create(CONFIGMAPS, self._body(new_data))
+                else:
+                    version = cm["metadata"]["resourceVersion"]
+                    await self._kube.merge_patch(
+                        CONFIGMAPS,
+                        self._namespace,
+                        CONFIGMAP,
+                        {"metadata": {"resourceVersion": version}, "data": new_data},
+                    )
+            except KubeError as exc:
+                if exc.conflict:
+                    continue  # another replica committed first: seal again after its head
+                raise
+            return records
+        raise AuditUnavailable("too much contention on the audit ConfigMap")
+
+    def _body(self, data: dict[str, str]) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": CONFIGMAP,
+                "namespace": self._namespace,
+                "labels": {"app.kubernetes.io/part-of": "modelguard"},
+            },
+            "data": data,
+        }
+
+    async def _deliver(self) -> None:
+        assert self._sink is not None
+        while True:
+            await self._sink_wakeup.wait()
+            self._sink_wakeup.clear()
+            while self._unsent:
+                batch = [self._unsent[seq] for seq in sorted(self._unsent)][:500]
+                try:
+                    await asyncio.to_thread(self._sink.send, batch)
+                    await self._kube.merge_patch(
+                        CONFIGMAPS, self._namespace, CONFIGMAP, {"data": {DELIVERED: str(batch[-1]["seq"])}}
+                    )
+                except (Retry, VerificationError, KubeError, OSError) as exc:
+                    log.warning("audit: sink delivery failed (%s); retrying", type(exc).__name__)
+                    await asyncio.sleep(self._retry_delay)
+                    continue
+                for record in batch:
+                    self._unsent.pop(record["seq"], None)

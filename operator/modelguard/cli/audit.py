@@ -1,0 +1,82 @@
+"""`modelguard audit verify`: check an audit log (the operator's stdout, a sink's copy) against the signed
+checkpoint kept in the cluster. Exit 0 only when every record is intact, none is missing, and the log
+reaches the checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from modelguard.adapters.audit_log import CHECKPOINT, CONFIGMAP
+from modelguard.cli import cluster
+from modelguard.domain import audit, signed_json
+from modelguard.domain.errors import VerificationError
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser("audit", help="work with the audit trail")
+    sub = parser.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    check = sub.add_parser("verify", help="verify audit logs against the signed checkpoint")
+    check.add_argument("logs", type=Path, nargs="+", help="log files ('-' for stdin); other lines are skipped")
+    check.add_argument(
+        "--checkpoint", type=Path, help="checkpoint JSON (default: the cluster's modelguard-audit ConfigMap)"
+    )
+    check.add_argument("--key", type=Path, help="the operator's public key (default: read from the cluster)")
+    check.add_argument("--operator-namespace", default="modelguard-system")
+    check.add_argument("--no-checkpoint", action="store_true", help="check the chain only (weaker: a cut tail passes)")
+    check.set_defaults(func=verify_main)
+
+
+def _lines(paths: list[Path]) -> list[str]:
+    lines: list[str] = []
+    for path in paths:
+        lines.extend(sys.stdin.read().splitlines() if str(path) == "-" else path.read_text().splitlines())
+    return lines
+
+
+def _checkpoint(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The checkpoint whose signature verifies, or raises ValueError saying why not."""
+    if args.no_checkpoint:
+        return None
+    if args.checkpoint:
+        point = json.loads(args.checkpoint.read_text())
+    else:
+        point = json.loads(cluster.configmap(args.operator_namespace, CONFIGMAP)[CHECKPOINT])
+    if args.key:
+        pem = args.key.read_bytes()
+    else:
+        pem = cluster.configmap(args.operator_namespace, "modelguard-signing-public-key")["public.pem"].encode()
+    problem = signed_json.verify(pem, point, "checkpoint")
+    if problem:
+        raise ValueError(problem)
+    return dict(point)
+
+
+def verify_main(args: argparse.Namespace) -> int:
+    try:
+        records = audit.parse_log(_lines(args.logs))
+    except OSError as exc:
+        print(f"invalid: cannot read the log ({type(exc).__name__})")
+        return 1
+    try:
+        point = _checkpoint(args)
+    except (ValueError, VerificationError) as exc:
+        print(f"invalid: checkpoint: {exc}")
+        return 1
+    except Exception as exc:  # API errors, missing ConfigMaps
+        print(f"invalid: cannot read the checkpoint or key ({type(exc).__name__})")
+        return 1
+    report = audit.verify_chain(records, point)
+    for note in report.notes:
+        print(f"note: {note}")
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    if not report.ok:
+        print("invalid: the audit log does not verify")
+        return 1
+    against = f", signed checkpoint at record {point['seq']} matches" if point else " (no checkpoint compared)"
+    print(f"valid: records {report.first}-{report.last} ({report.records} unique) form one chain{against}")
+    return 0

@@ -1,0 +1,233 @@
+"""The audit trail (TS 104 223 5.1.2-3, 5.2.4-3, 5.4.2-1), pure: records, the hash chain, checkpoints and
+the check of a log against a signed checkpoint.
+
+A record is one JSON object. Its `hash` is the SHA-256 of its canonical JSON without `hash`, and it names
+the `prev` record's hash, so changing, removing or reordering a record breaks the chain. The newest
+record's sequence number and hash, signed with the operator's key, are the checkpoint kept in the cluster:
+a log that ends early or was cut short is caught against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+SCHEMA = "modelguard.io/audit/v1"
+GENESIS = "sha256:" + "0" * 64
+OPERATOR_ACTOR = "system:modelguard-operator"
+
+RecordType = Literal["Change", "Decision"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    username: str
+    groups: tuple[str, ...] = ()
+
+    def wire(self) -> dict[str, Any]:
+        return {"username": self.username, "groups": list(self.groups)}
+
+
+OPERATOR = Actor(OPERATOR_ACTOR)
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    kind: str
+    namespace: str
+    name: str
+
+    def wire(self) -> dict[str, str]:
+        return {"kind": self.kind, "namespace": self.namespace, "name": self.name}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What happened, before it is sealed into the chain."""
+
+    type: RecordType
+    action: str  # CREATE, UPDATE, DELETE for changes; Verified, Rejected, RolledOut... for decisions
+    object: ObjectRef
+    actor: Actor = OPERATOR
+    old_hash: str | None = None
+    new_hash: str | None = None
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+def content_hash(value: Any) -> str:
+    """`sha256:<hex>` of a value's canonical JSON (a spec, a prompt)."""
+    if isinstance(value, str):
+        data = value.encode()
+    else:
+        data = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _canonical(record: Mapping[str, Any]) -> bytes:
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    return "sha256:" + hashlib.sha256(_canonical(record)).hexdigest()
+
+
+def seal(entries: Iterable[Entry], head_seq: int, head_hash: str, now: datetime) -> list[dict[str, Any]]:
+    """Turn entries into records that continue the chain after (head_seq, head_hash)."""
+    records = []
+    seq, prev = head_seq, head_hash
+    for entry in entries:
+        seq += 1
+        record: dict[str, Any] = {
+            "audit": SCHEMA,
+            "seq": seq,
+            "time": now.isoformat().replace("+00:00", "Z"),
+            "type": entry.type,
+            "action": entry.action,
+            "object": entry.object.wire(),
+            "actor": entry.actor.wire(),
+            "oldHash": entry.old_hash,
+            "newHash": entry.new_hash,
+            "details": dict(sorted(entry.details.items())),
+            "prev": prev,
+        }
+        record["hash"] = record_hash(record)
+        prev = record["hash"]
+        records.append(record)
+    return records
+
+
+def checkpoint(seq: int, head: str, now: datetime) -> dict[str, Any]:
+    """What the operator signs after each commit (the signature is added by the caller)."""
+    return {"audit": SCHEMA, "seq": seq, "hash": head, "time": now.isoformat().replace("+00:00", "Z")}
+
+
+def parse_log(lines: Iterable[str]) -> list[dict[str, Any]]:
+    """The audit records in a log (other lines, like the operator's own log output, are skipped)."""
+    records = []
+    for line in lines:
+        text = line.strip()
+        if not text.startswith("{") or SCHEMA not in text:
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and value.get("audit") == SCHEMA and isinstance(value.get("seq"), int):
+            records.append(value)
+    return records
+
+
+@dataclass
+class ChainReport:
+    first: int | None = None
+    last: int | None = None
+    records: int = 0
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _ranges(numbers: list[int]) -> str:
+    parts, start = [], numbers[0]
+    for prev, cur in zip(numbers, [*numbers[1:], None], strict=True):
+        if cur != prev + 1:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+            if cur is not None:
+                start = cur
+    return ", ".join(parts)
+
+
+def verify_chain(records: Iterable[Mapping[str, Any]], signed_head: Mapping[str, Any] | None) -> ChainReport:
+    """Check records (any order, duplicates allowed when identical) as one chain, and against the signed
+    checkpoint when given (its signature is checked by the caller). Starting mid-chain is allowed (rotated
+    logs); what is present must link, and must reach the checkpoint."""
+    report = ChainReport()
+    by_seq: dict[int, Mapping[str, Any]] = {}
+    for record in records:
+        seq = int(record["seq"])
+        if record_hash(record) != record.get("hash"):
+            report.problems.append(f"record {seq}: content does not match its hash (altered)")
+            continue
+        known = by_seq.get(seq)
+        if known is not None and known.get("hash") != record.get("hash"):
+            report.problems.append(f"record {seq}: two different records carry this number")
+            continue
+        by_seq[seq] = record
+    if not by_seq:
+        report.problems.append("no audit records found")
+        return report
+    order = sorted(by_seq)
+    report.first, report.last, report.records = order[0], order[-1], len(order)
+    missing = sorted(set(range(order[0], order[-1] + 1)) - set(order))
+    if missing:
+        report.problems.append(f"records missing from the log: {_ranges(missing)}")
+    if order[0] == 1 and by_seq[1].get("prev") != GENESIS:
+        report.problems.append("record 1 does not start the chain")
+    for seq in order[1:]:
+        before = by_seq.get(seq - 1)
+        if before is not None and by_seq[seq].get("prev") != before.get("hash"):
+            report.problems.append(f"record {seq}: does not follow record {seq - 1} (chain broken)")
+    if order[0] > 1:
+        report.notes.append(f"the log starts at record {order[0]}; earlier records were not checked")
+    if signed_head is not None:
+        _against_checkpoint(report, by_seq, signed_head)
+    return report
+
+
+def _against_checkpoint(report: ChainReport, by_seq: Mapping[int, Mapping[str, Any]], head: Mapping[str, Any]) -> None:
+    seq, expected = int(head.get("seq", 0)), head.get("hash")
+    assert report.last is not None
+    if seq > report.last:
+        report.problems.append(
+            f"the signed checkpoint is at record {seq} but the log ends at {report.last}: "
+            f"records {report.last + 1}-{seq} are missing"
+        )
+    elif seq in by_seq:
+        if by_seq[seq].get("hash") != expected:
+            report.problems.append(f"record {seq}: differs from the signed checkpoint")
+        if report.last > seq:
+            report.notes.append(f"records {seq + 1}-{report.last} are newer than the checkpoint")
+    else:
+        report.notes.append(f"the log starts after the checkpoint (record {seq}); it was not compared")
+
+
+def change_entry(
+    ref: ObjectRef,
+    operation: str,
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any] | None,
+    actor: Actor,
+    audited_annotations: Iterable[str] = (),
+    details: Mapping[str, str] | None = None,
+) -> Entry | None:
+    """The record of an admitted change (None for an update that changes nothing audited: status, finalizers,
+    bookkeeping). `old`/`new` are whole objects; their specs are hashed."""
+    old_spec = (old or {}).get("spec") if old is not None else None
+    new_spec = (new or {}).get("spec") if new is not None else None
+    extra = dict(details or {})
+    action = operation
+    if operation == "UPDATE" and old_spec == new_spec:
+        before = ((old or {}).get("metadata") or {}).get("annotations") or {}
+        after = ((new or {}).get("metadata") or {}).get("annotations") or {}
+        changed = sorted(k for k in audited_annotations if before.get(k) != after.get(k))
+        if not changed:
+            return None
+        action = "ANNOTATE"
+        extra.update({f"annotation:{k}": str(after.get(k, "<removed>")) for k in changed})
+    return Entry(
+        "Change",
+        action,
+        ref,
+        actor=actor,
+        old_hash=content_hash(old_spec) if old_spec is not None else None,
+        new_hash=content_hash(new_spec) if new_spec is not None else None,
+        details=extra,
+    )

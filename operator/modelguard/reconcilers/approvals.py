@@ -1,0 +1,84 @@
+"""The approvals an AIDeployment has for the digest it would roll out (facts for the gate)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from modelguard.adapters.cache import Key
+from modelguard.api.aideployment import AIDeploymentSpec, ApprovalStatus, Approver
+from modelguard.api.trustpolicy import TrustPolicySpec
+from modelguard.domain import approvals
+from modelguard.domain.conditions import Verdict
+from modelguard.domain.crypto import public_pem
+from modelguard.domain.deployment_gate import ModelView
+from modelguard.reconcilers.context import Context
+
+INDEX = "approvals-by-deployment"
+
+
+@dataclass(frozen=True)
+class ApprovalFacts:
+    required: int
+    digest: str | None
+    approvals: tuple[approvals.Approval, ...]
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        return tuple(a.username for a in self.approvals)
+
+    def status(self) -> dict[str, Any] | None:
+        if not self.required or self.digest is None:
+            return None
+        approvers = [Approver(username=a.username, approval=a.name) for a in self.approvals]
+        return ApprovalStatus(digest=self.digest, required=self.required, approvers=approvers).wire()
+
+    def verdict(self) -> Verdict:
+        if not self.required:
+            return Verdict("Approved", "True", "NotRequired", "no approval required")
+        if self.digest is None:
+            return Verdict("Approved", "Unknown", "WaitingForModel", "no verified digest to approve yet")
+        have = len(self.approvals)
+        who = ", ".join(self.approvers) or "nobody"
+        if have >= self.required:
+            return Verdict("Approved", "True", "Approved", f"{self.digest} approved by {who}")
+        return Verdict(
+            "Approved", "False", "AwaitingApproval", f"{have} of {self.required} approvals for {self.digest} ({who})"
+        )
+
+
+def _policy_requires(policy_body: dict[str, Any] | None) -> int:
+    if policy_body is None:
+        return 0
+    try:
+        return TrustPolicySpec.model_validate(policy_body.get("spec") or {}).requirements.approvals
+    except ValidationError:
+        return 10  # an unreadable policy cannot lower the bar (fail closed)
+
+
+async def gather(
+    ctx: Context, key: Key, spec: AIDeploymentSpec, model: ModelView | None, policy_body: dict[str, Any] | None
+) -> ApprovalFacts:
+    required = max(spec.approval.required, _policy_requires(policy_body))
+    digest = model.status.verified.digest if model is not None and model.status.verified is not None else None
+    if not required or digest is None or ctx.operator_key is None:
+        return ApprovalFacts(required, digest, ())
+    pem = public_pem((await ctx.operator_key.get()).public_key())
+    bodies = [ctx.store.get(k) or {} for k in ctx.store.lookup(INDEX, f"{key.namespace}/{key.name}")]
+    return ApprovalFacts(required, digest, tuple(approvals.count(bodies, key.name, digest, pem)))
+
+
+async def stamp_for(
+    ctx: Context, namespace: str, spec: dict[str, Any], username: str, groups: list[str]
+) -> dict[str, str]:
+    """The signed approver annotations of a new approval (called by the admission webhook only)."""
+    assert ctx.operator_key is not None
+    return approvals.stamp(await ctx.operator_key.get(), namespace, spec, username, groups)
+
+
+def restore_stamp(old: dict[str, Any] | None) -> dict[str, str]:
+    """On update the stamp stays as it was (an approval without one stays without a valid one)."""
+    notes = ((old or {}).get("metadata") or {}).get("annotations") or {}
+    return {k: str(notes.get(k, "")) for k in approvals.STAMP}

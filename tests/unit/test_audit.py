@@ -1,0 +1,173 @@
+"""The audit trail's pure parts: records, the chain, checkpoints, decisions from status changes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from modelguard.domain import audit, crypto, signed_json
+from modelguard.domain.audit import Actor, Entry, ObjectRef, change_entry, content_hash, seal, verify_chain
+from modelguard.domain.audit_decisions import decisions
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+REF = ObjectRef("AIModel", "team-a", "m")
+ALICE = Actor("alice", ("devs",))
+
+
+def chain(n: int) -> list[dict[str, object]]:
+    return seal([Entry("Change", "UPDATE", REF, ALICE, details={"i": str(i)}) for i in range(n)], 0, audit.GENESIS, NOW)
+
+
+def test_records_link_and_hash() -> None:
+    records = chain(3)
+    assert [r["seq"] for r in records] == [1, 2, 3]
+    assert records[0]["prev"] == audit.GENESIS and records[1]["prev"] == records[0]["hash"]
+    assert all(audit.record_hash(r) == r["hash"] for r in records)
+    more = seal([Entry("Decision", "Verified", REF)], 3, str(records[-1]["hash"]), NOW)
+    assert more[0]["seq"] == 4 and more[0]["prev"] == records[-1]["hash"]
+
+
+def test_a_whole_chain_verifies_against_its_checkpoint() -> None:
+    records = chain(5)
+    head = audit.checkpoint(5, str(records[-1]["hash"]), NOW)
+    report = verify_chain(records, head)
+    assert report.ok and (report.first, report.last, report.records) == (1, 5, 5)
+
+
+def test_identical_duplicates_are_accepted_and_order_does_not_matter() -> None:
+    records = chain(4)
+    report = verify_chain([records[3], *records, records[1]], audit.checkpoint(4, str(records[3]["hash"]), NOW))
+    assert report.ok and report.records == 4
+
+
+def test_an_altered_record_is_caught() -> None:
+    records = chain(4)
+    records[1] = {**records[1], "actor": {"username": "mallory", "groups": []}}
+    report = verify_chain(records, None)
+    assert not report.ok
+    assert any("record 2" in p and "altered" in p for p in report.problems)
+
+
+def test_a_rehashed_forgery_breaks_the_chain() -> None:
+    records = chain(4)
+    forged = {**records[1], "actor": {"username": "mallory", "groups": []}}
+    forged["hash"] = audit.record_hash(forged)
+    records[1] = forged
+    report = verify_chain(records, audit.checkpoint(4, str(records[3]["hash"]), NOW))
+    assert any("record 3" in p and "chain broken" in p for p in report.problems)
+
+
+def test_a_removed_record_is_a_gap() -> None:
+    records = chain(5)
+    del records[2]
+    report = verify_chain(records, None)
+    assert "records missing from the log: 3" in report.problems
+
+
+def test_a_cut_tail_is_caught_only_against_the_checkpoint() -> None:
+    records = chain(6)
+    head = audit.checkpoint(6, str(records[-1]["hash"]), NOW)
+    assert verify_chain(records[:4], None).ok  # the chain alone cannot know
+    report = verify_chain(records[:4], head)
+    assert any("records 5-6 are missing" in p for p in report.problems)
+
+
+def test_a_different_record_at_the_checkpoint_is_caught() -> None:
+    records = chain(3)
+    report = verify_chain(records, audit.checkpoint(3, "sha256:" + "f" * 64, NOW))
+    assert any("differs from the signed checkpoint" in p for p in report.problems)
+
+
+def test_a_rotated_log_is_checked_from_where_it_starts() -> None:
+    records = chain(6)
+    report = verify_chain(records[3:], audit.checkpoint(6, str(records[-1]["hash"]), NOW))
+    assert report.ok and any("starts at record 4" in n for n in report.notes)
+
+
+def test_parse_log_skips_other_lines() -> None:
+    records = chain(2)
+    lines = ["2026-11-25 INFO kopf started", *(json.dumps(r) for r in records), '{"audit": "other"}', "{broken"]
+    assert audit.parse_log(lines) == records
+
+
+def test_checkpoint_signature_detects_changes() -> None:
+    key = crypto.generate("p256")
+    pem = crypto.public_pem(key.public_key())
+    point = audit.checkpoint(7, "sha256:" + "a" * 64, NOW)
+    point["signature"] = signed_json.sign(key, point)
+    assert signed_json.verify(pem, point, "checkpoint") is None
+    assert signed_json.verify(pem, {**point, "seq": 3}, "checkpoint") is not None
+    other = crypto.public_pem(crypto.generate("p256").public_key())
+    assert "another key" in str(signed_json.verify(other, point, "checkpoint"))
+
+
+def test_change_entries_hash_old_and_new_specs() -> None:
+    old = {"metadata": {}, "spec": {"version": "1"}}
+    new = {"metadata": {}, "spec": {"version": "2"}}
+    entry = change_entry(REF, "UPDATE", old, new, ALICE)
+    assert entry is not None and entry.action == "UPDATE" and entry.actor == ALICE
+    assert entry.old_hash == content_hash({"version": "1"}) and entry.new_hash == content_hash({"version": "2"})
+    created = change_entry(REF, "CREATE", None, new, ALICE)
+    assert created is not None and created.old_hash is None
+    deleted = change_entry(REF, "DELETE", new, None, ALICE)
+    assert deleted is not None and deleted.new_hash is None
+
+
+def test_metadata_only_updates_are_not_changes_unless_audited_annotations_move() -> None:
+    old = {"metadata": {"finalizers": []}, "spec": {"v": 1}}
+    same = {"metadata": {"finalizers": ["x"]}, "spec": {"v": 1}}
+    assert change_entry(REF, "UPDATE", old, same, ALICE) is None
+    flagged = {"metadata": {"annotations": {"modelguard.io/quarantine-override": "accepted"}}, "spec": {"v": 1}}
+    entry = change_entry(REF, "UPDATE", old, flagged, ALICE, ("modelguard.io/quarantine-override",))
+    assert entry is not None and entry.action == "ANNOTATE"
+    assert entry.details["annotation:modelguard.io/quarantine-override"] == "accepted"
+
+
+DIGEST_1, DIGEST_2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+
+
+def cond(kind: str, status: str, reason: str) -> dict[str, str]:
+    return {"type": kind, "status": status, "reason": reason}
+
+
+@pytest.mark.parametrize(
+    ("kind", "before", "patch", "expected"),
+    [
+        ("AIModel", {}, {"verified": {"digest": DIGEST_1, "signer": "k"}}, ["Verified"]),
+        ("AIModel", {"verified": {"digest": DIGEST_1}}, {"verified": {"digest": DIGEST_1}}, []),
+        ("AIModel", {}, {"conditions": [cond("Verified", "False", "DigestMismatch")]}, ["Rejected"]),
+        ("AIModel", {}, {"conditions": [cond("Verified", "False", "SourceUnreachable")]}, []),  # transient
+        (
+            "AIModel",
+            {"conditions": [cond("Verified", "False", "DigestMismatch")]},
+            {"conditions": [cond("Verified", "False", "DigestMismatch")]},
+            [],
+        ),
+        ("AIModel", {}, {"decommission": {"certificate": "c", "trigger": "Deletion"}}, ["Decommissioned"]),
+        ("AIDeployment", {"servedDigest": DIGEST_1}, {"servedDigest": DIGEST_2}, ["RolledOut"]),
+        ("AIDeployment", {"servedDigest": DIGEST_1}, {"servedDigest": DIGEST_1}, []),
+        ("AIDeployment", {}, {"conditions": [cond("Quarantined", "True", "ScanFailed")]}, ["Quarantined"]),
+        (
+            "AIDeployment",
+            {"conditions": [cond("Quarantined", "True", "ScanFailed")]},
+            {"conditions": [cond("Quarantined", "False", "NotQuarantined")]},
+            ["Released"],
+        ),
+        (
+            "AIDeployment",
+            {},
+            {
+                "conditions": [cond("Approved", "True", "Approved")],
+                "approval": {"digest": DIGEST_1, "required": 1, "approvers": [{"username": "bob"}]},
+            },
+            ["Approved"],
+        ),
+        ("TrustPolicy", {}, {"conditions": [cond("Ready", "True", "Valid")]}, []),
+    ],
+)
+def test_decisions_are_status_transitions(
+    kind: str, before: dict[str, object], patch: dict[str, object], expected: list[str]
+) -> None:
+    assert [e.action for e in decisions(kind, REF, before, patch)] == expected

@@ -1,0 +1,149 @@
+"""The audit log's commit protocol, against an in-memory ConfigMap with real optimistic concurrency.
+
+The real API server is exercised by tests/integration/test_audit.py; here the crash windows are forced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from typing import Any
+
+from modelguard.adapters import audit_log
+from modelguard.adapters.audit_log import AuditLog, AuditUnavailable
+from modelguard.adapters.kube import KubeError
+from modelguard.domain import audit, crypto, signed_json
+from modelguard.domain.audit import Entry, ObjectRef
+
+KEY = crypto.generate("p256")
+REF = ObjectRef("AIModel", "team-a", "m")
+
+
+class FakeKey:
+    async def get(self) -> Any:
+        return KEY
+
+
+class FakeConfigMaps:
+    """get/create/merge_patch of one ConfigMap, with resourceVersion preconditions as the API server has."""
+
+    def __init__(self) -> None:
+        self.cm: dict[str, Any] | None = None
+        self.version = 0
+        self.writes = 0
+        self.fail = False
+
+    async def get(self, res: Any, namespace: str | None, name: str) -> dict[str, Any] | None:
+        await asyncio.sleep(0)
+        return copy.deepcopy(self.cm)
+
+    async def create(self, res: Any, obj: dict[str, Any]) -> dict[str, Any]:
+        if self.fail:
+            raise KubeError(0, "Unreachable", "down")
+        if self.cm is not None:
+            raise KubeError(409, "AlreadyExists", "")
+        self.version += 1
+        self.writes += 1
+        self.cm = {**copy.deepcopy(obj), "metadata": {**obj["metadata"], "resourceVersion": str(self.version)}}
+        return self.cm
+
+    async def merge_patch(self, res: Any, namespace: str | None, name: str, patch: dict[str, Any], **_: Any) -> None:
+        if self.fail:
+            raise KubeError(0, "Unreachable", "down")
+        assert self.cm is not None
+        wanted = (patch.get("metadata") or {}).get("resourceVersion")
+        if wanted is not None and wanted != self.cm["metadata"]["resourceVersion"]:
+            raise KubeError(409, "Conflict", "the object has been modified")
+        self.version += 1
+        self.writes += 1
+        self.cm["data"].update(patch.get("data") or {})
+        self.cm["metadata"]["resourceVersion"] = str(self.version)
+
+
+def log_with(kube: FakeConfigMaps, lines: list[str], **kwargs: Any) -> AuditLog:
+    return AuditLog(kube, "ns", FakeKey(), emit=lines.append, **kwargs)  # type: ignore[arg-type]
+
+
+def entry(i: int) -> Entry:
+    return Entry("Change", "UPDATE", REF, details={"i": str(i)})
+
+
+def test_concurrent_appends_share_one_chain_and_few_writes() -> None:
+    kube, lines = FakeConfigMaps(), []
+
+    async def main() -> None:
+        log = log_with(kube, lines)
+        await asyncio.gather(*(log.append([entry(i)]) for i in range(50)))
+
+    asyncio.run(main())
+    records = audit.parse_log(lines)
+    assert sorted(r["seq"] for r in records) == list(range(1, 51))
+    assert kube.writes < 50  # group commit
+    point = json.loads(kube.cm["data"][audit_log.CHECKPOINT])  # type: ignore[index]
+    assert audit.verify_chain(records, point).ok
+    assert signed_json.verify(crypto.public_pem(KEY.public_key()), point, "checkpoint") is None
+
+
+def test_two_writers_never_fork_the_chain() -> None:
+    kube, lines_a, lines_b = FakeConfigMaps(), [], []
+
+    async def main() -> None:
+        a, b = log_with(kube, lines_a), log_with(kube, lines_b)
+        await asyncio.gather(*(w.append([entry(i)]) for i in range(20) for w in (a, b)))
+
+    asyncio.run(main())
+    records = audit.parse_log(lines_a + lines_b)
+    point = json.loads(kube.cm["data"][audit_log.CHECKPOINT])  # type: ignore[index]
+    report = audit.verify_chain(records, point)
+    assert report.ok and report.records == 40
+
+
+def test_a_crash_between_commit_and_print_is_replayed_at_start() -> None:
+    kube, lines = FakeConfigMaps(), []
+
+    def dies(line: str) -> None:
+        raise BrokenPipeError  # as if the process died after the commit, before the line was out
+
+    async def crash() -> None:
+        await log_with(kube, lines).append([entry(1)])
+        crashing = AuditLog(kube, "ns", FakeKey(), emit=dies)  # type: ignore[arg-type]
+        await crashing.append([entry(2)])  # committed, so it returns: the caller may act
+
+    async def restart() -> None:
+        await log_with(kube, lines).start()
+
+    asyncio.run(crash())
+    assert [r["seq"] for r in audit.parse_log(lines)] == [1]
+    asyncio.run(restart())
+    point = json.loads(kube.cm["data"][audit_log.CHECKPOINT])  # type: ignore[index]
+    assert audit.verify_chain(audit.parse_log(lines), point).ok  # record 2 came back
+
+
+def test_nothing_is_emitted_when_the_commit_fails() -> None:
+    kube, lines = FakeConfigMaps(), []
+    kube.fail = True
+
+    async def main() -> None:
+        try:
+            await log_with(kube, lines).append([entry(1)])
+        except AuditUnavailable as exc:
+            assert exc.reason == "AuditUnavailable"
+        else:
+            raise AssertionError("a failed commit must raise")
+
+    asyncio.run(main())
+    assert lines == []
+
+
+def test_the_ring_keeps_the_newest_records() -> None:
+    kube, lines = FakeConfigMaps(), []
+
+    async def main() -> None:
+        log = log_with(kube, lines, ring=5)
+        for i in range(12):
+            await log.append([entry(i)])
+
+    asyncio.run(main())
+    ring = audit.parse_log(kube.cm["data"][audit_log.RECORDS].splitlines())  # type: ignore[index]
+    assert [r["seq"] for r in ring] == [8, 9, 10, 11, 12]
