@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from modelguard.cli import audit, certificate, crds, register, run, signing, verify
+from modelguard.cli import audit, certificate, crds, register, report, run, signing, verify
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     certificate.add_parser(commands)
     register.add_parser(commands)
     audit.add_parser(commands)
+    report.add_parser(commands)
     return parser
 
 

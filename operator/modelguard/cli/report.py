@@ -1,0 +1,88 @@
+"""`modelguard report`: map the cluster's evidence to each provision of ETSI TS 104 223 (HTML and JSON)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from modelguard.adapters.audit_log import CHECKPOINT, CONFIGMAP
+from modelguard.adapters.signing_key import PUBLIC
+from modelguard.builders.compliance_report import report_html
+from modelguard.cli import cluster
+from modelguard.domain import signed_json
+from modelguard.domain.compliance import AuditState, Facts, assess
+from modelguard.domain.compliance_document import report_json
+from modelguard.domain.decommission import verify as verify_certificate
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser("report", help="compliance report against ETSI TS 104 223 (HTML and JSON)")
+    parser.add_argument("--namespace", default=None, help="one namespace (default: all)")
+    parser.add_argument("--output-dir", type=Path, default=Path("modelguard-report"), help="where to write")
+    parser.add_argument("--operator-namespace", default="modelguard-system")
+    parser.set_defaults(func=main)
+
+
+def _kind(items: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [{**item, "kind": kind} for item in items]  # list responses omit each item's kind
+
+
+def _audit(operator_namespace: str, pem: bytes | None) -> AuditState:
+    try:
+        data = cluster.configmap(operator_namespace, CONFIGMAP)
+        point = json.loads(data[CHECKPOINT])
+    except Exception as exc:  # absent, unreadable or malformed: reported, not fatal
+        return AuditState(
+            None, f"no readable checkpoint in ConfigMap {operator_namespace}/{CONFIGMAP} ({type(exc).__name__})"
+        )
+    if pem is None:
+        return AuditState(point.get("seq"), "the operator's public key could not be read")
+    problem = signed_json.verify(pem, point, "checkpoint")
+    return AuditState(point.get("seq"), problem)
+
+
+def gather(namespace: str | None, operator_namespace: str) -> Facts:
+    models = _kind(cluster.items("aimodels", namespace), "AIModel")
+    deployments = _kind(cluster.items("aideployments", namespace), "AIDeployment")
+    policies = _kind(cluster.items("trustpolicies"), "TrustPolicy")
+    certificates = [
+        c
+        for c in _kind(cluster.items("decommissioncertificates"), "DecommissionCertificate")
+        if namespace is None or ((c.get("spec") or {}).get("model") or {}).get("namespace") == namespace
+    ]
+    try:
+        pem: bytes | None = cluster.configmap(operator_namespace, PUBLIC)["public.pem"].encode()
+    except Exception:  # the key is missing: certificates and checkpoint cannot be trusted
+        pem = None
+    problems = {}
+    for cert in certificates:
+        why = "the operator's public key could not be read" if pem is None else verify_certificate(pem, cert["spec"])
+        if why:
+            problems[str(cert["metadata"]["name"])] = why
+    return Facts(models, deployments, policies, certificates, problems, _audit(operator_namespace, pem))
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        facts = gather(args.namespace, args.operator_namespace)
+    except Exception as exc:
+        print(f"cannot read the cluster ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    document = report_json(
+        assess(facts),
+        facts,
+        namespace=args.namespace,
+        generated_at=datetime.now(UTC).replace(microsecond=0),
+        operator_namespace=args.operator_namespace,
+    )
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / "report.json").write_text(json.dumps(document, indent=2) + "\n")
+    (args.output_dir / "report.html").write_text(report_html(document))
+    summary = ", ".join(f"{count} {status}" for status, count in document["summary"].items())
+    print(f"{summary}; wrote {args.output_dir}/report.html and report.json", file=sys.stderr)
+    print(document["disclaimer"], file=sys.stderr)
+    return 0

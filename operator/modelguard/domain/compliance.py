@@ -1,0 +1,262 @@
+"""Assess each provision of the ETSI map against what the cluster shows (pure: objects in, verdicts out).
+
+Every verdict is one of met, not met, not applicable or organisational, with the evidence it rests on
+(references into the evidence index: objects, conditions, ScanReports, certificates, the audit checkpoint).
+A provision ModelGuard cannot see is `not met` with `checked: false`: no evidence is not compliance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from modelguard.domain.etsi_provisions import PROVISIONS, Provision
+
+Status = Literal["met", "not met", "not applicable", "organisational"]
+Body = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditState:
+    """The signed checkpoint of the audit trail, as the report found it."""
+
+    seq: int | None
+    problem: str | None  # None when the checkpoint exists and its signature verifies
+
+
+@dataclass(frozen=True)
+class Facts:
+    models: Sequence[Body] = ()
+    deployments: Sequence[Body] = ()
+    policies: Sequence[Body] = ()
+    certificates: Sequence[Body] = ()  # (already filtered to the scope)
+    certificate_problems: Mapping[str, str] = field(default_factory=dict)  # name -> why it does not verify
+    audit: AuditState = AuditState(None, "no audit checkpoint found")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    provision: Provision
+    status: Status
+    note: str
+    evidence: tuple[str, ...] = ()
+    checked: bool = True
+
+
+def ref(body: Body) -> str:
+    """The evidence key of an object: Kind/namespace/name (Kind/name when cluster-scoped)."""
+    meta = body.get("metadata") or {}
+    kind = str(body.get("kind", "Object"))
+    ns = meta.get("namespace")
+    return f"{kind}/{ns}/{meta.get('name')}" if ns else f"{kind}/{meta.get('name')}"
+
+
+def _condition(body: Body, kind: str) -> tuple[str | None, str | None]:
+    for cond in (body.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return cond.get("status"), cond.get("reason")
+    return None, None
+
+
+def _card(body: Body) -> Mapping[str, Any]:
+    return (body.get("spec") or {}).get("card") or {}
+
+
+def _model_of(facts: Facts, deployment: Body) -> Body | None:
+    ns = (deployment.get("metadata") or {}).get("namespace")
+    name = ((deployment.get("spec") or {}).get("modelRef") or {}).get("name")
+    for m in facts.models:
+        meta = m.get("metadata") or {}
+        if meta.get("namespace") == ns and meta.get("name") == name:
+            return m
+    return None
+
+
+Check = Callable[[Facts], tuple[Status, str, tuple[str, ...]]]
+
+
+def _all(
+    items: Iterable[Body], ok: Callable[[Body], bool], what: str, none: str | None = None
+) -> tuple[Status, str, tuple[str, ...]]:
+    """met when every item passes (evidence: all of them); not met naming those that fail."""
+    items = list(items)
+    if not items:
+        return ("not applicable", none, ()) if none else ("met", f"nothing in scope; {what}", ())
+    failing = [ref(i) for i in items if not ok(i)]
+    refs = tuple(ref(i) for i in items)
+    if failing:
+        return "not met", f"{len(failing)} of {len(items)} fail: {what}: {', '.join(failing[:10])}", tuple(failing)
+    return "met", f"all {len(items)}: {what}", refs
+
+
+def _audit_trail(facts: Facts) -> tuple[Status, str, tuple[str, ...]]:
+    if facts.audit.problem:
+        return "not met", f"audit trail: {facts.audit.problem}", ("AuditCheckpoint",)
+    return (
+        "met",
+        f"hash-chained audit trail with a signed checkpoint at record {facts.audit.seq}; "
+        "verify a log with `modelguard audit verify`",
+        ("AuditCheckpoint",),
+    )
+
+
+def _verified(m: Body) -> bool:
+    return _condition(m, "Verified")[0] == "True" and bool(
+        ((m.get("status") or {}).get("verified") or {}).get("digest")
+    )
+
+
+def _enforcing_policy(facts: Facts) -> Callable[[Body], bool]:
+    modes = {
+        (p.get("metadata") or {}).get("name"): (p.get("spec") or {}).get("mode", "Enforce") for p in facts.policies
+    }
+    return lambda m: _verified(m) and modes.get((m.get("spec") or {}).get("trustPolicy")) == "Enforce"
+
+
+def _deployed_card(field_name: str, what: str, external_only: bool = False) -> Check:
+    def check(facts: Facts) -> tuple[Status, str, tuple[str, ...]]:
+        deployments = [
+            d
+            for d in facts.deployments
+            if not external_only or ((d.get("spec") or {}).get("access") or {}).get("exposure") == "External"
+        ]
+        none = "no externally exposed deployments" if external_only else "no deployments"
+        return _all(deployments, lambda d: bool(_card(_model_of(facts, d) or {}).get(field_name)), what, none)
+
+    return check
+
+
+def _approvals_required(d: Body) -> bool:
+    return bool(((d.get("spec") or {}).get("approval") or {}).get("required")) or bool(
+        (d.get("status") or {}).get("approval")
+    )
+
+
+def _oversight(facts: Facts) -> tuple[Status, str, tuple[str, ...]]:
+    gated = [d for d in facts.deployments if _approvals_required(d)]
+    if not gated:
+        return "not applicable", "no deployment relies on human approval", ()
+    return _all(
+        gated,
+        lambda d: _condition(d, "Approved")[0] in ("True", "False"),
+        "rollout gated on recorded approvals (status.approval lists who approved which digest)",
+    )
+
+
+def _prompts(facts: Facts) -> tuple[Status, str, tuple[str, ...]]:
+    prompted = [d for d in facts.deployments if (d.get("spec") or {}).get("systemPrompt")]
+    if not prompted:
+        return "not applicable", "no deployment uses a system prompt", ()
+    status, note, evidence = _audit_trail(facts)
+    return (
+        status,
+        f"{len(prompted)} deployment(s) with prompts in immutable ConfigMaps, audited by hash; {note}",
+        (
+            *evidence,
+            *(ref(d) for d in prompted),
+        ),
+    )
+
+
+def _scanned_clean(m: Body) -> bool:
+    last = (m.get("status") or {}).get("lastScan") or {}
+    return last.get("result") == "Passed" or (bool(last) and not last.get("critical") and not last.get("high"))
+
+
+def _datasets(m: Body) -> bool:
+    data = _card(m).get("trainingData") or []
+    return bool(data) and all(d.get("uri") and d.get("retrievedAt") for d in data)
+
+
+def _certificates(facts: Facts) -> tuple[Status, str, tuple[str, ...]]:
+    if not facts.certificates:
+        return "not applicable", "no model has been decommissioned in scope", ()
+    bad = [c for c in facts.certificates if (c.get("metadata") or {}).get("name") in facts.certificate_problems]
+    if bad:
+        return "not met", f"{len(bad)} certificate(s) do not verify", tuple(ref(c) for c in bad)
+    return (
+        "met",
+        f"{len(facts.certificates)} signed DecommissionCertificate(s) record deleted models, data and keys",
+        tuple(ref(c) for c in facts.certificates),
+    )
+
+
+def _deployments(ok: Callable[[Body], bool], what: str) -> Check:
+    return lambda facts: _all(facts.deployments, ok, what, "no deployments")
+
+
+def _models(ok: Callable[[Body], bool], what: str) -> Check:
+    return lambda facts: _all(facts.models, ok, what)
+
+
+def _external_protected(d: Body) -> bool:
+    spec = d.get("spec") or {}
+    return bool(spec.get("authentication")) and bool(spec.get("rateLimit"))
+
+
+CHECKS: dict[str, Check] = {
+    "5.1.2-2": _deployments(
+        lambda d: _condition(d, "PolicyEnforced")[0] == "True",
+        "behind the gateway (body-size limit, per-client rate limit) with restricted pods (partial)",
+    ),
+    "5.1.2-3": _audit_trail,
+    "5.1.2-6": _deployments(
+        lambda d: _condition(d, "PolicyEnforced")[0] == "True",
+        "token-less ServiceAccount without RBAC, default-deny NetworkPolicies with declared egress only",
+    ),
+    "5.1.4-1": _deployments(_approvals_required, "a human approval gate before each new digest rolls out"),
+    "5.1.4-3": _oversight,
+    "5.1.4-5": _deployed_card("prohibitedUses", "prohibited uses published at /model-card"),
+    "5.2.1-1": lambda facts: (
+        "met",
+        f"{len(facts.models)} model(s) and {len(facts.deployments)} deployment(s) registered as custom resources; "
+        "`modelguard register export` writes them as a CycloneDX ML-BOM",
+        tuple(ref(b) for b in (*facts.models, *facts.deployments)),
+    ),
+    "5.2.1-2": _models(_verified, "verified signature and digest (status.verified)"),
+    "5.2.2-1": _deployments(
+        lambda d: _condition(d, "PolicyEnforced")[0] == "True" and _condition(d, "Authenticated")[0] == "True",
+        "NetworkPolicy-restricted and authenticated at the gateway",
+    ),
+    "5.2.2-2": lambda facts: _all(
+        [d for d in facts.deployments if ((d.get("spec") or {}).get("access") or {}).get("exposure") == "External"],
+        _external_protected,
+        "externally exposed with authentication and a per-client rate limit",
+        "no externally exposed deployments",
+    ),
+    "5.2.3-1": lambda facts: _all(
+        facts.models, _enforcing_policy(facts), "verified under a TrustPolicy in Enforce mode"
+    ),
+    "5.2.3-2": _models(lambda m: _condition(m, "Documented")[0] == "True", "documented as the policy requires"),
+    "5.2.4-1.1": _models(lambda m: _condition(m, "Documented")[0] == "True", "model card complete per policy"),
+    "5.2.4-1.2": _models(_verified, "component digests verified against the signed manifest"),
+    "5.2.4-2": _models(_datasets, "training data sources recorded (uri, retrievedAt)"),
+    "5.2.4-2.1": _models(_datasets, "training data source URL and retrieval time recorded"),
+    "5.2.4-3": _prompts,
+    "5.3.1-1": _deployed_card("dataUsage", "data usage published to end users at /model-card"),
+    "5.3.1-2.1": _deployed_card("limitations", "limitations published to end users at /model-card"),
+    "5.4.1-1": _models(_scanned_clean, "last maintenance scan without critical or high findings"),
+    "5.4.2-1": _audit_trail,
+    "5.4.2-2": _models(
+        lambda m: bool((m.get("status") or {}).get("lastScan")),
+        "scheduled scans re-verify, compare serving state with the desired state and check advisories",
+    ),
+    "5.5.1-2": _certificates,
+}
+
+
+def assess(facts: Facts) -> list[Assessment]:
+    """One assessment per provision, in the standard's order."""
+    result = []
+    for provision in PROVISIONS:
+        check = CHECKS.get(provision.id)
+        if check is not None:
+            status, note, evidence = check(facts)
+            result.append(Assessment(provision, status, note, evidence))
+        elif provision.role == "ORG":
+            result.append(Assessment(provision, "organisational", "an organisational measure", checked=False))
+        else:
+            note = "ModelGuard collects no evidence for this provision yet"
+            result.append(Assessment(provision, "not met", note, checked=False))
+    return result

@@ -1,0 +1,105 @@
+"""Human approval before rollout on the real control plane: RBAC decides who may approve, admission says
+who did (a forged name is overwritten), approvals bind to the model digest and reset when it changes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness.audit import find, records
+from tests.harness.client import KubeTestClient, condition, eventually, wait_for_condition
+from tests.harness.controlplane import ControlPlane, grant
+from tests.harness.models import KeyPair
+from tests.harness.operator import OperatorProcess
+from tests.harness.publish import model, policy, publish
+from tests.harness.samples import ai_deployment
+
+KEY = KeyPair.generate()
+
+
+def approve(cluster: ControlPlane, user: str, namespace: str, name: str, digest: str, **annotations: str) -> Any:
+    obj = {
+        "apiVersion": "modelguard.io/v1alpha1",
+        "kind": "ModelApproval",
+        "metadata": {"name": name, "annotations": annotations},
+        "spec": {"deployment": "svc", "digest": digest, "comment": "reviewed the eval report"},
+    }
+    return cluster.kubectl("create", "-n", namespace, "--as", user, "-f", "-", stdin=json.dumps(obj), check=False)
+
+
+def test_rollout_waits_for_approvals_of_the_digest(
+    cluster: ControlPlane,
+    api: KubeTestClient,
+    operator: OperatorProcess,
+    namespace: str,
+    models_root: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    grant(cluster, namespace, "alice", ["aimodels", "aideployments"])  # deploys, may not approve
+    for approver in ("bob", "carol"):
+        grant(cluster, namespace, approver, ["modelapprovals"])
+    name = f"p-{namespace}"
+    api.create(
+        "trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"], requirements={"approvals": 2})
+    )
+    v1 = publish(models_root, namespace, "m-v1", KEY)
+    api.create("aimodels", namespace, model("m", v1.source, v1.bundle, name))
+    api.create("aideployments", namespace, ai_deployment("svc", "m"))
+    digest = wait_for_condition(api, "aimodels", namespace, "m", "Verified", "True")["status"]["verified"]["digest"]
+    waiting = wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "False", "AwaitingApproval")
+    assert "0 of 2" in condition(waiting, "Approved")["message"]  # type: ignore[index]
+    assert condition(waiting, "Ready")["reason"] == "AwaitingApproval"  # type: ignore[index]
+    assert not waiting["status"].get("servedDigest")
+
+    refused = approve(cluster, "alice", namespace, "by-alice", digest)
+    assert refused.returncode != 0 and "forbidden" in refused.stderr.lower()  # RBAC decides who approves
+    forged = approve(cluster, "bob", namespace, "by-bob", digest, **{"modelguard.io/approved-by": "carol"})
+    assert forged.returncode == 0, forged.stderr
+    notes = api.get("modelapprovals", namespace, "by-bob")["metadata"]["annotations"]
+    assert notes["modelguard.io/approved-by"] == "bob"  # from admission, not from the field bob filled in
+    bob_again = approve(cluster, "bob", namespace, "by-bob-2", digest)
+    assert bob_again.returncode == 0
+    one = wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "False", "AwaitingApproval")
+    assert "1 of 2" in condition(one, "Approved")["message"]  # type: ignore[index]  # one person, one vote
+
+    edited = cluster.kubectl(
+        "annotate", "modelapproval", "by-bob", "-n", namespace, "--as", "bob", "--overwrite",
+        "modelguard.io/approved-by=carol", check=False,
+    )  # fmt: skip
+    assert edited.returncode == 0, edited.stderr  # bob may edit his approval, but not who approved it
+    assert (
+        api.get("modelapprovals", namespace, "by-bob")["metadata"]["annotations"]["modelguard.io/approved-by"] == "bob"
+    )
+    assert approve(cluster, "carol", namespace, "by-carol", digest).returncode == 0
+    approved = wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "True", "Approved")
+    assert approved["status"]["approval"]["digest"] == digest
+    assert [a["username"] for a in approved["status"]["approval"]["approvers"]] == ["bob", "carol"]
+    eventually(lambda: api.get("aideployments", namespace, "svc")["status"].get("servedDigest") == digest)
+
+    v2 = publish(models_root, namespace, "m-v2-bigger", KEY)
+    api.patch(
+        "aimodels",
+        namespace,
+        "m",
+        {"spec": {"source": {"uri": v2.source}, "signature": {"bundleUri": v2.bundle}}},  # a rebuilt 1.0.0
+    )
+
+    def new_digest() -> str | None:
+        verified = api.get("aimodels", namespace, "m")["status"].get("verified") or {}
+        return verified.get("digest") if verified.get("digest") != digest else None
+
+    digest2 = eventually(new_digest, what="v2 to be verified")
+    reset = wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "False", "AwaitingApproval")
+    assert digest2 in condition(reset, "Approved")["message"]  # type: ignore[index]
+    assert reset["status"]["servedDigest"] == digest  # the approved digest keeps serving
+    assert condition(reset, "Ready")["status"] == "True"  # type: ignore[index]
+
+    log = records(tmp_path_factory.getbasetemp())
+    (created,) = find(log, kind="ModelApproval", namespace=namespace, name="by-carol", action="CREATE")
+    assert created["actor"]["username"] == "carol" and created["details"]["digest"] == digest
+    decided = find(log, kind="AIDeployment", namespace=namespace, name="svc", action="Approved")
+    assert decided and decided[0]["details"]["approvers"] == "bob,carol" and decided[0]["newHash"] == digest
+    api.delete("trustpolicies", None, name)

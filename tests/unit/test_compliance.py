@@ -1,0 +1,96 @@
+"""The compliance mapping (pure): every provision once, statuses from evidence, an honest HTML page."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from modelguard.builders.compliance_report import report_html
+from modelguard.domain.compliance import AuditState, Facts, assess
+from modelguard.domain.compliance_document import report_json
+from modelguard.domain.etsi_provisions import PROVISIONS
+
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+DIGEST = "sha256:" + "a" * 64
+
+
+def obj(kind: str, name: str, spec: dict[str, Any], status: dict[str, Any], ns: str | None = "team") -> dict[str, Any]:
+    meta = {"name": name, **({"namespace": ns} if ns else {})}
+    return {"kind": kind, "metadata": meta, "spec": spec, "status": status}
+
+
+def cond(kind: str, status: str, reason: str = "R") -> dict[str, str]:
+    return {"type": kind, "status": status, "reason": reason}
+
+
+GOOD_MODEL = obj(
+    "AIModel",
+    "m",
+    {"trustPolicy": "p", "card": {"prohibitedUses": ["x"], "limitations": ["y"], "dataUsage": "z"}},
+    {"conditions": [cond("Verified", "True"), cond("Documented", "True")], "verified": {"digest": DIGEST}},
+)
+BAD_MODEL = obj("AIModel", "bad<m>", {"trustPolicy": "p"}, {"conditions": [cond("Verified", "False", "Tampered")]})
+POLICY = obj("TrustPolicy", "p", {"mode": "Enforce"}, {}, ns=None)
+DEPLOYMENT = obj(
+    "AIDeployment",
+    "svc",
+    {"modelRef": {"name": "m"}},
+    {"conditions": [cond("PolicyEnforced", "True"), cond("Authenticated", "True")], "servedDigest": DIGEST},
+)
+AUDIT_OK = AuditState(41, None)
+
+
+def by_id(facts: Facts) -> dict[str, Any]:
+    return {a.provision.id: a for a in assess(facts)}
+
+
+def test_every_provision_is_assessed_once_in_order() -> None:
+    result = assess(Facts())
+    assert [a.provision.id for a in result] == [p.id for p in PROVISIONS] and len(result) == 72
+    assert {a.status for a in result} <= {"met", "not met", "not applicable", "organisational"}
+    assert all(a.status == "organisational" for a in result if a.provision.role == "ORG")
+    unchecked = [a for a in result if not a.checked and a.provision.role != "ORG"]
+    assert unchecked and all(a.status == "not met" for a in unchecked)  # no evidence is not compliance
+
+
+def test_statuses_follow_the_evidence() -> None:
+    good = by_id(Facts([GOOD_MODEL], [DEPLOYMENT], [POLICY], audit=AUDIT_OK))
+    assert good["5.2.1-2"].status == "met" and good["5.2.1-2"].evidence == ("AIModel/team/m",)
+    assert good["5.1.2-3"].status == "met" and "record 41" in good["5.1.2-3"].note
+    assert good["5.1.4-5"].status == "met" and good["5.3.1-1"].status == "met"
+    assert good["5.2.2-2"].status == "not applicable"  # nothing exposed externally
+    assert good["5.2.3-1"].status == "met"
+    bad = by_id(Facts([GOOD_MODEL, BAD_MODEL], [DEPLOYMENT], [POLICY], audit=AuditState(3, "altered")))
+    assert bad["5.2.1-2"].status == "not met" and bad["5.2.1-2"].evidence == ("AIModel/team/bad<m>",)
+    assert bad["5.4.2-1"].status == "not met" and "altered" in bad["5.4.2-1"].note
+    warn = by_id(Facts([GOOD_MODEL], [], [obj("TrustPolicy", "p", {"mode": "Warn"}, {}, ns=None)], audit=AUDIT_OK))
+    assert warn["5.2.3-1"].status == "not met"  # verified, but under a policy that does not block
+
+
+def test_external_exposure_needs_auth_and_rate_limit_and_a_published_card() -> None:
+    external = obj(
+        "AIDeployment",
+        "pub",
+        {"modelRef": {"name": "m"}, "access": {"exposure": "External"}, "authentication": {"x": 1}},
+        {},
+    )
+    found = by_id(Facts([GOOD_MODEL], [external], [POLICY], audit=AUDIT_OK))
+    assert found["5.2.2-2"].status == "not met" and found["5.2.2-2"].evidence == ("AIDeployment/team/pub",)
+
+
+def test_html_escapes_links_every_evidence_and_states_the_source() -> None:
+    facts = Facts([GOOD_MODEL, BAD_MODEL], [DEPLOYMENT], [POLICY], audit=AUDIT_OK)
+    document = report_json(assess(facts), facts, namespace="team", generated_at=NOW)
+    page = report_html(document)
+    assert "based on public summaries" in page and "bad<m>" not in page and "bad&lt;m&gt;" in page
+    anchors = set(re.findall(r'id="([^"]+)"', page))
+    links = set(re.findall(r'href="#([^"]+)"', page))
+    assert links and links <= anchors
+    assert (
+        document["summary"]["met"]
+        + document["summary"]["not met"]
+        + document["summary"]["not applicable"]
+        + document["summary"]["organisational"]
+        == 72
+    )
