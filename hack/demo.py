@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,8 @@ from tests.harness.controlplane import REPO, ControlPlane, free_port
 from tests.harness.models import flip_byte, write_model
 from tests.harness.nginx import call, echo_upstream, run_nginx
 from tests.harness.operator import OperatorProcess, start_with_webhooks
+
+from modelguard.domain.audit import parse_log
 
 DEMO = REPO / ".demo"
 EXAMPLES = REPO / "manifests" / "examples"
@@ -333,8 +336,6 @@ def main() -> int:
         ).stdout.strip()
         print(f"  managed objects left in namespace risk: {left or 'none'}")
         env_cli = [str(BIN / "modelguard"), "certificate", "verify", "--name", cert["metadata"]["name"]]
-        import os
-
         result = subprocess.run(
             env_cli,
             capture_output=True,
@@ -343,6 +344,25 @@ def main() -> int:
             env={**os.environ, "KUBECONFIG": str(plane.kubeconfig)},
         )
         print(f"$ modelguard certificate verify --name {cert['metadata']['name']}\n  {result.stdout.strip()}")
+
+        step("Traceability: every change (with its actor) and every decision is in a verifiable audit trail")
+        cli_env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
+        records = parse_log((DEMO / "operator.log").read_text().splitlines())
+        for record in {r["seq"]: r for r in records}.values():
+            obj = record["object"]
+            where = f"{obj['namespace']}/{obj['name']}" if obj["namespace"] else obj["name"]
+            print(
+                f"  {record['seq']:>3} {record['type']:<8} {record['action']:<14} {obj['kind']:<14} "
+                f"{where:<32} {record['actor']['username']}"
+            )
+        for args in (
+            ["audit", "verify", str(DEMO / "operator.log")],
+            ["report", "--namespace", "risk", "--output-dir", str(DEMO / "report")],
+        ):
+            done = subprocess.run(
+                [str(BIN / "modelguard"), *args], capture_output=True, text=True, check=False, env=cli_env
+            )
+            print(f"$ modelguard {' '.join(args)}\n  " + (done.stdout + done.stderr).strip().replace("\n", "\n  "))
         print("\nDemo finished: the control plane and operator are stopped; files stay in .demo/.")
         return 0
     finally:

@@ -16,6 +16,7 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes import watch
 
+from tests.harness.audit import find, records
 from tests.harness.client import KubeTestClient, condition, eventually, wait_for_condition
 from tests.harness.models import KeyPair, flip_byte
 from tests.harness.operator import OPERATOR_NAMESPACE, OperatorProcess
@@ -61,7 +62,7 @@ def serve(api: KubeTestClient, ns: str, trust: str, models_root: Path, name: str
 
 
 def test_tampering_after_rollout_is_found_and_quarantined_until_a_scan_passes(
-    api: KubeTestClient, namespace: str, trust: str, models_root: Path
+    api: KubeTestClient, namespace: str, trust: str, models_root: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     pub = serve(api, namespace, trust, models_root)
     first = scan_now(api, namespace, "m", "clean")
@@ -80,6 +81,13 @@ def test_tampering_after_rollout_is_found_and_quarantined_until_a_scan_passes(
     wait_for_condition(api, "aideployments", namespace, "m-svc", "Quarantined", "True")
     assert api.apps.read_namespaced_deployment("m-svc", namespace).spec.replicas == 0
 
+    # an edit of the model's spec (a new generation, not yet verified) must not lift the quarantine
+    api.patch("aimodels", namespace, "m", {"spec": {"card": {"intendedUse": "scoring, reviewed"}}})
+    wait_for_condition(api, "aimodels", namespace, "m", "Verified", "False", current_generation=True)
+    assert condition(api.get("aideployments", namespace, "m-svc"), "Quarantined")["status"] == "True"
+    assert not find(records(tmp_path_factory.getbasetemp()), namespace=namespace, name="m-svc", action="Released")
+    assert api.apps.read_namespaced_deployment("m-svc", namespace).spec.replicas == 0
+
     flip_byte(pub.model / "weights/model-00001.safetensors", 999)  # restored: only a passing scan lifts it
     body = scan_now(api, namespace, "m", "restored")
     assert body["status"]["lastScan"]["result"] == "Passed"
@@ -87,6 +95,7 @@ def test_tampering_after_rollout_is_found_and_quarantined_until_a_scan_passes(
     eventually(
         lambda: api.apps.read_namespaced_deployment("m-svc", namespace).spec.replicas == 2, what="replicas restored"
     )
+    assert find(records(tmp_path_factory.getbasetemp()), namespace=namespace, name="m-svc", action="Released")
 
 
 def test_revoked_key_is_a_critical_scan_finding(

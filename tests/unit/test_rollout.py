@@ -137,3 +137,18 @@ POLICY = TrustPolicySpec.model_validate({"keys": [{"id": "k", "publicKey": "pem"
 )
 def test_keeps_last_verified(reason: str, failed: AIModelSpec, policy: TrustPolicySpec | None, keeps: bool) -> None:
     assert keeps_last_verified(reason, failed, record(), policy, NOW) is keeps
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        pytest.param(view("True", rec=record(), gen=2, cond_gen=1), id="waiting for a new generation"),
+        pytest.param(view("False", "SourceUnreachable", rec=record()), id="transient failure"),
+        pytest.param(view("False", "DigestMismatch", rec=record()), id="new version failing"),
+    ],
+)
+def test_only_an_open_gate_lifts_a_quarantine(model: ModelView) -> None:
+    assert decide(model, "m", DIGEST).action == "Keep"
+    stays = decide(model, "m", DIGEST, quarantined=True)
+    assert stays.action == "Quarantine" and "stays quarantined" in stays.message
+    assert decide(view("True", rec=record()), "m", DIGEST, quarantined=True).action == "Rollout"

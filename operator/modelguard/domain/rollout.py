@@ -2,7 +2,8 @@
 
 The gate (domain/deployment_gate.py) says whether the model may be rolled out. This module adds the
 serving policy for a workload that already runs (docs/adr/0004-serving-when-a-model-stops-being-verified.md):
-- a closed gate that means "not yet" (waiting, transient, undocumented) keeps the running digest;
+- a closed gate that means "not yet" (waiting, transient, undocumented) keeps the running digest, and keeps
+  a quarantined workload quarantined (only an open gate lifts a quarantine);
 - a closed gate for a newer generation keeps the last verified digest while the model still trusts it;
 - when the model trusts no digest any more, a running workload is quarantined (scaled to zero,
   network cut) if the model's maintenance.onFailure is Quarantine, or kept with a warning (Report).
@@ -54,8 +55,19 @@ def decide(
     exposure: str = "Internal",
     approvals_required: int = 0,
     approvers: tuple[str, ...] = (),
+    quarantined: bool = False,
 ) -> Decision:
-    violation = evaluate(GateFacts(model_name, model, exposure, approvals_required, approvers))
+    """`quarantined`: the workload is quarantined now; only an open gate lifts that, never a "keep"."""
+    decision = _decide(
+        model, model_name, served_digest, GateFacts(model_name, model, exposure, approvals_required, approvers)
+    )
+    if quarantined and decision.action == "Keep":
+        return Decision("Quarantine", served_digest, decision.reason, f"{decision.message}; stays quarantined")
+    return decision
+
+
+def _decide(model: ModelView | None, model_name: str, served_digest: str | None, facts: GateFacts) -> Decision:
+    violation = evaluate(facts)
     if violation is None:
         assert model is not None
         verified = model.status.verified

@@ -231,7 +231,10 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     deployment_name = workload.names(key.name)["deployment"]
     deployed = ctx.store.get(Key("Deployment", key.namespace, deployment_name))
     served = ((deployed or {}).get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
-    decision = decide(model, spec.model_ref.name, served, spec.access.exposure, approval.required, approval.approvers)
+    quarantined = any(c.type == "Quarantined" and c.status == "True" for c in current.conditions)
+    decision = decide(
+        model, spec.model_ref.name, served, spec.access.exposure, approval.required, approval.approvers, quarantined
+    )
 
     children, drift = current.children, []
     enforced = Verdict("PolicyEnforced", "True", "Enforced", "network, access and pod security policy applied")
