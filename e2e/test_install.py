@@ -40,7 +40,8 @@ def apply(obj: dict[str, Any], namespace: str | None = None) -> subprocess.Compl
 
 def test_crds_are_served() -> None:
     names = kubectl("get", "crd", "-o", "name").stdout
-    for plural in ("aimodels", "aideployments", "trustpolicies", "scanreports", "decommissioncertificates"):
+    kinds = ("aimodels", "aideployments", "trustpolicies", "scanreports", "decommissioncertificates", "modelapprovals")
+    for plural in kinds:
         assert f"{plural}.modelguard.io" in names
 
 
@@ -89,6 +90,25 @@ def test_admission_refuses_unpinned_and_unlisted_sources(namespace: str) -> None
         time.sleep(1)
     assert reasons.get("Verified") == "SourceUnreachable"
     kubectl("delete", "trustpolicy", namespace, check=False)
+
+
+def test_changes_are_in_the_signed_audit_trail(namespace: str) -> None:
+    """The model created above is in the audit ring, and the ring's newest records verify against the signed
+    checkpoint (`modelguard audit verify` with the ring as the log)."""
+    out = kubectl("get", "deployment", "-A", "-l", "app.kubernetes.io/name=modelguard", "-o", "json").stdout
+    operator_ns = json.loads(out)["items"][0]["metadata"]["namespace"]
+    data = json.loads(kubectl("get", "configmap", "modelguard-audit", "-n", operator_ns, "-o", "json").stdout)["data"]
+    ring = [json.loads(line) for line in data["records.jsonl"].splitlines()]
+    assert any(r["object"] == {"kind": "AIModel", "namespace": namespace, "name": "m"} for r in ring)
+    result = subprocess.run(
+        ["modelguard", "audit", "verify", "-", "--operator-namespace", operator_ns],
+        input=data["records.jsonl"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0 and result.stdout.startswith("valid"), result.stdout
 
 
 def test_operator_service_account_cannot_escalate() -> None:

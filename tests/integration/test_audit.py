@@ -5,6 +5,9 @@ nothing lost across a restart, and the HTTP sink."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +21,7 @@ from tests.harness.audit import cli, find, operator_logs, records
 from tests.harness.client import KubeTestClient, eventually, wait_for_condition
 from tests.harness.controlplane import ControlPlane, free_port, grant
 from tests.harness.models import KeyPair
-from tests.harness.operator import OperatorProcess
+from tests.harness.operator import OPERATOR_NAMESPACE, OperatorProcess
 from tests.harness.publish import model, policy, publish
 from tests.harness.samples import ai_deployment
 
@@ -126,6 +129,25 @@ def test_changes_and_decisions_are_audited_with_their_actors(
 
     assert verify_logs(cluster, base, tmp_path).startswith("valid: records")
     _tampering_is_caught(cluster, base, tmp_path, update)
+    _the_ring_alone_verifies(cluster, update)
+
+
+def _the_ring_alone_verifies(cluster: ControlPlane, record: dict[str, Any]) -> None:
+    """What e2e/ checks on any cluster: the ConfigMap's ring, fed on stdin, verifies against its checkpoint."""
+    cm = json.loads(
+        cluster.kubectl("get", "configmap", "modelguard-audit", "-n", OPERATOR_NAMESPACE, "-o", "json").stdout
+    )
+    ring = cm["data"]["records.jsonl"]
+    assert record["hash"] in ring
+    result = subprocess.run(
+        [sys.executable, "-m", "modelguard.cli.main", "audit", "verify", "-"],
+        input=ring,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
+    )
+    assert result.returncode == 0 and result.stdout.startswith("valid"), result.stdout
 
 
 def _tampering_is_caught(cluster: ControlPlane, base: Path, tmp_path: Path, target: dict[str, Any]) -> None:
