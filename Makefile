@@ -50,8 +50,9 @@ test: $(STAMP) lint testbin  ## lint, type checks, unit and integration tests (i
 demo: $(STAMP) testbin  ## the operator against a local control plane, on the example manifests
 	$(BIN)/python hack/demo.py
 
-bench: $(STAMP)  ## verification benchmarks -> docs/benchmarks.md (ratios to baselines of the same run)
+bench: $(STAMP)  ## benchmarks -> docs/benchmarks*.md (ratios to baselines of the same run)
 	$(BIN)/python bench/bench_verify.py
+	$(BIN)/python bench/bench_admission.py
 
 e2e:  ## the end-to-end suite against $$KUBECONFIG (ModelGuard installed)
 	$(BIN)/pytest e2e -v

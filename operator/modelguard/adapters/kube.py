@@ -169,9 +169,10 @@ class Kube:
         name: str,
         patch: Mapping[str, Any],
         field_manager: str | None = None,
-    ) -> None:
+    ) -> dict[str, Any]:
+        """JSON merge patch; a `metadata.resourceVersion` in the patch is a precondition (409 when stale)."""
         query = [("fieldManager", field_manager or self._field_manager)]
-        await self.request(
+        return await self.request(
             "PATCH",
             res.path(namespace, name),
             body=dict(patch),

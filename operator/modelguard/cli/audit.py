@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from modelguard.adapters.audit_log import CHECKPOINT, CONFIGMAP
+from modelguard.adapters.audit_log import CHECKPOINT, CONFIGMAP, ring_records
 from modelguard.cli import cluster
 from modelguard.domain import audit, signed_json
 from modelguard.domain.errors import VerificationError
@@ -20,7 +20,10 @@ def add_parser(commands: Any) -> None:
     parser = commands.add_parser("audit", help="work with the audit trail")
     sub = parser.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     check = sub.add_parser("verify", help="verify audit logs against the signed checkpoint")
-    check.add_argument("logs", type=Path, nargs="+", help="log files ('-' for stdin); other lines are skipped")
+    check.add_argument("logs", type=Path, nargs="*", help="log files ('-' for stdin); other lines are skipped")
+    check.add_argument(
+        "--ring", action="store_true", help="also the newest records kept in the cluster (alone: checks the head)"
+    )
     check.add_argument(
         "--checkpoint", type=Path, help="checkpoint JSON (default: the cluster's modelguard-audit ConfigMap)"
     )
@@ -56,10 +59,18 @@ def _checkpoint(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def verify_main(args: argparse.Namespace) -> int:
+    if not args.logs and not args.ring:
+        print("invalid: give log files, '-' for stdin, or --ring")
+        return 2
     try:
         records = audit.parse_log(_lines(args.logs))
+        if args.ring:
+            records.extend(ring_records(cluster.configmap(args.operator_namespace, CONFIGMAP)))
     except OSError as exc:
         print(f"invalid: cannot read the log ({type(exc).__name__})")
+        return 1
+    except Exception as exc:  # API errors
+        print(f"invalid: cannot read the ring from the cluster ({type(exc).__name__})")
         return 1
     try:
         point = _checkpoint(args)
