@@ -106,4 +106,4 @@ def test_changes_are_in_the_signed_audit_trail(namespace: str) -> None:
         check=False,
         timeout=60,
     )
-    assert result.returncode == 0 and result.stdout.startswith("valid"), result.stdout
+    assert result.returncode == 0 and result.stdout.splitlines()[-1].startswith("valid"), result.stdout

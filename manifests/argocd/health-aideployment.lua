@@ -28,6 +28,11 @@ if ready ~= nil and ready.status == "True" then
   hs.message = ready.message
   return hs
 end
+if ready ~= nil and ready.reason == "AwaitingApproval" then
+  hs.status = "Suspended"
+  hs.message = "Waiting for human approval: " .. ready.message
+  return hs
+end
 if ready == nil or waiting[ready.reason] then
   hs.status = "Progressing"
   hs.message = ready ~= nil and (ready.reason .. ": " .. ready.message) or "Waiting for status"

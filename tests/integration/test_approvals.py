@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness.argocd import health
 from tests.harness.audit import find, records
 from tests.harness.client import KubeTestClient, condition, eventually, wait_for_condition
 from tests.harness.controlplane import ControlPlane, grant
@@ -53,6 +54,8 @@ def test_rollout_waits_for_approvals_of_the_digest(
     assert "0 of 2" in condition(waiting, "Approved")["message"]  # type: ignore[index]
     assert condition(waiting, "Ready")["reason"] == "AwaitingApproval"  # type: ignore[index]
     assert not waiting["status"].get("servedDigest")
+    status, message = health("health-aideployment.lua", waiting)
+    assert status == "Suspended" and "0 of 2 approvals" in message  # Argo CD: waiting for people
 
     refused = approve(cluster, "alice", namespace, "by-alice", digest)
     assert refused.returncode != 0 and "forbidden" in refused.stderr.lower()  # RBAC decides who approves

@@ -50,7 +50,7 @@ def verify_logs(cluster: ControlPlane, base: Path, tmp_path: Path) -> str:
 
     def attempt() -> str | None:
         result = cli(cluster, "audit", "verify", *map(str, operator_logs(base)))
-        return result.stdout if result.returncode == 0 else None
+        return result.stdout.splitlines()[-1] if result.returncode == 0 else None
 
     return eventually(attempt, timeout=30, what="audit verify to pass")
 
@@ -134,10 +134,15 @@ def _the_ring_alone_verifies(cluster: ControlPlane, record: dict[str, Any]) -> N
     cm = cluster.kubectl("get", "configmap", "modelguard-audit", "-n", OPERATOR_NAMESPACE, "-o", "json").stdout
     assert record["hash"] in cm
     result = cli(cluster, "audit", "verify", "--ring")
-    assert result.returncode == 0 and result.stdout.startswith("valid"), result.stdout
+    assert result.returncode == 0 and result.stdout.splitlines()[-1].startswith("valid"), result.stdout
 
 
 def _tampering_is_caught(cluster: ControlPlane, base: Path, tmp_path: Path, target: dict[str, Any]) -> None:
+    saved = cluster.kubectl(
+        "get", "configmap", "modelguard-audit", "-n", OPERATOR_NAMESPACE, "-o", r"jsonpath={.data.checkpoint\.json}"
+    ).stdout
+    checkpoint = tmp_path / "checkpoint.json"
+    checkpoint.write_text(saved)  # saved before the logs are read: the logs reach it
     lines = [line for p in operator_logs(base) for line in p.read_text(errors="replace").splitlines()]
     audit_lines = [(json.loads(line)["seq"], line) for line in lines if line.startswith('{"action"')]
     unique = sorted(dict(audit_lines).items())
@@ -150,6 +155,12 @@ def _tampering_is_caught(cluster: ControlPlane, base: Path, tmp_path: Path, targ
         return cli(cluster, "audit", "verify", str(path))
 
     text = intact.read_text()
+    pinned = cli(cluster, "audit", "verify", str(intact), "--checkpoint", str(checkpoint))
+    assert pinned.returncode == 0, pinned.stdout
+    point = json.loads(saved)
+    checkpoint.write_text(json.dumps({**point, "seq": point["seq"] - 1}))
+    moved = cli(cluster, "audit", "verify", str(intact), "--checkpoint", str(checkpoint))
+    assert moved.returncode == 1 and "signature does not match" in moved.stdout
     forged = check(text.replace('"username":"alice"', '"username":"mallory"'))
     assert forged.returncode == 1 and "altered" in forged.stdout
     seq = target["seq"]

@@ -40,14 +40,16 @@ def _lines(paths: list[Path]) -> list[str]:
     return lines
 
 
-def _checkpoint(args: argparse.Namespace) -> dict[str, Any] | None:
-    """The checkpoint whose signature verifies, or raises ValueError saying why not."""
+def _checkpoint(args: argparse.Namespace, ring: dict[str, str] | None) -> dict[str, Any] | None:
+    """The checkpoint whose signature verifies, or raises ValueError saying why not. With the ring, the
+    checkpoint read together with it (a commit in between would make them disagree)."""
     if args.no_checkpoint:
         return None
     if args.checkpoint:
         point = json.loads(args.checkpoint.read_text())
     else:
-        point = json.loads(cluster.configmap(args.operator_namespace, CONFIGMAP)[CHECKPOINT])
+        data = ring if ring is not None else cluster.configmap(args.operator_namespace, CONFIGMAP)
+        point = json.loads(data[CHECKPOINT])
     if args.key:
         pem = args.key.read_bytes()
     else:
@@ -62,10 +64,12 @@ def verify_main(args: argparse.Namespace) -> int:
     if not args.logs and not args.ring:
         print("invalid: give log files, '-' for stdin, or --ring")
         return 2
+    ring: dict[str, str] | None = None
     try:
         records = audit.parse_log(_lines(args.logs))
         if args.ring:
-            records.extend(ring_records(cluster.configmap(args.operator_namespace, CONFIGMAP)))
+            ring = cluster.configmap(args.operator_namespace, CONFIGMAP)
+            records.extend(ring_records(ring))
     except OSError as exc:
         print(f"invalid: cannot read the log ({type(exc).__name__})")
         return 1
@@ -73,7 +77,7 @@ def verify_main(args: argparse.Namespace) -> int:
         print(f"invalid: cannot read the ring from the cluster ({type(exc).__name__})")
         return 1
     try:
-        point = _checkpoint(args)
+        point = _checkpoint(args, ring)
     except (ValueError, VerificationError) as exc:
         print(f"invalid: checkpoint: {exc}")
         return 1
@@ -85,6 +89,12 @@ def verify_main(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     for problem in report.problems:
         print(f"problem: {problem}")
+    if any("signed checkpoint is at record" in p for p in report.problems) and not args.checkpoint:
+        print(
+            "hint: on a live cluster, records committed after the log was collected look missing too; save the "
+            "checkpoint first (kubectl get configmap modelguard-audit -o jsonpath='{.data.checkpoint\\.json}'), "
+            "then collect the logs and pass --checkpoint"
+        )
     if not report.ok:
         print("invalid: the audit log does not verify")
         return 1

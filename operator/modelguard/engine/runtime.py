@@ -165,6 +165,7 @@ class Runtime:
         if body is None:
             self.store.remove(key)
             self.queue.forget(key)
+            self.context.written.pop(key, None)
         else:
             self.store.upsert(key, body)
             affected.update(self.dependents(key))

@@ -45,6 +45,8 @@ class Context:
     decommission_step_delay: float = 0.0
     clock: Callable[[], datetime] = utcnow
     audit: AuditLog | None = None
+    # our last status write per object, until the watch cache shows it: (cached status then, status written)
+    written: dict[Key, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
 
     async def record(self, entries: list[Entry]) -> None:
         """Commit audit records before acting on what they say (raises AuditUnavailable, a Retry)."""
@@ -59,8 +61,15 @@ async def write_status(
     ctx: Context, res: Resource, key: Key, body: Mapping[str, Any], status: Mapping[str, Any]
 ) -> bool:
     """Patch the status fields we own, only when they differ from what is stored. True if written.
-    The decisions the new status shows are audited first."""
-    current = body.get("status") or {}
+    The decisions the new status shows are audited first.
+
+    The watch cache lags behind our own writes: while it still shows the status our last write replaced,
+    that write counts as stored, so a quick second reconcile neither writes nor records it again."""
+    cached = dict(body.get("status") or {})
+    current = cached
+    seen = ctx.written.get(key)
+    if seen is not None and seen[0] == cached:
+        current = {**cached, **seen[1]}
     if all(current.get(field) == value for field, value in status.items()):
         return False
     await ctx.record(decisions(key.kind, ObjectRef(key.kind, key.namespace, key.name), current, status))
@@ -70,6 +79,7 @@ async def write_status(
         if exc.not_found:  # deleted meanwhile: nothing to report on
             return False
         raise
+    ctx.written[key] = (cached, {**current, **status})
     return True
 
 

@@ -1,0 +1,65 @@
+"""Status writes against a watch cache that lags behind them: written and audited once, not per reconcile."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from modelguard.adapters.cache import Key, Store
+from modelguard.adapters.resources import AIDEPLOYMENTS
+from modelguard.domain.audit import Entry
+from modelguard.reconcilers.context import Context, write_status
+
+DIGEST = "sha256:" + "a" * 64
+KEY = Key("AIDeployment", "team", "svc")
+
+
+class FakeKube:
+    def __init__(self) -> None:
+        self.patches: list[dict[str, Any]] = []
+
+    async def patch_status(self, res: Any, namespace: str | None, name: str, status: dict[str, Any]) -> dict[str, Any]:
+        self.patches.append(dict(status))
+        return {}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.entries: list[Entry] = []
+
+    async def append(self, entries: list[Entry]) -> list[dict[str, Any]]:
+        self.entries.extend(entries)
+        return []
+
+
+def context() -> tuple[Context, FakeKube, Recorder]:
+    kube, audit = FakeKube(), Recorder()
+    ctx = Context(kube=kube, store=Store(), events=None, verifier=None, audit=audit)  # type: ignore[arg-type]
+    return ctx, kube, audit
+
+
+def test_a_second_reconcile_on_a_stale_cache_neither_writes_nor_records_again() -> None:
+    ctx, kube, audit = context()
+    stale = {"metadata": {"name": "svc"}, "status": {"servedDigest": None}}
+
+    async def main() -> None:
+        assert await write_status(ctx, AIDEPLOYMENTS, KEY, stale, {"servedDigest": DIGEST})
+        assert not await write_status(ctx, AIDEPLOYMENTS, KEY, stale, {"servedDigest": DIGEST})
+
+    asyncio.run(main())
+    assert len(kube.patches) == 1
+    assert [e.action for e in audit.entries] == ["RolledOut"]
+
+
+def test_once_the_cache_moves_on_it_is_the_truth_again() -> None:
+    ctx, kube, audit = context()
+    stale = {"metadata": {"name": "svc"}, "status": {"servedDigest": None}}
+    other = {"metadata": {"name": "svc"}, "status": {"servedDigest": None, "children": ["x"]}}  # someone else
+
+    async def main() -> None:
+        assert await write_status(ctx, AIDEPLOYMENTS, KEY, stale, {"servedDigest": DIGEST})
+        assert await write_status(ctx, AIDEPLOYMENTS, KEY, other, {"servedDigest": DIGEST})
+
+    asyncio.run(main())
+    assert len(kube.patches) == 2
+    assert [e.action for e in audit.entries] == ["RolledOut", "RolledOut"]
