@@ -16,7 +16,7 @@ from kubernetes.client.exceptions import ApiException
 from tests.harness.client import KubeTestClient, condition, eventually, wait_for_condition
 from tests.harness.controlplane import ControlPlane, grant
 from tests.harness.models import KeyPair
-from tests.harness.operator import OperatorProcess
+from tests.harness.operator import OPERATOR_NAMESPACE, OperatorProcess
 from tests.harness.publish import model, policy, publish, push_to_registry
 from tests.harness.samples import ai_deployment
 from tests.harness.servers import Registry
@@ -131,6 +131,8 @@ def test_full_decommission_leaves_nothing_and_one_valid_certificate(
     (cert,) = certificates(api, uid)
     spec = cert["spec"]
     assert spec["trigger"] == "Deletion" and spec["requester"]["username"] == "admin"
+    requests = api.core.read_namespaced_config_map("modelguard-decommission-requests", OPERATOR_NAMESPACE)
+    assert uid not in (requests.data or {})  # the requester lives on in the certificate only
     assert "system:masters" in spec["requester"]["groups"]
     assert spec["model"]["uid"] == uid and spec["model"]["digest"].startswith("sha256:")
     done = {(a["kind"], a["method"]) for a in spec["actions"]}

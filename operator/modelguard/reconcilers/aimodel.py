@@ -362,6 +362,7 @@ async def _end_of_life(
         if pending is not None and ctx.decommission_step_delay:
             await asyncio.sleep(ctx.decommission_step_delay)
     if trigger == "Deletion" or meta.get("deletionTimestamp"):
+        await decommission.forget_requester(ctx, str(meta.get("uid", "")))  # it is in the certificate now
         await _release_finalizer(ctx, key, (ctx.store.get(key) or body).get("metadata") or meta)
     return None
 

@@ -73,6 +73,18 @@ async def requester(ctx: Context, body: dict[str, Any], trigger: str) -> dict[st
     return {"username": str(value["username"]), "groups": [str(g) for g in value.get("groups") or []]}
 
 
+async def forget_requester(ctx: Context, uid: str) -> None:
+    """Drop the recorded requester of a finished decommission (the certificate keeps it): the ConfigMap
+    holds only deletions in progress."""
+    if not uid:
+        return
+    try:
+        await ctx.kube.merge_patch(CONFIGMAPS, ctx.operator_namespace, REQUESTS, {"data": {uid: None}})
+    except KubeError as exc:
+        if not exc.not_found:
+            raise
+
+
 async def _deployments(ctx: Context, run: Run) -> list[dict[str, Any]]:
     """The AIDeployments serving the model, read from the API (authoritative, unlike a cache that may still
     be filling after a restart)."""
