@@ -18,6 +18,7 @@ from modelguard.domain.audit import ObjectRef
 from modelguard.engine.runtime import Runtime
 from modelguard.reconcilers.approvals import restore_stamp, stamp_for
 from modelguard.reconcilers.change_audit import audit_change, prompt_details, prompt_hash
+from modelguard.reconcilers.context import lookup
 from modelguard.reconcilers.decommission import REQUESTS, SET_BY
 
 AIMODELS_HOOK = "validate-aimodels"
@@ -109,7 +110,7 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     async def audit_approval(body: kopf.Body, userinfo: kopf.UserInfo, namespace: str | None, **kwargs: Any) -> None:
         spec = body.get("spec") or {}
         target = Key("AIDeployment", namespace or "", str(spec.get("deployment", "")))
-        if kwargs.get("operation") == "CREATE" and runtime.store.get(target) is None:
+        if kwargs.get("operation") == "CREATE" and await _lookup(runtime, target) is None:
             raise kopf.AdmissionError(
                 f"spec.deployment: AIDeployment {target.name!r} does not exist in {target.namespace!r}", code=422
             )
@@ -138,9 +139,9 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     ) -> None:
         if not _spec_unchanged(kwargs.get("old"), spec):  # else metadata only: the spec was admitted before
             ns = namespace or ""
-            namespace_body = runtime.store.get(Key("Namespace", "", ns))
+            namespace_body = await _lookup(runtime, Key("Namespace", "", ns))
             labels = (namespace_body or {}).get("metadata", {}).get("labels") if namespace_body else None
-            policy = runtime.store.get(Key("TrustPolicy", "", str(spec.get("trustPolicy", ""))))
+            policy = await _lookup(runtime, Key("TrustPolicy", "", str(spec.get("trustPolicy", ""))))
             _answer(review_model(dict(spec), ns, labels, policy), warnings)
         await _audit(runtime, "AIModel", body, userinfo, kwargs)
 
@@ -157,7 +158,7 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
             await _audit(runtime, "AIDeployment", body, userinfo, kwargs)
             return
         ns = namespace or ""
-        model = runtime.store.get(Key("AIModel", ns, str((spec.get("modelRef") or {}).get("name", ""))))
+        model = await _lookup(runtime, Key("AIModel", ns, str((spec.get("modelRef") or {}).get("name", ""))))
         review = review_deployment(dict(spec), ns, model)
         account = spec.get("serviceAccountName")
         if account and not review.denials:
@@ -176,6 +177,13 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         old = kwargs.get("old")
         details = await prompt_details(runtime.context, ns, dict(old) if old is not None else None, prompt)
         await _audit(runtime, "AIDeployment", body, userinfo, kwargs, details)
+
+
+async def _lookup(runtime: Runtime, key: Key) -> dict[str, Any] | None:
+    try:
+        return await lookup(runtime.context, key)
+    except KubeError as exc:  # fail closed, with the reason
+        raise kopf.AdmissionError(f"cannot read {key.kind} {key.name!r} ({exc.reason}); try again", code=503) from None
 
 
 def _spec_unchanged(old: Any, spec: Mapping[str, Any]) -> bool:

@@ -15,6 +15,7 @@ from modelguard.adapters.cache import Key, Store
 from modelguard.adapters.events import EventRecorder
 from modelguard.adapters.kube import Kube, KubeError, Resource
 from modelguard.adapters.metrics import Metrics
+from modelguard.adapters.resources import AIDEPLOYMENTS, AIMODELS, NAMESPACES, TRUSTPOLICIES
 from modelguard.adapters.signing_key import OperatorKey
 from modelguard.adapters.verification_service import ModelVerifier
 from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
@@ -55,6 +56,16 @@ class Context:
 
 
 current_conditions = conditions_of
+LOOKUP = {"Namespace": NAMESPACES, "TrustPolicy": TRUSTPOLICIES, "AIModel": AIMODELS, "AIDeployment": AIDEPLOYMENTS}
+
+
+async def lookup(ctx: Context, key: Key) -> dict[str, Any] | None:
+    """The cached object, or when the cache does not have it (yet: a replica that just started) the API's.
+    Admission decides on this: an empty cache must not refuse what exists, nor admit what does not."""
+    cached = ctx.store.get(key)
+    if cached is not None:
+        return cached
+    return await ctx.kube.get(LOOKUP[key.kind], key.namespace or None, key.name)
 
 
 async def write_status(
