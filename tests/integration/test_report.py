@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from tests.harness.audit import cli
-from tests.harness.client import KubeTestClient, wait_for_condition
+from tests.harness.client import KubeTestClient, eventually, wait_for_condition
 from tests.harness.controlplane import ControlPlane
 from tests.harness.models import KeyPair
 from tests.harness.operator import OperatorProcess
@@ -35,6 +35,12 @@ def test_report_maps_live_evidence_to_every_provision(
     wait_for_condition(api, "aimodels", namespace, "good", "Verified", "True")
     wait_for_condition(api, "aimodels", namespace, "tampered", "Verified", "False")
     wait_for_condition(api, "aideployments", namespace, "svc", "PolicyEnforced", "True")
+    api.patch("aimodels", namespace, "good", {"metadata": {"annotations": {"modelguard.io/scan-now": "report"}}})
+    scanned = eventually(
+        lambda: ((api.get("aimodels", namespace, "good").get("status") or {}).get("lastScan") or {}).get("report"),
+        timeout=60,
+        what="a scan of the good model",
+    )
 
     result = cli(cluster, "report", "--namespace", namespace, "--output-dir", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
@@ -47,7 +53,7 @@ def test_report_maps_live_evidence_to_every_provision(
     assert found["5.2.1-2"]["status"] == "not met"  # one model does not verify
     assert found["5.2.1-2"]["evidence"] == [f"AIModel/{namespace}/tampered"]
     assert found["5.1.2-6"]["status"] == "met" and found["5.1.2-6"]["evidence"] == [f"AIDeployment/{namespace}/svc"]
-    assert found["5.1.2-3"]["status"] == "met" and found["5.1.2-3"]["evidence"] == ["AuditCheckpoint"]
+    assert found["5.1.2-3"]["status"] == "met" and found["5.1.2-3"]["evidence"][0] == "AuditCheckpoint"
     assert found["5.1.4-5"]["status"] == "not met"  # the card publishes no prohibited uses
     assert found["5.2.2-2"]["status"] == "not applicable"
     assert found["5.1.1-1"]["status"] == "organisational"
@@ -59,6 +65,13 @@ def test_report_maps_live_evidence_to_every_provision(
     assert (
         evidence[f"AIDeployment/{namespace}/svc"]["command"] == f"kubectl get aideployment svc -n {namespace} -o yaml"
     )
+
+    assert f"ScanReport/{namespace}/{scanned}" in found["5.4.2-2"]["evidence"]
+    assert evidence[f"ScanReport/{namespace}/{scanned}"]["kind"] == "ScanReport"
+    created = [
+        k for k, v in evidence.items() if v["kind"] == "AuditRecord" and f"AIModel {namespace}/good by" in v["facts"][0]
+    ]
+    assert created and set(created) <= set(found["5.1.2-3"]["evidence"])
 
     page = (tmp_path / "out" / "report.html").read_text()
     assert "based on public summaries" in page

@@ -94,3 +94,28 @@ def test_html_escapes_links_every_evidence_and_states_the_source() -> None:
         + document["summary"]["organisational"]
         == 72
     )
+
+
+def test_scan_reports_and_audit_records_are_linked_evidence() -> None:
+    scanned = {**GOOD_MODEL, "status": {**GOOD_MODEL["status"], "lastScan": {"result": "Passed", "report": "r1"}}}
+    report = obj("ScanReport", "r1", {"result": "Passed", "findings": [{"severity": "Low", "check": "docs"}]}, {})
+    record = {
+        "seq": 7,
+        "type": "Change",
+        "action": "UPDATE",
+        "object": {"kind": "AIDeployment", "namespace": "team", "name": "svc"},
+        "actor": {"username": "alice"},
+        "details": {"systemPrompt": "sha256:" + "c" * 64},
+    }
+    prompted = {**DEPLOYMENT, "spec": {**DEPLOYMENT["spec"], "systemPrompt": {"name": "p", "key": "k"}}}
+    facts = Facts([scanned], [prompted], [POLICY], audit=AUDIT_OK, scan_reports=[report], audit_records=[record])
+    found = by_id(facts)
+    assert "ScanReport/team/r1" in found["5.4.1-1"].evidence and "ScanReport/team/r1" in found["5.4.2-2"].evidence
+    assert "AuditRecord/7" in found["5.1.2-3"].evidence and "AuditRecord/7" in found["5.2.4-3"].evidence
+    document = report_json(assess(facts), facts, namespace="team", generated_at=NOW)
+    assert document["evidence"]["AuditRecord/7"]["facts"][0].startswith(
+        "Change UPDATE of AIDeployment team/svc by alice"
+    )
+    assert document["evidence"]["ScanReport/team/r1"]["facts"][1] == "[Low] docs: None"
+    page = report_html(document)
+    assert set(re.findall(r'href="#([^"]+)"', page)) <= set(re.findall(r'id="([^"]+)"', page))

@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from modelguard.adapters.audit_log import CHECKPOINT, CONFIGMAP
+from modelguard.adapters.audit_log import CHECKPOINT, CONFIGMAP, ring_records
 from modelguard.adapters.signing_key import PUBLIC
 from modelguard.builders.compliance_report import report_html
 from modelguard.cli import cluster
 from modelguard.domain import signed_json
+from modelguard.domain.audit import verify_chain
 from modelguard.domain.compliance import AuditState, Facts, assess
 from modelguard.domain.compliance_document import report_json
 from modelguard.domain.decommission import verify as verify_certificate
@@ -31,18 +32,26 @@ def _kind(items: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [{**item, "kind": kind} for item in items]  # list responses omit each item's kind
 
 
-def _audit(operator_namespace: str, pem: bytes | None) -> AuditState:
+def _audit(
+    operator_namespace: str, pem: bytes | None, namespace: str | None
+) -> tuple[AuditState, list[dict[str, Any]]]:
+    """The checkpoint (its signature checked) and the newest records about objects in scope (their chain
+    checked against it: records that do not verify are no evidence)."""
     try:
         data = cluster.configmap(operator_namespace, CONFIGMAP)
         point = json.loads(data[CHECKPOINT])
     except Exception as exc:  # absent, unreadable or malformed: reported, not fatal
-        return AuditState(
-            None, f"no readable checkpoint in ConfigMap {operator_namespace}/{CONFIGMAP} ({type(exc).__name__})"
-        )
+        why = f"no readable checkpoint in ConfigMap {operator_namespace}/{CONFIGMAP} ({type(exc).__name__})"
+        return AuditState(None, why), []
     if pem is None:
-        return AuditState(point.get("seq"), "the operator's public key could not be read")
+        return AuditState(point.get("seq"), "the operator's public key could not be read"), []
     problem = signed_json.verify(pem, point, "checkpoint")
-    return AuditState(point.get("seq"), problem)
+    ring = ring_records(data)
+    chain = verify_chain(ring, point)
+    if problem is None and not chain.ok:
+        problem = "the records kept in the cluster do not verify: " + "; ".join(chain.problems[:3])
+    in_scope = [r for r in ring if namespace is None or (r.get("object") or {}).get("namespace") == namespace]
+    return AuditState(point.get("seq"), problem), in_scope if problem is None else []
 
 
 def gather(namespace: str | None, operator_namespace: str) -> Facts:
@@ -63,7 +72,9 @@ def gather(namespace: str | None, operator_namespace: str) -> Facts:
         why = "the operator's public key could not be read" if pem is None else verify_certificate(pem, cert["spec"])
         if why:
             problems[str(cert["metadata"]["name"])] = why
-    return Facts(models, deployments, policies, certificates, problems, _audit(operator_namespace, pem))
+    audit_state, records = _audit(operator_namespace, pem, namespace)
+    reports = _kind(cluster.items("scanreports", namespace), "ScanReport")
+    return Facts(models, deployments, policies, certificates, problems, audit_state, reports, records)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -33,6 +33,8 @@ class Facts:
     certificates: Sequence[Body] = ()  # (already filtered to the scope)
     certificate_problems: Mapping[str, str] = field(default_factory=dict)  # name -> why it does not verify
     audit: AuditState = AuditState(None, "no audit checkpoint found")
+    scan_reports: Sequence[Body] = ()
+    audit_records: Sequence[Body] = ()  # the newest records kept in the cluster, about objects in scope
 
 
 @dataclass(frozen=True)
@@ -90,14 +92,19 @@ def _all(
     return "met", f"all {len(items)}: {what}", refs
 
 
+def record_ref(record: Body) -> str:
+    return f"AuditRecord/{record.get('seq')}"
+
+
 def _audit_trail(facts: Facts) -> tuple[Status, str, tuple[str, ...]]:
     if facts.audit.problem:
         return "not met", f"audit trail: {facts.audit.problem}", ("AuditCheckpoint",)
+    recent = tuple(record_ref(r) for r in list(facts.audit_records)[-20:])
     return (
         "met",
         f"hash-chained audit trail with a signed checkpoint at record {facts.audit.seq}; "
         "verify a log with `modelguard audit verify`",
-        ("AuditCheckpoint",),
+        ("AuditCheckpoint", *recent),
     )
 
 
@@ -148,20 +155,32 @@ def _prompts(facts: Facts) -> tuple[Status, str, tuple[str, ...]]:
     prompted = [d for d in facts.deployments if (d.get("spec") or {}).get("systemPrompt")]
     if not prompted:
         return "not applicable", "no deployment uses a system prompt", ()
-    status, note, evidence = _audit_trail(facts)
-    return (
-        status,
-        f"{len(prompted)} deployment(s) with prompts in immutable ConfigMaps, audited by hash; {note}",
-        (
-            *evidence,
-            *(ref(d) for d in prompted),
-        ),
-    )
+    status, note, _ = _audit_trail(facts)
+    changes = tuple(record_ref(r) for r in facts.audit_records if "systemPrompt" in (r.get("details") or {}))
+    note = f"{len(prompted)} deployment(s) with prompts in immutable ConfigMaps, audited by hash; {note}"
+    return status, note, ("AuditCheckpoint", *changes, *(ref(d) for d in prompted))
 
 
 def _scanned_clean(m: Body) -> bool:
     last = (m.get("status") or {}).get("lastScan") or {}
     return last.get("result") == "Passed" or (bool(last) and not last.get("critical") and not last.get("high"))
+
+
+def _scans(ok: Callable[[Body], bool], what: str) -> Check:
+    """Like _models, with each model's last ScanReport as evidence too."""
+
+    def check(facts: Facts) -> tuple[Status, str, tuple[str, ...]]:
+        status, note, evidence = _all(facts.models, ok, what)
+        reports = {ref(r) for r in facts.scan_reports}
+        scanned = []
+        for m in facts.models:
+            name = ((m.get("status") or {}).get("lastScan") or {}).get("report")
+            candidate = f"ScanReport/{(m.get('metadata') or {}).get('namespace')}/{name}"
+            if name and candidate in reports:
+                scanned.append(candidate)
+        return status, note, (*evidence, *scanned)
+
+    return check
 
 
 def _datasets(m: Body) -> bool:
@@ -236,9 +255,9 @@ CHECKS: dict[str, Check] = {
     "5.2.4-3": _prompts,
     "5.3.1-1": _deployed_card("dataUsage", "data usage published to end users at /model-card"),
     "5.3.1-2.1": _deployed_card("limitations", "limitations published to end users at /model-card"),
-    "5.4.1-1": _models(_scanned_clean, "last maintenance scan without critical or high findings"),
+    "5.4.1-1": _scans(_scanned_clean, "last maintenance scan without critical or high findings"),
     "5.4.2-1": _audit_trail,
-    "5.4.2-2": _models(
+    "5.4.2-2": _scans(
         lambda m: bool((m.get("status") or {}).get("lastScan")),
         "scheduled scans re-verify, compare serving state with the desired state and check advisories",
     ),

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from modelguard.domain.compliance import Assessment, Facts, ref
+from modelguard.domain.compliance import Assessment, Facts, record_ref, ref
 from modelguard.domain.etsi_provisions import DISCLAIMER, PRINCIPLES
 
 STATUSES = ("met", "not met", "not applicable", "organisational")
@@ -16,6 +16,7 @@ PLURALS = {
     "AIDeployment": "aideployment",
     "TrustPolicy": "trustpolicy",
     "DecommissionCertificate": "decommissioncertificate",
+    "ScanReport": "scanreport",
 }
 
 
@@ -34,6 +35,37 @@ def evidence_index(facts: Facts, operator_namespace: str) -> dict[str, dict[str,
             "command": "modelguard audit verify <operator logs>",
         }
     }
+    for record in facts.audit_records:
+        obj, actor = record.get("object") or {}, record.get("actor") or {}
+        where = f"{obj.get('namespace')}/{obj.get('name')}" if obj.get("namespace") else str(obj.get("name"))
+        lines = [
+            f"{record.get('type')} {record.get('action')} of {obj.get('kind')} {where} by {actor.get('username')} "
+            f"at {record.get('time')}",
+            f"old {record.get('oldHash')} -> new {record.get('newHash')}",
+            *(f"{k}: {v}" for k, v in sorted((record.get("details") or {}).items())),
+            f"record hash {record.get('hash')}",
+        ]
+        index[record_ref(record)] = {
+            "kind": "AuditRecord",
+            "namespace": operator_namespace,
+            "name": str(record.get("seq")),
+            "facts": lines,
+            "command": "modelguard audit verify --ring",
+        }
+    for report in facts.scan_reports:
+        spec = report.get("spec") or {}
+        meta = report.get("metadata") or {}
+        lines = [f"{spec.get('result')} ({spec.get('trigger')}) finished {spec.get('finishedAt')}"]
+        lines += [f"[{f.get('severity')}] {f.get('check')}: {f.get('message')}" for f in spec.get("findings") or []][
+            :10
+        ]
+        index[ref(report)] = {
+            "kind": "ScanReport",
+            "namespace": meta.get("namespace"),
+            "name": meta.get("name"),
+            "facts": lines,
+            "command": f"kubectl get scanreport {meta.get('name')} -n {meta.get('namespace')} -o yaml",
+        }
     for body in (*facts.models, *facts.deployments, *facts.policies, *facts.certificates):
         meta = body.get("metadata") or {}
         status = body.get("status") or {}
