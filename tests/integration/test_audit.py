@@ -213,13 +213,16 @@ class Sink(ThreadingHTTPServer):
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.up = True
+        self.token = "sink-token-" + "x" * 16
         self.lock = threading.Lock()
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                if not sink.up or self.headers.get("Content-Type") != "application/x-ndjson":
+                if self.headers.get("Authorization") != f"Bearer {sink.token}":
+                    self.send_response(401)
+                elif not sink.up or self.headers.get("Content-Type") != "application/x-ndjson":
                     self.send_response(503)
                 else:
                     with sink.lock:
@@ -254,12 +257,16 @@ def test_records_reach_the_http_sink_even_across_an_outage_and_a_restart(
     namespace: str,
     models_root: Path,
     sink: Sink,
+    tmp_path: Path,
 ) -> None:
     grant(cluster, namespace, "alice", ["aimodels"])
     name = f"p-{namespace}"
     api.create("trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"]))
     pub = publish(models_root, namespace, "m", KEY)
-    operator.restart(["--audit-sink", sink.url])
+    token = tmp_path / "sink-token"
+    token.write_text(sink.token + "\n")
+    with_sink = ["--audit-sink", sink.url, "--audit-sink-token-file", str(token)]
+    operator.restart(with_sink)
     try:
 
         def received(model_name: str) -> list[dict[str, Any]]:
@@ -274,9 +281,10 @@ def test_records_reach_the_http_sink_even_across_an_outage_and_a_restart(
         operator.kill()  # the sink never confirmed record "two"
         assert not received("two")
         sink.up = True
-        operator.restart(["--audit-sink", sink.url])
+        operator.restart(with_sink)
         (two,) = eventually(lambda: received("two"), what="the undelivered record after the restart")
         assert two["actor"]["username"] == "alice"
+        assert sink.token not in operator.log.read_text()  # the token is never logged
     finally:
         operator.restart()
         api.delete("trustpolicies", None, name)
