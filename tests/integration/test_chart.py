@@ -35,11 +35,11 @@ def helm(cluster: ControlPlane, *args: str) -> str:
     return result.stdout
 
 
-def render(cluster: ControlPlane, *sets: str) -> list[dict[str, Any]]:
+def render(cluster: ControlPlane, *sets: str, release: str = "modelguard") -> list[dict[str, Any]]:
     out = helm(
         cluster,
         "template",
-        "modelguard",
+        release,
         str(CHART),
         "--namespace",
         OPERATOR_NAMESPACE,
@@ -123,9 +123,9 @@ def _apply(cluster: ControlPlane, docs: list[dict[str, Any]], *extra: str) -> su
     )
 
 
-def _token_kubeconfig(cluster: ControlPlane, api: KubeTestClient, tmp: Path) -> Path:
+def _token_kubeconfig(cluster: ControlPlane, api: KubeTestClient, tmp: Path, account: str = "modelguard") -> Path:
     request = api.core.create_namespaced_service_account_token(
-        "modelguard",
+        account,
         OPERATOR_NAMESPACE,
         {"spec": {"audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 3600}},
     )
@@ -294,3 +294,77 @@ def test_two_replicas_peer_and_the_survivor_takes_over(
         for hook in operator.webhook_configs:
             cluster.kubectl("apply", "-f", "-", stdin=json.dumps(hook))
         operator.restart()
+
+
+RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+
+
+def test_a_namespace_scoped_install_cannot_read_secrets_elsewhere(
+    cluster: ControlPlane,
+    api: KubeTestClient,
+    operator: OperatorProcess,
+    namespace: str,
+    models_root: Path,
+    tmp_path: Path,
+) -> None:
+    """watchNamespaces: the operator's access to Secrets (and every namespaced kind) is granted by Roles in
+    those namespaces and its own; RBAC, not only the code, stops it elsewhere."""
+    other = f"{namespace[:50]}-other"
+    cluster.kubectl("create", "namespace", other)
+    api.core.create_namespaced_secret(other, {"metadata": {"name": "elsewhere"}, "stringData": {"k": "v"}})
+    api.core.create_namespaced_secret(namespace, {"metadata": {"name": "here"}, "stringData": {"k": "v"}})
+    rbac = [
+        d for d in render(cluster, f"watchNamespaces[0]={namespace}", release="mg-scoped") if d["kind"] in RBAC_KINDS
+    ]
+    assert {(d["kind"], d["metadata"].get("namespace")) for d in rbac if d["kind"] == "Role"} == {
+        ("Role", namespace),
+        ("Role", OPERATOR_NAMESPACE),
+    }
+    assert _apply(cluster, rbac).returncode == 0
+    kubeconfig = _token_kubeconfig(cluster, api, tmp_path, "mg-scoped")
+    sa = KubeTestClient(kubeconfig)
+    assert sa.core.read_namespaced_secret("here", namespace).metadata.name == "here"
+    for forbidden in (
+        lambda: sa.core.read_namespaced_secret("elsewhere", other),
+        lambda: sa.core.list_secret_for_all_namespaces(),
+        lambda: sa.core.list_namespaced_config_map(other),
+    ):
+        with pytest.raises(ApiException) as err:
+            forbidden()
+        assert err.value.status == 403
+
+    operator.stop()
+    scoped = OperatorProcess(
+        kubeconfig, tmp_path / "scoped.log", extra_args=[*operator.extra_args, "--watch-namespace", namespace]
+    )
+    scoped.webhook_port = operator.webhook_port
+    names = [f"p-{namespace}", f"p-{other}"[:63]]
+    try:
+        scoped.restart()
+        api.create("trustpolicies", None, policy(names[0], namespace, KEY, [f"file://{models_root}/"]))
+        api.create("trustpolicies", None, policy(names[1], other, KEY, [f"file://{models_root}/"]))
+        pub = publish(models_root, namespace, "m", KEY)
+        api.create("aimodels", namespace, model("m", pub.source, pub.bundle, names[0]))
+        api.create("aideployments", namespace, ai_deployment("m-svc", "m"))
+        api.create("aimodels", other, model("m", pub.source, pub.bundle, names[1]))  # admitted, not served
+        wait_for_condition(api, "aideployments", namespace, "m-svc", "Ready", "True", timeout=60)
+        time.sleep(2)
+        assert not api.get("aimodels", other, "m").get("status")
+        denial = f'system:serviceaccount:{OPERATOR_NAMESPACE}:mg-scoped" cannot'
+        assert denial not in scoped.tail(2000)  # no RBAC denial on any path exercised
+    finally:
+        scoped.stop()
+        operator.restart()
+        for name in names:
+            api.delete("trustpolicies", None, name)
+        cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
+        for doc in rbac:
+            if doc["kind"] != "ServiceAccount":
+                cluster.kubectl(
+                    "delete",
+                    doc["kind"].lower(),
+                    doc["metadata"]["name"],
+                    *(["-n", doc["metadata"]["namespace"]] if doc["metadata"].get("namespace") else []),
+                    "--ignore-not-found",
+                    check=False,
+                )

@@ -49,6 +49,12 @@ def add_parser(commands: Any) -> None:
         default=os.environ.get("MODELGUARD_NAMESPACE", "modelguard-system"),
         help="the operator's own namespace",
     )
+    parser.add_argument(
+        "--watch-namespace",
+        action="append",
+        default=[n for n in os.environ.get("MODELGUARD_WATCH_NAMESPACES", "").split(",") if n],
+        help="serve only this namespace (repeatable; default: all); the chart's watchNamespaces grants RBAC to match",
+    )
     parser.add_argument("--workers", type=int, default=8, help="concurrent reconciles")
     parser.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8081/healthz")
     parser.add_argument("--verbose", action="store_true", help="debug logging")
@@ -164,7 +170,8 @@ def main(args: argparse.Namespace) -> int:
             standalone=args.standalone,
             priority=priority(args.priority),
             peering_name=None if args.standalone else args.peering,
-            clusterwide=True,
+            clusterwide=not args.watch_namespace,
+            namespaces=list(args.watch_namespace),
             liveness_endpoint=args.liveness,
         )
     )

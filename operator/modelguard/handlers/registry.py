@@ -39,6 +39,7 @@ def configure(settings: kopf.OperatorSettings) -> None:
         prefix=GROUP, key="last-handled-configuration"
     )
     settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.peering.clusterwide = True  # one ClusterKopfPeering, also when serving a list of namespaces
     settings.posting.level = 20  # INFO and above become Events only when we post them ourselves
     settings.posting.enabled = False
     settings.watching.server_timeout = 300
