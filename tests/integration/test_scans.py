@@ -312,3 +312,5 @@ def test_metrics_endpoint_reports_scans(
     assert 'modelguard_scans_total{result="Failed"}' in text
     assert "modelguard_scan_duration_seconds_bucket" in text
     assert f'modelguard_quarantines_total{{namespace="{namespace}"}} 1.0' in text
+    assert 'modelguard_api_requests_total{resource="aimodels/status",verb="PATCH"}' in text
+    assert 'modelguard_api_requests_total{resource="deployments",verb="PATCH"}' in text  # server-side apply

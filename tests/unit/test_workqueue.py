@@ -104,3 +104,13 @@ def test_add_after_fires_once_and_earlier_add_wins(loop_run) -> None:  # type: i
     loop_run(main())
     assert len(seen) == 2
     assert 0.25 <= seen[0] < 0.45
+
+
+def test_api_request_metrics_name_resources_without_object_names() -> None:
+    from modelguard.adapters.metrics import resource_of
+
+    assert resource_of("/apis/modelguard.io/v1alpha1/namespaces/ns/aimodels/m/status") == "aimodels/status"
+    assert resource_of("/apis/apps/v1/namespaces/ns/deployments/d") == "deployments"
+    assert resource_of("/api/v1/namespaces/ns/configmaps") == "configmaps"
+    assert resource_of("/api/v1/namespaces/ns") == "namespaces"
+    assert resource_of("/apis/modelguard.io/v1alpha1/trustpolicies/p?x=1") == "trustpolicies"

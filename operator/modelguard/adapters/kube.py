@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -72,10 +72,17 @@ def _error(exc: ApiException) -> KubeError:
 class Kube:
     """Async access to the API server for the operator, its CLI and its tests."""
 
-    def __init__(self, api: ApiClient, field_manager: str = FIELD_MANAGER, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        field_manager: str = FIELD_MANAGER,
+        timeout: float = 30.0,
+        observe: Callable[[str, str], None] | None = None,
+    ) -> None:
         self._api = api
         self._field_manager = field_manager
         self._timeout = timeout
+        self.observe = observe  # (verb, path) of every request, for metrics
 
     @property
     def configuration(self) -> Configuration:
@@ -119,6 +126,8 @@ class Kube:
         query: Sequence[tuple[str, str]] = (),
         content_type: str = "application/json",
     ) -> dict[str, Any]:
+        if self.observe is not None:
+            self.observe(method, path)
         return await asyncio.to_thread(self._call, method, path, body=body, query=query, content_type=content_type)
 
     async def get(self, res: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:

@@ -12,6 +12,17 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 SEVERITIES = ("critical", "high", "medium", "low")
 
 
+def resource_of(path: str) -> str:
+    """`deployments`, `aimodels/status`, ... from an API path (bounded label values: no names)."""
+    parts = [p for p in path.split("?")[0].split("/") if p]
+    parts = parts[2:] if parts[:1] == ["api"] else parts[3:]  # drop api/v1 or apis/<group>/<version>
+    if parts[:1] == ["namespaces"] and len(parts) > 2:
+        parts = parts[2:]
+    if not parts:
+        return "unknown"
+    return parts[0] + (f"/{parts[2]}" if len(parts) > 2 else "")
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -44,9 +55,18 @@ class Metrics:
         self.verifications = Counter(
             "modelguard_verifications_total", "Model verifications, by outcome reason.", ["reason"], registry=r
         )
+        self.api_requests = Counter(
+            "modelguard_api_requests_total",
+            "Requests of the operator to the Kubernetes API, by verb and resource[/subresource].",
+            ["verb", "resource"],
+            registry=r,
+        )
         self._running = 0
         self._peak = 0
         self._lock = threading.Lock()
+
+    def api_request(self, verb: str, path: str) -> None:
+        self.api_requests.labels(verb, resource_of(path)).inc()
 
     @contextmanager
     def scan_running(self) -> Iterator[None]:

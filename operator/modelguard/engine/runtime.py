@@ -115,6 +115,7 @@ class Runtime:
             decommission_step_delay=self.settings.decommission_step_delay,
             audit=AuditLog(self.kube, self.settings.namespace, key, sink=self._audit_sink()),
         )
+        self.kube.observe = self.context.metrics.api_request
         self.queue = WorkQueue(self._dispatch, workers=self.settings.workers, name="reconcile")
         self.store.add_index("deployments-by-model", "AIDeployment", _model_ref)
         self.store.add_index("models-by-policy", "AIModel", _policy_ref)

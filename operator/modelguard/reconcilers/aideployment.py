@@ -29,7 +29,7 @@ from modelguard.domain.drift import comparable, differences, summarize
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.rollout import Decision, ModelView, decide
 from modelguard.reconcilers import approvals, model_access
-from modelguard.reconcilers.context import Context, spec_error, write_status
+from modelguard.reconcilers.context import Context, lookup, spec_error, write_status
 
 log = logging.getLogger(__name__)
 QUARANTINE_MANAGER = "modelguard-quarantine"
@@ -112,7 +112,7 @@ async def _api_keys(ctx: Context, namespace: str, spec: AIDeploymentSpec) -> str
 
 async def _signature_and_key(ctx: Context, namespace: str, model: ModelView, signer: str) -> tuple[bytes, bytes]:
     assert model.spec is not None
-    policy_body = ctx.store.get(Key("TrustPolicy", "", model.spec.trust_policy))
+    policy_body = await lookup(ctx, Key("TrustPolicy", "", model.spec.trust_policy))
     if policy_body is None:
         raise Retry("TrustPolicyNotFound", f"TrustPolicy {model.spec.trust_policy!r} is gone")
     keys = await policy_keys(
@@ -223,9 +223,10 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         await _status(ctx, key, body, current, [invalid], current.served_digest, current.children, None)
         return None
 
-    model_body = ctx.store.get(Key("AIModel", key.namespace, spec.model_ref.name))
+    # read through the cache: after a start or a takeover it may not hold them yet (a missing model quarantines)
+    model_body = await lookup(ctx, Key("AIModel", key.namespace, spec.model_ref.name))
     policy_name = ((model_body or {}).get("spec") or {}).get("trustPolicy")
-    policy_body = ctx.store.get(Key("TrustPolicy", "", policy_name)) if policy_name else None
+    policy_body = await lookup(ctx, Key("TrustPolicy", "", policy_name)) if policy_name else None
     model = _parse(model_body, policy_body)
     approval = await approvals.gather(ctx, key, spec, model, policy_body)
     deployment_name = workload.names(key.name)["deployment"]

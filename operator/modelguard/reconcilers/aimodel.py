@@ -38,7 +38,7 @@ from modelguard.domain.model_checks import (
     signature_location,
 )
 from modelguard.reconcilers import decommission, model_access, scan
-from modelguard.reconcilers.context import Context, current_conditions, spec_error, write_status
+from modelguard.reconcilers.context import Context, current_conditions, lookup, spec_error, write_status
 
 log = logging.getLogger(__name__)
 SLOW_VERIFICATION = 1.0  # seconds before "Verifying" is written to status
@@ -215,9 +215,10 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         return await _end_of_life(ctx, key, body, spec, status, end or status.decommission.trigger)  # type: ignore[union-attr]
     if FINALIZER not in (meta.get("finalizers") or []):
         await _add_finalizer(ctx, key, meta)
-    policy_body = ctx.store.get(Key("TrustPolicy", "", spec.trust_policy))
+    # read through the cache: right after a start or a takeover it may not hold them yet
+    policy_body = await lookup(ctx, Key("TrustPolicy", "", spec.trust_policy))
     policy = _policy(policy_body)
-    namespace = ctx.store.get(Key("Namespace", "", key.namespace))
+    namespace = await lookup(ctx, Key("Namespace", "", key.namespace))
     labels = ((namespace or {}).get("metadata") or {}).get("labels") or {} if namespace else None
     policy_generation = generation_of(policy_body) if policy_body else 0
     now = ctx.clock()
