@@ -53,6 +53,7 @@ demo: $(STAMP) testbin  ## the operator against a local control plane, on the ex
 bench: $(STAMP)  ## benchmarks -> docs/benchmarks*.md (ratios to baselines of the same run)
 	$(BIN)/python bench/bench_verify.py
 	$(BIN)/python bench/bench_admission.py
+	$(BIN)/python bench/bench_scale.py
 
 e2e:  ## the end-to-end suite against $$KUBECONFIG (ModelGuard installed)
 	$(BIN)/pytest e2e -v

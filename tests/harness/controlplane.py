@@ -146,7 +146,7 @@ class ControlPlane:
             "--service-account-issuer=https://kubernetes.default.svc",
             f"--service-account-key-file={self.sa_key}",
             f"--service-account-signing-key-file={self.sa_key}",
-            "--service-cluster-ip-range=10.0.0.0/24",
+            "--service-cluster-ip-range=10.0.0.0/16",  # room for thousands of Services (bench/bench_scale.py)
             "--allow-privileged=true",
             "--profiling=false",
             "--enable-priority-and-fairness=false",

@@ -71,3 +71,23 @@ def test_names_fit_63_characters_and_stay_unique() -> None:
     assert len(object_name(long, "verify")) <= 63
     assert object_name(long, "verify") != object_name(long + "y", "verify")
     assert object_name("short", "verify") == "short-verify"
+
+
+def test_the_watch_cache_drops_bookkeeping_only() -> None:
+    from modelguard.domain.drift import LAST_APPLIED, cache_view
+
+    body = {
+        "metadata": {
+            "name": "x",
+            "labels": {"a": "b"},
+            "managedFields": [{"manager": "m"}],
+            "annotations": {LAST_APPLIED: "{...}", "modelguard.io/model-digest": "sha256:1"},
+        },
+        "spec": {"replicas": 1},
+    }
+    view = cache_view(body)
+    assert view == {
+        "metadata": {"name": "x", "labels": {"a": "b"}, "annotations": {"modelguard.io/model-digest": "sha256:1"}},
+        "spec": {"replicas": 1},
+    }
+    assert body["metadata"]["managedFields"]  # the event's body is left as it was

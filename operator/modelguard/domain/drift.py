@@ -44,6 +44,18 @@ def data_hash(data: Mapping[str, Any] | None) -> str:
     return hashlib.sha256(json.dumps(dict(data or {}), sort_keys=True).encode()).hexdigest()
 
 
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def cache_view(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the watch cache keeps of any object: all but the bookkeeping nobody here reads (managedFields and
+    kubectl's copy of the last applied object), which is most of an object's size after server-side apply."""
+    meta = {k: v for k, v in (body.get("metadata") or {}).items() if k != "managedFields"}
+    if LAST_APPLIED in (meta.get("annotations") or {}):
+        meta["annotations"] = {k: v for k, v in meta["annotations"].items() if k != LAST_APPLIED}
+    return {**body, "metadata": meta}
+
+
 def secret_view(secret: Mapping[str, Any]) -> dict[str, Any]:
     """What the cache keeps of a Secret: metadata, type and a hash of the data (never the values)."""
     return {

@@ -11,7 +11,7 @@ from kubernetes.client import Configuration
 from modelguard.adapters.cache import Key
 from modelguard.api.base import GROUP
 from modelguard.builders.labels import MANAGED_BY
-from modelguard.domain.drift import secret_view
+from modelguard.domain.drift import cache_view, secret_view
 from modelguard.engine.runtime import Runtime
 from modelguard.handlers import admission
 
@@ -110,7 +110,7 @@ def _observer(
     """Feed watch events to the runtime; `keep` or `transform` limit what is cached."""
 
     async def observe(type: str | None, name: str, namespace: str | None, body: kopf.Body, **_: Any) -> None:
-        data = {k: v for k, v in body.items() if not keep or k in keep}
+        data = cache_view({k: v for k, v in body.items() if not keep or k in keep})
         if transform is not None:
             data = transform(data)
         runtime.observe(Key(kind, namespace or "", name), None if type == "DELETED" else data)
