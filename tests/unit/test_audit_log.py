@@ -155,3 +155,11 @@ def test_the_ring_keeps_the_newest_records() -> None:
     ring = audit_log.ring_records(kube.cm["data"])  # type: ignore[index]
     assert [r["seq"] for r in ring] == [8, 9, 10, 11, 12]
     assert kube.writes == 12  # one request per commit: the head is remembered, not read again
+
+
+def test_the_operator_refuses_a_plain_http_sink(capsys: object) -> None:
+    from modelguard.cli.main import main
+
+    assert main(["run", "--audit-sink", "http://siem.example/ingest"]) == 2
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "--audit-sink must be an https:// URL" in out

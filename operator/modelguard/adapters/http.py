@@ -27,7 +27,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -51,7 +51,7 @@ class HttpClient:
         opener = urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=self.ssl_context))
         for _ in range(MAX_REDIRECTS + 1):
             parts = urllib.parse.urlsplit(current)
-            if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(parts.hostname or "")):
+            if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.hostname or "")):
                 raise VerificationError("InsecureSource", f"refusing {parts.scheme}:// to {parts.hostname}")
             request = urllib.request.Request(current, data=data, headers=send, method=method)  # noqa: S310 (scheme checked)
             try:

@@ -115,6 +115,18 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(func=main)
 
 
+def sink_url_ok(url: str) -> bool:
+    """https://, or http:// to a loopback address (tests): audit records are not sent in the clear."""
+    import urllib.parse
+
+    from modelguard.adapters.http import is_loopback
+
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))
+
+
 def priority(value: str) -> int:
     """An explicit priority, or for 'auto' a stable one in 1..9999 derived from the pod's name, so that the
     replicas of one Deployment differ (Kopf pauses peers of equal priority)."""
@@ -162,6 +174,9 @@ def main(args: argparse.Namespace) -> int:
     )
     if args.gateway_image:
         settings.gateway_image = args.gateway_image
+    if args.audit_sink and not sink_url_ok(args.audit_sink):
+        print(f"--audit-sink must be an https:// URL (plain http only to loopback), not {args.audit_sink!r}")
+        return 2
     runtime = Runtime(kube=Kube(api_client()), settings=settings)
     registry = build_registry(runtime)
     asyncio.run(
