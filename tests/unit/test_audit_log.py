@@ -53,7 +53,8 @@ class FakeConfigMaps:
     ) -> dict[str, Any]:
         if self.fail:
             raise KubeError(0, "Unreachable", "down")
-        assert self.cm is not None
+        if self.cm is None:
+            raise KubeError(404, "NotFound", "configmaps not found")
         wanted = (patch.get("metadata") or {}).get("resourceVersion")
         if wanted is not None and wanted != self.cm["metadata"]["resourceVersion"]:
             raise KubeError(409, "Conflict", "the object has been modified")
@@ -163,3 +164,23 @@ def test_the_operator_refuses_a_plain_http_sink(capsys: object) -> None:
     assert main(["run", "--audit-sink", "http://siem.example/ingest"]) == 2
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     assert "--audit-sink must be an https:// URL" in out
+
+
+def test_a_deleted_or_altered_head_does_not_restart_the_chain() -> None:
+    kube, lines = FakeConfigMaps(), []
+
+    async def main() -> None:
+        log = log_with(kube, lines)
+        await log.append([entry(1)])
+        await log.append([entry(2)])
+        kube.cm = None  # someone deletes the ConfigMap
+        await log.append([entry(3)])
+        assert kube.cm is not None
+        point = json.loads(kube.cm["data"][audit_log.CHECKPOINT])
+        kube.cm["data"][audit_log.CHECKPOINT] = json.dumps({**point, "seq": 1})  # ... or rewinds the head
+        await log.append([entry(4)])
+
+    asyncio.run(main())
+    records = audit.parse_log(lines)
+    assert [r["seq"] for r in records] == [1, 2, 3, 4]
+    assert audit.verify_chain(records, None).ok  # one chain: each record follows the one before

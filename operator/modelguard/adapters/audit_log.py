@@ -29,7 +29,7 @@ from modelguard.adapters.http import HttpClient
 from modelguard.adapters.kube import Kube, KubeError
 from modelguard.adapters.resources import CONFIGMAPS
 from modelguard.adapters.signing_key import OperatorKey
-from modelguard.domain import audit, signed_json
+from modelguard.domain import audit, crypto, signed_json
 from modelguard.domain.audit import Entry
 from modelguard.domain.errors import Retry, VerificationError
 
@@ -57,14 +57,20 @@ class Head:
     seq: int
     hash: str
     version: str | None  # the ConfigMap's resourceVersion; None when it does not exist yet
+    signed: bool = True  # the stored checkpoint's signature verifies (a new chain has none to check)
 
 
-def _head_of(cm: Mapping[str, Any] | None) -> Head:
+def _head_of(cm: Mapping[str, Any] | None, public_pem: bytes) -> Head:
     if cm is None:
         return Head(0, audit.GENESIS, None)
-    point = json.loads(((cm.get("data") or {}).get(CHECKPOINT)) or "{}")
     version = str(cm["metadata"]["resourceVersion"])
-    return Head(int(point.get("seq", 0)), str(point.get("hash", audit.GENESIS)), version)
+    try:
+        point = json.loads(((cm.get("data") or {}).get(CHECKPOINT)) or "{}")
+        seq, head = int(point.get("seq", 0)), str(point.get("hash", audit.GENESIS))
+    except (TypeError, ValueError):
+        return Head(0, audit.GENESIS, version, signed=False)
+    signed = seq == 0 or signed_json.verify(public_pem, point, "checkpoint") is None
+    return Head(seq, head, version, signed)
 
 
 def _now() -> datetime:
@@ -124,6 +130,7 @@ class AuditLog:
         self._sink_wakeup = asyncio.Event()
         self._sink_task: asyncio.Task[None] | None = None
         self._head: Head | None = None
+        self._known: Head | None = None  # the last head this process committed
 
     async def start(self) -> None:
         """Re-emit the committed ring (a crash may have cut the last lines) and queue what the sink lacks."""
@@ -186,7 +193,8 @@ class AuditLog:
         private = await self._key.get()
         for _ in range(COMMIT_ATTEMPTS):
             if self._head is None:  # first commit, or after a conflict: read where the chain stands
-                self._head = _head_of(await self._kube.get(CONFIGMAPS, self._namespace, CONFIGMAP))
+                stored = await self._kube.get(CONFIGMAPS, self._namespace, CONFIGMAP)
+                self._head = self._continue(_head_of(stored, crypto.public_pem(private.public_key())))
             head = self._head
             now = self._clock()
             records = audit.seal(entries, head.seq, head.hash, now)
@@ -206,12 +214,34 @@ class AuditLog:
                     written = await self._kube.merge_patch(CONFIGMAPS, self._namespace, CONFIGMAP, patch)
             except KubeError as exc:
                 self._head = None
-                if exc.conflict:
-                    continue  # another replica committed first: seal again after its head
+                if exc.conflict or exc.not_found:
+                    continue  # another replica committed first (seal again after its head), or it was deleted
                 raise
-            self._head = Head(int(last["seq"]), str(last["hash"]), str(written["metadata"]["resourceVersion"]))
+            self._head = self._known = Head(
+                int(last["seq"]), str(last["hash"]), str(written["metadata"]["resourceVersion"])
+            )
             return records
         raise AuditUnavailable("too much contention on the audit ConfigMap")
+
+    def _continue(self, stored: Head) -> Head:
+        """The head to seal after: the stored one, unless the ConfigMap vanished or went back behind what
+        this process committed, in which case the chain goes on from what this process knows (and says so)."""
+        known = self._known
+        if not stored.signed:
+            log.error("audit: the stored checkpoint of %s does not verify (altered?)", CONFIGMAP)
+            if known is not None:
+                return Head(known.seq, known.hash, stored.version)
+        if known is None or stored.seq >= known.seq:
+            return stored
+        log.error(
+            "audit: the stored head (record %d) is behind record %d committed by this process: the ConfigMap "
+            "%s was deleted or replaced; continuing the chain after record %d",
+            stored.seq,
+            known.seq,
+            CONFIGMAP,
+            known.seq,
+        )
+        return Head(known.seq, known.hash, stored.version)
 
     def _body(self, data: Mapping[str, str | None]) -> dict[str, Any]:
         return {
