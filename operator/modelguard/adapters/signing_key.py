@@ -13,6 +13,7 @@ from modelguard.domain import crypto
 
 SECRET = "modelguard-signing-key"  # noqa: S105 (a Secret name, not a secret)
 PUBLIC = "modelguard-signing-public-key"
+PUBLIC_KEY = "public.pem"  # its key in that ConfigMap
 
 
 class OperatorKey:
@@ -64,6 +65,6 @@ class OperatorKey:
                     "namespace": self._namespace,
                     "labels": {"app.kubernetes.io/part-of": "modelguard"},
                 },
-                "data": {"public.pem": pem},
+                "data": {PUBLIC_KEY: pem},
             },
         )

@@ -50,10 +50,7 @@ def _checkpoint(args: argparse.Namespace, ring: dict[str, str] | None) -> dict[s
     else:
         data = ring if ring is not None else cluster.configmap(args.operator_namespace, CONFIGMAP)
         point = json.loads(data[CHECKPOINT])
-    if args.key:
-        pem = args.key.read_bytes()
-    else:
-        pem = cluster.configmap(args.operator_namespace, "modelguard-signing-public-key")["public.pem"].encode()
+    pem = args.key.read_bytes() if args.key else cluster.operator_public_key(args.operator_namespace)
     problem = signed_json.verify(pem, point, "checkpoint")
     if problem:
         raise ValueError(problem)

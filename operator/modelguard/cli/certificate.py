@@ -38,10 +38,7 @@ def verify_main(args: argparse.Namespace) -> int:
         else:
             print("invalid: give a certificate file or --name")
             return 2
-        if args.key:
-            pem = Path(args.key).read_bytes()
-        else:
-            pem = cluster.configmap(args.operator_namespace, "modelguard-signing-public-key")["public.pem"].encode()
+        pem = Path(args.key).read_bytes() if args.key else cluster.operator_public_key(args.operator_namespace)
     except (OSError, ValueError, KeyError, yaml.YAMLError) as exc:
         print(f"invalid: cannot read the certificate or key ({type(exc).__name__})")
         return 1

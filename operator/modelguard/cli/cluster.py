@@ -25,3 +25,10 @@ def items(plural: str, namespace: str | None = None, api: str = API) -> list[dic
 
 def configmap(namespace: str, name: str) -> dict[str, str]:
     return dict(get(f"/api/v1/namespaces/{namespace}/configmaps/{name}").get("data") or {})
+
+
+def operator_public_key(operator_namespace: str) -> bytes:
+    """The operator's public key (PEM) as it publishes it, to check its signatures."""
+    from modelguard.adapters.signing_key import PUBLIC, PUBLIC_KEY
+
+    return configmap(operator_namespace, PUBLIC)[PUBLIC_KEY].encode()

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from modelguard.adapters.audit_log import CHECKPOINT, CONFIGMAP, ring_records
-from modelguard.adapters.signing_key import PUBLIC
 from modelguard.builders.compliance_report import report_html
 from modelguard.cli import cluster
 from modelguard.domain import signed_json
@@ -64,7 +63,7 @@ def gather(namespace: str | None, operator_namespace: str) -> Facts:
         if namespace is None or ((c.get("spec") or {}).get("model") or {}).get("namespace") == namespace
     ]
     try:
-        pem: bytes | None = cluster.configmap(operator_namespace, PUBLIC)["public.pem"].encode()
+        pem: bytes | None = cluster.operator_public_key(operator_namespace)
     except Exception:  # the key is missing: certificates and checkpoint cannot be trusted
         pem = None
     problems = {}
