@@ -119,3 +119,9 @@ def test_scan_reports_and_audit_records_are_linked_evidence() -> None:
     assert document["evidence"]["ScanReport/team/r1"]["facts"][1] == "[Low] docs: None"
     page = report_html(document)
     assert set(re.findall(r'href="#([^"]+)"', page)) <= set(re.findall(r'id="([^"]+)"', page))
+
+
+def test_an_empty_scope_is_not_applicable_never_met() -> None:
+    empty = by_id(Facts(audit=AUDIT_OK))
+    assert empty["5.2.1-2"].status == "not applicable" and empty["5.2.3-1"].status == "not applicable"
+    assert empty["5.4.1-1"].status == "not applicable"

@@ -81,10 +81,11 @@ Check = Callable[[Facts], tuple[Status, str, tuple[str, ...]]]
 def _all(
     items: Iterable[Body], ok: Callable[[Body], bool], what: str, none: str | None = None
 ) -> tuple[Status, str, tuple[str, ...]]:
-    """met when every item passes (evidence: all of them); not met naming those that fail."""
+    """met when every item passes (evidence: all of them); not met naming those that fail; nothing to check
+    is not applicable (never met by default)."""
     items = list(items)
     if not items:
-        return ("not applicable", none, ()) if none else ("met", f"nothing in scope; {what}", ())
+        return "not applicable", none or f"nothing in scope to check: {what}", ()
     failing = [ref(i) for i in items if not ok(i)]
     refs = tuple(ref(i) for i in items)
     if failing:
