@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-unit test-integration lint crds manifests testbin venv system-deps bench e2e e2e-kind clean
+.PHONY: demo test test-unit test-integration lint crds manifests testbin venv system-deps bench e2e e2e-local e2e-kind clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,9 @@ bench: $(STAMP)  ## benchmarks -> docs/benchmarks*.md (ratios to baselines of th
 
 e2e:  ## the end-to-end suite against $$KUBECONFIG (ModelGuard installed)
 	$(BIN)/pytest e2e -v
+
+e2e-local: $(STAMP) system-deps testbin  ## images + a real node (containerd) + chart + e2e suite; needs root
+	$(BIN)/python hack/e2e_local.py $(E2E_ARGS)
 
 e2e-kind:  ## kind cluster + image + chart + e2e suite (needs Docker)
 	bash e2e/kind.sh

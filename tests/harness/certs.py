@@ -96,6 +96,16 @@ class LocalCA:
         cert = builder.sign(self.key, hashes.SHA256())
         return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
 
+    def save(self, directory: Path, stem: str) -> tuple[Path, Path]:
+        """The CA itself (certificate and key), for another process to issue from (see load)."""
+        return self.write(directory, stem, (self.pem, _pem_key(self.key)))
+
+    @classmethod
+    def load(cls, directory: Path, stem: str) -> LocalCA:
+        key = serialization.load_pem_private_key((directory / f"{stem}.key").read_bytes(), password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return cls(key, x509.load_pem_x509_certificate((directory / f"{stem}.crt").read_bytes()))
+
     def write(self, directory: Path, stem: str, cert_key: tuple[bytes, bytes]) -> tuple[Path, Path]:
         cert_path, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
         cert_path.write_bytes(cert_key[0])

@@ -83,6 +83,9 @@ class ControlPlane:
     bin: Path = field(default_factory=testbin)
     processes: dict[str, Process] = field(default_factory=dict)
     node_name: str = "kwok-node-0"
+    # a real node (tests/harness/node.py) instead of kwok: pods reach the API server at this address
+    # (the node's bridge), which it advertises as the `kubernetes` Service's endpoint on port 6443
+    pod_gateway: str | None = None
 
     def __post_init__(self) -> None:
         self.workdir = self.workdir.resolve()
@@ -95,7 +98,7 @@ class ControlPlane:
         self.serving = self.ca.write(
             self.pki,
             "apiserver",
-            self.ca.issue("kube-apiserver", hosts=("127.0.0.1", "localhost", "kubernetes.default.svc")),
+            self.ca.issue("kube-apiserver", hosts=self._serving_hosts()),
         )
         self.admin = self.ca.write(
             self.pki, "admin", self.ca.issue("admin", organization="system:masters", client=True)
@@ -104,11 +107,30 @@ class ControlPlane:
         self.sa_key.write_bytes(rsa_key_pem())
         self.sa_key.chmod(0o600)
         self.etcd_port, self.etcd_peer_port, self.api_port = free_port(), free_port(), free_port()
+        if self.pod_gateway:
+            self.api_port = 6443  # the port NetworkPolicies (the chart's among them) allow for the API server
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("0.0.0.0", self.api_port))
+                except OSError as exc:
+                    raise ControlPlaneError(f"port {self.api_port} is in use: the e2e API server needs it") from exc
         self.url = f"https://127.0.0.1:{self.api_port}"
         self.kubeconfig = self.workdir / "kubeconfig"
         self.kubeconfig.write_text(self.kubeconfig_text("admin", cert=self.admin))
 
     # -- configuration -------------------------------------------------------------------------
+
+    def _serving_hosts(self) -> tuple[str, ...]:
+        hosts = ("127.0.0.1", "localhost", "kubernetes.default.svc")
+        if self.pod_gateway:
+            hosts += (
+                self.pod_gateway,
+                "10.0.0.1",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc.cluster.local",
+            )
+        return hosts
 
     def kubeconfig_text(self, user: str, *, cert: tuple[Path, Path] | None = None, token: str | None = None) -> str:
         creds: dict[str, str] = (
@@ -133,16 +155,35 @@ class ControlPlane:
         )
 
     def _apiserver_args(self) -> list[str]:
+        args = self._apiserver_base_args()
+        if not self.pod_gateway:
+            return [
+                *args,
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                "--endpoint-reconciler-type=none",  # loopback endpoints are invalid
+                "--authorization-mode=RBAC",
+            ]
+        return [
+            *args,
+            "--bind-address=0.0.0.0",
+            f"--advertise-address={self.pod_gateway}",
+            "--kubelet-preferred-address-types=InternalIP",
+            f"--kubelet-client-certificate={self.admin[0]}",
+            f"--kubelet-client-key={self.admin[1]}",
+            f"--kubelet-certificate-authority={self.ca_file}",
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NodeRestriction",
+        ]
+
+    def _apiserver_base_args(self) -> list[str]:
         return [
             str(self.bin / "kube-apiserver"),
             f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
             f"--secure-port={self.api_port}",
             f"--tls-cert-file={self.serving[0]}",
             f"--tls-private-key-file={self.serving[1]}",
             f"--client-ca-file={self.ca_file}",
-            "--authorization-mode=RBAC",
             "--service-account-issuer=https://kubernetes.default.svc",
             f"--service-account-key-file={self.sa_key}",
             f"--service-account-signing-key-file={self.sa_key}",
@@ -150,7 +191,6 @@ class ControlPlane:
             "--allow-privileged=true",
             "--profiling=false",
             "--enable-priority-and-fairness=false",
-            "--endpoint-reconciler-type=none",
             "--v=0",
         ]
 
@@ -214,8 +254,12 @@ class ControlPlane:
         self._launch("etcd")
         self._wait("etcd", lambda: self._http_ok(f"http://127.0.0.1:{self.etcd_port}/health"), timeout)
         self.start_apiserver(timeout)
-        for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
+        for name in ("kube-controller-manager", "kube-scheduler"):
             self._launch(name)
+        if self.pod_gateway:  # the real node registers itself (tests/harness/node.py)
+            self.start_seconds = time.monotonic() - started
+            return self
+        self._launch("kwok")
         self.kubectl("apply", "-f", "-", stdin=json.dumps(self.fake_node()))
         self.kubectl("wait", "--for=condition=Ready", f"node/{self.node_name}", "--timeout=60s")
         # the node lifecycle controller lifts the not-ready taint once the node reports Ready

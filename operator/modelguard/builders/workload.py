@@ -39,6 +39,7 @@ class WorkloadFacts:
     gateway_image: str = DEFAULT_GATEWAY_IMAGE
     gateway_hash: str = ""  # of the gateway configuration and keys: a change rolls the pods
     model_card: str = "{}"  # public model card served at /model-card
+    ca_bundle: str | None = None  # PEM CAs the operator trusts for https:// and oci:// sources (public)
 
 
 def owner(facts: WorkloadFacts) -> dict[str, Any]:
@@ -88,7 +89,11 @@ def verify_config(facts: WorkloadFacts, signature: bytes, public_key_pem: bytes)
         "kind": "ConfigMap",
         "metadata": _meta(facts, names(facts.name)["verify"], "verification"),
         "immutable": False,
-        "data": {"signer.pem": public_key_pem.decode(), "digest": facts.digest},
+        "data": {
+            "signer.pem": public_key_pem.decode(),
+            "digest": facts.digest,
+            **({"ca.crt": facts.ca_bundle} if facts.ca_bundle else {}),
+        },
         "binaryData": {"signature": base64.b64encode(signature).decode()},
     }
 
@@ -119,6 +124,8 @@ def verify_args(facts: WorkloadFacts) -> list[str]:
         facts.source,
         "--fetch-into",
         model_dir,
+        *(["--ca-bundle", f"{VERIFY_DIR}/ca.crt"] if facts.ca_bundle else []),
+        *(["--credentials", CREDENTIALS_DIR] if facts.credentials_secret else []),
         model_dir,
     ]
 

@@ -109,6 +109,7 @@ class Runtime:
             operator_namespace=self.settings.namespace,
             operator_image=self.settings.image,
             gateway_image=self.settings.gateway_image,
+            ca_bundle_pem=self.settings.ca_bundle.read_text() if self.settings.ca_bundle else None,
             monitoring_namespace=self.settings.monitoring_namespace,
             advisories_configmap=self.settings.advisories_configmap,
             operator_key=key,

@@ -157,6 +157,7 @@ async def _desired(
         operator_image=ctx.operator_image,
         credentials_secret=creds.name if creds else None,
         gateway_image=ctx.gateway_image,
+        ca_bundle=ctx.ca_bundle_pem,
         gateway_hash=gateway.config_hash(conf, keys_map or ""),
         model_card=gateway.model_card(spec.model_ref.name, model.spec.version, record.digest, model.spec.card.wire()),
     )

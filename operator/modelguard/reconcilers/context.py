@@ -38,6 +38,7 @@ class Context:
     operator_namespace: str = "modelguard-system"
     operator_image: str = "ghcr.io/modelguard/operator:0.1.0"
     gateway_image: str = DEFAULT_GATEWAY_IMAGE
+    ca_bundle_pem: str | None = None  # the operator's extra CAs for sources, passed on to init containers
     monitoring_namespace: str | None = "monitoring"
     advisories_configmap: str | None = "modelguard-advisories"
     metrics: Metrics = field(default_factory=Metrics)

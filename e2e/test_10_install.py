@@ -3,39 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-NAMESPACE_PREFIX = "modelguard-e2e-"
-
-
-def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["kubectl", *args], input=stdin, capture_output=True, text=True, check=False, timeout=120)
-    if check and result.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)}: {result.stderr}")
-    return result
+from e2e.conftest import apply, kubectl, new_namespace, operator_namespace
 
 
 @pytest.fixture(scope="module")
 def namespace() -> Iterator[str]:
-    if not os.environ.get("KUBECONFIG"):
-        raise AssertionError("set KUBECONFIG to a cluster with ModelGuard installed")
-    name = NAMESPACE_PREFIX + uuid.uuid4().hex[:6]
-    kubectl("create", "namespace", name)
-    kubectl("label", "namespace", name, "pod-security.kubernetes.io/enforce=restricted")
+    name = new_namespace("modelguard-e2e")
     yield name
     kubectl("delete", "namespace", name, "--wait=false", check=False)
-
-
-def apply(obj: dict[str, Any], namespace: str | None = None) -> subprocess.CompletedProcess[str]:
-    args = ["apply", "-f", "-"] + (["-n", namespace] if namespace else [])
-    return kubectl(*args, stdin=json.dumps(obj), check=False)
 
 
 def test_crds_are_served() -> None:
@@ -45,10 +26,39 @@ def test_crds_are_served() -> None:
         assert f"{plural}.modelguard.io" in names
 
 
-def test_operator_is_ready() -> None:
+def test_operator_pods_are_ready_under_the_chart_service_account() -> None:
     out = kubectl("get", "deployment", "-A", "-l", "app.kubernetes.io/name=modelguard", "-o", "json").stdout
     (deployment,) = json.loads(out)["items"]
-    assert (deployment["status"].get("readyReplicas") or 0) >= 1
+    assert deployment["status"].get("readyReplicas") == 2
+    ns = deployment["metadata"]["namespace"]
+    account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
+    pods = json.loads(kubectl("get", "pods", "-n", ns, "-l", "app.kubernetes.io/name=modelguard", "-o", "json").stdout)
+    running = [p for p in pods["items"] if p["status"].get("phase") == "Running"]
+    assert len(running) == 2 and {p["spec"]["serviceAccountName"] for p in running} == {account}
+    for pod in running:
+        assert all(c["ready"] for c in pod["status"]["containerStatuses"])
+        assert pod["spec"]["containers"][0]["securityContext"]["runAsNonRoot"] is True
+    # the chart's least privilege, as the API server sees it
+    sa = f"system:serviceaccount:{ns}:{account}"
+    assert kubectl("auth", "can-i", "create", "pods", "--as", sa, "-n", "default", check=False).stdout.strip() == "no"
+    assert kubectl("auth", "can-i", "list", "nodes", "--as", sa, check=False).stdout.strip() == "no"
+    assert (
+        kubectl("auth", "can-i", "watch", "aimodels.modelguard.io", "--as", sa, "-A", check=False).stdout.strip()
+        == "yes"
+    )
+
+
+def test_webhooks_are_reached_through_their_service() -> None:
+    ns = operator_namespace()
+    hooks = json.loads(kubectl("get", "validatingwebhookconfigurations", "-o", "json").stdout)["items"]
+    ours = [h for h in hooks if any(w["name"].endswith("modelguard.io") for w in h["webhooks"])]
+    assert ours
+    for hook in ours:
+        for webhook in hook["webhooks"]:
+            service = webhook["clientConfig"]["service"]
+            assert service["namespace"] == ns and webhook["failurePolicy"] == "Fail" and webhook["timeoutSeconds"] <= 5
+            endpoints = kubectl("get", "endpoints", service["name"], "-n", ns, "-o", "json").stdout
+            assert len(json.loads(endpoints)["subsets"][0]["addresses"]) == 2
 
 
 def test_admission_refuses_unpinned_and_unlisted_sources(namespace: str) -> None:
@@ -62,7 +72,7 @@ def test_admission_refuses_unpinned_and_unlisted_sources(namespace: str) -> None
             "allowedSources": ["https://models.invalid/"],
         },
     }
-    assert apply(policy).returncode == 0
+    assert apply(policy, check=False).returncode == 0
     model = {
         "apiVersion": "modelguard.io/v1alpha1",
         "kind": "AIModel",
@@ -75,12 +85,12 @@ def test_admission_refuses_unpinned_and_unlisted_sources(namespace: str) -> None
             "card": {"owner": "e2e"},
         },
     }
-    time.sleep(2)  # the operator's cache sees the new policy
-    refused = apply(model, namespace)
+    time.sleep(2)  # the operator's cache sees the new policy (admission reads through when it does not)
+    refused = apply(model, namespace, check=False)
     assert refused.returncode != 0 and "is not under an allowed source" in refused.stderr
     model["spec"]["source"]["uri"] = "https://models.invalid/m"
     model["spec"]["signature"]["bundleUri"] = "https://models.invalid/m.sig"
-    assert apply(model, namespace).returncode == 0
+    assert apply(model, namespace, check=False).returncode == 0
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         body = json.loads(kubectl("get", "aimodel", "m", "-n", namespace, "-o", "json").stdout)
@@ -94,8 +104,7 @@ def test_admission_refuses_unpinned_and_unlisted_sources(namespace: str) -> None
 
 def test_changes_are_in_the_signed_audit_trail(namespace: str) -> None:
     """The model created above is in the audit ring, and the ring verifies against the signed checkpoint."""
-    out = kubectl("get", "deployment", "-A", "-l", "app.kubernetes.io/name=modelguard", "-o", "json").stdout
-    operator_ns = json.loads(out)["items"][0]["metadata"]["namespace"]
+    operator_ns = operator_namespace()
     data = json.loads(kubectl("get", "configmap", "modelguard-audit", "-n", operator_ns, "-o", "json").stdout)["data"]
     ring = [json.loads(v) for k, v in data.items() if k.startswith("record-")]
     assert any(r["object"] == {"kind": "AIModel", "namespace": namespace, "name": "m"} for r in ring)

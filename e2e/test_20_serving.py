@@ -1,0 +1,275 @@
+"""A model served by real pods: verified at the source and again in the pod, behind the gateway, inside its
+NetworkPolicies, quarantined and decommissioned. Tests run in file order and share one deployment."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from e2e.conftest import (
+    Source,
+    ai_deployment,
+    ai_model,
+    apply,
+    can_connect,
+    client_pod,
+    conditions,
+    eventually,
+    get,
+    http_from,
+    kubectl,
+    new_namespace,
+    operator_namespace,
+    trust_policy,
+    wait_condition,
+)
+
+pytestmark = pytest.mark.timeout(600)
+API_KEY = "e2e-client-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def served(source: Source) -> Iterator[dict[str, str]]:
+    """Namespace `team`, its policy, model m1 and AIDeployment `svc` serving it to namespace `clients`."""
+    ns = new_namespace("e2e-team")
+    clients = new_namespace("e2e-clients", {"modelguard-e2e/client": "true"})
+    others = new_namespace("e2e-others")
+    apply(trust_policy(ns, ns, source))
+    apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "api-keys", "namespace": ns},
+            "stringData": {"e2e-client": API_KEY},
+        }
+    )
+    apply(ai_model("m1", source, "m1", ns), ns)
+    wait_condition("aimodel", "m1", ns, "Verified", "True")
+    deployment = ai_deployment(
+        "svc",
+        "m1",
+        source,
+        authentication={"apiKeysSecretRef": {"name": "api-keys"}},
+        rateLimit={"requestsPerSecond": 1, "burst": 3},
+    )
+    deployment["spec"]["access"]["allowedClients"] = [
+        {"namespaceSelector": {"matchLabels": {"modelguard-e2e/client": "true"}}}
+    ]
+    apply(deployment, ns)
+    yield {"ns": ns, "clients": clients, "others": others}
+    kubectl("delete", "trustpolicy", ns, check=False)
+    for name in (ns, clients, others):
+        kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def pods(namespace: str, selector: str = "app.kubernetes.io/component=model-server") -> list[dict[str, Any]]:
+    out = kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json").stdout
+    return [p for p in json.loads(out)["items"] if not p["metadata"].get("deletionTimestamp")]
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+
+
+def service_url(namespace: str, path: str = "/v1/models") -> str:
+    ip = kubectl(
+        "get",
+        "service",
+        "-n",
+        namespace,
+        "-l",
+        "app.kubernetes.io/component=model-server",
+        "-o",
+        "jsonpath={.items[0].spec.clusterIP}",
+    ).stdout
+    return f"http://{ip}{path}"
+
+
+def test_model_verifies_and_pods_run_after_the_init_container_verified_the_bytes(
+    served: dict[str, str], source: Source
+) -> None:
+    ns = served["ns"]
+    model = get("aimodel", "m1", ns)
+    assert model is not None
+    verified = model["status"]["verified"]
+    wait_condition("aideployment", "svc", ns, "Ready", "True", timeout=300)
+    (pod,) = eventually(lambda: [p for p in pods(ns) if ready(p)], 120, what="a Ready model-server pod")
+    log = kubectl("logs", "-n", ns, pod["metadata"]["name"], "-c", "verify-model").stdout
+    assert f"verified {verified['digest']}" in log, log
+    assert f"files={len(source.files['m1'])}" in log
+    statuses = {s["name"]: s for s in pod["status"]["initContainerStatuses"]}
+    assert statuses["verify-model"]["state"]["terminated"]["exitCode"] == 0
+
+
+def test_model_server_behind_the_gateway_serves_the_verified_bytes(served: dict[str, str], source: Source) -> None:
+    client = client_pod(served["clients"])
+    answer = http_from(
+        served["clients"], client, service_url(served["ns"]), headers={"Authorization": f"Bearer {API_KEY}"}
+    )
+    assert answer["status"] == 200, answer
+    (entry,) = json.loads(answer["body"])["data"]
+    assert entry["files"] == source.files["m1"]  # every byte the server loaded is a signed byte
+
+
+def test_gateway_authenticates_limits_and_serves_the_model_card(served: dict[str, str]) -> None:
+    ns, clients = served["ns"], served["clients"]
+    url = service_url(ns)
+    assert http_from(clients, "client", url)["status"] == 401
+    assert (
+        http_from(clients, "client", url, headers={"Authorization": "Bearer wrong-key-0123456789abcdef"})["status"]
+        == 401
+    )
+    auth = {"X-API-Key": API_KEY}
+    big = http_from(clients, "client", service_url(ns, "/v1/completions"), "POST", auth, size=2 * 1024 * 1024)
+    assert big["status"] == 413
+    statuses = [http_from(clients, "client", url, headers=auth)["status"] for _ in range(8)]  # burst 3, 1 rps
+    assert statuses[0] == 200 and 429 in statuses, statuses
+    card = http_from(clients, "client", service_url(ns, "/model-card"))
+    assert card["status"] == 200 and json.loads(card["body"])["model"] == "m1"
+
+
+def test_network_policy_admits_declared_clients_only(served: dict[str, str]) -> None:
+    ns = served["ns"]
+    (pod,) = [p for p in pods(ns) if ready(p)]
+    ip = pod["status"]["podIP"]
+    assert can_connect(served["clients"], "client", ip, 8000)  # the gateway port, from a declared namespace
+    assert not can_connect(served["clients"], "client", ip, 8080)  # the model server itself: never
+    outsider = client_pod(served["others"], "outsider")
+    assert not can_connect(served["others"], outsider, ip, 8000)
+    url = service_url(ns)
+    assert http_from(served["others"], outsider, url, headers={"X-API-Key": API_KEY})["status"] == 0
+
+
+def test_model_server_egress_is_denied(served: dict[str, str], source: Source) -> None:
+    ns = served["ns"]
+    (pod,) = [p["metadata"]["name"] for p in pods(ns) if ready(p)]
+    api = kubectl("get", "service", "kubernetes", "-n", "default", "-o", "jsonpath={.spec.clusterIP}").stdout
+    assert not can_connect(ns, pod, api, 443, container="model-server")
+    outsider_ip = kubectl("get", "pod", "outsider", "-n", served["others"], "-o", "jsonpath={.status.podIP}").stdout
+    assert not can_connect(ns, pod, outsider_ip, 80, container="model-server")
+    # the declared egress (the model source, which the init container fetched from) stays open
+    assert can_connect(ns, pod, source.pod_ip, 443, container="model-server")
+
+
+def test_model_server_pod_runs_restricted(served: dict[str, str]) -> None:
+    ns = served["ns"]
+    (pod,) = [p["metadata"]["name"] for p in pods(ns) if ready(p)]
+    probe = (
+        "import os, json\n"
+        "token = os.path.exists('/var/run/secrets/kubernetes.io/serviceaccount/token')\n"
+        "try:\n    open('/written-by-e2e', 'w').write('x'); wrote = True\nexcept OSError:\n    wrote = False\n"
+        "print(json.dumps({'uid': os.getuid(), 'token': token, 'wrote': wrote}))"
+    )
+    out = kubectl("exec", "-n", ns, pod, "-c", "model-server", "--", "python3", "-c", probe).stdout
+    facts = json.loads(out.strip().splitlines()[-1])
+    assert facts == {"uid": 65532, "token": False, "wrote": False}
+
+
+def test_bytes_changed_at_the_source_stop_new_pods(served: dict[str, str], source: Source) -> None:
+    """After verification the source serves other bytes: a new pod's init container refuses them."""
+    ns = served["ns"]
+    (old,) = [p["metadata"]["name"] for p in pods(ns) if ready(p)]
+    source.write("m1/weights.bin", b"tampered weights " * 64)
+    kubectl("scale", "deployment", "-n", ns, "-l", "app.kubernetes.io/component=model-server", "--replicas=2")
+
+    def failed_init() -> dict[str, Any] | None:
+        for p in pods(ns):
+            for s in p["status"].get("initContainerStatuses", []):
+                term = (s.get("lastState") or {}).get("terminated") or (s.get("state") or {}).get("terminated")
+                if p["metadata"]["name"] != old and term and term.get("exitCode", 0) != 0:
+                    return p
+        return None
+
+    bad = eventually(failed_init, 180, 2, "the new pod's init container to fail")
+    log = kubectl("logs", "-n", ns, bad["metadata"]["name"], "-c", "verify-model", check=False).stdout
+    log += kubectl("logs", "-n", ns, bad["metadata"]["name"], "-c", "verify-model", "--previous", check=False).stdout
+    assert "not verified" in log and "DigestMismatch" in log, log
+    assert not ready(next(p for p in pods(ns) if p["metadata"]["name"] == bad["metadata"]["name"]))
+    # the pod that verified intact bytes keeps serving (docs/adr/0004: serving pods are not disturbed
+    # by a change at the source until a scan finds it)
+    assert ready(next(p for p in pods(ns) if p["metadata"]["name"] == old))
+
+
+def test_scan_finds_the_change_and_quarantine_terminates_the_pods(served: dict[str, str]) -> None:
+    ns = served["ns"]
+    kubectl("annotate", "aimodel", "m1", "-n", ns, "modelguard.io/scan-now=e2e-1", "--overwrite")
+    wait_condition("aideployment", "svc", ns, "Quarantined", "True", timeout=180)
+    eventually(lambda: not pods(ns), 120, 2, "the quarantined deployment's pods to terminate")
+    deny = get("networkpolicy", "svc-allow", ns) or {}
+    allow = [
+        p
+        for p in json.loads(kubectl("get", "networkpolicy", "-n", ns, "-o", "json").stdout)["items"]
+        if p["metadata"]["name"].endswith("allow")
+    ]
+    assert allow and all(not p["spec"].get("ingress") and not p["spec"].get("egress") for p in allow), deny
+
+
+def test_decommission_removes_pods_children_and_data_and_issues_a_certificate(served: dict[str, str]) -> None:
+    ns = served["ns"]
+    pv = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": f"{ns}-data", "labels": {"modelguard-e2e": ns}},
+        "spec": {
+            "capacity": {"storage": "1Mi"},
+            "accessModes": ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": "e2e-local",
+            "hostPath": {"path": f"/tmp/modelguard-e2e-pv-{ns}", "type": "DirectoryOrCreate"},
+        },
+    }
+    apply(pv)
+    pvc = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "train-cache", "namespace": ns},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "e2e-local",
+            "volumeName": f"{ns}-data",
+            "resources": {"requests": {"storage": "1Mi"}},
+        },
+    }
+    apply(pvc)
+    eventually(
+        lambda: (get("pvc", "train-cache", ns) or {}).get("status", {}).get("phase") == "Bound", 60, what="PVC bound"
+    )
+    kubectl(
+        "patch",
+        "aimodel",
+        "m1",
+        "-n",
+        ns,
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"endOfLife": {"dataRefs": [{"kind": "PersistentVolumeClaim", "name": "train-cache"}]}}}),
+    )
+    kubectl("delete", "aimodel", "m1", "-n", ns, "--wait=false")
+    eventually(lambda: get("aimodel", "m1", ns) is None, 240, 2, "the decommission to finish")
+    assert get("pvc", "train-cache", ns) is None
+    assert not pods(ns)
+    certs = json.loads(kubectl("get", "decommissioncertificates", "-o", "json").stdout)["items"]
+    mine = [c for c in certs if c["spec"].get("model", {}).get("namespace") == ns]
+    assert len(mine) == 1, [c["metadata"]["name"] for c in certs]
+    verify = subprocess.run(
+        [
+            "modelguard",
+            "certificate",
+            "verify",
+            "--name",
+            mine[0]["metadata"]["name"],
+            "--operator-namespace",
+            operator_namespace(),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    kubectl("delete", "pv", f"{ns}-data", check=False)
+    assert conditions(get("aideployment", "svc", ns)).get("Ready", {}).get("status") != "True"
