@@ -1,22 +1,29 @@
-# ModelGuard operator image: non-root, base pinned by digest, no build tools in the final stage.
-# The digest is python:3.11.10-slim-bookworm as published; refresh it with
-#   docker buildx imagetools inspect docker.io/library/python:3.11-slim-bookworm
-ARG PYTHON=docker.io/library/python:3.11.10-slim-bookworm@sha256:5148c0e4bbb64271bca1d3322360ebf4bfb7564507ae32dd639322e4952a6b16
+# ModelGuard operator image for Docker users. `make e2e-local` builds the same image without Docker
+# (hack/images/build.sh: mmdebstrap + umoci); e2e/test_00_images.py checks that both describe the same
+# image: Debian bookworm's python3, a venv at /opt/modelguard with exactly hack/images/operator-requirements.txt
+# and this checkout, user 65532 (named nonroot), entrypoint `modelguard run`, no pip and no compilers.
+# Pin the base by digest where you build (docker buildx imagetools inspect debian:bookworm-slim).
+ARG BASE=docker.io/library/debian:bookworm-slim
 
-FROM ${PYTHON} AS build
+FROM ${BASE} AS build
+RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates
 WORKDIR /src
+COPY hack/images/operator-requirements.txt ./requirements.txt
 COPY pyproject.toml README.md ./
 COPY operator ./operator
-RUN python -m venv /opt/modelguard \
- && /opt/modelguard/bin/pip install --no-cache-dir . \
+RUN python3 -m venv /opt/modelguard \
+ && /opt/modelguard/bin/pip install --no-cache-dir --only-binary=:all: --no-deps -r requirements.txt \
+ && /opt/modelguard/bin/pip install --no-cache-dir --no-deps . \
  && /opt/modelguard/bin/pip uninstall -y pip setuptools \
  && find /opt/modelguard -name '__pycache__' -prune -exec rm -rf {} +
 
-FROM ${PYTHON}
-RUN python -m pip uninstall -y pip setuptools wheel \
- && rm -rf /root/.cache /usr/local/lib/python3.11/ensurepip
+FROM ${BASE}
+RUN apt-get update && apt-get install -y --no-install-recommends python3 ca-certificates \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* \
+ && echo "nonroot:x:65532:65532:nonroot:/nonexistent:/usr/sbin/nologin" >> /etc/passwd \
+ && echo "nonroot:x:65532:" >> /etc/group
 COPY --from=build /opt/modelguard /opt/modelguard
-ENV PATH=/opt/modelguard/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+ENV PATH=/opt/modelguard/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 USER 65532:65532
 ENTRYPOINT ["modelguard"]
 CMD ["run"]

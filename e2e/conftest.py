@@ -183,15 +183,19 @@ def client_pod(namespace: str, name: str = "client", labels: dict[str, str] | No
 
 HTTP_SCRIPT = """
 import json, sys, urllib.request, urllib.error
-url, method, headers, size = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
-req = urllib.request.Request(url, method=method, headers=headers, data=(b"x" * size) if size else None)
-try:
-    with urllib.request.urlopen(req, timeout=5) as r:
-        print(json.dumps({"status": r.status, "body": r.read().decode(errors="replace")}))
-except urllib.error.HTTPError as e:
-    print(json.dumps({"status": e.code, "body": e.read().decode(errors="replace")}))
-except Exception as e:
-    print(json.dumps({"status": 0, "error": repr(e)}))
+url, method, headers = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+size, count = int(sys.argv[4]), int(sys.argv[5])
+def call():
+    req = urllib.request.Request(url, method=method, headers=headers, data=(b"x" * size) if size else None)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return {"status": r.status, "body": r.read().decode(errors="replace")}
+    except urllib.error.HTTPError as e:
+        return {"status": e.code, "body": e.read().decode(errors="replace")}
+    except Exception as e:
+        return {"status": 0, "error": repr(e)}
+answers = [call() for _ in range(count)]  # back to back: a bounded burst
+print(json.dumps(answers if count > 1 else answers[0]))
 """
 
 
@@ -203,10 +207,22 @@ def http_from(
     headers: dict[str, str] | None = None,
     size: int = 0,
     container: str | None = None,
-) -> dict[str, Any]:
+    count: int = 1,
+) -> Any:
+    """One request (or `count` back to back) from a pod; status 0 when no connection could be made."""
     args = ["exec", "-n", namespace, pod] + (["-c", container] if container else [])
     out = kubectl(
-        *args, "--", "python3", "-c", HTTP_SCRIPT, url, method, json.dumps(headers or {}), str(size), timeout=60
+        *args,
+        "--",
+        "python3",
+        "-c",
+        HTTP_SCRIPT,
+        url,
+        method,
+        json.dumps(headers or {}),
+        str(size),
+        str(count),
+        timeout=60,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 

@@ -1,7 +1,7 @@
 """`make e2e-local`: ModelGuard as its users run it, on a one-node cluster whose pods really run.
 
 Builds or reuses the control plane, the node binaries and the images (hack/images/build.sh); starts the
-control plane and a real node (containerd + runc, kubelet, kube-proxy, kube-network-policies); pushes the
+control plane and a real node (containerd + runc, kubelet, kube-proxy, kube-router for NetworkPolicy); pushes the
 images by digest to a registry on loopback; installs charts/modelguard with Helm as the README says
 (2 replicas, webhook certificate from the chart); runs the e2e/ suite; stops everything it started and
 undoes what it changed on the host. State lives under $MODELGUARD_E2E_DIR (default /tmp/modelguard-e2e).
@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -139,11 +141,18 @@ def install_chart(plane: ControlPlane, helm: Path, images: dict[str, str], ca: L
     log(f"chart installed and ready in {time.monotonic() - started:.0f}s")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # also when started in the background, where SIGINT is ignored
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the cluster running after the suite")
     parser.add_argument("pytest_args", nargs="*", help="extra arguments for pytest")
-    args = parser.parse_args()
+    args, extra = parser.parse_known_args()
+    args.pytest_args += extra
     if os.geteuid() != 0:
         log("needs root: containerd, the kubelet and iptables change the host")
         return 2
@@ -153,6 +162,8 @@ def main() -> int:
     log(f"binaries and images ready ({time.monotonic() - t0:.0f}s)")
     workdir = Path(os.environ.get("MODELGUARD_E2E_DIR", "/tmp/modelguard-e2e"))
     if workdir.exists():
+        log(f"cleaning up after an earlier run in {workdir} ...")
+        Node.cleanup_leftovers(workdir / "node", nbins, processes_under=workdir)
         shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     source_ca = LocalCA.create("modelguard-e2e-source-ca")
@@ -178,9 +189,12 @@ def main() -> int:
             "KUBECONFIG": str(plane.kubeconfig),
             "PATH": f"{bins}:{REPO / '.venv/bin'}:{os.environ['PATH']}",
             "MODELGUARD_E2E_MODEL_SERVER_IMAGE": images["model-server"],
+            **{f"MODELGUARD_E2E_{t.upper().replace('-', '_')}_IMAGE_REF": f"docker://{images[t]}" for t in TAGS},
             "MODELGUARD_E2E_SOURCE_CA": str(workdir / "source-ca"),
             "MODELGUARD_E2E_NODE": node.name,
         }
+        exports = {k: v for k, v in env.items() if k.startswith("MODELGUARD_E2E_") or k in ("KUBECONFIG", "PATH")}
+        (workdir / "e2e.env").write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in exports.items()))
         started = time.monotonic()
         code = subprocess.run(
             [str(REPO / ".venv/bin/pytest"), str(REPO / "e2e"), "-v", "-p", "no:cacheprovider", *args.pytest_args],
@@ -190,14 +204,14 @@ def main() -> int:
         ).returncode
         log(f"e2e suite {'passed' if code == 0 else 'FAILED'} in {time.monotonic() - started:.0f}s")
         if args.keep:
-            log(f"cluster kept: export KUBECONFIG={plane.kubeconfig}  (Ctrl-C stops it)")
+            log(f"cluster kept: source {workdir / 'e2e.env'}  (then kubectl, pytest e2e; Ctrl-C stops it)")
             try:
                 while True:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
-    except Exception as exc:
-        log(f"FAILED: {exc}")
+    except (Exception, KeyboardInterrupt) as exc:
+        log(f"FAILED: {exc!r}")
         if node is not None:
             print(node.logs(30), file=sys.stderr)
         print(plane.logs(30), file=sys.stderr)

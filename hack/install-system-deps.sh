@@ -10,7 +10,7 @@ command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
 command -v lua5.4 >/dev/null || need+=(lua5.4)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
-for pkg in containerd runc containernetworking-plugins iptables nftables conntrack mmdebstrap umoci skopeo busybox-static; do
+for pkg in containerd runc containernetworking-plugins iptables ipset nftables conntrack mmdebstrap umoci skopeo busybox-static; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -55,8 +55,10 @@ rootfs() { # name packages [mmdebstrap options...] -> path of a tar
   echo "$tar"
 }
 
-python_tar=$(rootfs python "python3,ca-certificates")
-nginx_tar=$(rootfs nginx "nginx-light,ca-certificates" \
+# the images run as 65532: name it (Kopf and getpass look the user up) as distroless does
+nonroot='echo "nonroot:x:65532:65532:nonroot:/nonexistent:/usr/sbin/nologin" >> "$1"/etc/passwd; echo "nonroot:x:65532:" >> "$1"/etc/group'
+python_tar=$(rootfs python "python3,ca-certificates" --customize-hook="$nonroot")
+nginx_tar=$(rootfs nginx "nginx-light,ca-certificates" --customize-hook="$nonroot" \
   --customize-hook='ln -sf /dev/stdout "$1"/var/log/nginx/access.log; ln -sf /dev/stderr "$1"/var/log/nginx/error.log')
 
 # The operator's venv, built inside the Debian root file system (its python3), from wheels only

@@ -110,6 +110,7 @@ class ControlPlane:
         if self.pod_gateway:
             self.api_port = 6443  # the port NetworkPolicies (the chart's among them) allow for the API server
             with socket.socket() as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Go servers do: TIME_WAIT is fine
                 try:
                     sock.bind(("0.0.0.0", self.api_port))
                 except OSError as exc:

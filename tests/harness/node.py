@@ -1,5 +1,6 @@
 """A real node beside the local control plane: containerd + runc from Debian, kubelet and kube-proxy 1.34,
-CNI bridge, and kube-network-policies enforcing NetworkPolicy. Used by `make e2e-local` (hack/e2e_local.py).
+CNI bridge, and kube-router's network policy controller enforcing NetworkPolicy (iptables + ipset).
+Used by `make e2e-local` (hack/e2e_local.py).
 
 Everything it creates lives under its work directory (sockets, containerd root and state, kubelet root,
 CNI state, pod logs); what it has to change on the host (sysctls, the bridge, iptables chains, cgroups,
@@ -39,6 +40,8 @@ SYSCTLS = {
     "kernel.keys.root_maxkeys": None,
     "kernel.keys.root_maxbytes": None,
 }
+# fixed host paths: /var/log/containers (the kubelet's log links), /var/lib/cni (libcni's cache)
+HOST_DIRS = ("/var/log/containers", "/var/lib/cni")
 # chains the kubelet and kube-proxy create outside their own cleanup
 HOST_CHAINS = {
     "filter": ["KUBE-FIREWALL", "KUBE-KUBELET-CANARY"],
@@ -48,7 +51,7 @@ HOST_CHAINS = {
 
 
 def nodebin() -> Path:
-    """Build or reuse kubelet, kube-proxy, kube-network-policies and crictl; progress goes to stderr."""
+    """Build or reuse kubelet, kube-proxy, kube-router and crictl; progress goes to stderr."""
     result = subprocess.run(["bash", str(BUILD)], stdout=subprocess.PIPE, text=True, check=False)
     if result.returncode != 0:
         raise ControlPlaneError(f"building the node binaries failed (exit {result.returncode}); see output above")
@@ -78,6 +81,7 @@ class Node:
     processes: dict[str, Process] = field(default_factory=dict)
     saved_sysctls: dict[str, str] = field(default_factory=dict)
     created_bridge: bool = False
+    created_dirs: list[str] = field(default_factory=list)  # host directories the kubelet or CNI will make
 
     def __post_init__(self) -> None:
         if os.geteuid() != 0:
@@ -151,12 +155,12 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
 
     def _kubelet_config(self) -> Path:
         serving = self.plane.ca.write(
-            self.plane.pki, "kubelet-serving", self.plane.ca.issue(self.name, hosts=("127.0.0.1", self.name))
+            self.plane.pki, "kubelet-serving", self.plane.ca.issue(self.name, hosts=(GATEWAY, self.name))
         )
         config = {
             "apiVersion": "kubelet.config.k8s.io/v1beta1",
             "kind": "KubeletConfiguration",
-            "address": "127.0.0.1",
+            "address": GATEWAY,  # the node's address (a loopback node IP is refused by the kubelet)
             "port": self.kubelet_port,
             "readOnlyPort": 0,
             "healthzBindAddress": "127.0.0.1",
@@ -191,7 +195,9 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     # -- host preparation (undone by stop) --------------------------------------------------------
 
     def _prepare_host(self) -> None:
-        run("modprobe", "br_netfilter", check=False)
+        self._record_state()
+        if shutil.which("modprobe") and not Path("/proc/sys/net/bridge").exists():
+            run("modprobe", "br_netfilter", check=False)
         for name, value in SYSCTLS.items():
             path = sysctl_path(name)
             if not path.exists():
@@ -201,12 +207,46 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
             self.saved_sysctls[name] = path.read_text().strip()
             if value is not None:
                 path.write_text(value)
+        # paths the kubelet (container log links) and libcni (result cache) use whatever they are told
+        self.created_dirs = [d for d in HOST_DIRS if not Path(d).exists()]
         # the bridge exists before the API server starts, so its advertise address is local from the start
         if run("ip", "link", "show", BRIDGE, check=False).returncode != 0:
             run("ip", "link", "add", BRIDGE, "type", "bridge")
             self.created_bridge = True
+        self._record_state()
         run("ip", "addr", "replace", f"{GATEWAY}/24", "dev", BRIDGE)
         run("ip", "link", "set", BRIDGE, "up")
+
+    def _record_state(self) -> None:
+        """What stop() must undo, on disk: a run that was killed is cleaned up by the next (cleanup_leftovers)."""
+        state = {
+            "sysctls": self.saved_sysctls,
+            "created_bridge": self.created_bridge,
+            "created_dirs": self.created_dirs,
+        }
+        (self.workdir / "host-state.json").write_text(json.dumps(state))
+
+    @classmethod
+    def cleanup_leftovers(cls, workdir: Path, bin: Path, processes_under: Path) -> None:
+        """Undo what a killed run left: its processes (any with `processes_under` in their command line),
+        mounts, network and host settings."""
+        state_file = workdir / "host-state.json"
+        if not state_file.exists():
+            return
+        state = json.loads(state_file.read_text())
+        marker = str(processes_under.resolve()).encode()
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit() and int(proc.name) != os.getpid():
+                with contextlib.suppress(OSError):
+                    if marker in (proc / "cmdline").read_bytes():
+                        os.kill(int(proc.name), 9)
+        time.sleep(1)
+        node = cls.__new__(cls)
+        node.workdir, node.bin, node.processes = workdir.resolve(), bin, {}
+        node.saved_sysctls, node.created_bridge = state["sysctls"], state["created_bridge"]
+        node.created_dirs = state.get("created_dirs", [])
+        node.socket = node.workdir / "containerd.sock"
+        node.stop()
 
     def prepare(self) -> None:
         """Host settings and the bridge; call before the control plane starts (its advertise address)."""
@@ -271,7 +311,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
                 f"--root-dir={self.workdir / 'kubelet'}",
                 f"--cert-dir={self.workdir / 'kubelet-pki'}",
                 f"--hostname-override={self.name}",
-                "--node-ip=127.0.0.1",
+                f"--node-ip={GATEWAY}",
                 f"--node-labels=modelguard.io/e2e-node=true,kubernetes.io/hostname={self.name}",
                 "--v=1",
             ],
@@ -304,99 +344,85 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
         return out.returncode == 0 and out.stdout.strip() == "True"
 
     def _start_network_policies(self) -> None:
-        """kube-network-policies as a host process, with an in-cluster identity in a private mount namespace."""
+        """kube-router's network policy controller only (no routing, no service proxy): iptables + ipset."""
+        kubeconfig = self._kubeconfig("kube-router", "system:kube-router", None)
         role = {
             "apiVersion": "v1",
             "kind": "List",
             "items": [
                 {
-                    "apiVersion": "v1",
-                    "kind": "ServiceAccount",
-                    "metadata": {"name": "kube-network-policies", "namespace": "kube-system"},
-                },
-                {
                     "apiVersion": "rbac.authorization.k8s.io/v1",
                     "kind": "ClusterRole",
-                    "metadata": {"name": "kube-network-policies"},
+                    "metadata": {"name": "modelguard-e2e-kube-router"},
                     "rules": [
-                        {"apiGroups": [""], "resources": ["pods", "namespaces", "nodes"], "verbs": ["list", "watch"]},
+                        {
+                            "apiGroups": [""],
+                            "resources": ["pods", "namespaces", "nodes", "services", "endpoints"],
+                            "verbs": ["get", "list", "watch"],
+                        },
+                        {
+                            "apiGroups": ["discovery.k8s.io"],
+                            "resources": ["endpointslices"],
+                            "verbs": ["get", "list", "watch"],
+                        },
                         {
                             "apiGroups": ["networking.k8s.io"],
                             "resources": ["networkpolicies"],
-                            "verbs": ["list", "watch"],
+                            "verbs": ["get", "list", "watch"],
                         },
                     ],
                 },
                 {
                     "apiVersion": "rbac.authorization.k8s.io/v1",
                     "kind": "ClusterRoleBinding",
-                    "metadata": {"name": "kube-network-policies"},
+                    "metadata": {"name": "modelguard-e2e-kube-router"},
                     "roleRef": {
                         "apiGroup": "rbac.authorization.k8s.io",
                         "kind": "ClusterRole",
-                        "name": "kube-network-policies",
+                        "name": "modelguard-e2e-kube-router",
                     },
                     "subjects": [
-                        {"kind": "ServiceAccount", "name": "kube-network-policies", "namespace": "kube-system"}
+                        {"kind": "User", "name": "system:kube-router", "apiGroup": "rbac.authorization.k8s.io"}
                     ],
                 },
             ],
         }
         self.plane.kubectl("apply", "-f", "-", stdin=json.dumps(role))
-        token = self.plane.kubectl(
-            "create", "token", "kube-network-policies", "-n", "kube-system", "--duration=24h"
-        ).stdout.strip()
-        secrets = self.workdir / "netpol-sa"
-        secrets.mkdir(exist_ok=True)
-        (secrets / "token").write_text(token)
-        (secrets / "token").chmod(0o600)
-        shutil.copy(self.plane.ca_file, secrets / "ca.crt")
-        sa_dir = "/run/secrets/kubernetes.io/serviceaccount"
-        script = (
-            "set -e; mount --make-rprivate /; mount -t tmpfs -o size=1m modelguard-netpol /run; "
-            f"mkdir -p {sa_dir}; cp {secrets}/token {secrets}/ca.crt {sa_dir}/; "
-            f'exec "$0" "$@"'
-        )
-        env = {
-            **os.environ,
-            "KUBERNETES_SERVICE_HOST": "127.0.0.1",
-            "KUBERNETES_SERVICE_PORT": str(self.plane.api_port),
-        }
         self._launch(
-            "kube-network-policies",
+            "kube-router",
             [
-                "unshare",
-                "--mount",
-                "--",
-                "sh",
-                "-c",
-                script,
-                str(self.bin / "kube-network-policies"),
+                str(self.bin / "kube-router"),
+                f"--kubeconfig={kubeconfig}",
                 f"--hostname-override={self.name}",
-                f"--metrics-bind-address=127.0.0.1:{free_port()}",
-                "--disable-nri",  # containerd 1.6 has no NRI
+                "--run-firewall=true",
+                "--run-router=false",
+                "--run-service-proxy=false",
+                "--enable-cni=false",
+                "--enable-ipv6=false",
+                "--service-cluster-ip-range=10.0.0.0/16",
+                "--health-port=0",
+                "--metrics-port=0",
                 "--v=1",
             ],
-            env=env,
         )
-        time.sleep(1)
-        if not self.processes["kube-network-policies"].alive():
-            raise ControlPlaneError(f"kube-network-policies exited:\n{self.processes['kube-network-policies'].tail()}")
+        time.sleep(2)
+        if not self.processes["kube-router"].alive():
+            raise ControlPlaneError(f"kube-router exited:\n{self.processes['kube-router'].tail()}")
 
     # -- teardown: leave the machine as found ---------------------------------------------------
 
     def stop(self) -> None:
-        for name in ("kube-network-policies",):
-            proc = self.processes.get(name)
-            if proc is not None:
-                proc.stop()
-        run("nft", "delete", "table", "inet", "kube-network-policies", check=False)
+        router = self.processes.get("kube-router")
+        if router is not None:
+            router.stop()
+        self._clean_kube_router()
         proxy = self.processes.get("kube-proxy")
         if proxy is not None:
             proxy.stop()
-            run(str(self.bin / "kube-proxy"), "--cleanup", check=False)
+        run(str(self.bin / "kube-proxy"), "--cleanup", check=False)
         if self.processes.get("containerd") is not None and self.processes["containerd"].alive():
             self._kill_pods()
+        self._kill_shims()
         kubelet = self.processes.get("kubelet")
         if kubelet is not None:
             kubelet.stop()
@@ -407,9 +433,11 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
         self._unmount()
         self._clean_network()
         self._clean_cgroups()
+        self._clean_host_dirs()
         for name, value in self.saved_sysctls.items():
             with contextlib.suppress(OSError):
                 sysctl_path(name).write_text(value)
+        (self.workdir / "host-state.json").unlink(missing_ok=True)
 
     def _kill_pods(self) -> None:
         tasks = self.ctr("tasks", "ls", "-q", check=False).stdout.split()
@@ -469,8 +497,54 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
                         run(tool, "-t", table, "-F", line.split()[1], check=False)
                         run(tool, "-t", table, "-X", line.split()[1], check=False)
 
+    def _clean_host_dirs(self) -> None:
+        """Directories it made are removed; in ones that existed, only links into the work directory go."""
+        for directory in HOST_DIRS:
+            if directory in self.created_dirs:
+                shutil.rmtree(directory, ignore_errors=True)
+                continue
+            for link in Path(directory).glob("*") if Path(directory).is_dir() else []:
+                with contextlib.suppress(OSError):
+                    if link.is_symlink() and str(self.workdir) in os.readlink(link):
+                        link.unlink()
+        for path in (
+            Path("/var/lib/cni/results").glob("modelguard-e2e-*") if Path("/var/lib/cni/results").is_dir() else []
+        ):
+            path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _clean_kube_router() -> None:
+        """kube-router's iptables chains (KUBE-ROUTER-*, KUBE-NWPLCY-*, KUBE-POD-FW-*, KUBE-SRC-*) and ipsets."""
+        prefixes = ("KUBE-ROUTER-", "KUBE-NWPLCY-", "KUBE-POD-FW-", "KUBE-SRC-")
+        for tool in ("iptables", "ip6tables"):
+            for table in ("filter", "nat", "mangle"):
+                listing = run(tool, "-t", table, "-S", check=False).stdout.splitlines()
+                for line in listing:
+                    if line.startswith("-A ") and any(f"-j {p}" in line or f"-A {p}" in line for p in prefixes):
+                        run(tool, "-t", table, *shlex.split(line.replace("-A ", "-D ", 1)), check=False)
+                for line in listing:
+                    if line.startswith("-N ") and line.split()[1].startswith(prefixes):
+                        run(tool, "-t", table, "-F", line.split()[1], check=False)
+                for line in listing:
+                    if line.startswith("-N ") and line.split()[1].startswith(prefixes):
+                        run(tool, "-t", table, "-X", line.split()[1], check=False)
+        for name in run("ipset", "list", "-n", check=False).stdout.split():
+            if name.startswith(("KUBE-SRC-", "KUBE-DST-", "kube-router-", "inet6:KUBE-", "KUBE-ROUTER-")):
+                run("ipset", "destroy", name, check=False)
+
     @staticmethod
     def _clean_cgroups() -> None:
+        """Kill what still runs in the pods' cgroups (a killed containerd leaves containers behind), then
+        remove the cgroups the kubelet made."""
+        pids = Path("/sys/fs/cgroup/pids/kubepods")
+        for _ in range(10):
+            procs = [int(p) for f in pids.rglob("cgroup.procs") for p in f.read_text().split()] if pids.is_dir() else []
+            if not procs:
+                break
+            for pid in procs:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, 9)
+            time.sleep(0.5)
         for controller in Path("/sys/fs/cgroup").iterdir():
             kubepods = controller / "kubepods"
             if kubepods.is_dir():

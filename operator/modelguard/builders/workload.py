@@ -15,8 +15,9 @@ from modelguard.builders.network import GATEWAY_PORT, STATUS_PORT
 VERIFY_DIR = "/etc/modelguard/verify"
 CREDENTIALS_DIR = "/etc/modelguard/credentials"
 RUN_AS = 65532
-# nginx, unprivileged build; the chart pins the digest it ships with (values.gateway.image)
-DEFAULT_GATEWAY_IMAGE = "docker.io/nginxinc/nginx-unprivileged@sha256:" + "0" * 64
+# ModelGuard's gateway image (Debian nginx-light, non-root; hack/images/gateway.Dockerfile); the chart
+# passes the one it installs with (values.gateway.image, pinned by digest when set)
+DEFAULT_GATEWAY_IMAGE = "ghcr.io/modelguard/gateway:0.1.0"
 GATEWAY_HASH_ANNOTATION = "modelguard.io/gateway-config"
 TMP = "/tmp"  # noqa: S108 (a pod-private emptyDir, not the host's /tmp)
 
