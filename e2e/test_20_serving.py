@@ -257,6 +257,9 @@ def test_decommission_removes_pods_children_and_data_and_issues_a_certificate(se
     eventually(lambda: get("aimodel", "m1", ns) is None, 240, 2, "the decommission to finish")
     assert get("pvc", "train-cache", ns) is None
     assert not pods(ns)
+    children = "deployments,services,networkpolicies,configmaps,secrets,serviceaccounts"
+    left = kubectl("get", children, "-n", ns, "-l", "app.kubernetes.io/instance=svc", "-o", "name").stdout.split()
+    assert left == []
     certs = json.loads(kubectl("get", "decommissioncertificates", "-o", "json").stdout)["items"]
     mine = [c for c in certs if c["spec"].get("model", {}).get("namespace") == ns]
     assert len(mine) == 1, [c["metadata"]["name"] for c in certs]

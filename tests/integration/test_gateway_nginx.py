@@ -146,3 +146,37 @@ def test_model_card_is_public_json(tmp_path: Path, upstream: int) -> None:
         assert "trainingData" not in body  # only what end users are meant to see
         assert call(f"{gw.url}/v1/predict")[0] == 401
     shutil.rmtree(public)
+
+
+# Keys an attacker with write access to the API key Secret might choose: nginx reads a map source value that
+# starts with "~" as a regular expression, and "." then matches any character. Each must match only itself.
+HOSTILE_KEYS = {
+    "alice": "alice-key-0123456789abcdef",
+    "mallory": "~................",  # as a pattern: any string of 16 or more characters, alice's key among them
+    "trudy": "~alice-key-0123456789",  # as a pattern (unanchored): alice's key too
+    "eve": "\\..............-",  # not URL-safe: refused outright (see the unit tests)
+}
+
+
+@pytest.fixture
+def hostile_gateway(tmp_path: Path, upstream: int) -> Iterator[RunningGateway]:
+    cfg = GatewayConfig(
+        upstream_port=upstream,
+        authenticated=True,
+        listen="127.0.0.1",
+        port=free_port(),
+        status_port=free_port(),
+        keys_file=str(tmp_path / "gw" / "clients.map"),
+        temp_dir=str(tmp_path / "gw" / "t"),
+    )
+    yield from _start(tmp_path / "gw", cfg, {k: v for k, v in HOSTILE_KEYS.items() if k != "eve"})
+
+
+def test_keys_are_matched_literally_never_as_patterns(hostile_gateway: RunningGateway) -> None:
+    url = f"{hostile_gateway.url}/v1/predict"
+    assert call(url, {"X-API-Key": HOSTILE_KEYS["alice"]})[0] == 200
+    assert call(url, {"X-API-Key": HOSTILE_KEYS["alice"]})[1]["client"] == "alice"  # not mallory's pattern
+    assert call(url, {"X-API-Key": "anything-sixteen-chars-long"})[0] == 401  # mallory's pattern matches nothing
+    assert call(url, {"X-API-Key": "xx-alice-key-0123456789-xx"})[0] == 401  # trudy's pattern neither
+    assert call(url, {"X-API-Key": HOSTILE_KEYS["mallory"]})[1]["client"] == "mallory"  # literal: still works
+    assert call(url, {"X-API-Key": HOSTILE_KEYS["trudy"]})[1]["client"] == "trudy"

@@ -91,3 +91,19 @@ def test_the_watch_cache_drops_bookkeeping_only() -> None:
         "spec": {"replicas": 1},
     }
     assert body["metadata"]["managedFields"]  # the event's body is left as it was
+
+
+def test_init_container_gets_the_sources_credentials_and_the_operators_ca_bundle() -> None:
+    """Found on a real node: the init container fetched without them and failed where the operator passed."""
+    from dataclasses import replace
+
+    plain = deployment(replace(FACTS, credentials_secret=None))["spec"]["template"]["spec"]["initContainers"][0]
+    assert "--credentials" not in plain["args"] and "--ca-bundle" not in plain["args"]
+    assert "ca.crt" not in verify_config(FACTS, b"sig", b"pem")["data"]
+
+    facts = replace(FACTS, ca_bundle="-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n")
+    args = deployment(facts)["spec"]["template"]["spec"]["initContainers"][0]["args"]
+    assert args[args.index("--credentials") + 1] == "/etc/modelguard/credentials"  # where the Secret is mounted
+    assert args[args.index("--ca-bundle") + 1] == "/etc/modelguard/verify/ca.crt"
+    assert args[-1] == "/models" and args.index("--ca-bundle") < len(args) - 1
+    assert verify_config(facts, b"sig", b"pem")["data"]["ca.crt"] == facts.ca_bundle

@@ -57,7 +57,13 @@ def keys_map(keys: Mapping[str, str]) -> str:
         if key in seen:
             raise InvalidKeys(f"clients {seen[key]} and {client} share a key")
         seen[key] = client
-    return "".join(f'"{key}" "{client}";\n' for client, key in sorted(keys.items()))
+    # nginx reads a source value starting with "~" as a regular expression; a leading backslash makes it literal
+    # (the only other special characters, quotes and backslashes, are not in KEY_PATTERN)
+    return "".join(f'"{_literal(key)}" "{client}";\n' for client, key in sorted(keys.items()))
+
+
+def _literal(key: str) -> str:
+    return "\\" + key if key.startswith("~") else key
 
 
 def nginx_conf(cfg: GatewayConfig) -> str:
