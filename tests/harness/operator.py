@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 OPERATOR_NAMESPACE = "modelguard-system"
 OPERATOR_IMAGE = "ghcr.io/modelguard/operator@sha256:" + "0" * 64
+GATEWAY_IMAGE = "registry.example/modelguard/gateway@sha256:" + "e" * 64
 
 
 def wait_for_port(port: int, proc: OperatorProcess, timeout: float = 30.0) -> None:
@@ -121,6 +122,8 @@ def start_with_webhooks(plane: ControlPlane, workdir: Path, name: str, extra_arg
             OPERATOR_NAMESPACE,
             "--image",
             OPERATOR_IMAGE,
+            "--gateway-image",
+            GATEWAY_IMAGE,  # pinned, as installs pin it (scans flag an unpinned gateway)
             "--webhook-port",
             str(port),
             "--webhook-host",

@@ -66,7 +66,7 @@ def test_tampering_after_rollout_is_found_and_quarantined_until_a_scan_passes(
 ) -> None:
     pub = serve(api, namespace, trust, models_root)
     first = scan_now(api, namespace, "m", "clean")
-    assert first["status"]["lastScan"]["result"] == "Passed"
+    assert first["status"]["lastScan"]["result"] == "Passed", report(api, namespace, first)["spec"]["findings"]
     assert condition(first, "ScanPassed")["status"] == "True"
 
     flip_byte(pub.model / "weights/model-00001.safetensors", 999)

@@ -377,7 +377,8 @@ def test_init_container_command_verifies_intact_and_refuses_tampered(
     config = api.core.read_namespaced_config_map("pod-verify", namespace)
     verify_dir = tmp_path / "verify"
     verify_dir.mkdir()
-    (verify_dir / "signer.pem").write_text(config.data["signer.pem"])
+    for name, text in config.data.items():  # signer.pem, digest, and ca.crt (the operator runs with --ca-bundle)
+        (verify_dir / name).write_text(text)
     (verify_dir / "signature").write_bytes(base64.b64decode(config.binary_data["signature"]))
     models_dir = tmp_path / "models"
     verify = "/etc/modelguard/verify"

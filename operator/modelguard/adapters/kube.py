@@ -197,11 +197,23 @@ class Kube:
     async def create(self, res: Resource, obj: Mapping[str, Any]) -> dict[str, Any]:
         return await self.request("POST", res.path(obj["metadata"].get("namespace")), body=dict(obj))
 
-    async def delete(self, res: Resource, namespace: str | None, name: str, *, propagation: str = "Background") -> bool:
+    async def delete(
+        self,
+        res: Resource,
+        namespace: str | None,
+        name: str,
+        *,
+        propagation: str = "Background",
+        uid: str | None = None,
+    ) -> bool:
         """Delete; False when it was already gone (success either way). Background propagation by default:
-        Foreground leaves the object until the garbage collector has removed its dependents."""
+        Foreground leaves the object until the garbage collector has removed its dependents. With `uid`,
+        only that very object (409 when the name now belongs to another)."""
+        body: dict[str, Any] = {"propagationPolicy": propagation}
+        if uid is not None:
+            body["preconditions"] = {"uid": uid}
         try:
-            await self.request("DELETE", res.path(namespace, name), body={"propagationPolicy": propagation})
+            await self.request("DELETE", res.path(namespace, name), body=body)
         except KubeError as exc:
             if exc.not_found:
                 return False

@@ -31,7 +31,10 @@ class CertifiedAction(KubeModel):
     kind: str = Field(description="What was acted on: AIDeployment, Secret, PersistentVolumeClaim, OCIManifest, ...")
     name: str = Field(description="Its name, reference or URI.")
     method: str = Field(description="How: Delete, ScaleToZero, RegistryDelete, CryptoShred, Verify404, ...")
-    result: Literal["Done", "AlreadyGone", "Retained"] = Field(description="The outcome (Failed never certifies).")
+    result: Literal["Done", "AlreadyGone", "Retained", "NotOwned"] = Field(
+        description="The outcome (Failed never certifies). NotOwned: an object with the name of a child that "
+        "ModelGuard did not create for this deployment, left alone."
+    )
     detail: str = Field(default="", description="Evidence, e.g. the HTTP status confirming deletion.")
 
 

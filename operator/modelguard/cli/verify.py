@@ -137,6 +137,9 @@ def main(args: argparse.Namespace) -> int:
         except (VerificationError, Retry) as exc:
             print(f"not verified: {exc.reason}: {exc.message}")
             return 1
+        except OSError as exc:  # e.g. an unreadable --ca-bundle or --credentials
+            print(f"not verified: Unreadable: {exc.filename or ''}: {exc.strerror}")
+            return 1
     try:
         result = verify_local(
             args.model,

@@ -27,8 +27,9 @@ from modelguard.builders.labels import DIGEST_ANNOTATION
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions
 from modelguard.domain.drift import comparable, differences, summarize
 from modelguard.domain.errors import Retry, VerificationError
+from modelguard.domain.ownership import clash_message, controlled_by
 from modelguard.domain.rollout import Decision, ModelView, decide
-from modelguard.reconcilers import approvals, model_access
+from modelguard.reconcilers import approvals, model_access, ownership
 from modelguard.reconcilers.context import Context, lookup, spec_error, write_status
 
 log = logging.getLogger(__name__)
@@ -177,8 +178,12 @@ async def _desired(
     return objects
 
 
-async def _apply(ctx: Context, key: Key, objects: list[dict[str, Any]], previous: list[str]) -> Applied:
-    """Apply what is missing or different; report differences in objects we had applied before as drift."""
+async def _apply(ctx: Context, key: Key, uid: str, objects: list[dict[str, Any]], previous: list[str]) -> Applied:
+    """Apply what is missing or different; report differences in objects we had applied before as drift.
+    Nothing is applied while any child's name is taken by an object this AIDeployment did not create."""
+    clashes = await ownership.foreign(ctx, key.namespace, uid, objects)
+    if clashes:
+        raise VerificationError("NameConflict", clash_message(clashes))
     children, drift = [], []
     for obj in objects:
         ref = f"{obj['kind']}/{obj['metadata']['name']}"
@@ -206,7 +211,9 @@ async def _quarantine(ctx: Context, key: Key, body: dict[str, Any], deployment_n
         "controller": True,
         "blockOwnerDeletion": True,
     }
-    await ctx.kube.apply(BY_CHILD_KIND["NetworkPolicy"], network.quarantine(key.name, key.namespace, owner))
+    policy = network.quarantine(key.name, key.namespace, owner)
+    if not await ownership.foreign(ctx, key.namespace, owner["uid"], [policy]):
+        await ctx.kube.apply(BY_CHILD_KIND["NetworkPolicy"], policy)
 
 
 async def reconcile(ctx: Context, key: Key) -> float | None:
@@ -240,7 +247,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
 
     children, drift = current.children, []
     enforced = Verdict("PolicyEnforced", "True", "Enforced", "network, access and pod security policy applied")
-    if decision.action == "Quarantine" and deployed is not None:
+    if decision.action == "Quarantine" and deployed is not None and controlled_by(deployed, body["metadata"]["uid"]):
         await _quarantine(ctx, key, body, deployment_name)
         enforced = Verdict("PolicyEnforced", "True", "Quarantined", "all traffic denied, scaled to zero")
     elif model is not None and (
@@ -249,10 +256,12 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     ):
         try:
             objects = await _desired(ctx, key, body, spec, model, decision)
-            result = await _apply(ctx, key, objects, current.children)
+            result = await _apply(ctx, key, body["metadata"]["uid"], objects, current.children)
         except VerificationError as exc:
             decision = Decision("Hold", None, exc.reason, exc.message) if served is None else decision
             enforced = Verdict("PolicyEnforced", "False", exc.reason, exc.message)
+            if exc.reason == "NameConflict" and not _has(current, "PolicyEnforced", "NameConflict"):
+                await ctx.events.record(body, "Warning", "NameConflict", exc.message, action="Apply")
         except KubeError as exc:
             if exc.conflict:
                 raise Retry("Conflict", "a managed object changed while applying") from None
@@ -308,6 +317,10 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         await ctx.events.record(body, "Warning", "Quarantined", decision.message, action="Quarantine")
         ctx.metrics.quarantines.labels(key.namespace).inc()
     return None
+
+
+def _has(current: AIDeploymentStatus, type_: str, reason: str) -> bool:
+    return any(c.type == type_ and c.reason == reason for c in current.conditions)
 
 
 def _last_drift(current: AIDeploymentStatus, generation: int) -> Verdict | None:

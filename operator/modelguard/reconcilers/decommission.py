@@ -30,9 +30,12 @@ from modelguard.adapters.resources import (
 from modelguard.adapters.secrets import registry_credentials
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, DecommissionProgress, DecommissionStep
 from modelguard.api.base import API_VERSION
+from modelguard.builders import workload
 from modelguard.builders.labels import object_name
 from modelguard.domain import decommission as plan_
 from modelguard.domain.errors import Retry, VerificationError
+from modelguard.domain.ownership import controlled_by
+from modelguard.reconcilers import ownership
 from modelguard.reconcilers.context import Context
 
 log = logging.getLogger(__name__)
@@ -99,11 +102,16 @@ async def stop_serving(ctx: Context, run: Run) -> None:
         raise Retry("WaitingForDeployments", f"waiting for the owners to delete AIDeployments: {names}")
     ns = run.key.namespace
     for dep in deployments:
-        name = dep["metadata"]["name"]
+        name = workload.names(dep["metadata"]["name"])["deployment"]
+        live = await ctx.kube.get(DEPLOYMENTS, ns, name)
+        if live is None:
+            continue
+        if not controlled_by(live, dep["metadata"]["uid"]):  # someone else's Deployment with that name
+            run.act("StopServing", "Deployment", f"{ns}/{name}", "ScaleToZero", "NotOwned")
+            continue
+        patch = {"metadata": {"uid": live["metadata"]["uid"]}, "spec": {"replicas": 0}}
         try:
-            await ctx.kube.merge_patch(
-                DEPLOYMENTS, ns, name, {"spec": {"replicas": 0}}, field_manager=QUARANTINE_MANAGER
-            )
+            await ctx.kube.merge_patch(DEPLOYMENTS, ns, name, patch, field_manager=QUARANTINE_MANAGER)
         except KubeError as exc:
             if not exc.not_found:
                 raise
@@ -119,11 +127,11 @@ async def delete_workloads(ctx: Context, run: Run) -> None:
         children = (dep.get("status") or {}).get("children") or []
         gone = not await ctx.kube.delete(AIDEPLOYMENTS, ns, dep_name)
         run.act("DeleteWorkloads", "AIDeployment", f"{ns}/{dep_name}", "Delete", "AlreadyGone" if gone else "Done")
-        for child in children:
+        for child in children:  # status.children says what to look at; ownership decides what goes
             kind, _, name = child.partition("/")
             if kind in BY_CHILD_KIND:
-                gone = not await ctx.kube.delete(BY_CHILD_KIND[kind], ns, name)
-                run.act("DeleteWorkloads", kind, f"{ns}/{name}", "Delete", "AlreadyGone" if gone else "Done")
+                outcome = await ownership.delete_child(ctx, kind, ns, name, dep["metadata"]["uid"])
+                run.act("DeleteWorkloads", kind, f"{ns}/{name}", "Delete", outcome)
 
 
 async def _delete_as_requester(ctx: Context, run: Run, step: str, kind: str, name: str, method: str) -> None:
