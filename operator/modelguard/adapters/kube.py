@@ -160,6 +160,17 @@ class Kube:
             content_type="application/apply-patch+yaml",
         )
 
+    async def replace(self, res: Resource, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """PUT the whole object (its metadata.resourceVersion is the precondition): unlike server-side apply,
+        this removes fields other field managers added."""
+        meta = obj["metadata"]
+        return await self.request(
+            "PUT",
+            res.path(meta.get("namespace"), meta["name"]),
+            body=dict(obj),
+            query=[("fieldManager", self._field_manager)],
+        )
+
     async def patch_status(
         self, res: Resource, namespace: str | None, name: str, status: Mapping[str, Any]
     ) -> dict[str, Any]:

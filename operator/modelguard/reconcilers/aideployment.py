@@ -28,6 +28,7 @@ from modelguard.domain.conditions import Verdict, generation_of, merge_condition
 from modelguard.domain.drift import comparable, differences, summarize
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.ownership import clash_message, controlled_by
+from modelguard.domain.pod_security import template_violations
 from modelguard.domain.rollout import Decision, ModelView, decide
 from modelguard.reconcilers import approvals, model_access, ownership
 from modelguard.reconcilers.context import Context, lookup, spec_error, write_status
@@ -77,7 +78,16 @@ def _availability(deployment: dict[str, Any] | None, replicas: int) -> Verdict:
     return Verdict("Available", "False", "ReplicasUnavailable", f"{available}/{replicas} replicas available")
 
 
-def _pod_security(ctx: Context, namespace: str) -> Verdict:
+def _pod_security(ctx: Context, namespace: str, deployed: dict[str, Any] | None) -> Verdict:
+    """From the live workload first: a status may claim only what the live objects have."""
+    unsafe = template_violations(deployed) if deployed is not None else []
+    if unsafe:
+        return Verdict(
+            "PodSecurity",
+            "False",
+            "LiveWorkloadNotRestricted",
+            f"the live Deployment has fields that break the restricted level (being removed): {', '.join(unsafe[:8])}",
+        )
     body = ctx.store.get(Key("Namespace", "", namespace)) or {}
     level = ((body.get("metadata") or {}).get("labels") or {}).get(PSA_LABEL)
     if level == RESTRICTED:
@@ -190,11 +200,20 @@ async def _apply(ctx: Context, key: Key, uid: str, objects: list[dict[str, Any]]
         children.append(ref)
         live = ctx.store.get(Key(obj["kind"], key.namespace, obj["metadata"]["name"]))
         changed = ["(deleted)"] if live is None else differences(comparable(obj), live)
-        if not changed:
+        # fields someone else added (hostNetwork, hostPath, privileged): apply would leave them, replace removes
+        unsafe = template_violations(live) if live is not None and obj["kind"] == "Deployment" else []
+        if not changed and not unsafe:
             continue
-        if ref in previous:
-            drift.append(summarize(obj["kind"], obj["metadata"]["name"], changed))
-        await ctx.kube.apply(BY_CHILD_KIND[obj["kind"]], obj)
+        if ref in previous or unsafe:
+            drift.append(summarize(obj["kind"], obj["metadata"]["name"], changed + unsafe))
+        if unsafe:
+            assert live is not None
+            rv = live["metadata"]["resourceVersion"]
+            await ctx.kube.replace(
+                BY_CHILD_KIND[obj["kind"]], {**obj, "metadata": {**obj["metadata"], "resourceVersion": rv}}
+            )
+        else:
+            await ctx.kube.apply(BY_CHILD_KIND[obj["kind"]], obj)
     return Applied(children, drift)
 
 
@@ -265,7 +284,14 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         except KubeError as exc:
             if exc.conflict:
                 raise Retry("Conflict", "a managed object changed while applying") from None
-            raise
+            if exc.status not in (400, 403, 422):
+                raise
+            # refused for good (admission policy, quota, validation): say so instead of retrying silently
+            message = f"the API server refused a managed object ({exc.status} {exc.reason}): {exc.message[:400]}"
+            decision = Decision("Hold", None, "ApplyRejected", message) if served is None else decision
+            enforced = Verdict("PolicyEnforced", "False", "ApplyRejected", message)
+            if not _has(current, "PolicyEnforced", "ApplyRejected"):
+                await ctx.events.record(body, "Warning", "ApplyRejected", message, action="Apply")
         else:
             children, drift, served = result.children, result.drift, decision.digest
             if drift:
@@ -302,7 +328,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         available,
         enforced,
         auth,
-        _pod_security(ctx, key.namespace),
+        _pod_security(ctx, key.namespace, deployed if served else None),
         approval.verdict(),
         _ready(decision, available),
     ]

@@ -1,0 +1,114 @@
+"""The children ModelGuard created are its alone (issue 13, class 1): fields someone else adds to a managed
+Deployment are removed, not just the ones ModelGuard set; the status never claims restricted pods the live
+object does not have; an apply the API server refuses is a condition and an Event, not a silent retry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness.client import KubeTestClient, condition, eventually, wait_for_condition
+from tests.harness.controlplane import ControlPlane
+from tests.harness.models import KeyPair
+from tests.harness.operator import OperatorProcess
+from tests.harness.publish import model, policy, publish
+from tests.harness.samples import ai_deployment
+
+pytestmark = pytest.mark.timeout(240)
+KEY = KeyPair.generate()
+
+
+def served(api: KubeTestClient, namespace: str, models_root: Path, name: str = "svc") -> None:
+    api.create("trustpolicies", None, policy(f"p-{namespace}", namespace, KEY, [f"file://{models_root}/"]))
+    pub = publish(models_root, namespace, "m", KEY)
+    api.create("aimodels", namespace, model("m", pub.source, pub.bundle, f"p-{namespace}"))
+    api.create("aideployments", namespace, ai_deployment(name, "m"))
+
+
+def pod_spec(cluster: ControlPlane, namespace: str) -> dict[str, Any]:
+    out = cluster.kubectl("get", "deployment", "svc", "-n", namespace, "-o", "json").stdout
+    return json.loads(out)["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+
+
+def test_fields_someone_else_adds_to_a_managed_deployment_are_removed(
+    api: KubeTestClient, cluster: ControlPlane, operator: OperatorProcess, namespace: str, models_root: Path
+) -> None:
+    served(api, namespace, models_root)
+    wait_for_condition(api, "aideployments", namespace, "svc", "Ready", "True")
+    escalation = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "hostNetwork": True,
+                    "volumes": [{"name": "host-root", "hostPath": {"path": "/"}}],
+                    "containers": [
+                        {
+                            "name": "model-server",
+                            "securityContext": {"privileged": True, "allowPrivilegeEscalation": True},
+                        }
+                    ],
+                }
+            }
+        }
+    }
+    # another field manager, as `kubectl patch` by anyone with write access to Deployments
+    cluster.kubectl("patch", "deployment", "svc", "-n", namespace, "--type=strategic", "-p", json.dumps(escalation))
+
+    def clean() -> bool:
+        spec = pod_spec(cluster, namespace)
+        server = next(c for c in spec["containers"] if c["name"] == "model-server")
+        return (
+            not spec.get("hostNetwork")
+            and not any("hostPath" in v for v in spec.get("volumes", []))
+            and not server["securityContext"].get("privileged")
+            and server["securityContext"]["allowPrivilegeEscalation"] is False
+        )
+
+    eventually(clean, timeout=30, what="the added fields to be removed")
+    body = wait_for_condition(api, "aideployments", namespace, "svc", "PolicyEnforced", "True", "DriftReverted")
+    assert "hostNetwork" in condition(body, "PolicyEnforced")["message"]
+    # the status claims restricted pods only from the live object (this namespace has no PSA label)
+    eventually(
+        lambda: condition(api.get("aideployments", namespace, "svc"), "PodSecurity")["reason"]
+        == "NamespaceNotRestricted",
+        timeout=30,
+        what="PodSecurity to be judged on the cleaned live Deployment",
+    )
+    events = json.loads(cluster.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
+    assert any(e["reason"] == "DriftReverted" for e in events)
+
+
+def test_an_apply_the_api_server_refuses_is_a_condition_and_an_event(
+    api: KubeTestClient, cluster: ControlPlane, operator: OperatorProcess, namespace: str, models_root: Path
+) -> None:
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "no-more-configmaps", "namespace": namespace},
+        "spec": {"hard": {"count/configmaps": "1"}},  # kube-root-ca.crt takes the one
+    }
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(quota))
+    eventually(
+        lambda: (
+            json.loads(
+                cluster.kubectl("get", "resourcequota", "no-more-configmaps", "-n", namespace, "-o", "json").stdout
+            )
+            .get("status", {})
+            .get("used")
+        ),
+        timeout=30,
+        what="the quota to be counted",
+    )
+    served(api, namespace, models_root)
+    body = wait_for_condition(api, "aideployments", namespace, "svc", "PolicyEnforced", "False", "ApplyRejected")
+    message = condition(body, "PolicyEnforced")["message"]
+    assert "exceeded quota" in message and "403" in message
+    assert condition(body, "Ready")["status"] == "False"
+    events = json.loads(cluster.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
+    assert [e for e in events if e["reason"] == "ApplyRejected"]
+    cluster.kubectl("delete", "resourcequota", "no-more-configmaps", "-n", namespace)
+    api.patch("aideployments", namespace, "svc", {"spec": {"replicas": 2}})  # a change: the next attempt succeeds
+    wait_for_condition(api, "aideployments", namespace, "svc", "Ready", "True", timeout=60)
