@@ -1,7 +1,8 @@
 """Minimal HTTPS client for artifact sources and registries (runs in worker threads).
 
 - Redirects are followed by hand (at most 5); credentials are dropped when a redirect leaves the
-  origin, so a registry's blob redirect to object storage never carries our registry password.
+  origin, so a registry's blob redirect to object storage never carries our registry password; with
+  `allowed_prefixes` (the TrustPolicy's allowed sources) every redirect must land under one of them.
 - Plain http:// is refused except to loopback (tests, local registries).
 - Errors become Retry (transient) with a reason; messages carry the host, never credentials.
 """
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from modelguard.domain.errors import Retry, VerificationError
+from modelguard.domain.trust import source_allowed
 
 MAX_REDIRECTS = 5
 
@@ -40,6 +42,7 @@ def is_loopback(host: str) -> bool:
 class HttpClient:
     ssl_context: ssl.SSLContext
     timeout: float = 30.0
+    allowed_prefixes: tuple[str, ...] | None = None  # None: no policy (the CLI, the audit sink)
 
     def open(
         self, url: str, headers: Mapping[str, str] | None = None, method: str = "GET", data: bytes | None = None
@@ -59,9 +62,15 @@ class HttpClient:
             except urllib.error.HTTPError as exc:
                 if exc.code in (301, 302, 303, 307, 308) and exc.headers.get("Location"):
                     current = urllib.parse.urljoin(current, exc.headers["Location"])
+                    exc.close()
+                    if self.allowed_prefixes is not None and not source_allowed(current, self.allowed_prefixes):
+                        where = urllib.parse.urlsplit(current).hostname
+                        raise VerificationError(
+                            "RedirectNotAllowed",
+                            f"{parts.hostname} redirected to {where}, which is not under an allowed source",
+                        ) from None
                     if urllib.parse.urlsplit(current).netloc != origin:
                         send.pop("Authorization", None)
-                    exc.close()
                     continue
                 raise http_error(exc.code, parts.hostname or "", exc.headers.get("WWW-Authenticate")) from None
             except (urllib.error.URLError, TimeoutError, ConnectionError, ssl.SSLError) as exc:

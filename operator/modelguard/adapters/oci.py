@@ -102,7 +102,8 @@ class Registry:
         query = urllib.parse.urlencode({k: v for k, v in challenge.items() if k in ("service", "scope")})
         headers = {}
         basic = self._credentials.basic()
-        if basic:
+        # the credentials are the registry's: a challenge naming another origin gets an anonymous request
+        if basic and urllib.parse.urlsplit(realm).netloc == urllib.parse.urlsplit(self._base).netloc:
             headers["Authorization"] = basic
         with self._client.open(f"{realm}?{query}" if query else realm, headers) as response:
             doc = json.loads(read_limited(response, 1024 * 1024, "token response"))

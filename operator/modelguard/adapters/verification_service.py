@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from dataclasses import replace
 from pathlib import Path
 
 from modelguard.adapters.http import HttpClient
@@ -37,12 +38,16 @@ class ModelVerifier:
         settings = SourceSettings(HttpClient(ssl_context(ca_bundle)), file_roots, plain_http_registries, workers)
         return cls(settings, max_concurrent)
 
-    async def signature(self, uri: str, credentials: Credentials | None) -> bytes:
-        return await asyncio.to_thread(fetch_signature, uri, self.settings, credentials)
+    def _within(self, allowed: tuple[str, ...]) -> SourceSettings:
+        """The settings for one fetch: redirects must stay under the policy's allowed sources."""
+        return replace(self.settings, http=replace(self.settings.http, allowed_prefixes=allowed))
 
-    async def document(self, uri: str, what: str, limit: int) -> bytes:
-        return await asyncio.to_thread(fetch_document, uri, self.settings, None, what, limit)
+    async def signature(self, uri: str, credentials: Credentials | None, *, allowed: tuple[str, ...]) -> bytes:
+        return await asyncio.to_thread(fetch_signature, uri, self._within(allowed), credentials)
 
-    async def verify(self, request: Fetch, signature: bytes) -> Verified:
+    async def document(self, uri: str, what: str, limit: int, *, allowed: tuple[str, ...]) -> bytes:
+        return await asyncio.to_thread(fetch_document, uri, self._within(allowed), None, what, limit)
+
+    async def verify(self, request: Fetch, signature: bytes, *, allowed: tuple[str, ...]) -> Verified:
         async with self._slots:
-            return await asyncio.to_thread(verify_source, request, signature, self.settings)
+            return await asyncio.to_thread(verify_source, request, signature, self._within(allowed))

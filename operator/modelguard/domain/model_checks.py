@@ -65,11 +65,18 @@ def uri_problem(uri: str) -> str | None:
     return None
 
 
+def fetched_uris(spec: AIModelSpec) -> list[tuple[str, str]]:
+    """(field, URI) of everything the operator or a pod fetches for this model: each is a source."""
+    out = [("spec.source.uri", spec.source.uri)]
+    if spec.signature.bundle_uri:
+        out.append(("spec.signature.bundleUri", spec.signature.bundle_uri))
+    if spec.sbom is not None:
+        out.append(("spec.sbom.uri", spec.sbom.uri))
+    return out
+
+
 def uris_safe(facts: ModelFacts) -> VerificationError | None:
-    uris = [facts.spec.source.uri]
-    if facts.spec.signature.bundle_uri:
-        uris.append(facts.spec.signature.bundle_uri)
-    for uri in uris:
+    for _, uri in fetched_uris(facts.spec):
         problem = uri_problem(uri)
         if problem:
             return VerificationError("InvalidSource", problem)
@@ -79,12 +86,11 @@ def uris_safe(facts: ModelFacts) -> VerificationError | None:
 def sources_allowed(facts: ModelFacts) -> VerificationError | None:
     assert facts.policy is not None
     prefixes = facts.policy.allowed_sources
-    uris = [facts.spec.source.uri] + ([facts.spec.signature.bundle_uri] if facts.spec.signature.bundle_uri else [])
-    for uri in uris:
+    for where, uri in fetched_uris(facts.spec):
         if not source_allowed(uri, prefixes):
             return VerificationError(
                 "SourceNotAllowed",
-                f"{uri[:200]} is not under an allowed source of TrustPolicy {facts.spec.trust_policy!r}",
+                f"{where}: {uri[:200]} is not under an allowed source of TrustPolicy {facts.spec.trust_policy!r}",
             )
     return None
 

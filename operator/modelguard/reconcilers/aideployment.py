@@ -126,13 +126,12 @@ async def _signature_and_key(ctx: Context, namespace: str, model: ModelView, sig
     policy_body = await lookup(ctx, Key("TrustPolicy", "", model.spec.trust_policy))
     if policy_body is None:
         raise Retry("TrustPolicyNotFound", f"TrustPolicy {model.spec.trust_policy!r} is gone")
-    keys = await policy_keys(
-        ctx.kube, ctx.operator_namespace, TrustPolicySpec.model_validate(policy_body.get("spec") or {})
-    )
+    policy = TrustPolicySpec.model_validate(policy_body.get("spec") or {})
+    keys = await policy_keys(ctx.kube, ctx.operator_namespace, policy)
     key = next((k for k in keys if k.id == signer), None)
     if key is None:
         raise Retry("SignerNotFound", f"signing key {signer!r} is no longer in the TrustPolicy")
-    return await model_access.signature(ctx, namespace, model.spec), key.pem
+    return await model_access.signature(ctx, namespace, model.spec, tuple(policy.allowed_sources)), key.pem
 
 
 async def _desired(

@@ -71,10 +71,11 @@ async def _verify(
     deep: bool,
 ) -> Verified:
     creds = await model_access.credentials(ctx, key.namespace, spec)
-    signature = await model_access.signature(ctx, key.namespace, spec, creds)
+    allowed = tuple(policy.allowed_sources)
+    signature = await model_access.signature(ctx, key.namespace, spec, allowed, creds)
     keys = await policy_keys(ctx.kube, ctx.operator_namespace, policy)
     request = Fetch(spec.source.uri, spec.signature.format, keys, ctx.clock(), creds, deep=deep)
-    task = asyncio.ensure_future(ctx.verifier.verify(request, signature))
+    task = asyncio.ensure_future(ctx.verifier.verify(request, signature, allowed=allowed))
     done, _ = await asyncio.wait({task}, timeout=SLOW_VERIFICATION)
     if not done and not deep:  # a big model: say so while hashing goes on (scans write once, at the end)
         verifying = Verdict("Verified", "Unknown", "Verifying", "verifying the model's signature and bytes")

@@ -17,11 +17,14 @@ async def credentials(ctx: Context, namespace: str, spec: AIModelSpec) -> Creden
     return await registry_credentials(ctx.kube, namespace, ref.name, host)
 
 
-async def signature(ctx: Context, namespace: str, spec: AIModelSpec, creds: Credentials | None = None) -> bytes:
+async def signature(
+    ctx: Context, namespace: str, spec: AIModelSpec, allowed: tuple[str, ...], creds: Credentials | None = None
+) -> bytes:
+    """The signature bytes; redirects must stay under `allowed` (the TrustPolicy's allowed sources)."""
     if spec.signature.config_map_ref is not None:
         ref = spec.signature.config_map_ref
         return await configmap_value(ctx.kube, namespace, ref.name, ref.key)
     assert spec.signature.bundle_uri is not None
     if creds is None:
         creds = await credentials(ctx, namespace, spec)
-    return await ctx.verifier.signature(spec.signature.bundle_uri, creds)
+    return await ctx.verifier.signature(spec.signature.bundle_uri, creds, allowed=allowed)

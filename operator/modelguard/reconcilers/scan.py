@@ -25,6 +25,7 @@ from modelguard.domain import scan as checks
 from modelguard.domain.advisories import Component, parse_advisories, parse_sbom
 from modelguard.domain.conditions import Verdict
 from modelguard.domain.errors import Retry, VerificationError
+from modelguard.domain.trust import source_allowed
 from modelguard.reconcilers.context import Context
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,16 @@ def _serving(ctx: Context, key: Key) -> list[checks.ServingFacts]:
     return out
 
 
-async def _sbom(ctx: Context, spec: AIModelSpec) -> tuple[list[Component] | None, str | None]:
+async def _sbom(
+    ctx: Context, spec: AIModelSpec, policy: TrustPolicySpec | None
+) -> tuple[list[Component] | None, str | None]:
     if spec.sbom is None:
         return None, None
+    allowed = tuple(policy.allowed_sources) if policy is not None else ()
+    if not source_allowed(spec.sbom.uri, allowed):  # a URI a tenant writes is a source like any other
+        return None, f"SourceNotAllowed: {spec.sbom.uri[:200]} is not under an allowed source"
     try:
-        raw = await ctx.verifier.document(spec.sbom.uri, "sbom", MAX_SBOM)
+        raw = await ctx.verifier.document(spec.sbom.uri, "sbom", MAX_SBOM, allowed=allowed)
     except (VerificationError, Retry) as exc:
         return None, f"{exc.reason}: {exc.message}"
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
@@ -102,7 +108,7 @@ async def run(
     started: datetime,
 ) -> ScanOutcome:
     clock = time.monotonic()
-    sbom, sbom_problem = await _sbom(ctx, spec)
+    sbom, sbom_problem = await _sbom(ctx, spec, policy)
     advisories = await _advisories(ctx)
     if sbom is not None and advisories is None:
         sbom_problem = f"no advisory feed: ConfigMap {ctx.advisories_configmap!r} in {ctx.operator_namespace!r}"
