@@ -44,8 +44,23 @@ BAD_CREATES = [
     ),
     pytest.param(
         _with(ai_model("bad-oci"), "spec.source.uri", "oci://registry.local/models/m:latest"),
-        "oci:// sources must be pinned by manifest digest",
+        "oci:// references must be registry/repository@sha256:<64 hex>: pinned by manifest digest",
         id="oci-not-pinned",
+    ),
+    pytest.param(
+        _with(ai_model("bad-oci-tag"), "spec.source.uri", "oci://registry.local/models/m:v1@sha256:" + "a" * 64),
+        "spec.source: Invalid value",
+        id="oci-tag-and-digest",
+    ),
+    pytest.param(
+        _with(ai_model("bad-oci-sig"), "spec.signature", {"bundleUri": "oci://registry.local/models/m-sig:latest"}),
+        "bundleUri: oci:// references must be",
+        id="oci-bundle-not-pinned",
+    ),
+    pytest.param(
+        _with(ai_deployment("bad-mount", "m"), "spec.runtime.modelMountPath", "/"),
+        "spec.runtime.modelMountPath",
+        id="mount-path-root",
     ),
     pytest.param(
         _with(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from modelguard.api.base import (
     DNS_SUBDOMAIN,
@@ -28,6 +28,10 @@ class ResourceRequirements(KubeModel):
     limits: dict[str, str] = Field(default_factory=dict, description="Maximum resources, e.g. nvidia.com/gpu: 1.")
 
 
+# the pod's own mounts (verification material, credentials, scratch) and what the runtime provides
+RESERVED_PATHS = ("/etc/modelguard", "/tmp", "/dev", "/proc", "/sys", "/var/run/secrets")  # noqa: S108
+
+
 class RuntimeSpec(KubeModel):
     """The model server."""
 
@@ -44,10 +48,25 @@ class RuntimeSpec(KubeModel):
     port: int = Field(default=8080, description="Port the model server listens on (localhost only).", ge=1024, le=65535)
     model_mount_path: str = Field(
         default="/models",
-        description="Where the verified model is mounted.",
-        pattern=r"^/[^\s]*$",
+        description=(
+            "Where the verified model is mounted: an absolute path, not /, and neither inside nor above the "
+            f"paths the pod's own mounts and the system use ({', '.join(RESERVED_PATHS)})."
+        ),
+        pattern=r"^/[^\s]*[^/\s]$",
         max_length=1024,
     )
+
+    @field_validator("model_mount_path")
+    @classmethod
+    def _not_reserved(cls, path: str) -> str:
+        parts = path.split("/")
+        if any(p in ("", ".", "..") for p in parts[1:]):
+            raise ValueError("must be a normalized absolute path (no //, . or .. segments)")
+        for reserved in RESERVED_PATHS:
+            if path == reserved or path.startswith(reserved + "/") or reserved.startswith(path + "/"):
+                raise ValueError(f"{path} collides with {reserved}, which the pod needs for itself")
+        return path
+
     resources: ResourceRequirements = Field(
         default_factory=ResourceRequirements, description="Resources of the model server."
     )

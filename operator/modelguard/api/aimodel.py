@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from modelguard.api.base import (
     DNS_SUBDOMAIN,
@@ -18,17 +19,21 @@ from modelguard.api.base import (
 )
 
 SHA256_DIGEST = r"^sha256:[a-f0-9]{64}$"
+# registry[:port]/repository@sha256:<64 hex>: pinned by manifest digest, no tag beside the digest
+OCI_PINNED = r"^oci://[A-Za-z0-9.-]+(:[0-9]+)?/[a-z0-9]+([._/-][a-z0-9]+)*@sha256:[a-f0-9]{64}$"
+OCI_MESSAGE = "oci:// references must be registry/repository@sha256:<64 hex>: pinned by manifest digest, no tag"
+
+
+def _pinned_if_oci(uri: str | None) -> str | None:
+    if uri is not None and uri.startswith("oci://") and re.fullmatch(OCI_PINNED, uri) is None:
+        raise ValueError(OCI_MESSAGE)
+    return uri
 
 
 class ModelSource(KubeModel):
     """Where the model's bytes are."""
 
-    model_config = with_cel(
-        (
-            "!self.uri.startsWith('oci://') || self.uri.contains('@sha256:')",
-            "oci:// sources must be pinned by manifest digest (…@sha256:<64 hex>)",
-        ),
-    )
+    model_config = with_cel((f"!self.uri.startsWith('oci://') || self.uri.matches('{OCI_PINNED}')", OCI_MESSAGE))
 
     uri: str = Field(
         description=(
@@ -43,12 +48,18 @@ class ModelSource(KubeModel):
         description="Secret in the AIModel's own namespace holding registry or server credentials.",
     )
 
+    _pinned = field_validator("uri")(_pinned_if_oci)
+
 
 class SignatureSpec(KubeModel):
     """How the model is signed and where the signature is."""
 
     model_config = with_cel(
         ("has(self.bundleUri) != has(self.configMapRef)", "set exactly one of bundleUri or configMapRef"),
+        (
+            f"!has(self.bundleUri) || !self.bundleUri.startsWith('oci://') || self.bundleUri.matches('{OCI_PINNED}')",
+            "bundleUri: " + OCI_MESSAGE,
+        ),
     )
 
     format: Literal["model-signing", "detached"] = Field(
@@ -67,6 +78,8 @@ class SignatureSpec(KubeModel):
     config_map_ref: ConfigMapKeyReference | None = Field(
         default=None, description="A ConfigMap key in the AIModel's namespace holding the signature."
     )
+
+    _pinned = field_validator("bundle_uri")(_pinned_if_oci)
 
 
 class DatasetReference(KubeModel):
