@@ -314,3 +314,61 @@ def test_crash_at_every_step_boundary_resumes_without_duplicates(
         assert kills == len(STEPS)
     finally:
         operator.restart()
+
+
+def test_an_artifact_another_model_uses_or_this_model_never_verified_is_not_deleted(
+    cluster: ControlPlane, api: KubeTestClient, namespace: str, trust: str, registry: Registry, models_root: Path
+) -> None:
+    """Issue 13, class 10: the victim serves a manifest; an attacker in another namespace references the very
+    same manifest with deleteArtifacts and deletes their model; another model never verified its artifact."""
+    victim_ref, _ = oci_model(api, registry, models_root, namespace, trust)
+    wait_for_condition(api, "aimodels", namespace, "m", "Verified", "True")
+    victim = api.get("aimodels", namespace, "m")["spec"]
+    attacker_ns = f"{namespace[:50]}-evil"
+    cluster.kubectl("create", "namespace", attacker_ns)
+    api.create("trustpolicies", None, policy(f"p-{attacker_ns}", attacker_ns, KEY, [f"oci://{registry.host}/"]))
+    api.core.create_namespaced_secret(
+        attacker_ns,
+        {
+            "metadata": {"name": "registry-creds"},
+            "stringData": {"username": registry.username, "password": registry.password},
+        },
+    )
+    same = model(
+        "copy",
+        victim["source"]["uri"],
+        victim["signature"]["bundleUri"],
+        f"p-{attacker_ns}",
+        endOfLife={"deleteArtifacts": True},
+    )
+    same["spec"]["source"]["credentialsSecretRef"] = {"name": "registry-creds"}
+    api.create("aimodels", attacker_ns, same)
+    wait_for_condition(api, "aimodels", attacker_ns, "copy", "Verified", "True")
+    # a model whose signature does not verify (another key), over an artifact nobody else references
+    other = KeyPair.generate()
+    pub = publish(models_root, attacker_ns, "unverified", other)
+    source, bundle = push_to_registry(registry, pub, f"models/{attacker_ns}/unverified")
+    unverified = model("unverified", source, bundle, f"p-{attacker_ns}", endOfLife={"deleteArtifacts": True})
+    unverified["spec"]["source"]["credentialsSecretRef"] = {"name": "registry-creds"}
+    api.create("aimodels", attacker_ns, unverified)
+    wait_for_condition(api, "aimodels", attacker_ns, "unverified", "Verified", "False")
+
+    for name in ("copy", "unverified"):
+        api.delete("aimodels", attacker_ns, name)
+        eventually(lambda n=name: gone(lambda: api.get("aimodels", attacker_ns, n)), timeout=90, what=f"{name} gone")
+    repo, digest = victim_ref.split("@")
+    assert registry.manifest_exists(repo, digest)  # the victim's model is untouched
+    repo, digest = source.removeprefix(f"oci://{registry.host}/").split("@")
+    assert registry.manifest_exists(repo, digest)
+    assert condition(api.get("aimodels", namespace, "m"), "Verified")["status"] == "True"
+    retained = {}
+    for cert in api.custom.list_cluster_custom_object("modelguard.io", "v1alpha1", "decommissioncertificates")["items"]:
+        if cert["spec"]["model"]["namespace"] == attacker_ns:
+            for action in cert["spec"]["actions"]:
+                if action["step"] == "DeleteArtifacts":
+                    retained[(cert["spec"]["model"]["name"], action["name"])] = (action["result"], action["detail"])
+    assert retained[("copy", victim["source"]["uri"])] == ("Retained", "still referenced by 1 other AIModel(s)")
+    assert retained[("unverified", source)][0] == "Retained" and "never verified" in retained[("unverified", source)][1]
+    assert all(namespace not in detail for _, detail in retained.values())  # the other tenant is not named
+    api.delete("trustpolicies", None, f"p-{attacker_ns}")
+    cluster.kubectl("delete", "namespace", attacker_ns, "--wait=false", check=False)

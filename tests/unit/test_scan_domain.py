@@ -135,3 +135,16 @@ def test_scan_checks_report_documentation_and_pass_when_clean() -> None:
         spec=spec, now=NOW, verification_reason="DigestMismatch", verification_message="x", record=None, policy=None
     )
     assert result(run(tampered)[1]) == "Failed"
+
+
+@pytest.mark.parametrize(
+    ("reason", "outcome"),
+    [("SourceNotFound", "Failed"), ("SourceUnreachable", "Passed"), ("SourceUnauthorized", "Passed")],
+)
+def test_a_source_that_is_gone_fails_the_scan_a_flaky_one_does_not(reason: str, outcome: str) -> None:
+    """After a decommission deleted the artifact, later scans say so (issue 13, class 10)."""
+    spec = AIModelSpec.model_validate(ai_model("m")["spec"])
+    facts = ScanFacts(
+        spec=spec, now=NOW, verification_reason=reason, verification_message="x", record=None, policy=None
+    )
+    assert result(run(facts)[1]) == outcome

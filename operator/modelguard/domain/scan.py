@@ -70,6 +70,16 @@ def signature_and_integrity(facts: ScanFacts) -> list[Finding]:
     reason = facts.verification_reason
     if reason == "SignatureValid":
         return []
+    if reason == "SourceNotFound":  # the bytes are gone (deleted or moved): nothing serves from them again
+        return [
+            Finding(
+                check="integrity",
+                severity="High",
+                provisions=INTEGRITY,
+                message=f"the model's source no longer has it: {facts.verification_message}",
+                evidence={"reason": reason},
+            )
+        ]
     if reason in TRANSIENT:
         return [
             Finding(

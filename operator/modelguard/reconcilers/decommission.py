@@ -21,6 +21,7 @@ from modelguard.adapters.kube import KubeError, may
 from modelguard.adapters.oci import Reference, Registry
 from modelguard.adapters.resources import (
     AIDEPLOYMENTS,
+    AIMODELS,
     BY_CHILD_KIND,
     CERTIFICATES,
     CONFIGMAPS,
@@ -165,13 +166,49 @@ async def _registry(ctx: Context, run: Run, uri: str) -> tuple[Registry, Referen
     return Registry(settings.http, ref.host, creds, plain_http=ref.host in settings.plain_http_registries), ref
 
 
+async def _other_references(ctx: Context, run: Run) -> list[str]:
+    """Every source and signature URI of the other AIModels (any namespace): an artifact someone still uses
+    is never deleted. The API is read, not the cache: after a restart it may still be filling."""
+    try:
+        models = await ctx.kube.list(AIMODELS, None)
+    except KubeError as exc:
+        if exc.status != 403:
+            raise
+        # a namespace-scoped install may list only its own namespaces, which its cache holds
+        models = [b for k in ctx.store.keys("AIModel") if (b := ctx.store.get(k)) is not None]
+    uid = run.body["metadata"]["uid"]
+    out = []
+    for body in models:
+        if (body.get("metadata") or {}).get("uid") == uid:
+            continue
+        spec = body.get("spec") or {}
+        out.append(str((spec.get("source") or {}).get("uri")))
+        out.append(str((spec.get("signature") or {}).get("bundleUri")))
+    return out
+
+
+def _keep_reason(uri: str, verified: dict[str, Any], others: list[str]) -> str | None:
+    """Why an artifact must stay, or None: it was never verified by this model, or another model uses it."""
+    if uri not in (verified.get("source"), verified.get("signature")):
+        return "this model never verified it: ModelGuard deletes only artifacts it verified for this model"
+    users = sum(1 for other in others if other == uri)
+    if users:
+        return f"still referenced by {users} other AIModel(s)"
+    return None
+
+
 async def delete_artifacts(ctx: Context, run: Run) -> None:
     uris = [run.spec.source.uri]
     if run.spec.signature.bundle_uri:
         uris.append(run.spec.signature.bundle_uri)
+    verified = (run.body.get("status") or {}).get("verified") or {}
+    others = await _other_references(ctx, run) if run.spec.end_of_life.delete_artifacts else []
     for uri in uris:
+        keep = _keep_reason(uri, verified, others)
         if not run.spec.end_of_life.delete_artifacts:
             run.act("DeleteArtifacts", "Artifact", uri, "None", "Retained", "endOfLife.deleteArtifacts is false")
+        elif uri.startswith("oci://") and keep is not None:
+            run.act("DeleteArtifacts", "OCIManifest", uri, "None", "Retained", keep)
         elif uri.startswith("oci://"):
             registry, ref = await _registry(ctx, run, uri)
             existed = await asyncio.to_thread(registry.delete_manifest, ref)
