@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 
+from modelguard.domain.account_grant import GRANT
 from tests.harness.client import KubeTestClient, condition, eventually, wait_for_condition
 from tests.harness.controlplane import ControlPlane, grant
 from tests.harness.models import KeyPair
@@ -56,6 +58,14 @@ def served(api: KubeTestClient, operator: OperatorProcess, namespace: str, model
     wait_condition(api, namespace, "svc", "Ready", "True")
     yield "svc"
     api.delete("trustpolicies", None, name)
+
+
+def gone(read: Any) -> bool:
+    try:
+        read()
+    except ApiException as exc:
+        return exc.status == 404
+    return False
 
 
 def wait_condition(
@@ -328,3 +338,47 @@ def test_naming_a_service_account_needs_the_right_to_run_pods(
     assert plain.returncode == 0, plain.stderr  # without naming an account, the generated token-less one is used
     allowed = cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(obj), check=False)
     assert allowed.returncode == 0, allowed.stderr  # the admin may run pods, so may name the account
+
+
+def test_a_service_account_admitted_by_nobody_never_runs(
+    api: KubeTestClient, cluster: ControlPlane, operator: OperatorProcess, namespace: str, models_root: Path
+) -> None:
+    """Issue 13, class 5: admission is not the only guard. In a namespace whose admission only warns, with the
+    operator down, bob (no right to run pods) names a privileged ServiceAccount; nothing runs as it. A grant
+    copied from a deployment the admin was granted does not carry over either."""
+    name = model_with_keys(api, namespace, models_root)
+    wait_for_condition(api, "aimodels", namespace, "m", "Verified", "True")
+    cluster.kubectl("label", "namespace", namespace, "modelguard.io/admission=warn")
+    grant(cluster, namespace, "bob", ["aideployments"])
+    cluster.kubectl("create", "serviceaccount", "ci-deployer", "-n", namespace)
+    admitted = cluster.kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        stdin=json.dumps(ai_deployment("granted", "m", serviceAccountName="ci-deployer")),
+    )
+    assert admitted.returncode == 0
+    grant_value = api.get("aideployments", namespace, "granted")["metadata"]["annotations"][GRANT]
+    wait_condition(api, namespace, "granted", "Ready", "True", timeout=60)  # the admin may: it runs as the account
+
+    operator.kill()
+    try:
+        sneaky = ai_deployment("sneaky", "m", serviceAccountName="ci-deployer")
+        forged = ai_deployment("forged", "m", serviceAccountName="ci-deployer")
+        forged["metadata"]["annotations"] = {GRANT: grant_value}  # copied from `granted`
+        for obj in (sneaky, forged):
+            written = cluster.kubectl(
+                "apply", "-n", namespace, "--as", "bob", "-f", "-", stdin=json.dumps(obj), check=False
+            )
+            assert written.returncode == 0, written.stderr  # the webhooks are down and this namespace only warns
+    finally:
+        operator.restart()
+    for dep in ("sneaky", "forged"):
+        body = wait_condition(api, namespace, dep, "PolicyEnforced", "False", "ServiceAccountNotAdmitted", timeout=60)
+        assert condition(body, "Ready")["status"] == "False"
+        assert gone(lambda d=dep: api.apps.read_namespaced_deployment(d, namespace))
+    message = condition(api.get("aideployments", namespace, "forged"), "PolicyEnforced")["message"]
+    assert "another deployment" in message
+    api.delete("trustpolicies", None, name)

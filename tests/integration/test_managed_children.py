@@ -72,8 +72,9 @@ def test_fields_someone_else_adds_to_a_managed_deployment_are_removed(
     assert "hostNetwork" in condition(body, "PolicyEnforced")["message"]
     # the status claims restricted pods only from the live object (this namespace has no PSA label)
     eventually(
-        lambda: condition(api.get("aideployments", namespace, "svc"), "PodSecurity")["reason"]
-        == "NamespaceNotRestricted",
+        lambda: (
+            condition(api.get("aideployments", namespace, "svc"), "PodSecurity")["reason"] == "NamespaceNotRestricted"
+        ),
         timeout=30,
         what="PodSecurity to be judged on the cleaned live Deployment",
     )

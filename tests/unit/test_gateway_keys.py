@@ -8,9 +8,7 @@ from modelguard.builders.gateway import InvalidKeys, keys_map
 
 
 def test_a_key_that_nginx_would_read_as_a_pattern_is_escaped() -> None:
-    text = keys_map(
-        {"mallory": "~................", "trudy": "~alice-key-0123456789", "alice": "alice-key-0123456789"}
-    )
+    text = keys_map({"mallory": "~................", "trudy": "~alice-key-0123456789", "alice": "alice-key-0123456789"})
     assert '"\\~................" "mallory";' in text
     assert '"\\~alice-key-0123456789" "trudy";' in text
     assert '"alice-key-0123456789" "alice";' in text

@@ -13,6 +13,7 @@ DEPLOYMENT_DELETE_HOOK = "audit-aideployment-deletions"
 POLICY_HOOK = "audit-trustpolicies"
 APPROVALS_HOOK = "audit-modelapprovals"
 APPROVALS_MUTATE_HOOK = "stamp-modelapprovals"
+GRANT_MUTATE_HOOK = "grant-aideployments"
 MUTATE_HOOK = "mutate-aimodels"
 WARN_LABEL = "modelguard.io/admission"
 
@@ -154,17 +155,19 @@ def mutating_webhook_configuration(
     operator_namespace: str = "modelguard-system",
     timeout_seconds: int = 5,
 ) -> dict[str, Any]:
-    """Stamps who set an AIModel's end-of-life policy (the requester of a later retirement) and who
-    created a ModelApproval (the approver)."""
+    """Stamps who set an AIModel's end-of-life policy (the requester of a later retirement), who created a
+    ModelApproval (the approver), and grants an AIDeployment its named ServiceAccount. The grant hook may
+    fail open: without a grant the reconciler runs nothing (domain/account_grant.py)."""
     hooks = []
-    for hook_name, path, plural in (
-        (f"aimodels-requester.{GROUP}", MUTATE_HOOK, "aimodels"),
-        (f"modelapprovals-approver.{GROUP}", APPROVALS_MUTATE_HOOK, "modelapprovals"),
+    for hook_name, path, plural, failure in (
+        (f"aimodels-requester.{GROUP}", MUTATE_HOOK, "aimodels", "Fail"),
+        (f"modelapprovals-approver.{GROUP}", APPROVALS_MUTATE_HOOK, "modelapprovals", "Fail"),
+        (f"aideployments-grant.{GROUP}", GRANT_MUTATE_HOOK, "aideployments", "Ignore"),
     ):
         hook = _hook(
             hook_name,
             _client(path, ca_pem, url, service),
-            "Fail",
+            failure,
             timeout_seconds,
             _selector(operator_namespace),
             plural,

@@ -13,6 +13,9 @@ from modelguard.adapters.cache import Key
 from modelguard.adapters.kube import KubeError, may
 from modelguard.adapters.resources import CONFIGMAPS
 from modelguard.api.base import GROUP
+from modelguard.builders.webhooks import GRANT_MUTATE_HOOK
+from modelguard.domain import account_grant
+from modelguard.domain.account_grant import GRANT
 from modelguard.domain.admission import Review, end_of_life_stamp, review_deployment, review_model
 from modelguard.domain.audit import ObjectRef
 from modelguard.engine.runtime import Runtime
@@ -106,6 +109,16 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         for name, value in stamp.items():
             patch.metadata.annotations[name] = value
 
+    @kopf.on.mutate(GROUP, "aideployments", id=GRANT_MUTATE_HOOK, registry=registry, operations=["CREATE", "UPDATE"])
+    async def grant_service_account(
+        body: kopf.Body, userinfo: kopf.UserInfo, patch: kopf.Patch, namespace: str | None, **kwargs: Any
+    ) -> None:
+        """A named ServiceAccount is granted (signed) only to someone who may create pods in the namespace."""
+        # a grant nobody may forge or carry over: set, kept, or removed (None) by admission alone
+        patch.metadata.annotations[GRANT] = await grant_for(
+            runtime, dict(body), kwargs.get("old"), userinfo, namespace or ""
+        )
+
     @kopf.on.validate(GROUP, "modelapprovals", id=APPROVALS_HOOK, registry=registry, operations=["CREATE", "DELETE"])
     async def audit_approval(body: kopf.Body, userinfo: kopf.UserInfo, namespace: str | None, **kwargs: Any) -> None:
         spec = body.get("spec") or {}
@@ -177,6 +190,24 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         old = kwargs.get("old")
         details = await prompt_details(runtime.context, ns, dict(old) if old is not None else None, prompt)
         await _audit(runtime, "AIDeployment", body, userinfo, kwargs, details)
+
+
+async def grant_for(
+    runtime: Runtime, body: dict[str, Any], old: Any, userinfo: Mapping[str, Any], namespace: str
+) -> str | None:
+    """The grant annotation this AIDeployment must carry after this change (None: none)."""
+    account = (body.get("spec") or {}).get("serviceAccountName")
+    if not account:
+        return None
+    before = dict(old) if old is not None else {}
+    if (before.get("spec") or {}).get("serviceAccountName") == account:  # unchanged: keep what was granted
+        return ((before.get("metadata") or {}).get("annotations") or {}).get(GRANT)
+    user, groups = str(userinfo.get("username", "")), [str(g) for g in userinfo.get("groups") or []]
+    allowed, _why = await may(runtime.kube, user, groups, "create", "pods", namespace, "")
+    if not allowed or runtime.context.operator_key is None:
+        return None
+    name = str((body.get("metadata") or {}).get("name", ""))
+    return account_grant.grant(await runtime.context.operator_key.get(), namespace, name, str(account), user)
 
 
 async def _lookup(runtime: Runtime, key: Key) -> dict[str, Any] | None:

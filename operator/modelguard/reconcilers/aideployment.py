@@ -24,7 +24,9 @@ from modelguard.api.aimodel import AIModelSpec, AIModelStatus
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.builders import gateway, network, workload
 from modelguard.builders.labels import DIGEST_ANNOTATION
+from modelguard.domain.account_grant import granted
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions
+from modelguard.domain.crypto import public_pem
 from modelguard.domain.drift import comparable, differences, summarize
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.ownership import clash_message, controlled_by
@@ -121,6 +123,12 @@ async def _api_keys(ctx: Context, namespace: str, spec: AIDeploymentSpec) -> str
         raise VerificationError("InvalidAPIKeys", f"Secret {name!r}: {exc}") from None
 
 
+async def _account_not_granted(ctx: Context, body: dict[str, Any]) -> str | None:
+    if ctx.operator_key is None:
+        return "no operator key to check the service account grant with"
+    return granted(body, public_pem((await ctx.operator_key.get()).public_key()))
+
+
 async def _signature_and_key(ctx: Context, namespace: str, model: ModelView, signer: str) -> tuple[bytes, bytes]:
     assert model.spec is not None
     policy_body = await lookup(ctx, Key("TrustPolicy", "", model.spec.trust_policy))
@@ -141,6 +149,10 @@ async def _desired(
     record = model.status.verified
     if record is None or record.digest != decision.digest:
         raise Retry("WaitingForModel", "the model's verification record is not available yet")
+    if spec.service_account_name:  # admission may have been down or only warning: run as it only if granted
+        problem = await _account_not_granted(ctx, body)
+        if problem is not None:
+            raise VerificationError("ServiceAccountNotAdmitted", problem)
     keys_map = await _api_keys(ctx, key.namespace, spec)
     signature, public_pem = await _signature_and_key(ctx, key.namespace, model, record.signer)
     limit = spec.rate_limit
@@ -278,8 +290,10 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         except VerificationError as exc:
             decision = Decision("Hold", None, exc.reason, exc.message) if served is None else decision
             enforced = Verdict("PolicyEnforced", "False", exc.reason, exc.message)
-            if exc.reason == "NameConflict" and not _has(current, "PolicyEnforced", "NameConflict"):
-                await ctx.events.record(body, "Warning", "NameConflict", exc.message, action="Apply")
+            if exc.reason in ("NameConflict", "ServiceAccountNotAdmitted") and not _has(
+                current, "PolicyEnforced", exc.reason
+            ):
+                await ctx.events.record(body, "Warning", exc.reason, exc.message, action="Apply")
         except KubeError as exc:
             if exc.conflict:
                 raise Retry("Conflict", "a managed object changed while applying") from None
