@@ -106,3 +106,54 @@ def test_rollout_waits_for_approvals_of_the_digest(
     decided = find(log, kind="AIDeployment", namespace=namespace, name="svc", action="Approved")
     assert decided and decided[0]["details"]["approvers"] == "bob,carol" and decided[0]["newHash"] == digest
     api.delete("trustpolicies", None, name)
+
+
+def test_approvals_bind_to_the_deployment_and_what_was_approved(
+    cluster: ControlPlane, api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path
+) -> None:
+    """Issue 13, class 7: an approval covers this very AIDeployment (its uid) and its image, replicas and
+    exposure as approved; with separation of duties the last editor's own approval does not count."""
+    grant(cluster, namespace, "alice", ["aideployments", "modelapprovals"])  # edits and may approve
+    grant(cluster, namespace, "bob", ["modelapprovals"])
+    name = f"p-{namespace}"
+    requirements = {"approvals": 1, "separateApprovers": True}
+    api.create(
+        "trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"], requirements=requirements)
+    )
+    v1 = publish(models_root, namespace, "m-v1", KEY)
+    api.create("aimodels", namespace, model("m", v1.source, v1.bundle, name))
+    digest = wait_for_condition(api, "aimodels", namespace, "m", "Verified", "True")["status"]["verified"]["digest"]
+
+    def as_alice(*args: str, obj: dict[str, Any] | None = None) -> Any:
+        stdin = json.dumps(obj) if obj is not None else None
+        return cluster.kubectl(*args, "-n", namespace, "--as", "alice", stdin=stdin, check=False)
+
+    assert as_alice("apply", "-f", "-", obj=ai_deployment("svc", "m")).returncode == 0
+    assert approve(cluster, "alice", namespace, "by-alice", digest).returncode == 0  # her own change
+    waiting = wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "False", "AwaitingApproval")
+    assert "0 of 1" in condition(waiting, "Approved")["message"]  # type: ignore[index]
+    assert approve(cluster, "bob", namespace, "by-bob", digest).returncode == 0
+    try:
+        wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "True", "Approved")
+    except AssertionError:
+        body = api.get("aideployments", namespace, "svc")
+        raise AssertionError(
+            f"{condition(body, 'Approved')} {body['metadata'].get('annotations')} "
+            f"{api.get('modelapprovals', namespace, 'by-bob')['metadata'].get('annotations')} {body['metadata']['uid']} "
+            f"{body['spec']}"
+        ) from None
+
+    # more replicas than were approved: bob's approval no longer covers the deployment
+    patch = json.dumps({"spec": {"replicas": 5}})
+    assert as_alice("patch", "aideployment", "svc", "--type=merge", "-p", patch).returncode == 0
+    wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "False", "AwaitingApproval")
+    assert approve(cluster, "bob", namespace, "by-bob-5", digest).returncode == 0
+    wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "True", "Approved")
+
+    # deleted and re-created under the same name (a new uid): every approval starts again
+    assert as_alice("delete", "aideployment", "svc").returncode == 0
+    eventually(lambda: cluster.kubectl("get", "aideployment", "svc", "-n", namespace, check=False).returncode != 0)
+    assert as_alice("apply", "-f", "-", obj=ai_deployment("svc", "m", replicas=5)).returncode == 0
+    again = wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "False", "AwaitingApproval")
+    assert "0 of 1" in condition(again, "Approved")["message"]  # type: ignore[index]
+    api.delete("trustpolicies", None, name)

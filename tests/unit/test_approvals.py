@@ -10,24 +10,35 @@ KEY = crypto.generate("p256")
 PEM = crypto.public_pem(KEY.public_key())
 DIGEST = "sha256:" + "a" * 64
 SPEC = {"deployment": "chat", "digest": DIGEST}
+IMAGE = "registry.example/server@sha256:" + "d" * 64
+CHAT = {
+    "metadata": {"name": "chat", "namespace": "team-a", "uid": "uid-1"},
+    "spec": {"modelRef": {"name": "m"}, "runtime": {"image": IMAGE}, "replicas": 2},
+}
 
 
-def approval(name: str, user: str, spec: dict[str, str] = SPEC, namespace: str = "team-a") -> dict[str, Any]:
-    notes = approvals.stamp(KEY, namespace, spec, user, ["approvers"])
+def deployment(name: str = "chat", uid: str = "uid-1", **spec: Any) -> dict[str, Any]:
+    return {"metadata": {**CHAT["metadata"], "name": name, "uid": uid}, "spec": {**CHAT["spec"], **spec}}
+
+
+def approval(
+    name: str, user: str, spec: dict[str, str] = SPEC, namespace: str = "team-a", of: dict[str, Any] = CHAT
+) -> dict[str, Any]:
+    notes = approvals.stamp(KEY, namespace, spec, user, ["approvers"], of)
     return {"metadata": {"name": name, "namespace": namespace, "annotations": notes}, "spec": dict(spec)}
 
 
 def test_valid_approvals_count_once_per_person() -> None:
     bodies = [approval("a1", "alice"), approval("a2", "alice"), approval("b1", "bob")]
-    found = approvals.count(bodies, "chat", DIGEST, PEM)
+    found = approvals.count(bodies, CHAT, DIGEST, PEM)
     assert [(a.username, a.name) for a in found] == [("alice", "a1"), ("bob", "b1")]
 
 
 def test_approvals_bind_to_the_digest_and_deployment() -> None:
     bodies = [approval("a1", "alice")]
-    assert approvals.count(bodies, "chat", "sha256:" + "b" * 64, PEM) == []
-    assert approvals.count(bodies, "other", DIGEST, PEM) == []
-    assert approvals.count(bodies, "chat", None, PEM) == []
+    assert approvals.count(bodies, CHAT, "sha256:" + "b" * 64, PEM) == []
+    assert approvals.count(bodies, deployment("other"), DIGEST, PEM) == []
+    assert approvals.count(bodies, CHAT, None, PEM) == []
 
 
 def test_forged_or_moved_stamps_do_not_count() -> None:
@@ -42,6 +53,40 @@ def test_forged_or_moved_stamps_do_not_count() -> None:
     retargeted = approval("r", "alice")
     retargeted["spec"] = {**SPEC, "digest": "sha256:" + "c" * 64}
     other_key = crypto.public_pem(crypto.generate("p256").public_key())
-    assert approvals.count([forged, unsigned, moved], "chat", DIGEST, PEM) == []
-    assert approvals.count([retargeted], "chat", "sha256:" + "c" * 64, PEM) == []
-    assert approvals.count([approval("a", "alice")], "chat", DIGEST, other_key) == []
+    assert approvals.count([forged, unsigned, moved], CHAT, DIGEST, PEM) == []
+    assert approvals.count([retargeted], CHAT, "sha256:" + "c" * 64, PEM) == []
+    assert approvals.count([approval("a", "alice")], CHAT, DIGEST, other_key) == []
+
+
+def test_an_approval_covers_this_very_deployment_as_it_was_approved() -> None:
+    """Issue 13, class 7: re-creating the deployment under its name, or changing its image, replicas or
+    exposure, needs new approvals; a forged uid or spec annotation breaks the signature."""
+    bodies = [approval("a1", "alice")]
+    assert [a.username for a in approvals.count(bodies, CHAT, DIGEST, PEM)] == ["alice"]
+    assert approvals.count(bodies, deployment(uid="uid-2"), DIGEST, PEM) == []  # re-created
+    assert approvals.count(bodies, deployment(replicas=20), DIGEST, PEM) == []
+    assert approvals.count(bodies, deployment(runtime={"image": IMAGE.replace("d", "e")}), DIGEST, PEM) == []
+    assert approvals.count(bodies, deployment(access={"exposure": "External"}), DIGEST, PEM) == []
+    assert approvals.count(bodies, deployment(rateLimit={"burst": 5}), DIGEST, PEM)  # not covered: still counts
+    moved = approval("a2", "bob")
+    moved["metadata"]["annotations"][approvals.APPROVED_UID] = "uid-2"
+    assert approvals.count([moved], deployment(uid="uid-2"), DIGEST, PEM) == []
+
+
+def test_separation_of_duties_drops_the_last_editors_approval() -> None:
+    bodies = [approval("a1", "alice"), approval("b1", "bob")]
+    found = approvals.count(bodies, CHAT, DIGEST, PEM, not_by="alice")
+    assert [a.username for a in found] == ["bob"]
+
+
+def test_the_last_editor_is_read_only_from_a_stamp_covering_the_current_spec() -> None:
+    body = deployment()
+    body["metadata"]["annotations"] = {
+        approvals.LAST_CHANGED_BY: approvals.change_stamp(KEY, "team-a", "chat", body["spec"], "alice")
+    }
+    assert approvals.last_editor(body, PEM) == "alice"
+    changed = {**body, "spec": {**body["spec"], "replicas": 3}}  # changed behind admission's back
+    assert approvals.last_editor(changed, PEM) is None
+    other_key = crypto.public_pem(crypto.generate("p256").public_key())
+    assert approvals.last_editor(body, other_key) is None
+    assert approvals.last_editor(deployment(), PEM) is None  # no stamp

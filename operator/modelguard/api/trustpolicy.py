@@ -64,9 +64,15 @@ class Requirements(KubeModel):
     approvals: int = Field(
         default=0,
         description="Distinct people who must approve (ModelApproval) each new model digest before an "
-        "AIDeployment in the selected namespaces rolls it out.",
+        "AIDeployment in the selected namespaces rolls it out. An approval covers that AIDeployment (its uid: "
+        "re-creating it needs new approvals) and its model, runtime image, replicas and exposure as they were.",
         ge=0,
         le=10,
+    )
+    separate_approvers: bool = Field(
+        default=False,
+        description="Separation of duties: approvals by whoever last changed the AIDeployment's spec (as the "
+        "admission webhook recorded it) do not count; when nobody was recorded, no approval counts.",
     )
 
 

@@ -1,11 +1,15 @@
 """Human approval of a model digest before rollout (TS 104 223 5.1.4-1, 5.1.4-3), pure.
 
-The admission webhook stamps each ModelApproval with its creator's identity and signs the stamp with the
-operator's key; only stamped, correctly signed approvals for the current digest count, once per person.
+The admission webhook stamps each ModelApproval with its creator's identity and with what was approved (the
+AIDeployment's uid and a hash of its approval-relevant spec: model, runtime image, replicas, exposure) and
+signs the stamp with the operator's key. Only stamped, correctly signed approvals for the current digest,
+the same AIDeployment (not one re-created under its name) and the same spec count, once per person; with
+separation of duties, never the person who last changed the AIDeployment's spec.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,10 +22,26 @@ from modelguard.domain import signed_json
 APPROVED_BY = "modelguard.io/approved-by"
 APPROVED_BY_GROUPS = "modelguard.io/approved-by-groups"
 SIGNATURE = "modelguard.io/approval-signature"
-STAMP = (APPROVED_BY, APPROVED_BY_GROUPS, SIGNATURE)
+APPROVED_UID = "modelguard.io/approved-deployment-uid"
+APPROVED_SPEC = "modelguard.io/approved-spec"
+STAMP = (APPROVED_BY, APPROVED_BY_GROUPS, SIGNATURE, APPROVED_UID, APPROVED_SPEC)
 
 
-def _document(namespace: str, spec: Mapping[str, Any], username: str, groups: list[str]) -> dict[str, Any]:
+def approved_spec(deployment_spec: Mapping[str, Any]) -> str:
+    """What an approval covers besides the digest: the model, the runtime image, replicas and exposure."""
+    runtime = deployment_spec.get("runtime") or {}
+    covered = {
+        "model": (deployment_spec.get("modelRef") or {}).get("name"),
+        "image": runtime.get("image"),
+        "replicas": deployment_spec.get("replicas", 1),
+        "exposure": (deployment_spec.get("access") or {}).get("exposure", "Internal"),
+    }
+    return "sha256:" + hashlib.sha256(json.dumps(covered, sort_keys=True).encode()).hexdigest()
+
+
+def _document(
+    namespace: str, spec: Mapping[str, Any], username: str, groups: list[str], uid: str, covered: str
+) -> dict[str, Any]:
     return {
         "kind": "ModelApproval",
         "namespace": namespace,
@@ -29,18 +49,29 @@ def _document(namespace: str, spec: Mapping[str, Any], username: str, groups: li
         "digest": str(spec.get("digest", "")),
         "username": username,
         "groups": groups,
+        "deploymentUid": uid,
+        "approvedSpec": covered,
     }
 
 
 def stamp(
-    private: ec.EllipticCurvePrivateKey, namespace: str, spec: Mapping[str, Any], username: str, groups: list[str]
+    private: ec.EllipticCurvePrivateKey,
+    namespace: str,
+    spec: Mapping[str, Any],
+    username: str,
+    groups: list[str],
+    deployment: Mapping[str, Any] | None,
 ) -> dict[str, str]:
-    """The annotations the webhook writes on a new approval."""
-    signature = signed_json.sign(private, _document(namespace, spec, username, groups))
+    """The annotations the webhook writes on a new approval of (the current state of) `deployment`."""
+    uid = str(((deployment or {}).get("metadata") or {}).get("uid", ""))
+    covered = approved_spec((deployment or {}).get("spec") or {}) if deployment else ""
+    signature = signed_json.sign(private, _document(namespace, spec, username, groups, uid, covered))
     return {
         APPROVED_BY: username,
         APPROVED_BY_GROUPS: json.dumps(groups, separators=(",", ":")),
         SIGNATURE: json.dumps(signature, separators=(",", ":"), sort_keys=True),
+        APPROVED_UID: uid,
+        APPROVED_SPEC: covered,
     }
 
 
@@ -48,6 +79,8 @@ def stamp(
 class Approval:
     name: str
     username: str
+    deployment_uid: str = ""
+    approved_spec: str = ""
 
 
 def approver_of(body: Mapping[str, Any], public_pem: bytes) -> Approval | None:
@@ -62,27 +95,71 @@ def approver_of(body: Mapping[str, Any], public_pem: bytes) -> Approval | None:
     username = notes.get(APPROVED_BY)
     if not username or not isinstance(groups, list) or not isinstance(signature, dict):
         return None
+    uid, covered = str(notes.get(APPROVED_UID, "")), str(notes.get(APPROVED_SPEC, ""))
     document = {
-        **_document(str(meta.get("namespace", "")), body.get("spec") or {}, str(username), groups),
+        **_document(str(meta.get("namespace", "")), body.get("spec") or {}, str(username), groups, uid, covered),
         "signature": signature,
     }
     if signed_json.verify(public_pem, document, "approval") is not None:
         return None
-    return Approval(str(meta.get("name", "")), str(username))
+    return Approval(str(meta.get("name", "")), str(username), uid, covered)
 
 
 def count(
-    approvals: Iterable[Mapping[str, Any]], deployment: str, digest: str | None, public_pem: bytes
+    approvals: Iterable[Mapping[str, Any]],
+    deployment: Mapping[str, Any],
+    digest: str | None,
+    public_pem: bytes,
+    *,
+    not_by: str | None = None,
 ) -> list[Approval]:
-    """Valid approvals of `digest` for `deployment`, one per person (the oldest name when several)."""
+    """Valid approvals of `digest` for this very AIDeployment (uid) as it is now (its approval-relevant
+    spec), one per person (the oldest name when several), none by `not_by` (separation of duties)."""
     if digest is None:
         return []
+    meta = deployment.get("metadata") or {}
+    name, uid, covered = meta.get("name"), meta.get("uid"), approved_spec(deployment.get("spec") or {})
     found: dict[str, Approval] = {}
     for body in sorted(approvals, key=lambda b: str((b.get("metadata") or {}).get("name", ""))):
         spec = body.get("spec") or {}
-        if spec.get("deployment") != deployment or spec.get("digest") != digest:
+        if spec.get("deployment") != name or spec.get("digest") != digest:
             continue
         approval = approver_of(body, public_pem)
-        if approval is not None and approval.username not in found:
+        if approval is None or approval.deployment_uid != uid or approval.approved_spec != covered:
+            continue
+        if approval.username != not_by and approval.username not in found:
             found[approval.username] = approval
     return sorted(found.values(), key=lambda a: a.username)
+
+
+LAST_CHANGED_BY = "modelguard.io/last-changed-by"
+
+
+def _change(namespace: str, name: str, spec: Mapping[str, Any], username: str) -> dict[str, Any]:
+    spec_hash = hashlib.sha256(json.dumps(dict(spec), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return {"kind": "SpecChange", "namespace": namespace, "name": name, "spec": spec_hash, "username": username}
+
+
+def change_stamp(
+    private: ec.EllipticCurvePrivateKey, namespace: str, name: str, spec: Mapping[str, Any], username: str
+) -> str:
+    """Who changed an AIDeployment's spec to what it is now, signed (written by the admission webhook)."""
+    document = _change(namespace, name, spec, username)
+    return json.dumps({**document, "signature": signed_json.sign(private, document)}, separators=(",", ":"))
+
+
+def last_editor(body: Mapping[str, Any], public_pem: bytes) -> str | None:
+    """Who admission says last changed this spec, or None when no valid stamp covers the spec as it is."""
+    meta = body.get("metadata") or {}
+    try:
+        document = json.loads((meta.get("annotations") or {}).get(LAST_CHANGED_BY) or "null")
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    expected = _change(str(meta.get("namespace", "")), str(meta.get("name", "")), body.get("spec") or {}, "")
+    if any(document.get(k) != expected[k] for k in ("kind", "namespace", "name", "spec")):
+        return None
+    if signed_json.verify(public_pem, document, "change stamp") is not None:
+        return None
+    return str(document.get("username") or "") or None

@@ -17,6 +17,7 @@ from modelguard.builders.webhooks import GRANT_MUTATE_HOOK
 from modelguard.domain import account_grant
 from modelguard.domain.account_grant import GRANT
 from modelguard.domain.admission import Review, end_of_life_stamp, review_deployment, review_model
+from modelguard.domain.approvals import LAST_CHANGED_BY, change_stamp
 from modelguard.domain.audit import ObjectRef
 from modelguard.engine.runtime import Runtime
 from modelguard.reconcilers.approvals import restore_stamp, stamp_for
@@ -110,14 +111,14 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
             patch.metadata.annotations[name] = value
 
     @kopf.on.mutate(GROUP, "aideployments", id=GRANT_MUTATE_HOOK, registry=registry, operations=["CREATE", "UPDATE"])
-    async def grant_service_account(
+    async def stamp_deployment(
         body: kopf.Body, userinfo: kopf.UserInfo, patch: kopf.Patch, namespace: str | None, **kwargs: Any
     ) -> None:
-        """A named ServiceAccount is granted (signed) only to someone who may create pods in the namespace."""
-        # a grant nobody may forge or carry over: set, kept, or removed (None) by admission alone
-        patch.metadata.annotations[GRANT] = await grant_for(
-            runtime, dict(body), kwargs.get("old"), userinfo, namespace or ""
-        )
+        """Signed by admission alone, never carried over or forged: the ServiceAccount grant (only for someone
+        who may create pods in the namespace) and who last changed the spec (separation of duties)."""
+        old, ns = kwargs.get("old"), namespace or ""
+        patch.metadata.annotations[GRANT] = await grant_for(runtime, dict(body), old, userinfo, ns)
+        patch.metadata.annotations[LAST_CHANGED_BY] = await last_change_for(runtime, dict(body), old, userinfo, ns)
 
     @kopf.on.validate(GROUP, "modelapprovals", id=APPROVALS_HOOK, registry=registry, operations=["CREATE", "DELETE"])
     async def audit_approval(body: kopf.Body, userinfo: kopf.UserInfo, namespace: str | None, **kwargs: Any) -> None:
@@ -208,6 +209,25 @@ async def grant_for(
         return None
     name = str((body.get("metadata") or {}).get("name", ""))
     return account_grant.grant(await runtime.context.operator_key.get(), namespace, name, str(account), user)
+
+
+async def last_change_for(
+    runtime: Runtime, body: dict[str, Any], old: Any, userinfo: Mapping[str, Any], namespace: str
+) -> str | None:
+    """Who changed the spec to what it is now: this requester, or (spec unchanged) whoever admission said before."""
+    before = dict(old) if old is not None else None
+    if before is not None and dict(before.get("spec") or {}) == dict(body.get("spec") or {}):
+        return ((before.get("metadata") or {}).get("annotations") or {}).get(LAST_CHANGED_BY)
+    if runtime.context.operator_key is None:
+        return None
+    meta = body.get("metadata") or {}
+    return change_stamp(
+        await runtime.context.operator_key.get(),
+        namespace,
+        str(meta.get("name", "")),
+        body.get("spec") or {},
+        str(userinfo.get("username", "")),
+    )
 
 
 async def _lookup(runtime: Runtime, key: Key) -> dict[str, Any] | None:

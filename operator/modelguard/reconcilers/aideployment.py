@@ -33,7 +33,7 @@ from modelguard.domain.ownership import clash_message, controlled_by
 from modelguard.domain.pod_security import template_violations
 from modelguard.domain.rollout import Decision, ModelView, decide
 from modelguard.reconcilers import approvals, model_access, ownership
-from modelguard.reconcilers.context import Context, lookup, spec_error, write_status
+from modelguard.reconcilers.context import Context, lookup, spec_error, status_view, write_status
 
 log = logging.getLogger(__name__)
 QUARANTINE_MANAGER = "modelguard-quarantine"
@@ -251,7 +251,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     if body is None:
         return None
     try:
-        current = AIDeploymentStatus.model_validate(body.get("status") or {})
+        current = AIDeploymentStatus.model_validate(status_view(ctx, key, body))
     except ValidationError:
         current = AIDeploymentStatus()
     try:
@@ -266,7 +266,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     policy_name = ((model_body or {}).get("spec") or {}).get("trustPolicy")
     policy_body = await lookup(ctx, Key("TrustPolicy", "", policy_name)) if policy_name else None
     model = _parse(model_body, policy_body)
-    approval = await approvals.gather(ctx, key, spec, model, policy_body)
+    approval = await approvals.gather(ctx, key, body, spec, model, policy_body)
     deployment_name = workload.names(key.name)["deployment"]
     deployed = ctx.store.get(Key("Deployment", key.namespace, deployment_name))
     served = ((deployed or {}).get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
@@ -346,15 +346,17 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         _ready(decision, available),
     ]
     drift_record = DriftRecord(at=ctx.clock(), objects="; ".join(drift)[:2048]) if drift else current.last_drift
+    newly_quarantined = decision.action == "Quarantine" and not any(
+        c.type == "Quarantined" and c.status == "True" for c in current.conditions
+    )
+    if newly_quarantined:  # counted before the status shows it: whoever sees the condition sees the count
+        ctx.metrics.quarantines.labels(key.namespace).inc()
     if await _status(ctx, key, body, current, verdicts, served, children, drift_record, approval.status()):
         log.info("%s: %s %s", key, decision.action, decision.reason)
     if drift:
         await ctx.events.record(body, "Warning", "DriftReverted", enforced.message, action="Enforce")
-    if decision.action == "Quarantine" and not any(
-        c.type == "Quarantined" and c.status == "True" for c in current.conditions
-    ):
+    if newly_quarantined:
         await ctx.events.record(body, "Warning", "Quarantined", decision.message, action="Quarantine")
-        ctx.metrics.quarantines.labels(key.namespace).inc()
     return None
 
 

@@ -38,7 +38,7 @@ from modelguard.domain.model_checks import (
     signature_location,
 )
 from modelguard.reconcilers import decommission, model_access, scan
-from modelguard.reconcilers.context import Context, current_conditions, lookup, spec_error, write_status
+from modelguard.reconcilers.context import Context, current_conditions, lookup, spec_error, status_view, write_status
 
 log = logging.getLogger(__name__)
 SLOW_VERIFICATION = 1.0  # seconds before "Verifying" is written to status
@@ -54,9 +54,9 @@ class Outcome:
     attempt: VerificationAttempt | None
 
 
-def _status(body: dict[str, Any]) -> AIModelStatus:
+def _status(status: dict[str, Any]) -> AIModelStatus:
     try:
-        return AIModelStatus.model_validate(body.get("status") or {})
+        return AIModelStatus.model_validate(status)
     except ValidationError:
         return AIModelStatus()
 
@@ -201,7 +201,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     if body is None:
         ctx.metrics.forget(key.namespace, key.name)
         return None
-    status = _status(body)
+    status = _status(status_view(ctx, key, body))
     try:
         spec = AIModelSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
@@ -360,7 +360,7 @@ async def _end_of_life(
             {"decommission": progress.wire()},
         )
         current_body = ctx.store.get(key) or current_body
-        current_status = _status(current_body)
+        current_status = _status(status_view(ctx, key, current_body))
         if pending is not None and ctx.decommission_step_delay:
             await asyncio.sleep(ctx.decommission_step_delay)
     if trigger == "Deletion" or meta.get("deletionTimestamp"):

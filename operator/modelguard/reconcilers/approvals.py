@@ -14,7 +14,7 @@ from modelguard.domain import approvals
 from modelguard.domain.conditions import Verdict
 from modelguard.domain.crypto import public_pem
 from modelguard.domain.deployment_gate import ModelView
-from modelguard.reconcilers.context import Context
+from modelguard.reconcilers.context import Context, lookup
 
 INDEX = "approvals-by-deployment"
 
@@ -49,33 +49,45 @@ class ApprovalFacts:
         )
 
 
-def _policy_requires(policy_body: dict[str, Any] | None) -> int:
+def _policy_requires(policy_body: dict[str, Any] | None) -> tuple[int, bool]:
+    """(approvals required, separation of duties) of the policy."""
     if policy_body is None:
-        return 0
+        return 0, False
     try:
-        return TrustPolicySpec.model_validate(policy_body.get("spec") or {}).requirements.approvals
+        requirements = TrustPolicySpec.model_validate(policy_body.get("spec") or {}).requirements
     except ValidationError:
-        return 10  # an unreadable policy cannot lower the bar (fail closed)
+        return 10, True  # an unreadable policy cannot lower the bar (fail closed)
+    return requirements.approvals, requirements.separate_approvers
 
 
 async def gather(
-    ctx: Context, key: Key, spec: AIDeploymentSpec, model: ModelView | None, policy_body: dict[str, Any] | None
+    ctx: Context,
+    key: Key,
+    body: dict[str, Any],
+    spec: AIDeploymentSpec,
+    model: ModelView | None,
+    policy_body: dict[str, Any] | None,
 ) -> ApprovalFacts:
-    required = max(spec.approval.required, _policy_requires(policy_body))
+    by_policy, separate = _policy_requires(policy_body)
+    required = max(spec.approval.required, by_policy)
     digest = model.status.verified.digest if model is not None and model.status.verified is not None else None
     if not required or digest is None or ctx.operator_key is None:
         return ApprovalFacts(required, digest, ())
     pem = public_pem((await ctx.operator_key.get()).public_key())
+    editor = approvals.last_editor(body, pem) if separate else None
+    if separate and editor is None:  # nobody recorded: nobody can be told apart from the editor
+        return ApprovalFacts(required, digest, ())
     bodies = [ctx.store.get(k) or {} for k in ctx.store.lookup(INDEX, f"{key.namespace}/{key.name}")]
-    return ApprovalFacts(required, digest, tuple(approvals.count(bodies, key.name, digest, pem)))
+    return ApprovalFacts(required, digest, tuple(approvals.count(bodies, body, digest, pem, not_by=editor)))
 
 
 async def stamp_for(
     ctx: Context, namespace: str, spec: dict[str, Any], username: str, groups: list[str]
 ) -> dict[str, str]:
-    """The signed approver annotations of a new approval (called by the admission webhook only)."""
+    """The signed approver annotations of a new approval of the AIDeployment as it is now (admission only)."""
     assert ctx.operator_key is not None
-    return approvals.stamp(await ctx.operator_key.get(), namespace, spec, username, groups)
+    deployment = await lookup(ctx, Key("AIDeployment", namespace, str(spec.get("deployment", ""))))
+    return approvals.stamp(await ctx.operator_key.get(), namespace, spec, username, groups, deployment)
 
 
 def restore_stamp(old: dict[str, Any] | None) -> dict[str, str]:

@@ -69,6 +69,17 @@ async def lookup(ctx: Context, key: Key) -> dict[str, Any] | None:
     return await ctx.kube.get(LOOKUP[key.kind], key.namespace or None, key.name)
 
 
+def status_view(ctx: Context, key: Key, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The object's status as a reconcile must see it: the watch cache lags behind our own writes, so while it
+    still shows the status our last write replaced, that write is the status. (Without this, a reconcile
+    right after a write decided from the older status: a reported drift was overwritten as Enforced.)"""
+    cached = dict(body.get("status") or {})
+    seen = ctx.written.get(key)
+    if seen is not None and seen[0] == cached:
+        return {**cached, **seen[1]}
+    return cached
+
+
 async def write_status(
     ctx: Context, res: Resource, key: Key, body: Mapping[str, Any], status: Mapping[str, Any]
 ) -> bool:
@@ -78,10 +89,7 @@ async def write_status(
     The watch cache lags behind our own writes: while it still shows the status our last write replaced,
     that write counts as stored, so a quick second reconcile neither writes nor records it again."""
     cached = dict(body.get("status") or {})
-    current = cached
-    seen = ctx.written.get(key)
-    if seen is not None and seen[0] == cached:
-        current = {**cached, **seen[1]}
+    current = status_view(ctx, key, body)
     if all(current.get(field) == value for field, value in status.items()):
         return False
     await ctx.record(decisions(key.kind, ObjectRef(key.kind, key.namespace, key.name), current, status))
