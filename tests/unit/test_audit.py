@@ -80,10 +80,21 @@ def test_a_different_record_at_the_checkpoint_is_caught() -> None:
     assert any("differs from the signed checkpoint" in p for p in report.problems)
 
 
-def test_a_rotated_log_is_checked_from_where_it_starts() -> None:
+def test_a_rotated_log_is_checked_from_where_it_starts_when_asked() -> None:
     records = chain(6)
-    report = verify_chain(records[3:], audit.checkpoint(6, str(records[-1]["hash"]), NOW))
+    report = verify_chain(records[3:], audit.checkpoint(6, str(records[-1]["hash"]), NOW), partial=True)
     assert report.ok and any("starts at record 4" in n for n in report.notes)
+
+
+def test_a_truncated_or_uncovered_log_fails_unless_a_partial_check_is_asked() -> None:
+    """Issue 13, class 6: a log without its start, or with records no signed checkpoint covers, fails."""
+    records = chain(6)
+    truncated = verify_chain(records[3:], audit.checkpoint(6, str(records[-1]["hash"]), NOW))
+    assert not truncated.ok and any("starts at record 4" in p for p in truncated.problems)
+    padded = verify_chain(records, audit.checkpoint(4, str(records[3]["hash"]), NOW))  # 5 and 6 signed by nobody
+    assert not padded.ok and any("not covered" in p for p in padded.problems)
+    assert verify_chain(records, audit.checkpoint(4, str(records[3]["hash"]), NOW), partial=True).ok
+    assert not verify_chain([], None, partial=True).ok  # no verifiable record at all
 
 
 def test_parse_log_skips_other_lines() -> None:
@@ -171,3 +182,40 @@ def test_decisions_are_status_transitions(
     kind: str, before: dict[str, object], patch: dict[str, object], expected: list[str]
 ) -> None:
     assert [e.action for e in decisions(kind, REF, before, patch)] == expected
+
+
+HOSTILE_TEXT = [
+    "line\u2028separator",
+    "para\u2029graph",
+    "next\x85line",
+    "form\x0cfeed",
+    "tab\tand\rreturn",
+    "nul\x00byte",
+    "rtl \u202e override",
+    "emoji \U0001f600 and \ud7ff",
+    "escaped \\u2028 literally",
+    '{"audit":"modelguard.io/audit/v1","seq":1}',
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXT)
+def test_any_unicode_a_tenant_writes_leaves_the_log_verifiable(text: str, tmp_path: object) -> None:
+    """Issue 13, class 6: what the operator prints (adapters/audit_log.dumps) is read back by `audit verify`
+    line by line; a field full of separators or escapes must neither split a record nor change its hash."""
+    from pathlib import Path
+
+    from modelguard.adapters.audit_log import dumps
+    from modelguard.cli.audit import _lines
+
+    records = seal(
+        [Entry("Change", "UPDATE", REF, Actor(f"user {text}", (text,)), details={"comment": text})],
+        0,
+        audit.GENESIS,
+        NOW,
+    )
+    log = Path(str(tmp_path)) / "operator.log"
+    log.write_text("operator says hello\n" + "".join(dumps(r) + "\n" for r in records), encoding="utf-8")
+    assert all(ord(c) < 128 for c in log.read_text(encoding="utf-8"))  # one ASCII line per record
+    parsed = audit.parse_log(_lines([log]))
+    assert parsed == records
+    assert verify_chain(parsed, audit.checkpoint(1, str(records[0]["hash"]), NOW)).ok

@@ -83,7 +83,9 @@ def _stdout(line: str) -> None:
 
 
 def dumps(record: dict[str, Any]) -> str:
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """One line of ASCII: whatever Unicode a record holds is escaped, so no log tool splits or mangles it (its
+    hash covers the content, not this form)."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 class AuditUnavailable(Retry):

@@ -145,10 +145,13 @@ def _ranges(numbers: list[int]) -> str:
     return ", ".join(parts)
 
 
-def verify_chain(records: Iterable[Mapping[str, Any]], signed_head: Mapping[str, Any] | None) -> ChainReport:
+def verify_chain(
+    records: Iterable[Mapping[str, Any]], signed_head: Mapping[str, Any] | None, *, partial: bool = False
+) -> ChainReport:
     """Check records (any order, duplicates allowed when identical) as one chain, and against the signed
-    checkpoint when given (its signature is checked by the caller). Starting mid-chain is allowed (rotated
-    logs); what is present must link, and must reach the checkpoint."""
+    checkpoint when given (its signature is checked by the caller). What is present must link and must reach
+    the checkpoint; it must also start at record 1 and end at the checkpoint, unless `partial` (a rotated
+    log, the cluster's ring of recent records) asks for less, which turns those two into notes."""
     report = ChainReport()
     by_seq: dict[int, Mapping[str, Any]] = {}
     for record in records:
@@ -176,13 +179,17 @@ def verify_chain(records: Iterable[Mapping[str, Any]], signed_head: Mapping[str,
         if before is not None and by_seq[seq].get("prev") != before.get("hash"):
             report.problems.append(f"record {seq}: does not follow record {seq - 1} (chain broken)")
     if order[0] > 1:
-        report.notes.append(f"the log starts at record {order[0]}; earlier records were not checked")
+        start = f"the log starts at record {order[0]}; records 1-{order[0] - 1} were not checked"
+        (report.notes if partial else report.problems).append(start)
     if signed_head is not None:
-        _against_checkpoint(report, by_seq, signed_head)
+        _against_checkpoint(report, by_seq, signed_head, partial)
     return report
 
 
-def _against_checkpoint(report: ChainReport, by_seq: Mapping[int, Mapping[str, Any]], head: Mapping[str, Any]) -> None:
+def _against_checkpoint(
+    report: ChainReport, by_seq: Mapping[int, Mapping[str, Any]], head: Mapping[str, Any], partial: bool
+) -> None:
+    uncovered = report.notes if partial else report.problems
     seq, expected = int(head.get("seq", 0)), head.get("hash")
     assert report.last is not None
     if seq > report.last:
@@ -194,9 +201,9 @@ def _against_checkpoint(report: ChainReport, by_seq: Mapping[int, Mapping[str, A
         if by_seq[seq].get("hash") != expected:
             report.problems.append(f"record {seq}: differs from the signed checkpoint")
         if report.last > seq:
-            report.notes.append(f"records {seq + 1}-{report.last} are newer than the checkpoint")
+            uncovered.append(f"records {seq + 1}-{report.last} are newer than the signed checkpoint (not covered)")
     else:
-        report.notes.append(f"the log starts after the checkpoint (record {seq}); it was not compared")
+        uncovered.append(f"the log starts after the signed checkpoint (record {seq}); it was not compared")
 
 
 def change_entry(
