@@ -140,12 +140,16 @@ def test_approvals_bind_to_the_deployment_and_what_was_approved(
         stamp = api.get("modelapprovals", namespace, "by-bob")["metadata"].get("annotations")
         raise AssertionError(f"{condition(body, 'Approved')} {body['metadata'].get('annotations')} {stamp}") from None
 
-    # more replicas than were approved: bob's approval no longer covers the deployment
+    eventually(lambda: api.apps.read_namespaced_deployment("svc", namespace).spec.replicas == 1)
+    # more replicas than were approved: bob's approval no longer covers the deployment, and the change waits
     patch = json.dumps({"spec": {"replicas": 5}})
     assert as_alice("patch", "aideployment", "svc", "--type=merge", "-p", patch).returncode == 0
-    wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "False", "AwaitingApproval")
+    held = wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "False", "AwaitingApproval")
+    assert condition(held, "Ready")["status"] == "True"  # type: ignore[index]  # still serving what was approved
+    assert api.apps.read_namespaced_deployment("svc", namespace).spec.replicas == 1
     assert approve(cluster, "bob", namespace, "by-bob-5", digest).returncode == 0
     wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "True", "Approved")
+    eventually(lambda: api.apps.read_namespaced_deployment("svc", namespace).spec.replicas == 5)
 
     # deleted and re-created under the same name (a new uid): every approval starts again
     assert as_alice("delete", "aideployment", "svc").returncode == 0

@@ -107,3 +107,33 @@ def test_init_container_gets_the_sources_credentials_and_the_operators_ca_bundle
     assert args[args.index("--ca-bundle") + 1] == "/etc/modelguard/verify/ca.crt"
     assert args[-1] == "/models" and args.index("--ca-bundle") < len(args) - 1
     assert verify_config(facts, b"sig", b"pem")["data"]["ca.crt"] == facts.ca_bundle
+
+
+def test_a_change_awaiting_approval_keeps_the_approved_replicas_image_and_service_type() -> None:
+    from dataclasses import replace
+
+    from modelguard.builders.workload import keep_approved
+
+    approved = deployment(FACTS)
+    live_service = {**service(FACTS), "spec": {**service(FACTS)["spec"], "type": "ClusterIP"}}
+    spec = AIDeploymentSpec.model_validate(
+        ai_deployment(
+            "s",
+            "m",
+            replicas=9,
+            runtime={"image": "other@sha256:" + "f" * 64},
+            access={"exposure": "External"},
+            authentication={"apiKeysSecretRef": {"name": "k"}},
+            rateLimit={"requestsPerSecond": 1},
+        )["spec"]
+    )
+    changed = replace(FACTS, spec=spec)
+    held = keep_approved([deployment(changed), service(changed)], approved, live_service)
+    server = next(c for c in held[0]["spec"]["template"]["spec"]["containers"] if c["name"] == "model-server")
+    assert held[0]["spec"]["replicas"] == approved["spec"]["replicas"] and server["image"] == FACTS.spec.runtime.image
+    assert held[1]["spec"]["type"] == "ClusterIP"
+    gateway_image = next(c for c in held[0]["spec"]["template"]["spec"]["containers"] if c["name"] == "gateway")[
+        "image"
+    ]
+    assert gateway_image == FACTS.gateway_image  # everything else still comes from the desired objects
+    assert keep_approved([deployment(changed)], None, None)[0]["spec"]["replicas"] == 9  # nothing live: nothing to keep

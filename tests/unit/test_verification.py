@@ -187,3 +187,34 @@ def test_detached_signature_over_single_file(tmp_path: Path) -> None:
     assert reason_of(lambda: verify_local(tmp_path, signature, trusted(), NOW, format="detached")) == (
         "UnsupportedSource"
     )
+
+
+def test_the_init_container_command_verifies_a_detached_signature_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13, class 9: the init container fetches the one artifact into the model directory and verifies
+    that file (it used to hand the directory to the detached check, which refused it)."""
+    import hashlib
+
+    from modelguard.cli.main import main as cli
+
+    source = tmp_path / "published" / "model.gguf"
+    source.parent.mkdir()
+    source.write_bytes(os.urandom(50_000))
+    digest = hashlib.sha256(source.read_bytes()).digest()
+    signature = tmp_path / "model.sig"
+    signature.write_bytes(base64.b64encode(crypto.sign_detached(crypto.load_private_key(KEY.private_pem), digest)))
+    key = tmp_path / "publisher.pem"
+    key.write_bytes(KEY.public_pem)
+    models = tmp_path / "models"
+    args = [
+        "verify", "--key", str(key), "--signature", str(signature), "--format", "detached",
+        "--expect-digest", "sha256:" + digest.hex(), "--source", f"file://{source}", "--fetch-into", str(models),
+        "--file-root", str(source.parent), "--quiet", str(models),
+    ]  # fmt: skip
+    assert cli(args) == 0
+    assert capsys.readouterr().out.startswith("verified sha256:" + digest.hex())
+    assert (models / "model.gguf").read_bytes() == source.read_bytes()
+    flip_byte(source, 10)
+    assert cli(args) == 1
+    assert "not verified" in capsys.readouterr().out

@@ -102,8 +102,9 @@ def _credentials(directory: Path | None) -> Credentials | None:
     return Credentials(username=read("username"), password=read("password"), token=read("token"))
 
 
-def _fetch(args: argparse.Namespace, signature: bytes, keys: list[TrustedKey], now: datetime) -> None:
-    """Authenticate the signature, then fetch exactly the files it lists (verification follows)."""
+def _fetch(args: argparse.Namespace, signature: bytes, keys: list[TrustedKey], now: datetime) -> Path:
+    """Authenticate the signature, then fetch exactly the files it lists (verification follows). Returns what
+    to verify: the directory, or for a detached signature the one file fetched into it."""
     settings = SourceSettings(
         HttpClient(ssl_context(args.ca_bundle)), tuple(args.file_root), tuple(args.plain_http_registry)
     )
@@ -118,6 +119,7 @@ def _fetch(args: argparse.Namespace, signature: bytes, keys: list[TrustedKey], n
     written = fetch_model(args.source, manifest, target, settings, _credentials(args.credentials))
     if not args.quiet:
         print(f"fetched {written} bytes into {target}", file=sys.stderr)
+    return target / manifest.resources[0].path if args.format == "detached" else Path(args.model)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -128,12 +130,13 @@ def main(args: argparse.Namespace) -> int:
         print(f"not verified: Unreadable: {exc.filename}: {exc.strerror}")
         return 1
     now = datetime.now(UTC)
+    model: Path = args.model
     if args.source:
         if args.fetch_into is None:
             print("not verified: Usage: --source needs --fetch-into")
             return 2
         try:
-            _fetch(args, signature, keys, now)
+            model = _fetch(args, signature, keys, now)
         except (VerificationError, Retry) as exc:
             print(f"not verified: {exc.reason}: {exc.message}")
             return 1
@@ -142,7 +145,7 @@ def main(args: argparse.Namespace) -> int:
             return 1
     try:
         result = verify_local(
-            args.model,
+            model,
             signature,
             keys,
             now,

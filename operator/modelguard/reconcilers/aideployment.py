@@ -286,6 +286,9 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     ):
         try:
             objects = await _desired(ctx, key, body, spec, model, decision)
+            if decision.action == "Keep" and decision.reason == "AwaitingApproval":  # a change not approved yet
+                live_service = ctx.store.get(Key("Service", key.namespace, workload.names(key.name)["service"]))
+                objects = workload.keep_approved(objects, deployed, live_service)
             result = await _apply(ctx, key, body["metadata"]["uid"], objects, current.children)
         except VerificationError as exc:
             decision = Decision("Hold", None, exc.reason, exc.message) if served is None else decision
