@@ -328,6 +328,8 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         enforced = Verdict("PolicyEnforced", "Unknown", "NotDeployed", "nothing deployed yet")
 
     replicas = 0 if decision.action == "Quarantine" else spec.replicas
+    if decision.action == "Keep" and decision.reason == "AwaitingApproval" and deployed is not None:
+        replicas = int((deployed.get("spec") or {}).get("replicas") or 0)  # what was approved keeps serving
     available = _availability(deployed if served else None, replicas)
     auth = (
         Verdict("Authenticated", "True", "APIKeys", "clients authenticate with API keys")
