@@ -95,3 +95,12 @@ def wait_for_condition(
         return body
 
     return eventually(probe, timeout=timeout, what=f"{plural}/{name} {type_}={status} {reason or ''}")
+
+
+def gone(read: Callable[[], Any]) -> bool:
+    """True when reading the object answers 404."""
+    try:
+        read()
+    except ApiException as exc:
+        return exc.status == 404
+    return False

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,18 @@ def testbin() -> Path:
     if result.returncode != 0:
         raise ControlPlaneError(f"building the control plane failed (exit {result.returncode}); see output above")
     return Path(result.stdout.strip().splitlines()[-1])
+
+
+def wait_ready(proc: Process, ready: Callable[[], bool], timeout: float, interval: float = 0.2) -> None:
+    """Until `ready()` holds; a process that exits or never gets ready fails with the end of its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise ControlPlaneError(f"{proc.name} exited early:\n{proc.tail()}")
+        if ready():
+            return
+        time.sleep(interval)
+    raise ControlPlaneError(f"{proc.name} not ready after {timeout}s:\n{proc.tail()}")
 
 
 @dataclass
@@ -281,16 +294,8 @@ class ControlPlane:
             if proc is not None:
                 proc.stop()
 
-    def _wait(self, name: str, ready: object, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        proc = self.processes[name]
-        while time.monotonic() < deadline:
-            if not proc.alive():
-                raise ControlPlaneError(f"{name} exited early:\n{proc.tail()}")
-            if ready():  # type: ignore[operator]
-                return
-            time.sleep(0.2)
-        raise ControlPlaneError(f"{name} not ready after {timeout}s:\n{proc.tail()}")
+    def _wait(self, name: str, ready: Callable[[], bool], timeout: float) -> None:
+        wait_ready(self.processes[name], ready, timeout)
 
     def _ssl(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context(cafile=str(self.ca_file))

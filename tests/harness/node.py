@@ -17,10 +17,11 @@ import shlex
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.harness.controlplane import ControlPlane, ControlPlaneError, Process, free_port
+from tests.harness.controlplane import ControlPlane, ControlPlaneError, Process, free_port, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "hack" / "testbin" / "build-node.sh"
@@ -267,16 +268,8 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
         self.processes[name] = proc
         return proc
 
-    def _wait(self, name: str, ready: object, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        proc = self.processes[name]
-        while time.monotonic() < deadline:
-            if not proc.alive():
-                raise ControlPlaneError(f"{name} exited early:\n{proc.tail()}")
-            if ready():  # type: ignore[operator]
-                return
-            time.sleep(0.3)
-        raise ControlPlaneError(f"{name} not ready after {timeout}s:\n{proc.tail()}")
+    def _wait(self, name: str, ready: Callable[[], bool], timeout: float) -> None:
+        wait_ready(self.processes[name], ready, timeout, interval=0.3)
 
     def ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run("ctr", "--address", str(self.socket), "--namespace", "k8s.io", *args, check=check)

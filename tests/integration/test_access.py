@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
 
 from modelguard.domain.account_grant import GRANT
-from tests.harness.client import KubeTestClient, condition, eventually, wait_for_condition
+from tests.harness.client import KubeTestClient, condition, eventually, gone, wait_for_condition
 from tests.harness.controlplane import ControlPlane, grant
 from tests.harness.models import KeyPair
 from tests.harness.operator import OperatorProcess
@@ -58,14 +57,6 @@ def served(api: KubeTestClient, operator: OperatorProcess, namespace: str, model
     wait_condition(api, namespace, "svc", "Ready", "True")
     yield "svc"
     api.delete("trustpolicies", None, name)
-
-
-def gone(read: Any) -> bool:
-    try:
-        read()
-    except ApiException as exc:
-        return exc.status == 404
-    return False
 
 
 def wait_condition(

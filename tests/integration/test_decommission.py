@@ -13,7 +13,7 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from tests.harness.client import KubeTestClient, condition, eventually, wait_for_condition
+from tests.harness.client import KubeTestClient, condition, eventually, gone, wait_for_condition
 from tests.harness.controlplane import ControlPlane, grant
 from tests.harness.models import KeyPair
 from tests.harness.operator import OPERATOR_NAMESPACE, OperatorProcess
@@ -33,14 +33,6 @@ def trust(api: KubeTestClient, operator: OperatorProcess, namespace: str, models
     )
     yield name
     api.delete("trustpolicies", None, name)
-
-
-def gone(read: Any) -> bool:
-    try:
-        read()
-    except ApiException as exc:
-        return exc.status == 404
-    return False
 
 
 def certificates(api: KubeTestClient, uid: str) -> list[dict[str, Any]]:

@@ -8,25 +8,11 @@ from typing import Any
 
 import pytest
 
-from modelguard.api.aideployment import AIDeploymentSpec
-from modelguard.builders.workload import WorkloadFacts, deployment
+from modelguard.builders.workload import deployment
 from modelguard.domain.pod_security import template_violations, violations
-from tests.harness.samples import ai_deployment
+from tests.unit.test_builders import FACTS
 
-DIGEST = "sha256:" + "c" * 64
-BUILT = deployment(
-    WorkloadFacts(
-        name="svc",
-        namespace="ns",
-        uid="u",
-        spec=AIDeploymentSpec.model_validate(ai_deployment("svc", "m")["spec"]),
-        digest=DIGEST,
-        source="oci://r/m@" + DIGEST,
-        signature_format="model-signing",
-        signer="k",
-        operator_image="op@sha256:" + "d" * 64,
-    )
-)
+BUILT = deployment(FACTS)
 
 
 def test_what_modelguard_builds_is_restricted() -> None:
