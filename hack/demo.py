@@ -30,6 +30,8 @@ from tests.harness.models import flip_byte, write_model
 from tests.harness.nginx import call, echo_upstream, run_nginx
 from tests.harness.operator import OperatorProcess, start_with_webhooks
 
+from modelguard.api.aideployment import AIDeploymentSpec
+from modelguard.builders import gateway
 from modelguard.domain.audit import parse_log
 
 DEMO = REPO / ".demo"
@@ -187,18 +189,27 @@ def main() -> int:
         show(plane, "aideployment", "risk", "fraud-scorer")
 
         step("The gateway's generated nginx configuration, run in a real nginx: a request without a key is refused")
-        conf = get(plane, "configmap", "risk", "fraud-scorer-gateway")["data"]["nginx.conf"]
+        gateway_data = get(plane, "configmap", "risk", "fraud-scorer-gateway")["data"]
         keys = base64.b64decode(get(plane, "secret", "risk", "fraud-scorer-gateway-keys")["data"]["clients.map"])
         gw_dir = DEMO / "gateway"
+        gw_dir.mkdir(parents=True, exist_ok=True)
+        (gw_dir / "model-card.json").write_text(gateway_data["model-card.json"])
         port, status_port, upstream = free_port(), free_port(), free_port()
-        local = (
-            conf.replace("/etc/modelguard/gateway-keys/clients.map", str(gw_dir / "clients.map"))
-            .replace("/tmp/", f"{gw_dir}/t/")
-            .replace("pid /tmp", f"pid {gw_dir}/t")
-            .replace("listen 8000;", f"listen 127.0.0.1:{port};")
-            .replace("listen 8001;", f"listen 127.0.0.1:{status_port};")
-            .replace("127.0.0.1:8080", f"127.0.0.1:{upstream}")
+        spec = AIDeploymentSpec.model_validate(get(plane, "aideployment", "risk", "fraud-scorer")["spec"])
+        # the same builder as the operator's, with local ports and paths instead of the pod's
+        cfg = gateway.config_for(
+            spec,
+            authenticated=True,
+            upstream_port=upstream,
+            listen="127.0.0.1",
+            port=port,
+            status_port=status_port,
+            keys_file=str(gw_dir / "clients.map"),
+            model_card_file=str(gw_dir / "model-card.json"),
+            temp_dir=str(gw_dir / "t"),
         )
+        local = gateway.nginx_conf(cfg)
+        assert gateway.nginx_conf(gateway.config_for(spec, authenticated=True)) == gateway_data["nginx.conf"]
         key_value = yaml.safe_load((EXAMPLES / "25-api-keys.yaml").read_text())["stringData"]["payments"]
         with (
             echo_upstream(upstream),

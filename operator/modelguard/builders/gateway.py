@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
+from modelguard.api.aideployment import AIDeploymentSpec
 from modelguard.builders.network import GATEWAY_PORT, STATUS_PORT
 
 DEFAULT_RPS, DEFAULT_BURST = 10, 20
@@ -39,6 +41,23 @@ class GatewayConfig:
     keys_file: str = f"{KEYS_DIR}/clients.map"
     model_card_file: str | None = f"{CONF_DIR}/model-card.json"
     temp_dir: str = "/tmp"  # noqa: S108 (the pod's own emptyDir)
+
+
+def config_for(spec: AIDeploymentSpec, authenticated: bool, **local: Any) -> GatewayConfig:
+    """The gateway configuration an AIDeployment's spec asks for; `local` overrides where it runs (ports,
+    paths: the demo and tests run the same configuration in a local nginx)."""
+    limit = spec.rate_limit
+    return replace(
+        GatewayConfig(
+            upstream_port=spec.runtime.port,
+            authenticated=authenticated,
+            requests_per_second=limit.requests_per_second if limit else DEFAULT_RPS,
+            burst=limit.burst if limit else DEFAULT_BURST,
+            max_body_size=spec.gateway.max_body_size,
+            timeout_seconds=spec.gateway.timeout_seconds,
+        ),
+        **local,
+    )
 
 
 def keys_map(keys: Mapping[str, str]) -> str:

@@ -155,17 +155,7 @@ async def _desired(
             raise VerificationError("ServiceAccountNotAdmitted", problem)
     keys_map = await _api_keys(ctx, key.namespace, spec)
     signature, public_pem = await _signature_and_key(ctx, key.namespace, model, record.signer)
-    limit = spec.rate_limit
-    conf = gateway.nginx_conf(
-        gateway.GatewayConfig(
-            upstream_port=spec.runtime.port,
-            authenticated=keys_map is not None,
-            requests_per_second=limit.requests_per_second if limit else gateway.DEFAULT_RPS,
-            burst=limit.burst if limit else gateway.DEFAULT_BURST,
-            max_body_size=spec.gateway.max_body_size,
-            timeout_seconds=spec.gateway.timeout_seconds,
-        )
-    )
+    conf = gateway.nginx_conf(gateway.config_for(spec, authenticated=keys_map is not None))
     creds = model.spec.source.credentials_secret_ref
     facts = workload.WorkloadFacts(
         name=key.name,
