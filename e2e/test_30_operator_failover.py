@@ -53,7 +53,14 @@ def acting_pod() -> str:
 def test_killing_the_acting_pod_lets_the_other_act(team: str, source: Source) -> None:
     acting = acting_pod()
     kubectl("delete", "pod", acting, "-n", operator_namespace(), "--grace-period=0", "--force")
-    apply(ai_model("after-failover", source, "m2", team), team)
+    # until the webhook Service drops the dead pod's endpoint, some admission calls fail and are refused
+    # (fail closed, as for any webhook); a client retries, bounded
+    eventually(
+        lambda: apply(ai_model("after-failover", source, "m2", team), team, check=False).returncode == 0,
+        60,
+        2,
+        "the AIModel to be admitted by the remaining operator pod",
+    )
     model = wait_condition("aimodel", "after-failover", team, "Verified", "True", timeout=240)
     assert model["status"]["verified"]["files"] == len(source.files["m2"])
     kubectl(
@@ -70,6 +77,16 @@ def test_killing_the_acting_pod_lets_the_other_act(team: str, source: Source) ->
 
 
 def test_audit_trail_verifies_on_the_operator_pods_logs(tmp_path_factory: pytest.TempPathFactory) -> None:
+    kubectl(
+        "rollout",
+        "status",
+        "deployment",
+        "-n",
+        operator_namespace(),
+        "-l",
+        "app.kubernetes.io/name=modelguard",
+        "--timeout=180s",
+    )
     logs = tmp_path_factory.mktemp("audit")
     files = []
     for pod in operator_pods():
