@@ -72,6 +72,13 @@ def test_signed_model_verifies_and_rolls_out_pinned_to_its_digest(
     assert verified["digest"].startswith("sha256:") and verified["source"] == pub.source
     assert condition(body, "Ready")["status"] == "True"
 
+    def events() -> list[str]:
+        items = api.core.list_namespaced_event(namespace, field_selector="involvedObject.name=fraud").items
+        return [f"{e.type}/{e.reason}" for e in items]
+
+    eventually(lambda: "Normal/SignatureValid" in events(), what="the Verified event")  # Events come after status
+    assert [e for e in events() if e.startswith("Warning/")] == []  # a verified model warns about nothing
+
     api.create("aideployments", namespace, ai_deployment("scorer", "fraud", replicas=2))
     dep = _wait_deployment(api, namespace, "scorer", "ModelVerified", "True")
     assert dep["status"]["servedDigest"] == verified["digest"]

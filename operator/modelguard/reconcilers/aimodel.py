@@ -175,8 +175,9 @@ async def _write(
                 cond.type in EVENT_CONDITIONS
                 and before.get(cond.type) != cond.status
                 and cond.status != "Unknown"
-                and (cond.type != "ScanPassed")
-            ):  # scans post their own Event
+                and (cond.type != "ScanPassed")  # scans post their own Event
+                and not (cond.type == "QuarantineOverridden" and cond.status == "False" and cond.type not in before)
+            ):  # (no override at all is not news: only setting or lifting one is)
                 good = cond.status == "True" and cond.type != "QuarantineOverridden"
                 await ctx.events.record(
                     body, "Normal" if good else "Warning", cond.reason, cond.message, action=cond.type
