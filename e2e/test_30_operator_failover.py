@@ -35,6 +35,21 @@ def team(source: Source) -> Iterator[str]:
     kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
+def wait_for_operator() -> None:
+    """Both operator pods Ready (fails after 180 s)."""
+    kubectl(
+        "rollout",
+        "status",
+        "deployment",
+        "-n",
+        operator_namespace(),
+        "-l",
+        "app.kubernetes.io/name=modelguard",
+        "--timeout=180s",
+        timeout=200,
+    )
+
+
 def operator_pods() -> list[dict[str, object]]:
     out = kubectl("get", "pods", "-n", operator_namespace(), "-l", "app.kubernetes.io/name=modelguard", "-o", "json")
     return [p for p in json.loads(out.stdout)["items"] if not p["metadata"].get("deletionTimestamp")]
@@ -63,30 +78,11 @@ def test_killing_the_acting_pod_lets_the_other_act(team: str, source: Source) ->
     )
     model = wait_condition("aimodel", "after-failover", team, "Verified", "True", timeout=240)
     assert model["status"]["verified"]["files"] == len(source.files["m2"])
-    kubectl(
-        "rollout",
-        "status",
-        "deployment",
-        "-n",
-        operator_namespace(),
-        "-l",
-        "app.kubernetes.io/name=modelguard",
-        "--timeout=180s",
-        check=False,
-    )
+    wait_for_operator()  # the replacement pod, before the next test reads the pods' logs
 
 
 def test_audit_trail_verifies_on_the_operator_pods_logs(tmp_path_factory: pytest.TempPathFactory) -> None:
-    kubectl(
-        "rollout",
-        "status",
-        "deployment",
-        "-n",
-        operator_namespace(),
-        "-l",
-        "app.kubernetes.io/name=modelguard",
-        "--timeout=180s",
-    )
+    wait_for_operator()
     logs = tmp_path_factory.mktemp("audit")
     files = []
     for pod in operator_pods():
@@ -119,5 +115,5 @@ def test_with_no_operator_running_changes_are_refused(team: str, source: Source)
         assert get("aimodel", "while-down", team) is None
     finally:
         kubectl("scale", deployment, "-n", ns, "--replicas=2")
-        kubectl("rollout", "status", deployment, "-n", ns, "--timeout=180s", check=False)
+    wait_for_operator()  # back, and the model it verified before is still Verified
     assert conditions(get("aimodel", "after-failover", team)).get("Verified", {}).get("status") == "True"

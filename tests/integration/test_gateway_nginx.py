@@ -21,6 +21,20 @@ KEYS = {"alice": "alice-key-0123456789abcdef", "bob": "bob-key-0123456789abcdef0
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
+def local(tmp_path: Path, upstream: int, **settings: object) -> GatewayConfig:
+    """A gateway configuration on loopback with its files under tmp_path/gw (authenticated unless told)."""
+    base: dict[str, object] = {
+        "upstream_port": upstream,
+        "authenticated": True,
+        "listen": "127.0.0.1",
+        "port": free_port(),
+        "status_port": free_port(),
+        "keys_file": str(tmp_path / "gw" / "clients.map"),
+        "temp_dir": str(tmp_path / "gw" / "t"),
+    }
+    return GatewayConfig(**{**base, **settings})  # type: ignore[arg-type]
+
+
 def _start(tmp: Path, cfg: GatewayConfig, keys: dict[str, str] | None) -> Iterator[RunningGateway]:
     with run_nginx(
         tmp, nginx_conf(cfg), cfg.port, cfg.status_port, keys_map(keys) if keys else None, Path(cfg.keys_file)
@@ -36,18 +50,7 @@ def upstream() -> Iterator[int]:
 
 @pytest.fixture
 def gateway(tmp_path: Path, upstream: int) -> Iterator[RunningGateway]:
-    cfg = GatewayConfig(
-        upstream_port=upstream,
-        authenticated=True,
-        requests_per_second=1,
-        burst=3,
-        max_body_size="1k",
-        listen="127.0.0.1",
-        port=free_port(),
-        status_port=free_port(),
-        keys_file=str(tmp_path / "gw" / "clients.map"),
-        temp_dir=str(tmp_path / "gw" / "t"),
-    )
+    cfg = local(tmp_path, upstream, requests_per_second=1, burst=3, max_body_size="1k")
     yield from _start(tmp_path / "gw", cfg, KEYS)
 
 
@@ -129,16 +132,7 @@ def test_model_card_is_public_json(tmp_path: Path, upstream: int) -> None:
     public.chmod(0o755)
     (public / "model-card.json").write_text(card)
     (public / "model-card.json").chmod(0o644)
-    cfg = GatewayConfig(
-        upstream_port=upstream,
-        authenticated=True,
-        listen="127.0.0.1",
-        port=free_port(),
-        status_port=free_port(),
-        keys_file=str(tmp_path / "gw" / "clients.map"),
-        temp_dir=str(tmp_path / "gw" / "t"),
-        model_card_file=str(public / "model-card.json"),
-    )
+    cfg = local(tmp_path, upstream, model_card_file=str(public / "model-card.json"))
     for gw in _start(tmp_path / "gw", cfg, KEYS):
         status, body = call(f"{gw.url}/model-card")  # no key needed: this is for end users
         assert status == 200
@@ -160,15 +154,7 @@ HOSTILE_KEYS = {
 
 @pytest.fixture
 def hostile_gateway(tmp_path: Path, upstream: int) -> Iterator[RunningGateway]:
-    cfg = GatewayConfig(
-        upstream_port=upstream,
-        authenticated=True,
-        listen="127.0.0.1",
-        port=free_port(),
-        status_port=free_port(),
-        keys_file=str(tmp_path / "gw" / "clients.map"),
-        temp_dir=str(tmp_path / "gw" / "t"),
-    )
+    cfg = local(tmp_path, upstream)
     yield from _start(tmp_path / "gw", cfg, {k: v for k, v in HOSTILE_KEYS.items() if k != "eve"})
 
 

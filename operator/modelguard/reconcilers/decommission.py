@@ -187,11 +187,23 @@ async def _other_references(ctx: Context, run: Run) -> list[str]:
     return out
 
 
+def _artifact(uri: str) -> tuple[str, ...]:
+    """What a URI names, whatever its spelling: an OCI manifest by registry (case-insensitive), repository and
+    digest (another tenant's `oci://REGISTRY/...` is the same manifest)."""
+    if uri.startswith("oci://"):
+        try:
+            ref = Reference.parse(uri)
+        except VerificationError:
+            return (uri,)
+        return ("oci", ref.host.lower(), ref.repository, ref.digest)
+    return (uri,)
+
+
 def _keep_reason(uri: str, verified: dict[str, Any], others: list[str]) -> str | None:
     """Why an artifact must stay, or None: it was never verified by this model, or another model uses it."""
     if uri not in (verified.get("source"), verified.get("signature")):
         return "this model never verified it: ModelGuard deletes only artifacts it verified for this model"
-    users = sum(1 for other in others if other == uri)
+    users = sum(1 for other in others if _artifact(other) == _artifact(uri))
     if users:
         return f"still referenced by {users} other AIModel(s)"
     return None
