@@ -184,3 +184,78 @@ def test_a_deleted_or_altered_head_does_not_restart_the_chain() -> None:
     records = audit.parse_log(lines)
     assert [r["seq"] for r in records] == [1, 2, 3, 4]
     assert audit.verify_chain(records, None).ok  # one chain: each record follows the one before
+
+
+ALICE = audit.Actor("alice", ("system:authenticated",))
+
+
+def change(action: str, old: str | None, new: str | None, ref: ObjectRef = REF) -> Entry:
+    return Entry("Change", action, ref, actor=ALICE, old_hash=old, new_hash=new)
+
+
+def changes(lines: list[str]) -> list[tuple[str, str | None, str | None]]:
+    mine = sorted((r for r in audit.parse_log(lines) if r["actor"]["username"] == "alice"), key=lambda r: r["seq"])
+    return [(r["action"], r["oldHash"], r["newHash"]) for r in mine]
+
+
+def test_admission_run_again_for_one_update_is_recorded_once() -> None:
+    """The API server retries a write that lost a conflict and runs admission again: same change, one record;
+    going back and forth is three changes."""
+    kube, lines = FakeConfigMaps(), []
+
+    async def main() -> list[list[dict[str, Any]]]:
+        log = log_with(kube, lines)
+        first = await log.append([change("UPDATE", "a", "b")])
+        again = await log.append([change("UPDATE", "a", "b")])
+        both = await log.append([change("UPDATE", "b", "a"), change("UPDATE", "a", "b"), change("UPDATE", "a", "b")])
+        return [first, again, both]
+
+    first, again, both = asyncio.run(main())
+    assert changes(lines) == [("UPDATE", "a", "b"), ("UPDATE", "b", "a"), ("UPDATE", "a", "b")]
+    assert len(first) == 1 and again == [] and len(both) == 2
+    assert kube.writes == 2  # nothing new, nothing written
+
+
+def test_creations_and_other_objects_are_never_taken_for_a_rerun() -> None:
+    kube, lines = FakeConfigMaps(), []
+    other = ObjectRef("AIModel", "team-b", "m")
+
+    async def main() -> None:
+        log = log_with(kube, lines)
+        for _ in range(2):  # created, deleted without a record, created again: two creations
+            await log.append([change("CREATE", None, "a")])
+        await log.append([change("UPDATE", "a", "b")])
+        await log.append([change("UPDATE", "a", "b", other)])
+
+    asyncio.run(main())
+    assert changes(lines) == [("CREATE", None, "a"), ("CREATE", None, "a"), ("UPDATE", "a", "b"), ("UPDATE", "a", "b")]
+
+
+def test_a_rerun_answered_by_another_replica_is_recorded_once() -> None:
+    kube, lines_a, lines_b = FakeConfigMaps(), [], []
+
+    async def main() -> None:
+        a, b = log_with(kube, lines_a), log_with(kube, lines_b)
+        await b.append([entry(0)])  # b knows a head, which a's commit makes stale
+        await a.append([change("UPDATE", "a", "b")])
+        await b.append([change("UPDATE", "a", "b")])  # conflict, read the head and the ring: already there
+
+    asyncio.run(main())
+    assert changes(lines_a + lines_b) == [("UPDATE", "a", "b")]
+
+
+def test_a_replica_that_missed_records_forgets_rather_than_drops_a_change() -> None:
+    """Another replica committed more than the ring holds: it may have changed the object back, so the same
+    update is recorded again rather than taken for a rerun."""
+    kube, lines_a, lines_b = FakeConfigMaps(), [], []
+
+    async def main() -> None:
+        a, b = log_with(kube, lines_a, ring=3), log_with(kube, lines_b, ring=3)
+        await a.append([change("UPDATE", "a", "b")])
+        await b.append([change("UPDATE", "b", "a")])
+        for i in range(4):
+            await b.append([entry(i)])
+        await a.append([change("UPDATE", "a", "b")])
+
+    asyncio.run(main())
+    assert changes(lines_a + lines_b) == [("UPDATE", "a", "b"), ("UPDATE", "b", "a"), ("UPDATE", "a", "b")]

@@ -8,6 +8,10 @@ is remembered between commits, so a commit is one request while this process is 
 Only then are the records printed to stdout as JSON lines and queued for the HTTP sink, and only
 then does `append` return: callers record before they act (at-least-once).
 
+The API server runs admission again when it retries a write that lost a resourceVersion conflict, so the
+same change can be reported twice: an update identical to the object's last change record (known from this
+process's commits and from the ring whenever the head is read) is not recorded again.
+
 A crash between commit and print loses nothing: at start-up the ring is printed again (identical lines,
 which `modelguard audit verify` accepts as duplicates), and records the sink has not confirmed are sent
 again. Concurrent appends in one process are committed together (one write for many records).
@@ -133,6 +137,7 @@ class AuditLog:
         self._sink_task: asyncio.Task[None] | None = None
         self._head: Head | None = None
         self._known: Head | None = None  # the last head this process committed
+        self._last_change: dict[tuple[str, str, str], str] = {}  # object -> fingerprint of its last change
 
     async def start(self) -> None:
         """Re-emit the committed ring (a crash may have cut the last lines) and queue what the sink lacks."""
@@ -170,7 +175,7 @@ class AuditLog:
             batch, self._pending = self._pending, []
             entries = [entry for group, _ in batch for entry in group]
             try:
-                records = await self._commit(entries)
+                records, kept = await self._commit(entries)
             except Exception as exc:  # every caller learns it failed
                 log.error("audit: could not commit %d records: %s", len(entries), type(exc).__name__)
                 for _, future in batch:
@@ -185,21 +190,32 @@ class AuditLog:
             if self._sink is not None:
                 self._unsent.update({r["seq"]: r for r in records})
                 self._sink_wakeup.set()
+            by_position = dict(zip(kept, records, strict=True))
             start = 0
             for group, future in batch:
+                mine = [by_position[i] for i in range(start, start + len(group)) if i in by_position]
                 if not future.done():
-                    future.set_result(records[start : start + len(group)])
+                    future.set_result(mine)
                 start += len(group)
 
-    async def _commit(self, entries: list[Entry]) -> list[dict[str, Any]]:
+    async def _commit(self, entries: list[Entry]) -> tuple[list[dict[str, Any]], list[int]]:
+        """Seal and commit the entries that are news; returns their records and those entries' positions."""
         private = await self._key.get()
         for _ in range(COMMIT_ATTEMPTS):
+            fresh = self._head is None
             if self._head is None:  # first commit, or after a conflict: read where the chain stands
                 stored = await self._kube.get(CONFIGMAPS, self._namespace, CONFIGMAP)
                 self._head = self._continue(_head_of(stored, crypto.public_pem(private.public_key())))
+                self._learn(ring_records((stored or {}).get("data") or {}))
             head = self._head
+            kept = self._news(entries)
+            if not kept:
+                if not fresh:  # nothing to write means no conflict to tell what others did: read first
+                    self._head = None
+                    continue
+                return [], []
             now = self._clock()
-            records = audit.seal(entries, head.seq, head.hash, now)
+            records = audit.seal([entries[i] for i in kept], head.seq, head.hash, now)
             last = records[-1]
             point = audit.checkpoint(last["seq"], last["hash"], now)
             point["signature"] = signed_json.sign(private, point)
@@ -222,8 +238,38 @@ class AuditLog:
             self._head = self._known = Head(
                 int(last["seq"]), str(last["hash"]), str(written["metadata"]["resourceVersion"])
             )
-            return records
+            self._remember(records)
+            return records, kept
         raise AuditUnavailable("too much contention on the audit ConfigMap")
+
+    def _news(self, entries: list[Entry]) -> list[int]:
+        """Positions of the entries that are not admission re-runs of a change already recorded (nor of one
+        earlier in this batch)."""
+        last, news = dict(self._last_change), []
+        for i, entry in enumerate(entries):
+            if audit.repeats_last_change(entry, last):
+                log.info("audit: %s of %s already recorded (admission ran again)", entry.action, entry.object)
+                continue
+            news.append(i)
+            found = audit.entry_fingerprint(entry)
+            if found is not None:
+                last[found[0]] = found[1]
+        return news
+
+    def _remember(self, records: Sequence[Mapping[str, Any]]) -> None:
+        for record in records:
+            found = audit.change_fingerprint(record)
+            if found is not None:
+                self._last_change[found[0]] = found[1]
+
+    def _learn(self, ring: Sequence[Mapping[str, Any]]) -> None:
+        """Catch up with what other replicas committed. When the ring no longer holds every record since this
+        process's last commit, what it remembers may be stale, so it forgets it (it may then record a re-run
+        twice, never drop a change)."""
+        since = self._known.seq if self._known is not None else 0
+        if not ring or int(ring[0].get("seq", 0)) > since + 1:
+            self._last_change.clear()
+        self._remember([r for r in ring if int(r.get("seq", 0)) > since])
 
     def _continue(self, stored: Head) -> Head:
         """The head to seal after: the stored one, unless the ConfigMap vanished or went back behind what

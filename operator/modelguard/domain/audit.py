@@ -101,6 +101,46 @@ def seal(entries: Iterable[Entry], head_seq: int, head_hash: str, now: datetime)
     return records
 
 
+RETRIED_ACTIONS = frozenset({"UPDATE", "ANNOTATE"})
+
+
+def change_fingerprint(record: Mapping[str, Any]) -> tuple[tuple[str, str, str], str] | None:
+    """(object, fingerprint) of a Change record in wire form, None for decisions. Two records with the same
+    fingerprint say the same thing: the same actor moved the same object from the same spec to the same one."""
+    if record.get("type") != "Change":
+        return None
+    obj = record.get("object") or {}
+    key = (str(obj.get("kind", "")), str(obj.get("namespace", "")), str(obj.get("name", "")))
+    said = {k: record.get(k) for k in ("action", "actor", "oldHash", "newHash", "details")}
+    return key, content_hash(said)
+
+
+def entry_fingerprint(entry: Entry) -> tuple[tuple[str, str, str], str] | None:
+    return change_fingerprint(
+        {
+            "type": entry.type,
+            "action": entry.action,
+            "object": entry.object.wire(),
+            "actor": entry.actor.wire(),
+            "oldHash": entry.old_hash,
+            "newHash": entry.new_hash,
+            "details": dict(sorted(entry.details.items())),
+        }
+    )
+
+
+def repeats_last_change(entry: Entry, last: Mapping[tuple[str, str, str], str]) -> bool:
+    """An update identical to the object's last change record: the API server ran admission again for the
+    same request (it retries a write that lost a resourceVersion conflict), so it is not a second change.
+    A real second update cannot look like this: it starts from the spec the first one produced, and every
+    spec change goes through admission (CREATE included, so a re-created object breaks the sequence)."""
+    found = entry_fingerprint(entry)
+    if found is None or entry.action not in RETRIED_ACTIONS:
+        return False
+    key, fingerprint = found
+    return last.get(key) == fingerprint
+
+
 def checkpoint(seq: int, head: str, now: datetime) -> dict[str, Any]:
     """What the operator signs after each commit (the signature is added by the caller)."""
     return {"audit": SCHEMA, "seq": seq, "hash": head, "time": now.isoformat().replace("+00:00", "Z")}
