@@ -7,6 +7,7 @@ import base64
 import hashlib
 import http.server
 import json
+import select
 import shutil
 import ssl
 import threading
@@ -195,3 +196,82 @@ class Registry:
             "HEAD", f"/v2/{repo}/manifests/{digest}", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}
         )
         return status == 200
+
+
+@dataclass
+class SlowServer:
+    """A hostile source on loopback (https with a certificate from `ca`, else plain http): it answers one
+    byte every `interval` seconds, in the status line (`stage="headers"`) or in a body it claims is large
+    (`stage="body"`), so that no per-read timeout ever fires. Every connection ends by itself after `limit`
+    seconds (bounded even if the client never gives up); `peak` is the most connections it held at once,
+    `opened` how many it accepted."""
+
+    stage: str = "body"
+    ca: LocalCA | None = None
+    workdir: Path | None = None
+    interval: float = 0.5
+    limit: float = 90.0
+    port: int = field(default_factory=free_port)
+    opened: int = 0
+    peak: int = 0
+    active: int = 0
+
+    def start(self) -> SlowServer:
+        outer, lock = self, threading.Lock()
+        self._stop = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def handle(self) -> None:
+                with lock:
+                    outer.opened += 1
+                    outer.active += 1
+                    outer.peak = max(outer.peak, outer.active)
+                try:
+                    self.raw_requestline = self.rfile.readline(65537)
+                    self.parse_request()
+                    head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n"
+                    if outer.stage == "body":
+                        self.wfile.write(head)
+                        self.wfile.flush()
+                        drip = b"x" * int(outer.limit / outer.interval + 1)
+                    else:
+                        drip = head
+                    ends = time.monotonic() + outer.limit
+                    for byte in drip:
+                        # the client sends nothing more: readable means it hung up, seen at once
+                        readable, _, _ = select.select([self.connection], [], [], outer.interval)
+                        if readable or outer._stop.is_set() or time.monotonic() > ends:
+                            return
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                except OSError:  # the client hung up: what a deadline does
+                    return
+                finally:
+                    with lock:
+                        outer.active -= 1
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        if self.ca is not None:
+            assert self.workdir is not None
+            cert, key = self.ca.write(self.workdir, f"slow-{self.port}", self.ca.issue("slow", hosts=("127.0.0.1",)))
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(cert), str(key))
+            # the handshake happens in the handler's thread, so one stalled client never holds the others
+            self.server.socket = context.wrap_socket(
+                self.server.socket, server_side=True, do_handshake_on_connect=False
+            )
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.ca is not None else 'http'}://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.server.shutdown()
+        self.server.server_close()

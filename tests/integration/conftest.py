@@ -16,7 +16,9 @@ from tests.harness.controlplane import REPO, ControlPlane, free_port
 from tests.harness.operator import OperatorProcess, start_with_webhooks
 from tests.harness.servers import HttpsFileServer, Registry
 
-MAX_SCANS = 3
+SOURCE_SLOTS = 3  # source work at once in the operator
+SOURCE_SLOTS_PER_NAMESPACE = 2  # ... for one namespace
+FETCH_DEADLINE = 6.0  # seconds for a signature or SBOM (all loopback here)
 _planes: list[ControlPlane] = []
 _operators: list[OperatorProcess] = []
 
@@ -78,8 +80,12 @@ def operator(
             str(metrics_port),
             "--metrics-host",
             "127.0.0.1",
-            "--max-scans",
-            str(MAX_SCANS),
+            "--source-slots",
+            str(SOURCE_SLOTS),
+            "--source-slots-per-namespace",
+            str(SOURCE_SLOTS_PER_NAMESPACE),
+            "--fetch-deadline",
+            str(FETCH_DEADLINE),
         ],
     )
     proc.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"

@@ -22,7 +22,7 @@ from tests.harness.models import KeyPair, flip_byte
 from tests.harness.operator import OPERATOR_NAMESPACE, OperatorProcess
 from tests.harness.publish import KEY_ID, model, policy, publish
 from tests.harness.samples import ai_deployment
-from tests.integration.conftest import MAX_SCANS
+from tests.integration.conftest import SOURCE_SLOTS_PER_NAMESPACE
 
 pytestmark = pytest.mark.timeout(300)
 KEY = KeyPair.generate()
@@ -294,7 +294,7 @@ def test_200_models_scan_within_the_concurrency_limit_with_one_status_write_each
     peak = float(
         next(line.split()[-1] for line in metrics.splitlines() if line.startswith("modelguard_scans_running_peak "))
     )
-    assert 1 <= peak <= MAX_SCANS
+    assert 1 <= peak <= SOURCE_SLOTS_PER_NAMESPACE  # all 200 in one namespace: its share, not more
     reports = api.custom.list_namespaced_custom_object("modelguard.io", "v1alpha1", namespace, "scanreports")
     assert len(reports["items"]) == 200
 

@@ -114,3 +114,33 @@ def test_api_request_metrics_name_resources_without_object_names() -> None:
     assert resource_of("/api/v1/namespaces/ns/configmaps") == "configmaps"
     assert resource_of("/api/v1/namespaces/ns") == "namespaces"
     assert resource_of("/apis/modelguard.io/v1alpha1/trustpolicies/p?x=1") == "trustpolicies"
+
+
+def test_a_deferred_key_frees_its_worker_without_backoff_and_runs_when_woken(loop_run) -> None:  # type: ignore[no-untyped-def]
+    from modelguard.domain.errors import Deferred
+
+    ran: list[str] = []
+    capacity = asyncio.Event()
+
+    async def handler(key: str) -> float | None:
+        ran.append(key)
+        if key == "waits" and not capacity.is_set():
+            raise Deferred("Queued", "no slot", fallback=60)
+        return None
+
+    async def main() -> WorkQueue[str]:
+        queue: WorkQueue[str] = WorkQueue(handler, workers=1)
+        queue.start()
+        queue.add("waits")
+        queue.add("other")  # the one worker is free again at once
+        assert await queue.wait_idle(2)
+        assert ran == ["waits", "other"]
+        capacity.set()
+        queue.add("waits")  # the wake-up
+        assert await queue.wait_idle(2)
+        await queue.stop()
+        return queue
+
+    queue = loop_run(main())
+    assert ran == ["waits", "other", "waits"]
+    assert queue.backoff("waits") == queue.backoff("never-failed")  # a wait is not a failure

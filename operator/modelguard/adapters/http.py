@@ -5,23 +5,145 @@
   `allowed_prefixes` (the TrustPolicy's allowed sources) every redirect must land under one of them.
 - Plain http:// is refused except to loopback (tests, local registries).
 - Errors become Retry (transient) with a reason; messages carry the host, never credentials.
+- With a `Deadline`, the whole fetch (connects, headers, redirects, body) ends by that time: a server that
+  answers one byte every few seconds never trips a per-read timeout, so when the deadline passes every
+  connection of the fetch is shut down from a timer thread and the blocked read fails at once
+  (SourceTimedOut).
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
+import socket
 import ssl
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.trust import source_allowed
 
 MAX_REDIRECTS = 5
+T = TypeVar("T")
+
+
+class Deadline:
+    """One fetch's overall time limit, enforced on every connection the fetch opens."""
+
+    def __init__(self, seconds: float, what: str = "the source") -> None:
+        self.seconds, self.what = seconds, what
+        self._end = time.monotonic() + seconds
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self.expired = False
+
+    def remaining(self) -> float:
+        return self._end - time.monotonic()
+
+    def timed_out(self) -> Retry:
+        return Retry("SourceTimedOut", f"{self.what} did not answer in full within {self.seconds:g} s")
+
+    def check(self) -> float:
+        """The time left; raises SourceTimedOut when there is none."""
+        left = self.remaining()
+        if left <= 0 or self.expired:
+            raise self.timed_out()
+        return left
+
+    def track(self, sock: socket.socket) -> None:
+        """Shut `sock` when the deadline passes. Socket objects (never bare descriptors) are kept: a closed
+        one answers -1 and is dropped, so a descriptor reused by someone else is never touched."""
+        with self._lock:
+            if self.expired:
+                _shut(sock)
+            self._sockets = {s for s in self._sockets if s.fileno() != -1}
+            self._sockets.add(sock)
+
+    def expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def run(self, work: Callable[[], T]) -> T:
+        """Run `work` (in this thread) under the deadline: whatever it raises after expiry is SourceTimedOut."""
+        timer = threading.Timer(max(0.0, self.remaining()), self.expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            result = work()
+        except Exception:
+            if self.expired:
+                raise self.timed_out() from None
+            raise
+        else:
+            if self.expired:  # a connection shut mid-body can look like a short, complete answer
+                raise self.timed_out()
+            return result
+        finally:
+            timer.cancel()
+            with self._lock:
+                for sock in self._sockets:
+                    with contextlib.suppress(OSError):
+                        sock.close()
+                self._sockets.clear()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _tracked(base: type[http.client.HTTPConnection], deadline: Deadline) -> Callable[..., http.client.HTTPConnection]:
+    """A connection class for urllib whose sockets the deadline can shut: the plain socket from the start,
+    and the TLS socket before its handshake (so a handshake fed one byte at a time is cut too)."""
+
+    def create_connection(*args: Any, **kwargs: Any) -> socket.socket:
+        deadline.check()
+        sock = socket.create_connection(*args, **kwargs)
+        deadline.track(sock)
+        return sock
+
+    def init(conn: Any, *args: Any, **kwargs: Any) -> None:
+        base.__init__(conn, *args, **kwargs)
+        conn._create_connection = create_connection
+
+    def connect_tls(conn: Any) -> None:  # HTTPSConnection.connect, with the handshake after tracking
+        http.client.HTTPConnection.connect(conn)
+        hostname = conn._tunnel_host or conn.host
+        conn.sock = conn._context.wrap_socket(conn.sock, server_hostname=hostname, do_handshake_on_connect=False)
+        deadline.track(conn.sock)
+        conn.sock.do_handshake()
+
+    methods: dict[str, Any] = {"__init__": init}
+    if issubclass(base, http.client.HTTPSConnection):
+        methods["connect"] = connect_tls
+    return type(f"Tracked{base.__name__}", (base,), methods)
+
+
+class _DeadlineHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, context: ssl.SSLContext, deadline: Deadline) -> None:
+        super().__init__(context=context)
+        self._https = _tracked(http.client.HTTPSConnection, deadline)
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._https, req, context=self._context)  # type: ignore[attr-defined]
+
+
+class _DeadlineHTTP(urllib.request.HTTPHandler):
+    def __init__(self, deadline: Deadline) -> None:
+        super().__init__()
+        self._http = _tracked(http.client.HTTPConnection, deadline)
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._http, req)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -43,6 +165,17 @@ class HttpClient:
     ssl_context: ssl.SSLContext
     timeout: float = 30.0
     allowed_prefixes: tuple[str, ...] | None = None  # None: no policy (the CLI, the audit sink)
+    deadline: Deadline | None = None  # None: only the per-read timeout
+
+    def _opener(self) -> urllib.request.OpenerDirector:
+        if self.deadline is None:
+            return urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=self.ssl_context))
+        return urllib.request.build_opener(
+            _NoRedirect, _DeadlineHTTPS(self.ssl_context, self.deadline), _DeadlineHTTP(self.deadline)
+        )
+
+    def _timeout(self) -> float:
+        return self.timeout if self.deadline is None else min(self.timeout, self.deadline.check())
 
     def open(
         self, url: str, headers: Mapping[str, str] | None = None, method: str = "GET", data: bytes | None = None
@@ -51,14 +184,14 @@ class HttpClient:
         current = url
         send = dict(headers or {})
         origin = urllib.parse.urlsplit(url).netloc
-        opener = urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=self.ssl_context))
+        opener = self._opener()
         for _ in range(MAX_REDIRECTS + 1):
             parts = urllib.parse.urlsplit(current)
             if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.hostname or "")):
                 raise VerificationError("InsecureSource", f"refusing {parts.scheme}:// to {parts.hostname}")
             request = urllib.request.Request(current, data=data, headers=send, method=method)  # noqa: S310 (scheme checked)
             try:
-                response = opener.open(request, timeout=self.timeout)
+                response = opener.open(request, timeout=self._timeout())
             except urllib.error.HTTPError as exc:
                 if exc.code in (301, 302, 303, 307, 308) and exc.headers.get("Location"):
                     current = urllib.parse.urljoin(current, exc.headers["Location"])
@@ -73,7 +206,15 @@ class HttpClient:
                         send.pop("Authorization", None)
                     continue
                 raise http_error(exc.code, parts.hostname or "", exc.headers.get("WWW-Authenticate")) from None
-            except (urllib.error.URLError, TimeoutError, ConnectionError, ssl.SSLError) as exc:
+            except (
+                urllib.error.URLError,
+                TimeoutError,
+                ConnectionError,
+                ssl.SSLError,
+                http.client.HTTPException,
+            ) as exc:
+                if self.deadline is not None and self.deadline.expired:
+                    raise self.deadline.timed_out() from None
                 reason = getattr(exc, "reason", exc)
                 raise Retry("SourceUnreachable", f"{parts.hostname}: {type(reason).__name__}") from None
             return response  # type: ignore[no-any-return]
@@ -101,4 +242,6 @@ def read_limited(response: http.client.HTTPResponse, limit: int, what: str) -> b
     data = response.read(limit + 1)
     if len(data) > limit:
         raise VerificationError("TooLarge", f"{what} is larger than {limit} bytes")
+    if response.length:  # Content-Length promised more than arrived: the connection ended early
+        raise Retry("SourceUnreachable", f"the answer for {what} was cut short ({len(data)} bytes)")
     return data

@@ -8,8 +8,10 @@ typed exceptions whose messages never carry request bodies.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -69,6 +71,9 @@ def _error(exc: ApiException) -> KubeError:
     return KubeError(int(exc.status or 0), reason, message)
 
 
+API_THREADS = 16
+
+
 class Kube:
     """Async access to the API server for the operator, its CLI and its tests."""
 
@@ -83,6 +88,8 @@ class Kube:
         self._field_manager = field_manager
         self._timeout = timeout
         self.observe = observe  # (verb, path) of every request, for metrics
+        # API calls have threads of their own: nothing else (a slow source, the audit sink) can hold them
+        self._pool = ThreadPoolExecutor(max_workers=API_THREADS, thread_name_prefix="kube")
 
     @property
     def configuration(self) -> Configuration:
@@ -128,7 +135,8 @@ class Kube:
     ) -> dict[str, Any]:
         if self.observe is not None:
             self.observe(method, path)
-        return await asyncio.to_thread(self._call, method, path, body=body, query=query, content_type=content_type)
+        call = functools.partial(self._call, method, path, body=body, query=query, content_type=content_type)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     async def get(self, res: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
         """The object, or None when it does not exist."""

@@ -73,7 +73,6 @@ def add_parser(commands: Any) -> None:
         default="monitoring",
         help="namespace allowed to reach the gateway status port ('' for none)",
     )
-    parser.add_argument("--max-scans", type=int, default=4, help="maintenance scans running at once, cluster-wide")
     parser.add_argument(
         "--advisories-configmap",
         default="modelguard-advisories",
@@ -99,7 +98,18 @@ def add_parser(commands: Any) -> None:
         help="a loopback registry host:port reached over plain http (tests only)",
     )
     parser.add_argument("--hash-workers", type=int, default=None, help="hashing threads per verification")
-    parser.add_argument("--max-verifications", type=int, default=2, help="verifications running at once")
+    parser.add_argument(
+        "--source-slots", type=int, default=4, help="source work (verifications, scans, fetches) at once"
+    )
+    parser.add_argument(
+        "--source-slots-per-namespace", type=int, default=2, help="source work at once for one namespace"
+    )
+    parser.add_argument(
+        "--fetch-deadline", type=float, default=60.0, help="seconds a signature, SBOM or registry call may take"
+    )
+    parser.add_argument(
+        "--verify-deadline", type=float, default=3600.0, help="seconds downloading and hashing a model may take"
+    )
     parser.add_argument("--webhook-port", type=int, default=None, help="serve admission webhooks on this port")
     parser.add_argument("--webhook-host", default="0.0.0.0", help="address the webhook server listens on")  # noqa: S104
     parser.add_argument("--webhook-cert", type=Path, default=None, help="TLS certificate for the webhook server")
@@ -158,8 +168,10 @@ def main(args: argparse.Namespace) -> int:
         ca_bundle=args.ca_bundle,
         plain_http_registries=tuple(args.plain_http_registry),
         hash_workers=args.hash_workers,
-        max_verifications=args.max_verifications,
-        max_scans=args.max_scans,
+        source_slots=args.source_slots,
+        source_slots_per_namespace=args.source_slots_per_namespace,
+        fetch_deadline=args.fetch_deadline,
+        verify_deadline=args.verify_deadline,
         advisories_configmap=args.advisories_configmap or None,
         metrics_port=args.metrics_port,
         decommission_step_delay=args.decommission_step_delay,

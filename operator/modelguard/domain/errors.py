@@ -22,3 +22,12 @@ class Retry(Exception):
         super().__init__(f"{reason}: {message}")
         self.reason = reason
         self.message = message
+
+
+class Deferred(Retry):
+    """Not a failure: the work waits for capacity and its key is woken when there is some. No backoff; the
+    key is looked at again after `fallback` seconds in case the wake-up is lost."""
+
+    def __init__(self, reason: str, message: str, fallback: float = 30.0) -> None:
+        super().__init__(reason, message)
+        self.fallback = fallback

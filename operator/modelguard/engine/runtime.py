@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from modelguard.adapters.events import EventRecorder
 from modelguard.adapters.http import HttpClient
 from modelguard.adapters.kube import Kube
 from modelguard.adapters.signing_key import OperatorKey
+from modelguard.adapters.source_slots import SourceSlots
 from modelguard.adapters.verification_service import ModelVerifier, ssl_context
 from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
 from modelguard.engine.workqueue import WorkQueue
@@ -69,8 +69,10 @@ class Settings:
     ca_bundle: Path | None = None
     plain_http_registries: tuple[str, ...] = ()
     hash_workers: int | None = None
-    max_verifications: int = 2
-    max_scans: int = 4
+    source_slots: int = 4  # source work (fetch, verify, scan) at once in the operator
+    source_slots_per_namespace: int = 2  # ... and for one namespace
+    fetch_deadline: float = 60.0  # a signature, an SBOM, a registry call
+    verify_deadline: float = 3600.0  # downloading and hashing a whole model
     advisories_configmap: str | None = "modelguard-advisories"
     metrics_port: int | None = None
     decommission_step_delay: float = 0.0
@@ -98,7 +100,9 @@ class Runtime:
             ca_bundle=self.settings.ca_bundle,
             plain_http_registries=self.settings.plain_http_registries,
             workers=self.settings.hash_workers,
-            max_concurrent=self.settings.max_verifications,
+            slots=SourceSlots(self.settings.source_slots_per_namespace, self.settings.source_slots),
+            fetch_deadline=self.settings.fetch_deadline,
+            verify_deadline=self.settings.verify_deadline,
         )
         key = OperatorKey(self.kube, self.settings.namespace)
         self.context = Context(
@@ -118,6 +122,7 @@ class Runtime:
         )
         self.kube.observe = self.context.metrics.api_request
         self.queue = WorkQueue(self._dispatch, workers=self.settings.workers, name="reconcile")
+        verifier.slots.wake = self.queue.add  # type: ignore[assignment]
         self.store.add_index("deployments-by-model", "AIDeployment", _model_ref)
         self.store.add_index("models-by-policy", "AIModel", _policy_ref)
         self.store.add_index(approvals.INDEX, "ModelApproval", _approved_deployment)
@@ -135,13 +140,13 @@ class Runtime:
         """Start what runs beside the watchers: the audit log, the workers and the metrics endpoint."""
         if self.context.audit is not None:
             await self.context.audit.start()
-        self.context.scan_slots = asyncio.Semaphore(self.settings.max_scans)
         if self.settings.metrics_port is not None:
             self.context.metrics.serve(self.settings.metrics_port, self.settings.metrics_host)
         self.queue.start()
 
     async def stop(self) -> None:
         await self.queue.stop()
+        self.context.verifier.shutdown()
         if self.context.audit is not None:
             await self.context.audit.stop()
 

@@ -6,7 +6,9 @@ report when to look again. Properties:
   it is processed once more afterwards (nothing is lost, nothing runs twice concurrently);
 - bursts of events for one key collapse into one reconcile;
 - failures back off exponentially per key (capped), successes reset the backoff;
-- concurrency is bounded by the number of workers.
+- concurrency is bounded by the number of workers;
+- a handler that must wait for capacity raises Deferred and returns its worker at once; whoever frees the
+  capacity adds the key again (a fallback timer covers a lost wake-up).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
-from modelguard.domain.errors import Retry
+from modelguard.domain.errors import Deferred, Retry
 
 K = TypeVar("K", bound=Hashable)
 
@@ -112,6 +114,9 @@ class WorkQueue(Generic[K]):
                 requeue = await self._handler(key)
             except asyncio.CancelledError:
                 raise
+            except Deferred as exc:  # waiting for capacity: woken when there is some, no backoff
+                requeue = exc.fallback
+                log.debug("%s: %s, woken when possible", key, exc.reason)
             except Retry as exc:
                 self._failures[key] = self._failures.get(key, 0) + 1
                 requeue = self.backoff(key)

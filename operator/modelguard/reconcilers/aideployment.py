@@ -129,17 +129,17 @@ async def _account_not_granted(ctx: Context, body: dict[str, Any]) -> str | None
     return granted(body, public_pem((await ctx.operator_key.get()).public_key()))
 
 
-async def _signature_and_key(ctx: Context, namespace: str, model: ModelView, signer: str) -> tuple[bytes, bytes]:
+async def _signature_and_key(ctx: Context, key: Key, model: ModelView, signer: str) -> tuple[bytes, bytes]:
     assert model.spec is not None
     policy_body = await lookup(ctx, Key("TrustPolicy", "", model.spec.trust_policy))
     if policy_body is None:
         raise Retry("TrustPolicyNotFound", f"TrustPolicy {model.spec.trust_policy!r} is gone")
     policy = TrustPolicySpec.model_validate(policy_body.get("spec") or {})
     keys = await policy_keys(ctx.kube, ctx.operator_namespace, policy)
-    key = next((k for k in keys if k.id == signer), None)
-    if key is None:
+    signer_key = next((k for k in keys if k.id == signer), None)
+    if signer_key is None:
         raise Retry("SignerNotFound", f"signing key {signer!r} is no longer in the TrustPolicy")
-    return await model_access.signature(ctx, namespace, model.spec, tuple(policy.allowed_sources)), key.pem
+    return await model_access.signature(ctx, key, model.spec, tuple(policy.allowed_sources)), signer_key.pem
 
 
 async def _desired(
@@ -154,7 +154,7 @@ async def _desired(
         if problem is not None:
             raise VerificationError("ServiceAccountNotAdmitted", problem)
     keys_map = await _api_keys(ctx, key.namespace, spec)
-    signature, public_pem = await _signature_and_key(ctx, key.namespace, model, record.signer)
+    signature, public_pem = await _signature_and_key(ctx, key, model, record.signer)
     conf = gateway.nginx_conf(gateway.config_for(spec, authenticated=keys_map is not None))
     creds = model.spec.source.credentials_secret_ref
     facts = workload.WorkloadFacts(

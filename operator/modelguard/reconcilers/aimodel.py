@@ -23,6 +23,7 @@ from modelguard.adapters.kube import KubeError
 from modelguard.adapters.model_sources import Fetch
 from modelguard.adapters.resources import AIMODELS
 from modelguard.adapters.secrets import policy_keys
+from modelguard.adapters.source_slots import SourceBusy
 from modelguard.adapters.verifier import Verified
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, ScanSummary, VerificationAttempt, VerifiedRecord
 from modelguard.api.trustpolicy import TrustPolicySpec
@@ -70,17 +71,18 @@ async def _verify(
     status: AIModelStatus,
     deep: bool,
 ) -> Verified:
-    creds = await model_access.credentials(ctx, key.namespace, spec)
-    allowed = tuple(policy.allowed_sources)
-    signature = await model_access.signature(ctx, key.namespace, spec, allowed, creds)
-    keys = await policy_keys(ctx.kube, ctx.operator_namespace, policy)
-    request = Fetch(spec.source.uri, spec.signature.format, keys, ctx.clock(), creds, deep=deep)
-    task = asyncio.ensure_future(ctx.verifier.verify(request, signature, allowed=allowed))
-    done, _ = await asyncio.wait({task}, timeout=SLOW_VERIFICATION)
-    if not done and not deep:  # a big model: say so while hashing goes on (scans write once, at the end)
-        verifying = Verdict("Verified", "Unknown", "Verifying", "verifying the model's signature and bytes")
-        await _write(ctx, key, body, status, [verifying], {})
-    return await task
+    with ctx.verifier.slots.hold(key.namespace, key):  # or SourceBusy: woken when a slot frees
+        creds = await model_access.credentials(ctx, key.namespace, spec)
+        allowed = tuple(policy.allowed_sources)
+        signature = await model_access.signature(ctx, key, spec, allowed, creds)
+        keys = await policy_keys(ctx.kube, ctx.operator_namespace, policy)
+        request = Fetch(spec.source.uri, spec.signature.format, keys, ctx.clock(), creds, deep=deep)
+        task = asyncio.ensure_future(ctx.verifier.verify(request, signature, allowed=allowed))
+        done, _ = await asyncio.wait({task}, timeout=SLOW_VERIFICATION)
+        if not done and not deep:  # a big model: say so while hashing goes on (scans write once, at the end)
+            verifying = Verdict("Verified", "Unknown", "Verifying", "verifying the model's signature and bytes")
+            await _write(ctx, key, body, status, [verifying], {})
+        return await task
 
 
 async def _evaluate(
@@ -113,6 +115,12 @@ async def _evaluate(
             return Outcome(_verdict_from_status(status, generation), record, attempt)
         try:
             result = await _verify(ctx, key, body, spec, policy, status, deep=force)
+        except SourceBusy as exc:  # not a failure: wait to be woken
+            shown = find(status.conditions, "Verified")
+            if shown is None or shown.observed_generation != generation:  # a new spec: say it waits (once)
+                queued = Verdict("Verified", "Unknown", exc.reason, exc.message)
+                await _write(ctx, key, body, status, [queued], {})
+            raise  # else the last attempt's verdict (a timeout, say) stays: it says more
         except Retry as exc:
             if force:  # a scan still reports the unreachable source
                 return Outcome(
@@ -230,12 +238,11 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     last_scan: ScanSummary | None = status.last_scan
     scan_verdict: Verdict | None = None
     if trigger is not None:
-        async with ctx.scan_slots:
-            with ctx.metrics.scan_running():
-                outcome = await _evaluate(ctx, key, body, spec, policy, labels, policy_generation, status, now, True)
-                result = await scan.run(
-                    ctx, key, body, spec, policy, outcome.verdict, outcome.record, status.last_scan, trigger, now
-                )
+        with ctx.verifier.slots.hold(key.namespace, key), ctx.metrics.scan_running():  # or SourceBusy
+            outcome = await _evaluate(ctx, key, body, spec, policy, labels, policy_generation, status, now, True)
+            result = await scan.run(
+                ctx, key, body, spec, policy, outcome.verdict, outcome.record, status.last_scan, trigger, now
+            )
         last_scan, scan_verdict = result.summary, result.verdict
     else:
         outcome = await _evaluate(ctx, key, body, spec, policy, labels, policy_generation, status, now, False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,7 +41,6 @@ class Context:
     monitoring_namespace: str | None = "monitoring"
     advisories_configmap: str | None = "modelguard-advisories"
     metrics: Metrics = field(default_factory=Metrics)
-    scan_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
     operator_key: OperatorKey | None = None
     decommission_step_delay: float = 0.0
     clock: Callable[[], datetime] = utcnow

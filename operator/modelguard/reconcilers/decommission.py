@@ -7,7 +7,6 @@ The finalizer is released only once the signed DecommissionCertificate exists.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -17,6 +16,7 @@ from typing import Any
 
 from modelguard import __version__
 from modelguard.adapters.cache import Key
+from modelguard.adapters.http import Deadline
 from modelguard.adapters.kube import KubeError, may
 from modelguard.adapters.oci import Reference, Registry
 from modelguard.adapters.resources import (
@@ -158,12 +158,19 @@ async def delete_data(ctx: Context, run: Run) -> None:
         await _delete_as_requester(ctx, run, "DeleteData", ref.kind, ref.name, "Delete")
 
 
-async def _registry(ctx: Context, run: Run, uri: str) -> tuple[Registry, Reference]:
+async def _registry_call(ctx: Context, run: Run, uri: str, call: Callable[[Registry, Reference], bool]) -> bool:
+    """One registry request for this model's artifact: in the tenant's share of source slots (or SourceBusy),
+    on the source pool, under the fetch deadline."""
     ref = Reference.parse(uri)
     creds_ref = run.spec.source.credentials_secret_ref
     creds = await registry_credentials(ctx.kube, run.key.namespace, creds_ref.name, ref.host) if creds_ref else None
-    settings = ctx.verifier.settings
-    return Registry(settings.http, ref.host, creds, plain_http=ref.host in settings.plain_http_registries), ref
+    plain = ref.host in ctx.verifier.settings.plain_http_registries
+
+    def request(deadline: Deadline) -> bool:
+        return call(Registry(ctx.verifier.within(None, deadline).http, ref.host, creds, plain_http=plain), ref)
+
+    with ctx.verifier.slots.hold(run.key.namespace, run.key):
+        return await ctx.verifier.run(ctx.verifier.fetch_deadline, f"the registry {ref.host}", request)
 
 
 async def _other_references(ctx: Context, run: Run) -> list[str]:
@@ -222,8 +229,7 @@ async def delete_artifacts(ctx: Context, run: Run) -> None:
         elif uri.startswith("oci://") and keep is not None:
             run.act("DeleteArtifacts", "OCIManifest", uri, "None", "Retained", keep)
         elif uri.startswith("oci://"):
-            registry, ref = await _registry(ctx, run, uri)
-            existed = await asyncio.to_thread(registry.delete_manifest, ref)
+            existed = await _registry_call(ctx, run, uri, Registry.delete_manifest)
             run.act("DeleteArtifacts", "OCIManifest", uri, "RegistryDelete", "Done" if existed else "AlreadyGone")
         else:
             run.act(
@@ -248,8 +254,7 @@ async def confirm_deleted(ctx: Context, run: Run) -> None:
         if action["result"] != "Done" or action["method"] not in ("Delete", "CryptoShred", "RegistryDelete"):
             continue
         if action["kind"] == "OCIManifest":
-            registry, ref = await _registry(ctx, run, action["name"])
-            if await asyncio.to_thread(registry.exists, ref):
+            if await _registry_call(ctx, run, action["name"], Registry.exists):
                 still.append(action["name"])
             else:
                 run.act("ConfirmDeleted", "OCIManifest", action["name"], "Verify404", "Done", "HEAD answered 404")

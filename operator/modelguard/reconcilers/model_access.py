@@ -3,6 +3,7 @@ reconcilers). Credentials come only from the model's namespace."""
 
 from __future__ import annotations
 
+from modelguard.adapters.cache import Key
 from modelguard.adapters.oci import Credentials, Reference
 from modelguard.adapters.secrets import configmap_value, registry_credentials
 from modelguard.api.aimodel import AIModelSpec
@@ -18,13 +19,20 @@ async def credentials(ctx: Context, namespace: str, spec: AIModelSpec) -> Creden
 
 
 async def signature(
-    ctx: Context, namespace: str, spec: AIModelSpec, allowed: tuple[str, ...], creds: Credentials | None = None
+    ctx: Context,
+    who: Key,
+    spec: AIModelSpec,
+    allowed: tuple[str, ...],
+    creds: Credentials | None = None,
 ) -> bytes:
-    """The signature bytes; redirects must stay under `allowed` (the TrustPolicy's allowed sources)."""
+    """The signature bytes for the reconcile of `who` (an AIModel or AIDeployment, in the model's namespace):
+    fetched in its namespace's share of source slots (or SourceBusy); redirects must stay under `allowed`
+    (the TrustPolicy's allowed sources)."""
     if spec.signature.config_map_ref is not None:
         ref = spec.signature.config_map_ref
-        return await configmap_value(ctx.kube, namespace, ref.name, ref.key)
+        return await configmap_value(ctx.kube, who.namespace, ref.name, ref.key)
     assert spec.signature.bundle_uri is not None
     if creds is None:
-        creds = await credentials(ctx, namespace, spec)
-    return await ctx.verifier.signature(spec.signature.bundle_uri, creds, allowed=allowed)
+        creds = await credentials(ctx, who.namespace, spec)
+    with ctx.verifier.slots.hold(who.namespace, who):
+        return await ctx.verifier.signature(spec.signature.bundle_uri, creds, allowed=allowed)
