@@ -83,7 +83,7 @@ def test_a_tenants_slow_sources_hold_only_its_share(
         for i in range(HOSTILE_MODELS):  # real models, signatures behind the slow server
             pub = publish(models_root, namespace, f"m{i}", KEY)
             api.create("aimodels", namespace, model(f"m{i}", pub.source, f"{slow.url}/m{i}.sig", hostile))
-        eventually(lambda: slow.active >= SOURCE_SLOTS_PER_NAMESPACE, timeout=30, what="the slow fetches")
+        eventually(lambda: slow.established() >= SOURCE_SLOTS_PER_NAMESPACE, timeout=30, what="the slow fetches")
 
         def queued() -> bool:
             bodies = api.custom.list_namespaced_custom_object("modelguard.io", "v1alpha1", namespace, "aimodels")
@@ -96,7 +96,7 @@ def test_a_tenants_slow_sources_hold_only_its_share(
         pub = publish(models_root, other, "b", KEY)
         api.create("aimodels", other, model("b", pub.source, pub.bundle, honest))
         wait_for_condition(api, "aimodels", other, "b", "Verified", "True", "SignatureValid", timeout=30)
-        assert slow.active >= 1, "the other tenant's model verified only after the slow fetches ended"
+        assert slow.established() >= 1, "the other tenant's model verified only after the slow fetches ended"
         deployment = json.dumps(ai_deployment("svc", "b"))
         admitted = cluster.kubectl("apply", "-n", other, "-f", "-", stdin=deployment, check=False)
         assert admitted.returncode == 0, admitted.stderr
@@ -105,7 +105,7 @@ def test_a_tenants_slow_sources_hold_only_its_share(
             check=False,
         )  # fmt: skip
         assert revoked.returncode == 0, revoked.stderr
-        assert slow.active >= 1, "admission waited for the slow fetches"
+        assert slow.established() >= 1, "admission waited for the slow fetches"
 
         # every hostile model ends at the deadline with a reason, and the tenant never held more than its share
         for i in range(HOSTILE_MODELS):

@@ -5,6 +5,7 @@ no Deployment."""
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness.client import KubeTestClient, condition, eventually, wait_for_condition
+from tests.harness.client import KubeTestClient, condition, eventually, gone, wait_for_condition
 from tests.harness.controlplane import ControlPlane
 from tests.harness.models import KeyPair, flip_byte, truncate
 from tests.harness.operator import OperatorProcess
@@ -82,7 +83,9 @@ def test_signed_model_verifies_and_rolls_out_pinned_to_its_digest(
     api.create("aideployments", namespace, ai_deployment("scorer", "fraud", replicas=2))
     dep = _wait_deployment(api, namespace, "scorer", "ModelVerified", "True")
     assert dep["status"]["servedDigest"] == verified["digest"]
-    assert set(dep["status"]["children"]) >= {"Deployment/scorer", "Service/scorer", "ConfigMap/scorer-verify"}
+    assert set(dep["status"]["children"]) >= {"Deployment/scorer", "Service/scorer"}
+    (material,) = [c for c in dep["status"]["children"] if c.startswith("ConfigMap/scorer-verify-")]
+    assert api.core.read_namespaced_config_map(material.split("/")[1], namespace).immutable is True
     deployment = api.apps.read_namespaced_deployment("scorer", namespace)
     assert deployment.metadata.annotations["modelguard.io/model-digest"] == verified["digest"]
     init = deployment.spec.template.spec.init_containers[0]
@@ -236,6 +239,35 @@ def test_failing_new_version_keeps_serving_the_last_verified_digest(
     deployment = api.apps.read_namespaced_deployment("svc", namespace)
     assert deployment.metadata.annotations["modelguard.io/model-digest"] == first
     assert deployment.spec.replicas == 1
+    # new pods of v1 get v1's signature (issue 15: they got v2's, beside v1's --expect-digest, and failed)
+    shipped = _verification(api, namespace, "svc")
+    assert gzip.decompress(base64.b64decode(shipped.binary_data["signature"])) == v1.signature.read_bytes()
+
+    # a good new version rolls out with its own verification material; the old ConfigMap goes
+    v3 = publish(models_root, namespace, "version-3", KEY)  # other bytes (the name seeds the content)
+    api.patch(
+        "aimodels",
+        namespace,
+        "scorer-model",
+        {"spec": {"source": {"uri": v3.source}, "signature": {"bundleUri": v3.bundle}}},
+    )
+    eventually(lambda: api.get("aideployments", namespace, "svc")["status"].get("servedDigest") not in (None, first))
+    eventually(lambda: _verification(api, namespace, "svc").metadata.name != shipped.metadata.name)
+    assert (
+        gzip.decompress(base64.b64decode(_verification(api, namespace, "svc").binary_data["signature"]))
+        == v3.signature.read_bytes()
+    )
+    eventually(
+        lambda: gone(lambda: api.core.read_namespaced_config_map(shipped.metadata.name, namespace)),
+        what="the old verification ConfigMap gone",
+    )
+
+
+def _verification(api: KubeTestClient, namespace: str, name: str) -> Any:
+    """The verification ConfigMap the AIDeployment's pods mount."""
+    pod = api.apps.read_namespaced_deployment(name, namespace).spec.template.spec
+    (volume,) = [v for v in pod.volumes if v.name == "verify"]
+    return api.core.read_namespaced_config_map(volume.config_map.name, namespace)
 
 
 def test_https_directory_source(
@@ -381,12 +413,13 @@ def test_init_container_command_verifies_intact_and_refuses_tampered(
     _wait_deployment(api, namespace, "pod", "ModelVerified", "True")
     deployment = api.apps.read_namespaced_deployment("pod", namespace)
     args = list(deployment.spec.template.spec.init_containers[0].args)
-    config = api.core.read_namespaced_config_map("pod-verify", namespace)
+    (volume,) = [v for v in deployment.spec.template.spec.volumes if v.name == "verify"]
+    config = api.core.read_namespaced_config_map(volume.config_map.name, namespace)
     verify_dir = tmp_path / "verify"
     verify_dir.mkdir()
     for name, text in config.data.items():  # signer.pem, digest, and ca.crt (the operator runs with --ca-bundle)
         (verify_dir / name).write_text(text)
-    (verify_dir / "signature").write_bytes(base64.b64decode(config.binary_data["signature"]))
+    (verify_dir / "signature").write_bytes(base64.b64decode(config.binary_data["signature"]))  # gzip, as shipped
     models_dir = tmp_path / "models"
     verify = "/etc/modelguard/verify"
     command = [str(models_dir) if a == "/models" else a.replace(verify, str(verify_dir)) for a in args]

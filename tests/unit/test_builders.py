@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+
+import pytest
+
 from modelguard.api.aideployment import AIDeploymentSpec
+from modelguard.builders import workload
 from modelguard.builders.labels import object_name
 from modelguard.builders.workload import WorkloadFacts, deployment, service, service_account, verify_config
+from modelguard.domain.errors import VerificationError
+from modelguard.domain.statement import unpack_signature
 from tests.harness.samples import ai_deployment
 
 DIGEST = "sha256:" + "c" * 64
@@ -19,6 +26,7 @@ FACTS = WorkloadFacts(
     signer="k",
     operator_image="op@sha256:" + "d" * 64,
     credentials_secret="creds",
+    verification="scorer-verify-0123456789",
 )
 
 
@@ -61,7 +69,37 @@ def test_quarantine_override_scales_to_zero() -> None:
 def test_other_objects() -> None:
     assert service_account(FACTS)["automountServiceAccountToken"] is False
     cm = verify_config(FACTS, b"bundle", b"PEM")
-    assert cm["data"]["digest"] == DIGEST and cm["binaryData"]["signature"] == "YnVuZGxl"
+    assert cm["data"]["digest"] == DIGEST
+    assert unpack_signature(base64.b64decode(cm["binaryData"]["signature"])) == b"bundle"
+
+
+def test_a_signature_of_10000_files_ships_compressed_and_one_too_large_is_refused() -> None:
+    import json
+    import os
+
+    resources = [
+        {"name": f"layers/block_{i:05d}/weights.safetensors", "digest": os.urandom(32).hex()} for i in range(10_000)
+    ]
+    bundle = json.dumps({"resources": resources}).encode()  # about the size of a real bundle's statement
+    assert len(bundle) > workload.CONFIGMAP_LIMIT
+    cm = verify_config(FACTS, bundle, b"PEM")
+    assert len(base64.b64decode(cm["binaryData"]["signature"])) < workload.CONFIGMAP_LIMIT
+    assert unpack_signature(base64.b64decode(cm["binaryData"]["signature"])) == bundle
+    with pytest.raises(VerificationError) as refused:
+        verify_config(FACTS, os.urandom(workload.CONFIGMAP_LIMIT), b"PEM")  # random bytes do not compress
+    assert refused.value.reason == "SignatureTooLarge"
+
+
+def test_a_gzip_bomb_or_broken_gzip_is_a_malformed_signature() -> None:
+    import gzip
+
+    from modelguard.domain.statement import MAX_BUNDLE_BYTES
+
+    for shipped in (gzip.compress(b"\0" * (MAX_BUNDLE_BYTES + 10)), b"\x1f\x8b not gzip"):
+        with pytest.raises(VerificationError) as refused:
+            unpack_signature(shipped)
+        assert refused.value.reason == "MalformedSignature"
+    assert unpack_signature(b'{"mediaType": "x"}') == b'{"mediaType": "x"}'  # as given
     assert service(FACTS)["spec"]["selector"] == deployment(FACTS)["spec"]["selector"]["matchLabels"]
     assert service(FACTS)["spec"]["ports"][0]["targetPort"] == "gateway"  # never the model server directly
 
@@ -137,3 +175,19 @@ def test_a_change_awaiting_approval_keeps_the_approved_replicas_image_and_servic
     ]
     assert gateway_image == FACTS.gateway_image  # everything else still comes from the desired objects
     assert keep_approved([deployment(changed)], None, None)[0]["spec"]["replicas"] == 9  # nothing live: nothing to keep
+
+
+def test_the_verification_material_is_immutable_and_named_by_its_content() -> None:
+    """Issue 13, class 8: what a pod verifies with cannot be edited between verification and pod start; new
+    material is a new ConfigMap, which the Deployment names (a rollout)."""
+    from dataclasses import replace
+
+    first, again = verify_config(FACTS, b"bundle", b"PEM"), verify_config(FACTS, b"bundle", b"PEM")
+    other_key = verify_config(FACTS, b"bundle", b"OTHER PEM")
+    other_signature = verify_config(FACTS, b"other bundle", b"PEM")
+    assert first["immutable"] is True
+    assert first["metadata"]["name"] == again["metadata"]["name"]
+    names = {c["metadata"]["name"] for c in (first, other_key, other_signature)}
+    assert len(names) == 3 and all(n.startswith("scorer-verify-") for n in names)
+    pod = deployment(replace(FACTS, verification=first["metadata"]["name"]))["spec"]["template"]["spec"]
+    assert {"name": "verify", "configMap": {"name": first["metadata"]["name"]}} in pod["volumes"]

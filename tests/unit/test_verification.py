@@ -14,7 +14,16 @@ import pytest
 from modelguard.adapters.verifier import verify_local
 from modelguard.domain import crypto
 from modelguard.domain.errors import VerificationError
-from modelguard.domain.statement import DEFAULT_IGNORES, Resource, Serialization
+from modelguard.domain.statement import (
+    DEFAULT_IGNORES,
+    Resource,
+    Serialization,
+    SignedManifest,
+    build_bundle,
+    pack_signature,
+    parse_bundle,
+    parse_statement,
+)
 from modelguard.domain.trust import TrustedKey
 from tests.harness.models import KeyPair, flip_byte, sign, sign_resources, truncate, write_model
 
@@ -90,6 +99,12 @@ def _strip_hint(doc: dict[str, object]) -> None:
     doc["verificationMaterial"] = {"tlogEntries": []}
 
 
+def _signed(payload: bytes) -> bytes:
+    """A bundle the trusted key really signed, around any payload (a publisher's broken or hostile tool)."""
+    private = crypto.load_private_key(KEY.private_pem)
+    return build_bundle(payload, crypto.sign_dsse(private, payload), crypto.key_hint(private.public_key()))
+
+
 def _replace_payload(doc: dict[str, object]) -> None:
     envelope = doc["dsseEnvelope"]
     assert isinstance(envelope, dict)
@@ -104,6 +119,12 @@ def _replace_payload(doc: dict[str, object]) -> None:
         pytest.param(lambda b: b"{not json", "MalformedSignature", id="not-json"),
         pytest.param(lambda b: b[: len(b) // 2], "MalformedSignature", id="truncated-bundle"),
         pytest.param(lambda b: b"", "MalformedSignature", id="empty"),
+        pytest.param(lambda b: b"[" * 200_000 + b"]" * 200_000, "MalformedSignature", id="nested-too-deep"),
+        pytest.param(
+            lambda b: _signed(b'{"a":' * 100_000 + b"1" + b"}" * 100_000),
+            "MalformedSignature",
+            id="signed-statement-nested-too-deep",
+        ),
         pytest.param(
             lambda b: _edit_bundle(b, lambda d: d.update(mediaType="x")), "MalformedSignature", id="wrong-media-type"
         ),
@@ -215,6 +236,33 @@ def test_the_init_container_command_verifies_a_detached_signature_model(
     assert cli(args) == 0
     assert capsys.readouterr().out.startswith("verified sha256:" + digest.hex())
     assert (models / "model.gguf").read_bytes() == source.read_bytes()
+    signature.write_bytes(pack_signature(signature.read_bytes()))  # as the operator ships it
+    assert cli(args) == 0
+    capsys.readouterr()
     flip_byte(source, 10)
     assert cli(args) == 1
     assert "not verified" in capsys.readouterr().out
+
+
+def test_the_pinned_digest_binds_file_names(tmp_path: Path) -> None:
+    """Issue 13, class 8: the same bytes under another name (a .safetensors file renamed to .bin, which a loader
+    opens with pickle) keep the format's subject digest, since the name order is unchanged; the pin changes,
+    so a pod verifying against the pinned digest refuses the renamed model even with a valid signature."""
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "a.safetensors").write_bytes(os.urandom(4096))
+    (model / "b.json").write_text('{"architectures": ["x"]}')
+    original = verify_local(model, sign(model, KEY), trusted(), NOW)
+    first = statement_of(sign(model, KEY))
+    (model / "a.safetensors").rename(model / "a.bin")
+    renamed_signature = sign(model, KEY)  # the publisher really signed this one too
+    renamed = statement_of(renamed_signature)
+    assert renamed.subject_digest == first.subject_digest  # the format's digest cannot tell them apart
+    assert renamed.digest != first.digest == original.digest
+    with pytest.raises(VerificationError) as refused:
+        verify_local(model, renamed_signature, trusted(), NOW, expect_digest=original.digest)
+    assert refused.value.reason == "UnexpectedDigest"
+
+
+def statement_of(bundle: bytes) -> SignedManifest:
+    return parse_statement(parse_bundle(bundle).payload)

@@ -12,8 +12,11 @@ from modelguard.api.base import (
     Condition,
     ConfigMapKeyReference,
     KubeModel,
+    LabelKey,
     LabelSelector,
     LocalObjectReference,
+    Quantity,
+    Text,
     conditions_field,
     with_cel,
 )
@@ -24,8 +27,12 @@ PINNED_IMAGE = r"^[^\s@]+@sha256:[a-f0-9]{64}$"
 class ResourceRequirements(KubeModel):
     """Compute resources of the model server container (quantities as in Kubernetes)."""
 
-    requests: dict[str, str] = Field(default_factory=dict, description="Minimum resources, e.g. cpu: 500m.")
-    limits: dict[str, str] = Field(default_factory=dict, description="Maximum resources, e.g. nvidia.com/gpu: 1.")
+    requests: dict[LabelKey, Quantity] = Field(
+        default_factory=dict, description="Minimum resources, e.g. cpu: 500m.", max_length=16
+    )
+    limits: dict[LabelKey, Quantity] = Field(
+        default_factory=dict, description="Maximum resources, e.g. nvidia.com/gpu: 1.", max_length=16
+    )
 
 
 # the pod's own mounts (verification material, credentials, scratch) and what the runtime provides
@@ -44,7 +51,7 @@ class RuntimeSpec(KubeModel):
         max_length=1024,
         pattern=PINNED_IMAGE,
     )
-    args: list[str] = Field(default_factory=list, description="Arguments of the model server.", max_length=64)
+    args: list[Text] = Field(default_factory=list, description="Arguments of the model server.", max_length=64)
     port: int = Field(default=8080, description="Port the model server listens on (localhost only).", ge=1024, le=65535)
     model_mount_path: str = Field(
         default="/models",
@@ -137,6 +144,7 @@ class GatewaySpec(KubeModel):
     max_body_size: str = Field(
         default="1m",
         description="Largest request body (nginx size: 512k, 1m); 413 beyond.",
+        max_length=7,
         pattern=r"^[1-9][0-9]{0,5}[km]?$",
     )
     timeout_seconds: int = Field(default=60, description="Upstream read timeout.", ge=1, le=3600)

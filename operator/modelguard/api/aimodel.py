@@ -14,6 +14,7 @@ from modelguard.api.base import (
     ConfigMapKeyReference,
     KubeModel,
     LocalObjectReference,
+    Text,
     conditions_field,
     with_cel,
 )
@@ -88,7 +89,7 @@ class DatasetReference(KubeModel):
     name: str = Field(description="Name of the data set.", max_length=253)
     uri: str = Field(description="Where the data set was obtained from.", max_length=2048)
     digest: str | None = Field(
-        default=None, description="Content digest (sha256:<hex>) of the data set.", pattern=SHA256_DIGEST
+        default=None, description="Content digest (sha256:<hex>) of the data set.", max_length=71, pattern=SHA256_DIGEST
     )
     retrieved_at: datetime | None = Field(default=None, description="When the data set was retrieved.")
 
@@ -98,10 +99,10 @@ class ModelCard(KubeModel):
 
     owner: str = Field(description="Accountable owner (team or contact address).", min_length=1, max_length=253)
     intended_use: str | None = Field(default=None, description="What the model is for.", max_length=4096)
-    limitations: list[str] = Field(
+    limitations: list[Text] = Field(
         default_factory=list, description="Known limitations and failure modes.", max_length=64
     )
-    prohibited_uses: list[str] = Field(default_factory=list, description="Uses that are not allowed.", max_length=64)
+    prohibited_uses: list[Text] = Field(default_factory=list, description="Uses that are not allowed.", max_length=64)
     training_data: list[DatasetReference] = Field(
         default_factory=list, description="Provenance of the training and tuning data.", max_length=128
     )
@@ -167,7 +168,7 @@ class SbomReference(KubeModel):
         max_length=2048,
         pattern=r"^(file|https)://[^\s]+$",
     )
-    digest: str = Field(description="sha256:<hex> of the SBOM file.", pattern=SHA256_DIGEST)
+    digest: str = Field(description="sha256:<hex> of the SBOM file.", max_length=71, pattern=SHA256_DIGEST)
 
 
 class AIModelSpec(KubeModel):
@@ -202,7 +203,9 @@ class AIModelSpec(KubeModel):
 class VerifiedRecord(KubeModel):
     """What was verified, with the inputs the result depends on."""
 
-    digest: str = Field(description="Digest of the verified model: the signed manifest's root digest (sha256:...).")
+    digest: str = Field(
+        description="ModelGuard's pin of the verified model (sha256:...): it covers every file's name and digest."
+    )
     source: str = Field(description="The source URI the bytes were verified at.")
     signature: str = Field(description="Where the signature came from (bundle URI or configmap/NAME/KEY).")
     signer: str = Field(description="Id of the TrustPolicy key that signed it.")

@@ -28,6 +28,7 @@ class ModelApprovalSpec(KubeModel):
     digest: str = Field(
         description="The verified model digest approved (status.verified.digest of the AIModel); an approval "
         "counts only while this is the digest to roll out.",
+        max_length=71,
         pattern=DIGEST,
     )
     comment: str = Field(default="", description="Why, or what was checked.", max_length=1024)

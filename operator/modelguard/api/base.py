@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 from pydantic.alias_generators import to_camel
 
 GROUP = "modelguard.io"
@@ -17,6 +17,17 @@ ConditionStatus = Literal["True", "False", "Unknown"]
 # Kubernetes object names (RFC 1123 subdomain, as most kinds accept).
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+# Every string, list and map a tenant writes is bounded in the schema, so that the API server refuses an
+# oversized object with the field's name, and an object always fits an admission review (old and new
+# object together) well below the webhook server's 1 MiB request limit (tests/unit/test_crd_bounds.py).
+Text = Annotated[str, StringConstraints(max_length=1024)]  # a free-text line: a limitation, an argument
+LabelValue = Annotated[str, StringConstraints(max_length=63)]
+LabelKey = Annotated[str, StringConstraints(max_length=317)]
+Quantity = Annotated[str, StringConstraints(max_length=64)]
+Identifier = Annotated[str, StringConstraints(max_length=253)]  # a key id, a name
+SHA256 = Annotated[str, StringConstraints(max_length=71, pattern=r"^sha256:[a-f0-9]{64}$")]
 
 
 STRICT = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
@@ -91,7 +102,7 @@ class LabelSelectorRequirement(KubeModel):
 
     key: str = Field(description="The label key the requirement applies to.", max_length=317)
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(description="How key and values relate.")
-    values: list[str] = Field(
+    values: list[LabelValue] = Field(
         default_factory=list, description="Values for In and NotIn; empty otherwise.", max_length=64
     )
 
@@ -99,7 +110,9 @@ class LabelSelectorRequirement(KubeModel):
 class LabelSelector(KubeModel):
     """A Kubernetes label selector; an empty selector matches everything."""
 
-    match_labels: dict[str, str] = Field(default_factory=dict, description="Labels that must all match exactly.")
+    match_labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict, description="Labels that must all match exactly.", max_length=32
+    )
     match_expressions: list[LabelSelectorRequirement] = Field(
         default_factory=list, description="Set-based requirements that must all hold.", max_length=32
     )

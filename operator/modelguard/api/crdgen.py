@@ -162,6 +162,11 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
             continue
         if key == "const":
             out["enum"] = [value]
+        elif key == "propertyNames":  # structural schemas cannot say it: a CEL rule bounds the map's keys
+            limit = value.get("maxLength") if isinstance(value, dict) else None
+            if isinstance(limit, int):
+                rule = {"rule": f"self.all(k, size(k) <= {limit})", "message": f"keys are at most {limit} characters"}
+                out.setdefault("x-kubernetes-validations", []).append(rule)
         elif key == "properties":
             out[key] = {name: _structural(prop, defs) for name, prop in value.items()}
         elif key == "additionalProperties" and isinstance(value, dict):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from modelguard.api.base import (
     Condition,
+    Identifier,
     KubeModel,
     LabelSelector,
     SecretKeyReference,
@@ -57,7 +58,7 @@ class Requirements(KubeModel):
             "dataUsage",
             "lastReviewed",
         ]
-    ] = Field(default_factory=list, description="Model card fields that must be filled in.")
+    ] = Field(default_factory=list, description="Model card fields that must be filled in.", max_length=16)
     review_max_age_days: int | None = Field(
         default=None, description="Card review older than this is overdue.", ge=1, le=3650
     )
@@ -85,13 +86,13 @@ class TrustPolicySpec(KubeModel):
         max_length=64,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"]},
     )
-    revoked_keys: list[str] = Field(
+    revoked_keys: list[Identifier] = Field(
         default_factory=list, description="Ids of keys that are no longer trusted.", max_length=256
     )
     namespace_selector: LabelSelector = Field(
         default_factory=LabelSelector, description="Namespaces this policy applies to (empty: all)."
     )
-    allowed_sources: list[str] = Field(
+    allowed_sources: list[Annotated[str, StringConstraints(max_length=2048)]] = Field(
         default_factory=list,
         description="URI prefixes models may come from; empty allows none.",
         max_length=64,

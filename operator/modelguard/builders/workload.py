@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +13,8 @@ from modelguard.api.base import API_VERSION
 from modelguard.builders.gateway import CONF_DIR, KEYS_DIR
 from modelguard.builders.labels import DIGEST_ANNOTATION, labels, object_name, selector
 from modelguard.builders.network import GATEWAY_PORT, STATUS_PORT
+from modelguard.domain.errors import VerificationError
+from modelguard.domain.statement import pack_signature
 
 VERIFY_DIR = "/etc/modelguard/verify"
 CREDENTIALS_DIR = "/etc/modelguard/credentials"
@@ -41,6 +45,7 @@ class WorkloadFacts:
     gateway_hash: str = ""  # of the gateway configuration and keys: a change rolls the pods
     model_card: str = "{}"  # public model card served at /model-card
     ca_bundle: str | None = None  # PEM CAs the operator trusts for https:// and oci:// sources (public)
+    verification: str = ""  # name of the verification ConfigMap (verify_config), which the pods mount
 
 
 def owner(facts: WorkloadFacts) -> dict[str, Any]:
@@ -83,19 +88,36 @@ def service_account(facts: WorkloadFacts) -> dict[str, Any]:
     }
 
 
+CONFIGMAP_LIMIT = 1024 * 1024 - 4096  # the API server's 1 MiB for a ConfigMap's data, less room for keys
+
+
 def verify_config(facts: WorkloadFacts, signature: bytes, public_key_pem: bytes) -> dict[str, Any]:
-    """The signed manifest and the signer's public key (both public), mounted into the init container."""
+    """The signed manifest (gzip) and the signer's public key (both public), mounted into the init container.
+    Immutable and named by its content: nobody can edit what a pod verifies with between the operator's
+    verification and the pod's start, and new material is a new ConfigMap (and a rollout). Raises
+    SignatureTooLarge when it cannot fit in one ConfigMap."""
+    packed = pack_signature(signature)
+    data = {
+        "signer.pem": public_key_pem.decode(),
+        "digest": facts.digest,
+        **({"ca.crt": facts.ca_bundle} if facts.ca_bundle else {}),
+    }
+    size = len(packed) + sum(len(v.encode()) for v in data.values())
+    if size > CONFIGMAP_LIMIT:
+        raise VerificationError(
+            "SignatureTooLarge",
+            f"the signature ({len(signature)} bytes, {len(packed)} compressed) and the verification material "
+            f"do not fit in one ConfigMap ({CONFIGMAP_LIMIT} bytes)",
+        )
+    binary = {"signature": base64.b64encode(packed).decode()}
+    content = hashlib.sha256(json.dumps([data, binary], sort_keys=True).encode()).hexdigest()[:10]
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _meta(facts, names(facts.name)["verify"], "verification"),
-        "immutable": False,
-        "data": {
-            "signer.pem": public_key_pem.decode(),
-            "digest": facts.digest,
-            **({"ca.crt": facts.ca_bundle} if facts.ca_bundle else {}),
-        },
-        "binaryData": {"signature": base64.b64encode(signature).decode()},
+        "metadata": _meta(facts, object_name(facts.name, f"verify-{content}"), "verification"),
+        "immutable": True,
+        "data": data,
+        "binaryData": binary,
     }
 
 
@@ -132,6 +154,7 @@ def verify_args(facts: WorkloadFacts) -> list[str]:
 
 
 def deployment(facts: WorkloadFacts) -> dict[str, Any]:
+    assert facts.verification, "the verification ConfigMap is built first: its name depends on its content"
     spec = facts.spec
     n = names(facts.name)
     model_dir = spec.runtime.model_mount_path
@@ -144,7 +167,7 @@ def deployment(facts: WorkloadFacts) -> dict[str, Any]:
     volumes: list[dict[str, Any]] = [
         {"name": "model", "emptyDir": {}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-        {"name": "verify", "configMap": {"name": n["verify"]}},
+        {"name": "verify", "configMap": {"name": facts.verification}},
         {"name": "gateway-config", "configMap": {"name": n["gateway"]}},
         {"name": "gateway-tmp", "emptyDir": {"sizeLimit": "256Mi"}},
     ]

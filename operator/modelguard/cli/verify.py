@@ -22,7 +22,7 @@ from modelguard.adapters.oci import Credentials
 from modelguard.adapters.verification_service import ssl_context
 from modelguard.adapters.verifier import authenticate_bundle, check_expected, verify_local
 from modelguard.domain.errors import Retry, VerificationError
-from modelguard.domain.statement import Resource, Serialization, SignedManifest
+from modelguard.domain.statement import Resource, Serialization, SignedManifest, unpack_signature
 from modelguard.domain.trust import TrustedKey
 
 
@@ -125,9 +125,12 @@ def _fetch(args: argparse.Namespace, signature: bytes, keys: list[TrustedKey], n
 def main(args: argparse.Namespace) -> int:
     try:
         keys = [TrustedKey(id=p.name.removesuffix(".pem"), pem=p.read_bytes()) for p in args.key]
-        signature = Path(args.signature).read_bytes()
+        signature = unpack_signature(Path(args.signature).read_bytes())  # the operator ships it gzipped
     except OSError as exc:
         print(f"not verified: Unreadable: {exc.filename}: {exc.strerror}")
+        return 1
+    except VerificationError as exc:
+        print(f"not verified: {exc.reason}: {exc.message}")
         return 1
     now = datetime.now(UTC)
     model: Path = args.model

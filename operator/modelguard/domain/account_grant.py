@@ -15,7 +15,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from modelguard.domain import signed_json
+from modelguard.domain import safe_json, signed_json
 
 GRANT = "modelguard.io/service-account-grant"
 
@@ -44,7 +44,7 @@ def granted(body: Mapping[str, Any], public_pem: bytes) -> str | None:
     if not raw:
         return f"spec.serviceAccountName {account!r} was not admitted (no grant: the webhook did not review it)"
     try:
-        document = json.loads(raw)
+        document = safe_json.loads(raw)
     except ValueError:
         return "the service account grant is not JSON"
     if not isinstance(document, dict):

@@ -17,7 +17,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from modelguard.domain import signed_json
+from modelguard.domain import safe_json, signed_json
 
 APPROVED_BY = "modelguard.io/approved-by"
 APPROVED_BY_GROUPS = "modelguard.io/approved-by-groups"
@@ -88,8 +88,8 @@ def approver_of(body: Mapping[str, Any], public_pem: bytes) -> Approval | None:
     meta = body.get("metadata") or {}
     notes = meta.get("annotations") or {}
     try:
-        groups = json.loads(notes.get(APPROVED_BY_GROUPS, "null"))
-        signature = json.loads(notes.get(SIGNATURE, "null"))
+        groups = safe_json.loads(notes.get(APPROVED_BY_GROUPS, "null"))
+        signature = safe_json.loads(notes.get(SIGNATURE, "null"))
     except ValueError:
         return None
     username = notes.get(APPROVED_BY)
@@ -152,7 +152,7 @@ def last_editor(body: Mapping[str, Any], public_pem: bytes) -> str | None:
     """Who admission says last changed this spec, or None when no valid stamp covers the spec as it is."""
     meta = body.get("metadata") or {}
     try:
-        document = json.loads((meta.get("annotations") or {}).get(LAST_CHANGED_BY) or "null")
+        document = safe_json.loads((meta.get("annotations") or {}).get(LAST_CHANGED_BY) or "null")
     except ValueError:
         return None
     if not isinstance(document, dict):

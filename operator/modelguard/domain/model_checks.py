@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from modelguard.api.aimodel import AIModelSpec, VerifiedRecord
+from modelguard.api.base import ConfigMapKeyReference
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.gates import first_violation
@@ -121,6 +122,23 @@ def signer_still_trusted(record: VerifiedRecord, policy: TrustPolicySpec, now: d
 def signature_location(spec: AIModelSpec) -> str:
     ref = spec.signature.config_map_ref
     return f"configmap/{ref.name}/{ref.key}" if ref is not None else str(spec.signature.bundle_uri)
+
+
+def as_verified(spec: AIModelSpec, record: VerifiedRecord) -> AIModelSpec:
+    """The spec with the source and signature location `record` was verified at. A deployment that keeps
+    serving the last verified digest while the spec moves on (a new version that fails) must ship the
+    signature that was verified, not the new one, or every new pod would fail its own verification."""
+    if record.signature.startswith("configmap/"):
+        _, name, key = record.signature.split("/", 2)
+        update: dict[str, object] = {"bundle_uri": None, "config_map_ref": ConfigMapKeyReference(name=name, key=key)}
+    else:
+        update = {"bundle_uri": record.signature, "config_map_ref": None}
+    return spec.model_copy(
+        update={
+            "source": spec.source.model_copy(update={"uri": record.source}),
+            "signature": spec.signature.model_copy(update=update),
+        }
+    )
 
 
 def keeps_last_verified(

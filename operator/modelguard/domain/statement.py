@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import gzip
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from modelguard.domain import safe_json
 from modelguard.domain.errors import VerificationError
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -74,10 +78,16 @@ class SignedManifest:
     model_name: str
     serialization: Serialization
     resources: tuple[Resource, ...]
-    root_digest: str = field(default="")
+    root_digest: str = field(default="")  # the format's subject digest (file digests only)
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """ModelGuard's pin of the model (status.verified.digest, --expect-digest, approvals): it binds every
+        file's name to its digest, unlike the subject digest (see model_digest)."""
+        return model_digest(self.serialization, self.resources)
 
     @property
-    def digest(self) -> str:
+    def subject_digest(self) -> str:
         return f"sha256:{self.root_digest}"
 
     @property
@@ -123,6 +133,21 @@ def root_digest(resources: tuple[Resource, ...]) -> str:
     return hasher.hexdigest()
 
 
+def model_digest(serialization: Serialization, resources: tuple[Resource, ...]) -> str:
+    """`sha256:` over the canonical JSON of how the model was cut and its (name, digest) pairs sorted by name.
+
+    The OpenSSF format's subject digest hashes the file digests alone, in name order: renaming a file, or
+    swapping two names whose order stays, leaves it unchanged. A pin must not: a loader picks files by name
+    (a `.safetensors` renamed to `.bin` is loaded with pickle), so this digest changes with any name."""
+    doc = {
+        "method": serialization.method,
+        "shardSize": serialization.shard_size,
+        "resources": sorted([r.name, r.digest] for r in resources),
+    }
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
 def _b64(value: Any, what: str) -> bytes:
     if not isinstance(value, str):
         raise VerificationError("MalformedSignature", f"{what} is not a base64 string")
@@ -132,12 +157,36 @@ def _b64(value: Any, what: str) -> bytes:
         raise VerificationError("MalformedSignature", f"{what} is not valid base64") from None
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def pack_signature(raw: bytes) -> bytes:
+    """A signature as ModelGuard ships it to init containers: gzip (a bundle listing 10,000 files is 2.5 MB of
+    JSON, about 560 KB compressed; a ConfigMap holds 1 MiB). Deterministic: no timestamp in the header."""
+    return gzip.compress(raw, compresslevel=9, mtime=0)
+
+
+def unpack_signature(data: bytes) -> bytes:
+    """The signature bytes from what was shipped (gzip) or given as is (a bundle or detached signature, which
+    never starts with gzip's magic). Decompression stops past the bundle size limit (no gzip bomb)."""
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    try:
+        inflater = zlib.decompressobj(wbits=31)
+        raw = inflater.decompress(data, MAX_BUNDLE_BYTES + 1)
+    except zlib.error:
+        raise VerificationError("MalformedSignature", "the shipped signature is not valid gzip") from None
+    if len(raw) > MAX_BUNDLE_BYTES or inflater.unconsumed_tail:
+        raise VerificationError("MalformedSignature", f"signature bundle is larger than {MAX_BUNDLE_BYTES} bytes")
+    return raw
+
+
 def parse_bundle(raw: bytes) -> Bundle:
     """Parse a Sigstore bundle carrying a DSSE envelope (no signature check yet)."""
     if len(raw) > MAX_BUNDLE_BYTES:
         raise VerificationError("MalformedSignature", f"signature bundle is larger than {MAX_BUNDLE_BYTES} bytes")
     try:
-        doc = json.loads(raw)
+        doc = safe_json.loads(raw)
     except (UnicodeDecodeError, ValueError):
         raise VerificationError("MalformedSignature", "signature bundle is not valid JSON") from None
     if not isinstance(doc, dict):
@@ -217,7 +266,7 @@ def _serialization(params: Any) -> Serialization:
 def parse_statement(payload: bytes) -> SignedManifest:
     """Parse and check an (already authenticated) in-toto statement."""
     try:
-        doc = json.loads(payload)
+        doc = safe_json.loads(payload)
     except (UnicodeDecodeError, ValueError):
         raise VerificationError("MalformedSignature", "signed payload is not valid JSON") from None
     if not isinstance(doc, dict) or doc.get("_type") != STATEMENT_TYPE:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp.web
 import kopf
 
 from modelguard.adapters.audit_log import AuditUnavailable
@@ -262,10 +263,24 @@ async def record_requester(runtime: Runtime, uid: str, userinfo: Mapping[str, An
         )
 
 
+MAX_REVIEW_BYTES = 8 * 1024 * 1024
+
+
+def accept_large_reviews() -> None:
+    """An admission review carries the old and the new object (each up to the API server's 1.5 MiB; annotations
+    alone may be 256 KiB). Kopf's webhook server is an aiohttp Application, whose request limit is 1 MiB, and
+    Kopf offers no setting: a big but valid change would be answered 413 and, failing closed, refused. So the
+    default of aiohttp Applications in this process is raised (the only other one is Kopf's health probe)."""
+    defaults = aiohttp.web.Application.__init__.__kwdefaults__
+    if defaults is not None and int(defaults.get("client_max_size", 0)) < MAX_REVIEW_BYTES:
+        defaults["client_max_size"] = MAX_REVIEW_BYTES
+
+
 def webhook_server(runtime: Runtime) -> kopf.WebhookServer | None:
     s = runtime.settings
     if s.webhook_port is None:
         return None
+    accept_large_reviews()
     return kopf.WebhookServer(
         addr=s.webhook_host,
         port=s.webhook_port,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,15 +20,16 @@ from modelguard.adapters.kube import KubeError
 from modelguard.adapters.resources import AIDEPLOYMENTS, BY_CHILD_KIND, DEPLOYMENTS, SECRETS
 from modelguard.adapters.secrets import policy_keys
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus, DriftRecord
-from modelguard.api.aimodel import AIModelSpec, AIModelStatus
+from modelguard.api.aimodel import AIModelSpec, AIModelStatus, VerifiedRecord
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.builders import gateway, network, workload
-from modelguard.builders.labels import DIGEST_ANNOTATION
+from modelguard.builders.labels import COMPONENT, DIGEST_ANNOTATION
 from modelguard.domain.account_grant import granted
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions
 from modelguard.domain.crypto import public_pem
 from modelguard.domain.drift import comparable, differences, summarize
 from modelguard.domain.errors import Retry, VerificationError
+from modelguard.domain.model_checks import as_verified
 from modelguard.domain.ownership import clash_message, controlled_by
 from modelguard.domain.pod_security import template_violations
 from modelguard.domain.rollout import Decision, ModelView, decide
@@ -129,8 +130,10 @@ async def _account_not_granted(ctx: Context, body: dict[str, Any]) -> str | None
     return granted(body, public_pem((await ctx.operator_key.get()).public_key()))
 
 
-async def _signature_and_key(ctx: Context, key: Key, model: ModelView, signer: str) -> tuple[bytes, bytes]:
+async def _signature_and_key(ctx: Context, key: Key, model: ModelView, record: VerifiedRecord) -> tuple[bytes, bytes]:
+    """The verified signature (from where it was verified, whatever the spec says now) and its signer's key."""
     assert model.spec is not None
+    signer = record.signer
     policy_body = await lookup(ctx, Key("TrustPolicy", "", model.spec.trust_policy))
     if policy_body is None:
         raise Retry("TrustPolicyNotFound", f"TrustPolicy {model.spec.trust_policy!r} is gone")
@@ -139,7 +142,8 @@ async def _signature_and_key(ctx: Context, key: Key, model: ModelView, signer: s
     signer_key = next((k for k in keys if k.id == signer), None)
     if signer_key is None:
         raise Retry("SignerNotFound", f"signing key {signer!r} is no longer in the TrustPolicy")
-    return await model_access.signature(ctx, key, model.spec, tuple(policy.allowed_sources)), signer_key.pem
+    verified_spec = as_verified(model.spec, record)
+    return await model_access.signature(ctx, key, verified_spec, tuple(policy.allowed_sources)), signer_key.pem
 
 
 async def _desired(
@@ -154,7 +158,7 @@ async def _desired(
         if problem is not None:
             raise VerificationError("ServiceAccountNotAdmitted", problem)
     keys_map = await _api_keys(ctx, key.namespace, spec)
-    signature, public_pem = await _signature_and_key(ctx, key, model, record.signer)
+    signature, public_pem = await _signature_and_key(ctx, key, model, record)
     conf = gateway.nginx_conf(gateway.config_for(spec, authenticated=keys_map is not None))
     creds = model.spec.source.credentials_secret_ref
     facts = workload.WorkloadFacts(
@@ -174,10 +178,12 @@ async def _desired(
         model_card=gateway.model_card(spec.model_ref.name, model.spec.version, record.digest, model.spec.card.wire()),
     )
     owner = workload.owner(facts)
+    verification = workload.verify_config(facts, signature, public_pem)
+    facts = replace(facts, verification=verification["metadata"]["name"])
     objects = [
         network.default_deny(key.name, key.namespace, owner),
         network.allow(key.name, key.namespace, spec, owner, ctx.monitoring_namespace),
-        workload.verify_config(facts, signature, public_pem),
+        verification,
         workload.gateway_config(facts, conf),
         workload.deployment(facts),
         workload.service(facts),
@@ -215,7 +221,20 @@ async def _apply(ctx: Context, key: Key, uid: str, objects: list[dict[str, Any]]
             )
         else:
             await ctx.kube.apply(BY_CHILD_KIND[obj["kind"]], obj)
+    await _prune_verification(ctx, key, uid, previous, children)
     return Applied(children, drift)
+
+
+async def _prune_verification(ctx: Context, key: Key, uid: str, previous: list[str], children: list[str]) -> None:
+    """Verification ConfigMaps are immutable and named by content: once the Deployment names a new one, the
+    ones it named before go (only ours: delete_child checks the owner and uses a uid precondition)."""
+    for ref in previous:
+        kind, _, name = ref.partition("/")
+        if kind != "ConfigMap" or ref in children:
+            continue
+        live = ctx.store.get(Key("ConfigMap", key.namespace, name)) or {}
+        if (live.get("metadata") or {}).get("labels", {}).get(COMPONENT) == "verification":
+            await ownership.delete_child(ctx, "ConfigMap", key.namespace, name, uid)
 
 
 async def _quarantine(ctx: Context, key: Key, body: dict[str, Any], deployment_name: str) -> None:
