@@ -16,11 +16,13 @@ from modelguard.domain import crypto
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.statement import (
     DEFAULT_IGNORES,
+    PAYLOAD_TYPE,
     Resource,
     Serialization,
     SignedManifest,
     build_bundle,
     pack_signature,
+    pae,
     parse_bundle,
     parse_statement,
 )
@@ -266,3 +268,21 @@ def test_the_pinned_digest_binds_file_names(tmp_path: Path) -> None:
 
 def statement_of(bundle: bytes) -> SignedManifest:
     return parse_statement(parse_bundle(bundle).payload)
+
+
+def test_a_dsse_signature_never_verifies_as_a_detached_one(tmp_path: Path) -> None:
+    """Issue 13, class 8: DSSE signs SHA-256 of the pre-authentication encoding (PAE) with the same key type
+    a detached signature uses over SHA-256 of a file. A "model" whose bytes are the PAE of a statement the
+    publisher signed, with the envelope's signature presented as detached, must not verify; nor a detached
+    signature as a bundle."""
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(os.urandom(1024))
+    bundle = parse_bundle(sign(model, KEY))
+    crafted = tmp_path / "crafted.bin"
+    crafted.write_bytes(pae(PAYLOAD_TYPE, bundle.payload))
+    detached = base64.b64encode(bundle.signature)
+    with pytest.raises(VerificationError) as refused:
+        verify_local(crafted, detached, trusted(), NOW, format="detached")
+    assert refused.value.reason == "SignatureFormatConfusion"
+    assert reason_of(lambda: verify_local(model, detached, trusted(), NOW)) == "MalformedSignature"

@@ -74,6 +74,13 @@ def _verify_detached(
 ) -> Verified:
     if not model.is_file():
         raise VerificationError("UnsupportedSource", "a detached signature covers exactly one file")
+    with model.open("rb") as f:
+        if f.read(len(DSSE_PREFIX)) == DSSE_PREFIX:
+            # a DSSE signature is ECDSA over SHA-256 of these very bytes: taken for a detached signature over
+            # such a "file", every signed bundle would verify as a model (signature format confusion)
+            raise VerificationError(
+                "SignatureFormatConfusion", "the file is a DSSE pre-authentication encoding, not a model"
+            )
     sig = decode_detached(signature)
     hex_digest, size = hash_range(model, progress=progress)
     digest = f"sha256:{hex_digest}"
@@ -82,6 +89,9 @@ def _verify_detached(
     raw = bytes.fromhex(hex_digest)
     signer = authenticate(keys, None, lambda pub: verify_detached(pub, raw, sig), now)
     return Verified(digest, signer, 1, size, 0.0)
+
+
+DSSE_PREFIX = b"DSSEv1 "
 
 
 def file_digest(path: Path) -> str:
