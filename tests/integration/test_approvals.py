@@ -158,3 +158,64 @@ def test_approvals_bind_to_the_deployment_and_what_was_approved(
     again = wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "False", "AwaitingApproval")
     assert "0 of 1" in condition(again, "Approved")["message"]  # type: ignore[index]
     api.delete("trustpolicies", None, name)
+
+
+@pytest.mark.parametrize("on_withdrawn", ["Quarantine", "Keep"])
+def test_a_withdrawn_approval_takes_effect_as_the_policy_says(
+    cluster: ControlPlane,
+    api: KubeTestClient,
+    operator: OperatorProcess,
+    namespace: str,
+    models_root: Path,
+    tmp_path: Path,
+    on_withdrawn: str,
+) -> None:
+    """Issue 13, class 12: deleting a ModelApproval below the required count quarantines the served digest
+    (onApprovalWithdrawn: Quarantine, the default) or serves on with Approved=False; the report shows the
+    gap while it serves, and a new approval lifts the quarantine."""
+    from tests.harness.audit import cli
+
+    grant(cluster, namespace, "bob", ["modelapprovals"])
+    grant(cluster, namespace, "carol", ["modelapprovals"])
+    name = f"p-{namespace}"
+    requirements = {"approvals": 1, "onApprovalWithdrawn": on_withdrawn}
+    api.create(
+        "trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"], requirements=requirements)
+    )
+    try:
+        pub = publish(models_root, namespace, "m", KEY)
+        api.create("aimodels", namespace, model("m", pub.source, pub.bundle, name))
+        api.create("aideployments", namespace, ai_deployment("svc", "m"))
+        digest = wait_for_condition(api, "aimodels", namespace, "m", "Verified", "True")["status"]["verified"]["digest"]
+        assert approve(cluster, "bob", namespace, "by-bob", digest).returncode == 0
+        wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "True", "Approved")
+        eventually(lambda: api.get("aideployments", namespace, "svc")["status"].get("servedDigest") == digest)
+
+        api.delete("modelapprovals", namespace, "by-bob")  # bob withdraws
+        withdrawn = wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "False", "ApprovalWithdrawn")
+        assert "by-bob" in condition(withdrawn, "Approved")["message"]  # type: ignore[index]
+        assert withdrawn["status"]["approval"]["withdrawn"] == ["by-bob"]
+        deployment = api.apps.read_namespaced_deployment("svc", namespace)
+        if on_withdrawn == "Quarantine":
+            wait_for_condition(api, "aideployments", namespace, "svc", "Quarantined", "True", "ApprovalWithdrawn")
+            eventually(lambda: api.apps.read_namespaced_deployment("svc", namespace).spec.replicas == 0)
+        else:
+            assert condition(api.get("aideployments", namespace, "svc"), "Quarantined")["status"] == "False"  # type: ignore[index]
+            assert deployment.spec.replicas == 1
+
+        result = cli(cluster, "report", "--namespace", namespace, "--output-dir", str(tmp_path / "out"))
+        assert result.returncode == 0, result.stderr
+        found = {p["id"]: p for p in json.loads((tmp_path / "out" / "report.json").read_text())["provisions"]}
+        oversight = found["5.1.4-3"]
+        if on_withdrawn == "Keep":  # serving a digest nobody approves any more is a gap, named
+            assert oversight["status"] == "not met" and oversight["evidence"] == [f"AIDeployment/{namespace}/svc"]
+        else:  # quarantined: the gate holds
+            assert oversight["status"] == "met"
+
+        assert approve(cluster, "carol", namespace, "by-carol", digest).returncode == 0  # approved again
+        wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "True", "Approved")
+        wait_for_condition(api, "aideployments", namespace, "svc", "Quarantined", "False")
+        eventually(lambda: api.apps.read_namespaced_deployment("svc", namespace).spec.replicas == 1)
+        assert api.get("aideployments", namespace, "svc")["status"]["approval"]["withdrawn"] == []
+    finally:
+        api.delete("trustpolicies", None, name)

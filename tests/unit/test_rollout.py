@@ -152,3 +152,17 @@ def test_only_an_open_gate_lifts_a_quarantine(model: ModelView) -> None:
     stays = decide(model, "m", DIGEST, quarantined=True)
     assert stays.action == "Quarantine" and "stays quarantined" in stays.message
     assert decide(view("True", rec=record()), "m", DIGEST, quarantined=True).action == "Rollout"
+
+
+def test_a_withdrawn_approval_quarantines_or_keeps_as_the_policy_says() -> None:
+    model = view("True", rec=record(), on_failure="Report")  # the model's onFailure does not decide this
+    args = (model, "m", DIGEST, "Internal", 1, ())
+    quarantine = decide(*args, withdrawn=("by-bob",), quarantine_withdrawn=True)
+    assert (quarantine.action, quarantine.reason) == ("Quarantine", "ApprovalWithdrawn")
+    assert "by-bob" in quarantine.message
+    keep = decide(*args, withdrawn=("by-bob",), quarantine_withdrawn=False)
+    assert (keep.action, keep.digest, keep.reason) == ("Keep", DIGEST, "ApprovalWithdrawn")
+    waiting = decide(*args)  # never approved (the policy was raised): waits, keeps serving
+    assert (waiting.action, waiting.reason) == ("Keep", "AwaitingApproval")
+    again = decide(model, "m", DIGEST, "Internal", 1, ("carol",), quarantined=True)
+    assert again.action == "Rollout"  # approved again: the quarantine lifts

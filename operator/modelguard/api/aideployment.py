@@ -214,6 +214,10 @@ class ApprovalStatus(KubeModel):
     digest: str = Field(description="The model digest the approvals are for.")
     required: int = Field(description="Distinct approvers needed.", ge=0)
     approvers: list[Approver] = Field(default_factory=list, description="Valid approvals for this digest.")
+    withdrawn: list[str] = Field(
+        default_factory=list,
+        description="ModelApprovals that counted for this digest and were deleted, while too few remain.",
+    )
 
 
 class AIDeploymentStatus(KubeModel):

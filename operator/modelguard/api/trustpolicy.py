@@ -75,6 +75,12 @@ class Requirements(KubeModel):
         description="Separation of duties: approvals by whoever last changed the AIDeployment's spec (as the "
         "admission webhook recorded it) do not count; when nobody was recorded, no approval counts.",
     )
+    on_approval_withdrawn: Literal["Quarantine", "Keep"] = Field(
+        default="Quarantine",
+        description="When a ModelApproval that counted for the digest being served is deleted and fewer than "
+        "`approvals` remain: Quarantine stops serving it (scaled to zero, network cut) until enough people "
+        "approve again; Keep serves on, with Approved=False (ApprovalWithdrawn) and the gap in the report.",
+    )
 
 
 class TrustPolicySpec(KubeModel):

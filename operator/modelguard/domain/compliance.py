@@ -147,9 +147,24 @@ def _oversight(facts: Facts) -> tuple[Status, str, tuple[str, ...]]:
         return "not applicable", "no deployment relies on human approval", ()
     return _all(
         gated,
-        lambda d: _condition(d, "Approved")[0] in ("True", "False"),
-        "rollout gated on recorded approvals (status.approval lists who approved which digest)",
+        _serves_only_approved,
+        "rollout gated on recorded approvals (status.approval lists who approved which digest), and no "
+        "deployment serves a digest whose approvals were withdrawn",
     )
+
+
+def _serves_only_approved(d: Body) -> bool:
+    """Approved, or waiting for approval of a digest it does not serve (or quarantined): serving a digest
+    without its approvals (withdrawn under onApprovalWithdrawn: Keep) fails."""
+    approved, _ = _condition(d, "Approved")
+    if approved == "True":
+        return True
+    if approved != "False":
+        return False
+    status = d.get("status") or {}
+    quarantined, _ = _condition(d, "Quarantined")
+    serving = status.get("servedDigest")
+    return quarantined == "True" or serving is None or serving != (status.get("approval") or {}).get("digest")
 
 
 def _prompts(facts: Facts) -> tuple[Status, str, tuple[str, ...]]:

@@ -33,6 +33,8 @@ class GateFacts:
     exposure: str = "Internal"
     approvals_required: int = 0
     approvers: tuple[str, ...] = ()  # distinct, validly stamped approvers of the digest to roll out
+    withdrawn: tuple[str, ...] = ()  # ModelApprovals that counted for the served digest and were deleted
+    quarantine_withdrawn: bool = True  # the policy's onApprovalWithdrawn is Quarantine
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,14 @@ def approved(facts: GateFacts) -> Violation | None:
     verified = facts.model.status.verified
     digest = verified.digest if verified else "?"
     who = f" (so far: {', '.join(facts.approvers)})" if facts.approvers else ""
+    if facts.withdrawn:  # the digest being served lost approvals it had: the policy says what happens
+        return Violation(
+            "ApprovalWithdrawn",
+            f"approval(s) {', '.join(facts.withdrawn)} withdrawn: {len(facts.approvers)} of "
+            f"{facts.approvals_required} for {digest}{who}",
+            distrusted=facts.quarantine_withdrawn,
+            stop_serving=facts.quarantine_withdrawn,
+        )
     return Violation(
         "AwaitingApproval",
         f"{len(facts.approvers)} of {facts.approvals_required} approvals for {digest}{who}; approve with a "

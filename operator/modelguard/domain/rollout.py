@@ -56,11 +56,13 @@ def decide(
     approvals_required: int = 0,
     approvers: tuple[str, ...] = (),
     quarantined: bool = False,
+    withdrawn: tuple[str, ...] = (),
+    quarantine_withdrawn: bool = True,
 ) -> Decision:
-    """`quarantined`: the workload is quarantined now; only an open gate lifts that, never a "keep"."""
-    decision = _decide(
-        model, model_name, served_digest, GateFacts(model_name, model, exposure, approvals_required, approvers)
-    )
+    """`quarantined`: the workload is quarantined now; only an open gate lifts that, never a "keep".
+    `withdrawn`: approvals of the served digest that were deleted (the policy's onApprovalWithdrawn decides)."""
+    facts = GateFacts(model_name, model, exposure, approvals_required, approvers, withdrawn, quarantine_withdrawn)
+    decision = _decide(model, model_name, served_digest, facts)
     if quarantined and decision.action == "Keep":
         return Decision("Quarantine", served_digest, decision.reason, f"{decision.message}; stays quarantined")
     return decision
@@ -79,6 +81,13 @@ def _decide(model: ModelView | None, model_name: str, served_digest: str | None,
         return Decision("Hold", None, violation.reason, violation.message)
     if not violation.distrusted:
         return Decision("Keep", served_digest, violation.reason, f"{violation.message}; still serving {served_digest}")
+    if violation.reason == "ApprovalWithdrawn":  # the policy's choice, not the model's onFailure
+        return Decision(
+            "Quarantine",
+            served_digest,
+            violation.reason,
+            f"{violation.message}; quarantined: scaled to zero, network cut",
+        )
     record = model.status.verified if model is not None else None
     if record is not None and record.digest == served_digest and not violation.stop_serving:
         return Decision(

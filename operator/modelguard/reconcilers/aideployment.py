@@ -281,7 +281,15 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     served = ((deployed or {}).get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
     quarantined = any(c.type == "Quarantined" and c.status == "True" for c in current.conditions)
     decision = decide(
-        model, spec.model_ref.name, served, spec.access.exposure, approval.required, approval.approvers, quarantined
+        model,
+        spec.model_ref.name,
+        served,
+        spec.access.exposure,
+        approval.required,
+        approval.approvers,
+        quarantined,
+        approval.withdrawn if served == approval.digest else (),
+        approval.quarantine_withdrawn,
     )
 
     children, drift = current.children, []

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from modelguard.adapters.cache import Key
-from modelguard.api.aideployment import AIDeploymentSpec, ApprovalStatus, Approver
+from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus, ApprovalStatus, Approver
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain import approvals
 from modelguard.domain.conditions import Verdict
@@ -24,6 +24,8 @@ class ApprovalFacts:
     required: int
     digest: str | None
     approvals: tuple[approvals.Approval, ...]
+    withdrawn: tuple[str, ...] = ()  # ModelApprovals counted for this digest before, deleted since
+    quarantine_withdrawn: bool = True
 
     @property
     def approvers(self) -> tuple[str, ...]:
@@ -33,7 +35,9 @@ class ApprovalFacts:
         if not self.required or self.digest is None:
             return None
         approvers = [Approver(username=a.username, approval=a.name) for a in self.approvals]
-        return ApprovalStatus(digest=self.digest, required=self.required, approvers=approvers).wire()
+        return ApprovalStatus(
+            digest=self.digest, required=self.required, approvers=approvers, withdrawn=list(self.withdrawn)
+        ).wire()
 
     def verdict(self) -> Verdict:
         if not self.required:
@@ -44,20 +48,45 @@ class ApprovalFacts:
         who = ", ".join(self.approvers) or "nobody"
         if have >= self.required:
             return Verdict("Approved", "True", "Approved", f"{self.digest} approved by {who}")
+        if self.withdrawn:
+            return Verdict(
+                "Approved",
+                "False",
+                "ApprovalWithdrawn",
+                f"approval(s) {', '.join(self.withdrawn)} withdrawn: {have} of {self.required} for {self.digest} "
+                f"({who})",
+            )
         return Verdict(
             "Approved", "False", "AwaitingApproval", f"{have} of {self.required} approvals for {self.digest} ({who})"
         )
 
 
-def _policy_requires(policy_body: dict[str, Any] | None) -> tuple[int, bool]:
-    """(approvals required, separation of duties) of the policy."""
+def _policy_requires(policy_body: dict[str, Any] | None) -> tuple[int, bool, bool]:
+    """(approvals required, separation of duties, quarantine when withdrawn) of the policy."""
     if policy_body is None:
-        return 0, False
+        return 0, False, True
     try:
         requirements = TrustPolicySpec.model_validate(policy_body.get("spec") or {}).requirements
     except ValidationError:
-        return 10, True  # an unreadable policy cannot lower the bar (fail closed)
-    return requirements.approvals, requirements.separate_approvers
+        return 10, True, True  # an unreadable policy cannot lower the bar (fail closed)
+    return requirements.approvals, requirements.separate_approvers, requirements.on_approval_withdrawn == "Quarantine"
+
+
+def withdrawn_since(
+    ctx: Context, key: Key, body: dict[str, Any], digest: str, counted: int, required: int
+) -> tuple[str, ...]:
+    """ModelApprovals the last status counted for this digest that no longer exist, when too few remain. An
+    approval that merely stopped counting (the spec changed since) is not withdrawn: it awaits a new one."""
+    if counted >= required:
+        return ()
+    try:
+        before = AIDeploymentStatus.model_validate(body.get("status") or {}).approval
+    except ValidationError:
+        return ()
+    if before is None or before.digest != digest:
+        return ()
+    names = [*before.withdrawn, *(a.approval for a in before.approvers)]  # withdrawn stays withdrawn
+    return tuple(dict.fromkeys(n for n in names if ctx.store.get(Key("ModelApproval", key.namespace, n)) is None))
 
 
 async def gather(
@@ -68,17 +97,19 @@ async def gather(
     model: ModelView | None,
     policy_body: dict[str, Any] | None,
 ) -> ApprovalFacts:
-    by_policy, separate = _policy_requires(policy_body)
+    by_policy, separate, quarantine = _policy_requires(policy_body)
     required = max(spec.approval.required, by_policy)
     digest = model.status.verified.digest if model is not None and model.status.verified is not None else None
     if not required or digest is None or ctx.operator_key is None:
         return ApprovalFacts(required, digest, ())
     pem = public_pem((await ctx.operator_key.get()).public_key())
     editor = approvals.last_editor(body, pem) if separate else None
-    if separate and editor is None:  # nobody recorded: nobody can be told apart from the editor
-        return ApprovalFacts(required, digest, ())
-    bodies = [ctx.store.get(k) or {} for k in ctx.store.lookup(INDEX, f"{key.namespace}/{key.name}")]
-    return ApprovalFacts(required, digest, tuple(approvals.count(bodies, body, digest, pem, not_by=editor)))
+    counted: tuple[approvals.Approval, ...] = ()
+    if not (separate and editor is None):  # nobody recorded: nobody can be told apart from the editor
+        bodies = [ctx.store.get(k) or {} for k in ctx.store.lookup(INDEX, f"{key.namespace}/{key.name}")]
+        counted = tuple(approvals.count(bodies, body, digest, pem, not_by=editor))
+    withdrawn = withdrawn_since(ctx, key, body, digest, len(counted), required)
+    return ApprovalFacts(required, digest, counted, withdrawn, quarantine)
 
 
 async def stamp_for(
