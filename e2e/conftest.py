@@ -98,6 +98,9 @@ def operator_namespace() -> str:
     return str(json.loads(out)["items"][0]["metadata"]["namespace"])
 
 
+ENABLED = "modelguard.io/enabled"  # namespaces ModelGuard may deploy into (the chart's restrictWrites)
+
+
 def new_namespace(prefix: str, labels: dict[str, str] | None = None) -> str:
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     kubectl("create", "namespace", name)

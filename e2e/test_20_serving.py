@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from e2e.conftest import (
+    ENABLED,
     Source,
     ai_deployment,
     ai_model,
@@ -35,7 +36,7 @@ API_KEY = "e2e-client-key-0123456789abcdef"
 @pytest.fixture(scope="module")
 def served(source: Source) -> Iterator[dict[str, str]]:
     """Namespace `team`, its policy, model m1 and AIDeployment `svc` serving it to namespace `clients`."""
-    ns = new_namespace("e2e-team")
+    ns = new_namespace("e2e-team", {ENABLED: "true"})  # the chart's restrictWrites: opted in
     clients = new_namespace("e2e-clients", {"modelguard-e2e/client": "true"})
     others = new_namespace("e2e-others")
     apply(trust_policy(ns, ns, source))
@@ -231,7 +232,7 @@ def test_decommission_removes_pods_children_and_data_and_issues_a_certificate(se
     pvc = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": {"name": "train-cache", "namespace": ns},
+        "metadata": {"name": "train-cache", "namespace": ns, "labels": {"modelguard.io/end-of-life": "delete"}},
         "spec": {
             "accessModes": ["ReadWriteOnce"],
             "storageClassName": "e2e-local",

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from e2e.conftest import (
+    ENABLED,
     Source,
     ai_model,
     apply,
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.timeout(600)
 
 @pytest.fixture(scope="module")
 def team(source: Source) -> Iterator[str]:
-    ns = new_namespace("e2e-failover")
+    ns = new_namespace("e2e-failover", {ENABLED: "true"})
     apply(trust_policy(ns, ns, source))
     yield ns
     kubectl("delete", "trustpolicy", ns, check=False)

@@ -171,14 +171,32 @@ def test_chart_installs_and_the_operator_works_under_exactly_its_rbac(
     with pytest.raises(ApiException) as err:
         k8s.RbacAuthorizationV1Api(sa_api.api).create_cluster_role({"metadata": {"name": "escalate"}, "rules": []})
     assert err.value.status == 403
+    _writes_are_restricted(cluster, api, sa_api, namespace)
 
+    chart_args = deployment.spec.template.spec.containers[0].args
+    (label_arg,) = [a for a in chart_args if a.startswith("--enabled-namespace-label=")]
     operator.stop()
-    restricted = OperatorProcess(kubeconfig, tmp_path / "restricted.log", extra_args=list(operator.extra_args))
+    restricted = OperatorProcess(kubeconfig, tmp_path / "restricted.log", extra_args=[*operator.extra_args, label_arg])
     restricted.webhook_port = operator.webhook_port
     try:
         restricted.restart()
         name = f"p-{namespace}"
-        api.create("trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"]))
+        other = f"{namespace[:50]}-off"  # not enabled for ModelGuard
+        cluster.kubectl("create", "namespace", other)
+        selector = {
+            "matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": [namespace, other]}]
+        }
+        api.create(
+            "trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"], namespaceSelector=selector)
+        )
+        off = publish(models_root, other, "m", KEY)
+        api.create("aimodels", other, model("m", off.source, off.bundle, name))
+        api.create("aideployments", other, ai_deployment("m-svc", "m"))
+        held = wait_for_condition(
+            api, "aideployments", other, "m-svc", "PolicyEnforced", "False", "NamespaceNotEnabled"
+        )
+        assert "modelguard.io/enabled=true" in json.dumps(held["status"]["conditions"])
+        assert api.apps.list_namespaced_deployment(other).items == []  # nothing written there
         api.core.create_namespaced_secret(namespace, {"metadata": {"name": "dek"}, "stringData": {"k": "v"}})
         pub = publish(models_root, namespace, "m", KEY)
         api.create(
@@ -197,6 +215,16 @@ def test_chart_installs_and_the_operator_works_under_exactly_its_rbac(
         )
         uid = api.get("aimodels", namespace, "m")["metadata"]["uid"]
         api.delete("aimodels", namespace, "m")
+        # the key is destroyed only once its owner marks it so (the policy would refuse the delete anyway)
+        wait_for_condition(api, "aimodels", namespace, "m", "Decommissioned", "False", timeout=60)
+        eventually(
+            lambda: "NotMarkedForDeletion" in json.dumps(api.get("aimodels", namespace, "m")["status"]["conditions"]),
+            what="the unmarked key to hold the decommission",
+        )
+        assert api.core.read_namespaced_secret("dek", namespace).metadata.name == "dek"
+        api.core.patch_namespaced_secret(
+            "dek", namespace, {"metadata": {"labels": {"modelguard.io/end-of-life": "delete"}}}
+        )
         try:
             eventually(
                 lambda: (
@@ -219,10 +247,60 @@ def test_chart_installs_and_the_operator_works_under_exactly_its_rbac(
         assert len(certs) == 1
         denial = 'system:serviceaccount:modelguard-system:modelguard" cannot'
         assert denial not in restricted.tail(2000)  # no RBAC denial on any code path exercised
+        assert "operator-writes" not in restricted.tail(2000)  # nor a denial of the write policy
         api.delete("trustpolicies", None, name)
+        cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
     finally:
         restricted.stop()
         operator.restart()
+
+
+def _writes_are_restricted(cluster: ControlPlane, api: KubeTestClient, sa: KubeTestClient, namespace: str) -> None:
+    """Issue 13, class 13: the operator's own token, used as an attacker who stole it would, cannot write
+    outside enabled namespaces, touch objects it does not manage, or create a Deployment with host access."""
+    managed = {"app.kubernetes.io/managed-by": "modelguard"}
+    elsewhere = f"{namespace[:50]}-victim"
+    cluster.kubectl("create", "namespace", elsewhere)
+    try:
+
+        def refused_in(target: str) -> ApiException | None:
+            try:
+                sa.core.create_namespaced_config_map(target, {"metadata": {"name": "x", "labels": managed}})
+            except ApiException as exc:
+                return exc
+            api.core.delete_namespaced_config_map("x", target)  # the policy was not loaded yet
+            return None
+
+        for target in (elsewhere, "kube-system"):  # the API server loads a new policy within a second or so
+            exc = eventually(lambda t=target: refused_in(t), timeout=20, what=f"the write policy in {target}")
+            assert exc.status == 403 and "modelguard.io/enabled=true" in str(exc.body)
+        cluster.kubectl("label", "namespace", namespace, "modelguard.io/enabled=true")
+        api.core.create_namespaced_secret(namespace, {"metadata": {"name": "tenant-secret"}, "stringData": {"k": "v"}})
+        api.core.create_namespaced_config_map(namespace, {"metadata": {"name": "tenant-config"}, "data": {"k": "v"}})
+        with pytest.raises(ApiException) as err:
+            sa.core.delete_namespaced_secret("tenant-secret", namespace)
+        assert err.value.status == 403 and "end-of-life" in str(err.value.body)
+        with pytest.raises(ApiException) as err:
+            sa.core.patch_namespaced_config_map("tenant-config", namespace, {"metadata": {"labels": managed}})
+        assert err.value.status == 403 and "only objects it manages" in str(err.value.body)
+        host = {
+            "metadata": {"name": "escape", "labels": managed},
+            "spec": {
+                "selector": {"matchLabels": {"a": "b"}},
+                "template": {
+                    "metadata": {"labels": {"a": "b"}},
+                    "spec": {"hostNetwork": True, "containers": [{"name": "c", "image": "x@sha256:" + "0" * 64}]},
+                },
+            },
+        }
+        with pytest.raises(ApiException) as err:
+            sa.apps.create_namespaced_deployment(namespace, host)
+        assert err.value.status == 403 and "host access" in str(err.value.body)
+        assert api.core.read_namespaced_secret("tenant-secret", namespace).data == {"k": "dg=="}
+        assert api.core.read_namespaced_config_map("tenant-config", namespace).metadata.labels is None
+        assert api.apps.list_namespaced_deployment(namespace).items == []
+    finally:
+        cluster.kubectl("delete", "namespace", elsewhere, "--wait=false", check=False)
 
 
 def test_two_replicas_peer_and_the_survivor_takes_over(

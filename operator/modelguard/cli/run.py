@@ -99,6 +99,12 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--hash-workers", type=int, default=None, help="hashing threads per verification")
     parser.add_argument(
+        "--enabled-namespace-label",
+        default=None,
+        help="deploy only in namespaces with this label set to 'true', and delete tenant data and keys only when "
+        "marked modelguard.io/end-of-life=delete (the chart's restrictWrites policy enforces the same)",
+    )
+    parser.add_argument(
         "--source-slots", type=int, default=4, help="source work (verifications, scans, fetches) at once"
     )
     parser.add_argument(
@@ -168,6 +174,7 @@ def main(args: argparse.Namespace) -> int:
         ca_bundle=args.ca_bundle,
         plain_http_registries=tuple(args.plain_http_registry),
         hash_workers=args.hash_workers,
+        enabled_namespace_label=args.enabled_namespace_label or None,
         source_slots=args.source_slots,
         source_slots_per_namespace=args.source_slots_per_namespace,
         fetch_deadline=args.fetch_deadline,

@@ -69,6 +69,7 @@ class Settings:
     ca_bundle: Path | None = None
     plain_http_registries: tuple[str, ...] = ()
     hash_workers: int | None = None
+    enabled_namespace_label: str | None = None  # deploy only where this namespace label is "true"
     source_slots: int = 4  # source work (fetch, verify, scan) at once in the operator
     source_slots_per_namespace: int = 2  # ... and for one namespace
     fetch_deadline: float = 60.0  # a signature, an SBOM, a registry call
@@ -118,6 +119,7 @@ class Runtime:
             advisories_configmap=self.settings.advisories_configmap,
             operator_key=key,
             decommission_step_delay=self.settings.decommission_step_delay,
+            enabled_namespace_label=self.settings.enabled_namespace_label,
             audit=AuditLog(self.kube, self.settings.namespace, key, sink=self._audit_sink()),
         )
         self.kube.observe = self.context.metrics.api_request

@@ -124,6 +124,17 @@ async def _api_keys(ctx: Context, namespace: str, spec: AIDeploymentSpec) -> str
         raise VerificationError("InvalidAPIKeys", f"Secret {name!r}: {exc}") from None
 
 
+async def not_enabled(ctx: Context, namespace: str) -> str | None:
+    """Why ModelGuard may not write in this namespace (restricted writes, docs/rbac.md), or None."""
+    label = ctx.enabled_namespace_label
+    if label is None or namespace == ctx.operator_namespace:
+        return None
+    body = await lookup(ctx, Key("Namespace", "", namespace))
+    if ((body or {}).get("metadata") or {}).get("labels", {}).get(label) == "true":
+        return None
+    return f"namespace {namespace!r} is not enabled for ModelGuard: a cluster admin labels it {label}=true"
+
+
 async def _account_not_granted(ctx: Context, body: dict[str, Any]) -> str | None:
     if ctx.operator_key is None:
         return "no operator key to check the service account grant with"
@@ -150,6 +161,9 @@ async def _desired(
     ctx: Context, key: Key, body: dict[str, Any], spec: AIDeploymentSpec, model: ModelView, decision: Decision
 ) -> list[dict[str, Any]]:
     assert model.spec is not None
+    problem = await not_enabled(ctx, key.namespace)
+    if problem is not None:
+        raise VerificationError("NamespaceNotEnabled", problem)
     record = model.status.verified
     if record is None or record.digest != decision.digest:
         raise Retry("WaitingForModel", "the model's verification record is not available yet")
@@ -294,7 +308,10 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
 
     children, drift = current.children, []
     enforced = Verdict("PolicyEnforced", "True", "Enforced", "network, access and pod security policy applied")
-    if decision.action == "Quarantine" and deployed is not None and controlled_by(deployed, body["metadata"]["uid"]):
+    blocked = await not_enabled(ctx, key.namespace)
+    if decision.action == "Quarantine" and deployed is not None and blocked is not None:
+        enforced = Verdict("PolicyEnforced", "False", "NamespaceNotEnabled", f"cannot quarantine: {blocked}")
+    elif decision.action == "Quarantine" and deployed is not None and controlled_by(deployed, body["metadata"]["uid"]):
         await _quarantine(ctx, key, body, deployment_name)
         enforced = Verdict("PolicyEnforced", "True", "Quarantined", "all traffic denied, scaled to zero")
     elif model is not None and (
@@ -310,7 +327,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         except VerificationError as exc:
             decision = Decision("Hold", None, exc.reason, exc.message) if served is None else decision
             enforced = Verdict("PolicyEnforced", "False", exc.reason, exc.message)
-            if exc.reason in ("NameConflict", "ServiceAccountNotAdmitted") and not _has(
+            if exc.reason in ("NameConflict", "ServiceAccountNotAdmitted", "NamespaceNotEnabled") and not _has(
                 current, "PolicyEnforced", exc.reason
             ):
                 await ctx.events.record(body, "Warning", exc.reason, exc.message, action="Apply")

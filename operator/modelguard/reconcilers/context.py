@@ -43,6 +43,9 @@ class Context:
     metrics: Metrics = field(default_factory=Metrics)
     operator_key: OperatorKey | None = None
     decommission_step_delay: float = 0.0
+    # with restricted writes (docs/rbac.md): deploy only in namespaces labelled this ("true"), and delete
+    # tenant data and keys only when they are marked for it
+    enabled_namespace_label: str | None = None
     clock: Callable[[], datetime] = utcnow
     audit: AuditLog | None = None
     # our last status write per object, until the watch cache shows it: (cached status then, status written)

@@ -135,6 +135,9 @@ async def delete_workloads(ctx: Context, run: Run) -> None:
                 run.act("DeleteWorkloads", kind, f"{ns}/{name}", "Delete", outcome)
 
 
+END_OF_LIFE_LABEL = "modelguard.io/end-of-life"
+
+
 async def _delete_as_requester(ctx: Context, run: Run, step: str, kind: str, name: str, method: str) -> None:
     user, groups = run.requester["username"], run.requester["groups"]
     if user == "unknown":
@@ -149,6 +152,17 @@ async def _delete_as_requester(ctx: Context, run: Run, step: str, kind: str, nam
             "DataDeletionForbidden",
             f"{user} may not delete {kind} {name!r} in {run.key.namespace!r}; nothing was deleted on their behalf",
         )
+    if ctx.enabled_namespace_label is not None:  # restricted writes: only what its owner marked (docs/rbac.md)
+        current = await ctx.kube.get(DATA_KINDS[kind], run.key.namespace, name)
+        if current is None:
+            run.act(step, kind, f"{run.key.namespace}/{name}", method, "AlreadyGone")
+            return
+        if ((current.get("metadata") or {}).get("labels") or {}).get(END_OF_LIFE_LABEL) != "delete":
+            raise VerificationError(
+                "NotMarkedForDeletion",
+                f"{kind} {name!r} is not marked {END_OF_LIFE_LABEL}=delete: ModelGuard deletes tenant data and keys "
+                "only when their owner marked them (label it, and the decommission goes on)",
+            )
     existed = await ctx.kube.delete(DATA_KINDS[kind], run.key.namespace, name)
     run.act(step, kind, f"{run.key.namespace}/{name}", method, "Done" if existed else "AlreadyGone")
 
