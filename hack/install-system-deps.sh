@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# Debian packages the tests and the demo use: an OCI registry (distribution), nginx (the gateway)
-# and Lua 5.4 (Argo CD health checks); for `make e2e-local` the real node (containerd, runc, CNI plugins,
+# Debian packages the tests and the demo use: an OCI registry (distribution) and nginx (the gateway);
+# for `make e2e-local` the real node (containerd, runc, CNI plugins,
 # iptables, nftables, conntrack) and the image tools (mmdebstrap, umoci, skopeo, busybox-static).
 # Go (>= 1.24) must already be installed for the control plane.
 set -euo pipefail
 need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
-command -v lua5.4 >/dev/null || need+=(lua5.4)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 for pkg in containerd runc containernetworking-plugins iptables ipset nftables conntrack mmdebstrap umoci skopeo busybox-static; do

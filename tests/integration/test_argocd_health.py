@@ -1,4 +1,5 @@
-"""Argo CD health checks (Lua) run by a real Lua 5.4 on real status objects from the control plane."""
+"""Argo CD health checks (Lua) run by gopher-lua, as Argo CD runs them, on real status objects from the
+control plane (manifests/argocd/health_test.yaml holds the recorded cases)."""
 
 from __future__ import annotations
 
