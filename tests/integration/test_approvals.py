@@ -199,6 +199,7 @@ def test_a_withdrawn_approval_takes_effect_as_the_policy_says(
         if on_withdrawn == "Quarantine":
             wait_for_condition(api, "aideployments", namespace, "svc", "Quarantined", "True", "ApprovalWithdrawn")
             eventually(lambda: api.apps.read_namespaced_deployment("svc", namespace).spec.replicas == 0)
+            assert api.get("aideployments", namespace, "svc")["status"]["replicas"] == 0  # not spec.replicas
         else:
             assert condition(api.get("aideployments", namespace, "svc"), "Quarantined")["status"] == "False"  # type: ignore[index]
             assert deployment.spec.replicas == 1

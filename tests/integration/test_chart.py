@@ -110,6 +110,22 @@ def test_values_schema_rejects_unpinned_gateway(cluster: ControlPlane) -> None:
     assert result.returncode != 0 and "/gateway/image" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("sets", "budget"),
+    [
+        ((), 1),
+        (("replicaCount=1",), None),  # a budget of one for one replica would block every node drain
+        (("podDisruptionBudget.enabled=false",), None),
+        (("replicaCount=3", "podDisruptionBudget.minAvailable=5"), 2),  # capped: one replica may go
+    ],
+)
+def test_the_disruption_budget_follows_the_replicas(
+    cluster: ControlPlane, sets: tuple[str, ...], budget: int | None
+) -> None:
+    found = [d for d in render(cluster, *sets) if d["kind"] == "PodDisruptionBudget"]
+    assert [d["spec"]["minAvailable"] for d in found] == ([] if budget is None else [budget])
+
+
 def _apply(cluster: ControlPlane, docs: list[dict[str, Any]], *extra: str) -> subprocess.CompletedProcess[str]:
     return cluster.kubectl(
         "apply",

@@ -83,6 +83,8 @@ def test_signed_model_verifies_and_rolls_out_pinned_to_its_digest(
     api.create("aideployments", namespace, ai_deployment("scorer", "fraud", replicas=2))
     dep = _wait_deployment(api, namespace, "scorer", "ModelVerified", "True")
     assert dep["status"]["servedDigest"] == verified["digest"]
+    assert dep["status"]["endpoint"] == f"http://scorer.{namespace}.svc"  # what clients call, and a column
+    assert dep["status"]["replicas"] == 2
     assert set(dep["status"]["children"]) >= {"Deployment/scorer", "Service/scorer"}
     (material,) = [c for c in dep["status"]["children"] if c.startswith("ConfigMap/scorer-verify-")]
     assert api.core.read_namespaced_config_map(material.split("/")[1], namespace).immutable is True

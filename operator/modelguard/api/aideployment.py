@@ -231,6 +231,13 @@ class AIDeploymentStatus(KubeModel):
         default=None, description="The last change made outside ModelGuard to a managed object, reverted."
     )
     approval: ApprovalStatus | None = Field(default=None, description="Human approvals of the digest to roll out.")
+    replicas: int | None = Field(
+        default=None, description="Serving pods wanted now (0 while quarantined, whatever spec.replicas says).", ge=0
+    )
+    available_replicas: int | None = Field(default=None, description="Serving pods available now.", ge=0)
+    endpoint: str | None = Field(
+        default=None, description="Where clients call the model: the gateway behind the Service (cluster DNS)."
+    )
 
 
 class AIDeployment(KubeModel):

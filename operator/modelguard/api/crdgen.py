@@ -70,7 +70,9 @@ KINDS: tuple[KindInfo, ...] = (
         description="A serving workload for one verified AIModel, with its network and access policy.",
         extra_columns=(
             {"name": "Model", "type": "string", "jsonPath": ".spec.modelRef.name"},
-            {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"},
+            {"name": "Replicas", "type": "integer", "jsonPath": ".status.replicas"},
+            {"name": "Available", "type": "integer", "jsonPath": ".status.availableReplicas"},
+            {"name": "Endpoint", "type": "string", "jsonPath": ".status.endpoint"},
             {"name": "Digest", "type": "string", "jsonPath": ".status.servedDigest", "priority": 1},
         ),
     ),

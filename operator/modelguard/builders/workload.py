@@ -255,6 +255,11 @@ def deployment(facts: WorkloadFacts) -> dict[str, Any]:
     }
 
 
+def endpoint(name: str, namespace: str) -> str:
+    """The URL clients in the cluster call: the Service (port 80) in front of the gateway."""
+    return f"http://{names(name)['service']}.{namespace}.svc"
+
+
 def service(facts: WorkloadFacts) -> dict[str, Any]:
     return {
         "apiVersion": "v1",

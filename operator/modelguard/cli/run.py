@@ -154,6 +154,7 @@ def priority(value: str) -> int:
 
 def main(args: argparse.Namespace) -> int:
     import kopf  # imported here so that `modelguard verify` in init containers starts fast
+    from kubernetes.config.config_exception import ConfigException
 
     from modelguard.adapters.kube import Kube
     from modelguard.engine.runtime import Runtime, Settings
@@ -196,7 +197,13 @@ def main(args: argparse.Namespace) -> int:
     if args.audit_sink and not sink_url_ok(args.audit_sink):
         print(f"--audit-sink must be an https:// URL (plain http only to loopback), not {args.audit_sink!r}")
         return 2
-    runtime = Runtime(kube=Kube(api_client()), settings=settings)
+    try:
+        client = api_client()
+    except (ConfigException, OSError, ValueError) as exc:
+        where = os.environ.get("KUBECONFIG") or "~/.kube/config"
+        print(f"modelguard run: no cluster to talk to ({type(exc).__name__}): set KUBECONFIG or create {where}")
+        return 2
+    runtime = Runtime(kube=Kube(client), settings=settings)
     registry = build_registry(runtime)
     asyncio.run(
         kopf.operator(

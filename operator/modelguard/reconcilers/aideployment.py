@@ -390,7 +390,12 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     )
     if newly_quarantined:  # counted before the status shows it: whoever sees the condition sees the count
         ctx.metrics.quarantines.labels(key.namespace).inc()
-    if await _status(ctx, key, body, current, verdicts, served, children, drift_record, approval.status()):
+    serving = {
+        "replicas": replicas if served else 0,
+        "availableReplicas": int(((deployed or {}).get("status") or {}).get("availableReplicas") or 0) if served else 0,
+        "endpoint": workload.endpoint(key.name, key.namespace) if served else None,
+    }
+    if await _status(ctx, key, body, current, verdicts, served, children, drift_record, approval.status(), serving):
         log.info("%s: %s %s", key, decision.action, decision.reason)
     if drift:
         await ctx.events.record(body, "Warning", "DriftReverted", enforced.message, action="Enforce")
@@ -431,6 +436,7 @@ async def _status(
     children: list[str],
     drift: DriftRecord | None,
     approval: dict[str, Any] | None = None,
+    serving: dict[str, Any] | None = None,
 ) -> bool:
     conditions = merge_conditions(current.conditions, verdicts, generation_of(body), ctx.clock())
     return await write_status(
@@ -445,5 +451,6 @@ async def _status(
             "children": children,
             "lastDrift": drift.wire() if drift else None,
             "approval": approval,
+            **(serving or {}),
         },
     )
