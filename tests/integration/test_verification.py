@@ -170,6 +170,7 @@ def test_bad_input_is_refused_with_reason_and_never_deployed(
     body = _wait_verified(api, namespace, "bad", "False")
     assert condition(body, "Verified")["reason"] == reason
     assert "verified" not in body["status"]
+    assert "nextScan" not in body["status"]  # nothing trusted or served: nothing to scan on a schedule
     dep = _wait_deployment(api, namespace, "bad-serving", "Ready", "False", "ModelNotVerified")
     assert reason in condition(dep, "Ready")["message"]
     assert _deployments(api, namespace) == []
@@ -430,6 +431,7 @@ def test_init_container_command_verifies_intact_and_refuses_tampered(
     ok = subprocess.run(cli, capture_output=True, text=True, timeout=120, check=False)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.startswith("verified sha256:")
+    assert f" signer={KEY_ID} " in ok.stdout  # the TrustPolicy's name for the key, not the file's
     flip_byte(pub.model / "weights/model-00002.safetensors", 77)
     bad = subprocess.run(cli, capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 1

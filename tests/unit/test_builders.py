@@ -191,3 +191,10 @@ def test_the_verification_material_is_immutable_and_named_by_its_content() -> No
     assert len(names) == 3 and all(n.startswith("scorer-verify-") for n in names)
     pod = deployment(replace(FACTS, verification=first["metadata"]["name"]))["spec"]["template"]["spec"]
     assert {"name": "verify", "configMap": {"name": first["metadata"]["name"]}} in pod["volumes"]
+
+
+def test_a_deleted_managed_object_is_summarized_once_in_plain_words() -> None:
+    from modelguard.domain.drift import DELETED, summarize
+
+    assert summarize("Service", "svc", [DELETED]) == "Service/svc (deleted)"  # was "Service/svc ((deleted))"
+    assert summarize("Deployment", "svc", ["spec.replicas"]) == "Deployment/svc (spec.replicas)"

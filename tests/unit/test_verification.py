@@ -236,7 +236,13 @@ def test_the_init_container_command_verifies_a_detached_signature_model(
         "--file-root", str(source.parent), "--quiet", str(models),
     ]  # fmt: skip
     assert cli(args) == 0
-    assert capsys.readouterr().out.startswith("verified sha256:" + digest.hex())
+    out = capsys.readouterr().out
+    assert out.startswith("verified sha256:" + digest.hex())
+    fingerprint = "sha256:" + crypto.key_hint(crypto.load_public_key(KEY.public_pem))[:16]
+    assert f" signer={fingerprint} " in out  # not "publisher", the file's name
+    named = [f"publisher-2026={key}" if a == str(key) else a for a in args]
+    assert cli(named) == 0
+    assert " signer=publisher-2026 " in capsys.readouterr().out
     assert (models / "model.gguf").read_bytes() == source.read_bytes()
     signature.write_bytes(pack_signature(signature.read_bytes()))  # as the operator ships it
     assert cli(args) == 0

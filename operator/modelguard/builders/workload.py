@@ -136,7 +136,7 @@ def verify_args(facts: WorkloadFacts) -> list[str]:
     return [
         "verify",
         "--key",
-        f"{VERIFY_DIR}/signer.pem",
+        f"{facts.signer}={VERIFY_DIR}/signer.pem",  # named as in the TrustPolicy
         "--signature",
         f"{VERIFY_DIR}/signature",
         "--format",

@@ -21,6 +21,7 @@ from modelguard.adapters.model_sources import SourceSettings
 from modelguard.adapters.oci import Credentials
 from modelguard.adapters.verification_service import ssl_context
 from modelguard.adapters.verifier import authenticate_bundle, check_expected, verify_local
+from modelguard.domain import crypto
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.statement import Resource, Serialization, SignedManifest, unpack_signature
 from modelguard.domain.trust import TrustedKey
@@ -30,10 +31,11 @@ def add_parser(commands: Any) -> None:
     parser = commands.add_parser("verify", help="verify a model against its signature (exit 0 only if verified)")
     parser.add_argument(
         "--key",
-        type=Path,
         action="append",
         required=True,
-        help="trusted PEM public key (repeatable; the key id is the file name without .pem)",
+        metavar="[ID=]PATH",
+        help="trusted PEM public key, named ID in the output (repeatable; without ID, the key's fingerprint "
+        "sha256:<first 16 hex of SHA-256 of the PEM>, never the file's name)",
     )
     parser.add_argument("--signature", type=Path, required=True, help="signature bundle (or detached signature)")
     parser.add_argument("--format", choices=["model-signing", "detached"], default="model-signing")
@@ -122,9 +124,23 @@ def _fetch(args: argparse.Namespace, signature: bytes, keys: list[TrustedKey], n
     return target / manifest.resources[0].path if args.format == "detached" else Path(args.model)
 
 
+def trusted_key(value: str) -> TrustedKey:
+    """`ID=PATH` or `PATH` (named by the key's fingerprint: a file called publisher.pem proves nothing)."""
+    name, sep, path = value.partition("=")
+    if not sep:
+        name, path = "", value
+    pem = Path(path).read_bytes()
+    if not name:
+        try:
+            name = "sha256:" + crypto.key_hint(crypto.load_public_key(pem))[:16]
+        except VerificationError:
+            name = Path(path).name  # not a key we can read: verification will say so
+    return TrustedKey(id=name, pem=pem)
+
+
 def main(args: argparse.Namespace) -> int:
     try:
-        keys = [TrustedKey(id=p.name.removesuffix(".pem"), pem=p.read_bytes()) for p in args.key]
+        keys = [trusted_key(value) for value in args.key]
         signature = unpack_signature(Path(args.signature).read_bytes())  # the operator ships it gzipped
     except OSError as exc:
         print(f"not verified: Unreadable: {exc.filename}: {exc.strerror}")

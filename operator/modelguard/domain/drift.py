@@ -76,7 +76,12 @@ def comparable(desired: Mapping[str, Any]) -> dict[str, Any]:
     return dict(desired)
 
 
+DELETED = "deleted"  # the path reported for a managed object that is gone
+
+
 def summarize(kind: str, name: str, paths: list[str]) -> str:
-    """`Kind/name (field, field)` with the top-level fields that drifted."""
+    """`Kind/name (field, field)` with the top-level fields that drifted, or `Kind/name (deleted)`."""
+    if DELETED in paths:
+        return f"{kind}/{name} (deleted)"
     fields = sorted({p.split("[")[0].rsplit(".", 1)[0] if p.count(".") > 2 else p.split("[")[0] for p in paths})
     return f"{kind}/{name} ({', '.join(fields[:4])}{', …' if len(fields) > 4 else ''})"

@@ -27,7 +27,7 @@ from modelguard.builders.labels import COMPONENT, DIGEST_ANNOTATION
 from modelguard.domain.account_grant import granted
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions
 from modelguard.domain.crypto import public_pem
-from modelguard.domain.drift import comparable, differences, summarize
+from modelguard.domain.drift import DELETED, comparable, differences, summarize
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.model_checks import as_verified
 from modelguard.domain.ownership import clash_message, controlled_by
@@ -220,7 +220,7 @@ async def _apply(ctx: Context, key: Key, uid: str, objects: list[dict[str, Any]]
         ref = f"{obj['kind']}/{obj['metadata']['name']}"
         children.append(ref)
         live = ctx.store.get(Key(obj["kind"], key.namespace, obj["metadata"]["name"]))
-        changed = ["(deleted)"] if live is None else differences(comparable(obj), live)
+        changed = [DELETED] if live is None else differences(comparable(obj), live)
         # fields someone else added (hostNetwork, hostPath, privileged): apply would leave them, replace removes
         unsafe = template_violations(live) if live is not None and obj["kind"] == "Deployment" else []
         if not changed and not unsafe:

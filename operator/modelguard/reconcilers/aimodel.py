@@ -255,6 +255,8 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
             if schedule.valid(spec.maintenance.schedule)
             else None
         )
+    if outcome.record is None and outcome.verdict.status == "False":
+        next_scan = None  # nothing trusted, nothing served: no maintenance scans until a version verifies
     documented = _documentation(spec, policy)
     warn_only = policy is not None and policy.mode == "Warn"
     verdicts = [outcome.verdict, documented, _summary(outcome.verdict, documented, warn_only), _override(annotations)]
