@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-unit test-integration lint crds manifests testbin venv system-deps bench e2e e2e-local e2e-kind clean
+.PHONY: demo sandbox test test-unit test-integration lint crds manifests testbin venv system-deps bench e2e e2e-local e2e-kind clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-system-deps:  ## Debian packages used by tests and the demo (registry, nginx, lua)
+system-deps:  ## Debian packages used by tests, the demo and the sandbox (a no-op when installed)
 	bash hack/install-system-deps.sh
 
 testbin:  ## build or reuse the local control plane (cached under ~/.cache/modelguard)
@@ -44,11 +44,14 @@ test-unit: $(STAMP)
 test-integration: $(STAMP) testbin
 	$(BIN)/pytest -m integration tests/integration $(PYTEST_ARGS)
 
-test: $(STAMP) lint testbin  ## lint, type checks, unit and integration tests (integration never skips)
+test: system-deps $(STAMP) lint testbin  ## lint, type checks, unit and integration tests (integration never skips)
 	$(BIN)/pytest tests $(PYTEST_ARGS)
 
-demo: $(STAMP) testbin  ## the operator against a local control plane, on the example manifests
+demo: system-deps $(STAMP) testbin  ## the operator against a local control plane, on the example manifests
 	$(BIN)/python hack/demo.py
+
+sandbox: system-deps $(STAMP) testbin  ## a local control plane and the operator that keep running: kubectl apply your own YAML
+	$(BIN)/python hack/sandbox.py
 
 bench: $(STAMP)  ## benchmarks -> docs/benchmarks*.md (ratios to baselines of the same run)
 	$(BIN)/python bench/bench_verify.py
@@ -65,4 +68,4 @@ e2e-kind:  ## kind cluster + image + chart + e2e suite (needs Docker)
 	bash e2e/kind.sh
 
 clean:
-	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .demo .sandbox .pytest_cache .mypy_cache .ruff_cache
