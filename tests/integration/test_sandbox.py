@@ -67,10 +67,10 @@ def test_the_sandbox_runs_until_interrupted_and_verifies_what_a_user_applies(
         mine = {
             "apiVersion": "modelguard.io/v1alpha1",
             "kind": "AIModel",
-            "metadata": {"name": "example"},
+            "metadata": {"name": "example", "namespace": "default"},
             "spec": spec,
         }
-        docs = [policy, {**mine, "metadata": {"name": "example", "namespace": "default"}}]
+        docs = [policy, mine]
         applied = kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
         assert applied.returncode == 0, applied.stderr
         verified = kubectl("wait", "aimodel/example", "--for=condition=Verified", "--timeout=60s")
