@@ -171,9 +171,13 @@ def test_bad_input_is_refused_with_reason_and_never_deployed(
     assert condition(body, "Verified")["reason"] == reason
     assert "verified" not in body["status"]
     assert "nextScan" not in body["status"]  # nothing trusted or served: nothing to scan on a schedule
+    # kstatus: terminal for this generation, so Flux and `kubectl wait --for=condition=Stalled` end now
+    assert (condition(body, "Stalled")["status"], condition(body, "Stalled")["reason"]) == ("True", reason)
+    assert condition(body, "Reconciling")["status"] == "False"
     dep = _wait_deployment(api, namespace, "bad-serving", "Ready", "False", "ModelNotVerified")
     assert reason in condition(dep, "Ready")["message"]
     assert _deployments(api, namespace) == []
+    assert (condition(dep, "Stalled")["status"], condition(dep, "Stalled")["reason"]) == ("True", "ModelNotVerified")
 
 
 @pytest.mark.parametrize(
@@ -302,6 +306,8 @@ def test_unreachable_source_is_retried_and_recovers(
     api.create("aimodels", namespace, model("late", f"{base}/late", f"{base}/late.sig", trust))
     body = _wait_verified(api, namespace, "late", "False", "SourceNotFound")
     assert "retrying with backoff" in condition(body, "Verified")["message"]
+    assert condition(body, "Reconciling")["status"] == "True"  # kstatus: in progress, not failed
+    assert condition(body, "Stalled")["status"] == "False"
     assert "attempt" not in body["status"]  # transient: not recorded as a verdict
     pub = publish(models_root, namespace, "late", KEY)
     shutil.copytree(pub.model, https_files.root / namespace / "late")

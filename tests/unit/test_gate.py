@@ -15,6 +15,7 @@ from modelguard.domain.deployment_gate import (
     approved,
     evaluate,
     model_card_published,
+    model_decommissioning,
     model_documented,
     model_exists,
     model_scan_clean,
@@ -66,8 +67,9 @@ def test_verified_for_current_generation() -> None:
     ("verdict", "reason", "distrusted"),
     [
         (Verdict("Verified", "False", "DigestMismatch"), "ModelNotVerified", True),
-        (Verdict("Verified", "False", "SourceUnreachable"), "ModelNotVerified", False),
-        (Verdict("Verified", "Unknown", "Verifying"), "ModelNotVerified", False),
+        (Verdict("Verified", "False", "SourceUnreachable"), "WaitingForModel", False),  # says what happens
+        (Verdict("Verified", "Unknown", "Verifying"), "WaitingForModel", False),
+        (Verdict("Verified", "Unknown", "Queued"), "WaitingForModel", False),
         (Verdict("Verified", "True", "SignatureValid"), "WaitingForModel", False),  # no record yet
     ],
 )
@@ -88,6 +90,7 @@ def test_model_documented_unless_warn_mode() -> None:
 def test_order() -> None:
     assert (
         model_exists,
+        model_decommissioning,
         model_verified_for_current_generation,
         model_verified,
         model_scan_clean,
@@ -146,3 +149,33 @@ def test_approved_counts_distinct_approvers_of_the_digest() -> None:
     assert "1 of 2" in violation.message and RECORD.digest in violation.message and "alice" in violation.message
     assert approved(GateFacts("m", base.model, approvals_required=2, approvers=("alice", "bob"))) is None
     assert approved(base) is None  # none required
+
+
+def test_a_model_being_decommissioned_says_so() -> None:
+    """Issue 14, item 8: during a legal hold the deployment said its model 'has not been verified yet'."""
+    held = Verdict("Decommissioned", "False", "LegalHold", "legal hold: case 2026-17")
+    violation = model_decommissioning(facts(VERIFIED, held))
+    assert violation is not None and violation.reason == "ModelDecommissioning"
+    assert "legal hold: case 2026-17" in violation.message and not violation.distrusted
+    assert model_decommissioning(facts(VERIFIED)) is None
+
+
+def test_kstatus_conditions_follow_ready() -> None:
+    from modelguard.domain.conditions import progress
+
+    waiting = {"WaitingForModel"}
+    assert [(v.type, v.status) for v in progress(Verdict("Ready", "True", "Serving"), waiting)] == [
+        ("Reconciling", "False"),
+        ("Stalled", "False"),
+    ]
+    busy = progress(Verdict("Ready", "False", "WaitingForModel", "verifying"), waiting)
+    assert [(v.type, v.status, v.reason) for v in busy] == [
+        ("Reconciling", "True", "WaitingForModel"),
+        ("Stalled", "False", "InProgress"),
+    ]
+    stuck = progress(Verdict("Ready", "False", "NameConflict", "Service/svc is someone else's"), waiting)
+    assert [(v.type, v.status, v.reason) for v in stuck] == [
+        ("Reconciling", "False", "Stalled"),
+        ("Stalled", "True", "NameConflict"),
+    ]
+    assert stuck[1].message == "Service/svc is someone else's"

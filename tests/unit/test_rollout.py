@@ -69,7 +69,7 @@ CASES: list[tuple[str, Any, str | None, str, str]] = [
         view("False", "SourceUnreachable", rec=record()),
         DIGEST,
         "Keep",
-        "ModelNotVerified",
+        "WaitingForModel",
     ),
     (
         "new version failing keeps the last verified",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,20 @@ class Verdict:
     status: ConditionStatus
     reason: str
     message: str = ""
+
+
+def progress(ready: Verdict, in_flight: Collection[str]) -> list[Verdict]:
+    """The kstatus conditions Flux, Argo CD and `kubectl wait` read, from the Ready verdict: Reconciling while
+    work is in flight or will be retried (`in_flight` reasons), Stalled when nothing changes without a change
+    to the object or its inputs (every other reason Ready is False for), neither when Ready."""
+    if ready.status == "True":
+        return [Verdict("Reconciling", "False", "Ready", ""), Verdict("Stalled", "False", "Ready", "")]
+    if ready.reason in in_flight or ready.status == "Unknown":
+        return [
+            Verdict("Reconciling", "True", ready.reason, ready.message),
+            Verdict("Stalled", "False", "InProgress", ""),
+        ]
+    return [Verdict("Reconciling", "False", "Stalled", ""), Verdict("Stalled", "True", ready.reason, ready.message)]
 
 
 def merge_conditions(

@@ -54,6 +54,15 @@ def model_exists(facts: GateFacts) -> Violation | None:
     return None
 
 
+def model_decommissioning(facts: GateFacts) -> Violation | None:
+    """A model being decommissioned (or held for legal reasons) says so, not "not verified yet"."""
+    assert facts.model is not None
+    ending = find(facts.model.status.conditions, "Decommissioned")
+    if ending is None or ending.status == "True":
+        return None
+    return Violation("ModelDecommissioning", f"AIModel {facts.model_name!r} is being decommissioned: {ending.message}")
+
+
 def model_verified_for_current_generation(facts: GateFacts) -> Violation | None:
     assert facts.model is not None
     verified = find(facts.model.status.conditions, "Verified")
@@ -70,8 +79,10 @@ def model_verified(facts: GateFacts) -> Violation | None:
         if facts.model.status.verified is not None:
             return None
         return Violation("WaitingForModel", f"AIModel {facts.model_name!r} has no verification record yet")
+    if verified.status == "Unknown" or verified.reason in TRANSIENT:  # say what is happening
+        return Violation("WaitingForModel", f"AIModel {facts.model_name!r}: {verified.reason}: {verified.message}")
     message = f"AIModel {facts.model_name!r} is not verified ({verified.reason}): {verified.message}"
-    return Violation("ModelNotVerified", message, distrusted=verified.reason not in TRANSIENT)
+    return Violation("ModelNotVerified", message, distrusted=True)
 
 
 def model_scan_clean(facts: GateFacts) -> Violation | None:
@@ -145,6 +156,7 @@ def approved(facts: GateFacts) -> Violation | None:
 
 GATE: tuple[Check, ...] = (
     model_exists,
+    model_decommissioning,
     model_verified_for_current_generation,
     model_verified,
     model_scan_clean,

@@ -19,7 +19,15 @@ from modelguard.domain.trust import selector_matches, source_allowed
 
 # Outcomes worth retrying with backoff rather than recording as a verdict on this generation.
 TRANSIENT = frozenset(
-    {"SourceUnreachable", "SourceUnauthorized", "SourceNotFound", "Verifying", "AwaitingVerification"}
+    {
+        "SourceUnreachable",
+        "SourceUnauthorized",
+        "SourceNotFound",
+        "SourceTimedOut",
+        "Verifying",
+        "Queued",
+        "AwaitingVerification",
+    }
 )
 # Outcomes that mean the policy no longer covers this model at all.
 POLICY_GONE = frozenset({"PolicyNotApplicable", "TrustPolicyNotFound"})

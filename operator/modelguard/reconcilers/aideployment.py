@@ -25,7 +25,7 @@ from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.builders import gateway, network, workload
 from modelguard.builders.labels import COMPONENT, DIGEST_ANNOTATION
 from modelguard.domain.account_grant import granted
-from modelguard.domain.conditions import Verdict, generation_of, merge_conditions
+from modelguard.domain.conditions import Verdict, generation_of, merge_conditions, progress
 from modelguard.domain.crypto import public_pem
 from modelguard.domain.drift import DELETED, comparable, differences, summarize
 from modelguard.domain.errors import Retry, VerificationError
@@ -415,6 +415,21 @@ def _last_drift(current: AIDeploymentStatus, generation: int) -> Verdict | None:
     return None
 
 
+# Ready=False for these is work in flight or waiting for something that will happen (a model, pods, people)
+IN_FLIGHT = frozenset(
+    {
+        "WaitingForModel",
+        "ReplicasUnavailable",
+        "NotDeployed",
+        "Queued",
+        "Conflict",
+        "ModelNotFound",
+        "ModelDecommissioning",
+        "AwaitingApproval",
+    }
+)
+
+
 def _ready(decision: Decision, available: Verdict) -> Verdict:
     """Ready: serving a trusted digest with the replicas available."""
     if decision.action not in ("Rollout", "Keep"):
@@ -438,7 +453,9 @@ async def _status(
     approval: dict[str, Any] | None = None,
     serving: dict[str, Any] | None = None,
 ) -> bool:
-    conditions = merge_conditions(current.conditions, verdicts, generation_of(body), ctx.clock())
+    ready = next((v for v in verdicts if v.type == "Ready"), None)
+    kstatus = progress(ready, IN_FLIGHT) if ready is not None else []
+    conditions = merge_conditions(current.conditions, [*verdicts, *kstatus], generation_of(body), ctx.clock())
     return await write_status(
         ctx,
         AIDEPLOYMENTS,

@@ -29,9 +29,10 @@ from modelguard.api.aimodel import AIModelSpec, AIModelStatus, ScanSummary, Veri
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain import decommission as decommission_plan
 from modelguard.domain import schedule
-from modelguard.domain.conditions import Verdict, find, generation_of, merge_conditions
+from modelguard.domain.conditions import Verdict, find, generation_of, merge_conditions, progress
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.model_checks import (
+    TRANSIENT,
     ModelFacts,
     first_problem,
     keeps_last_verified,
@@ -173,7 +174,7 @@ async def _write(
     ctx: Context, key: Key, body: dict[str, Any], status: AIModelStatus, verdicts: list[Verdict], fields: dict[str, Any]
 ) -> bool:
     generation = generation_of(body)
-    conditions = merge_conditions(status.conditions, verdicts, generation, ctx.clock())
+    conditions = merge_conditions(status.conditions, [*verdicts, *_progress(verdicts)], generation, ctx.clock())
     wire: dict[str, Any] = {"observedGeneration": generation, "conditions": [c.wire() for c in conditions], **fields}
     before = {c.type: c.status for c in current_conditions(body)}
     written = await write_status(ctx, AIMODELS, key, body, wire)
@@ -191,6 +192,20 @@ async def _write(
                     body, "Normal" if good else "Warning", cond.reason, cond.message, action=cond.type
                 )
     return written
+
+
+IN_FLIGHT = TRANSIENT | {"InProgress", "LegalHold"}
+
+
+def _progress(verdicts: list[Verdict]) -> list[Verdict]:
+    """Reconciling and Stalled (kstatus) from what this write says: a decommission's state when there is one
+    (a blocked step needs a change), else Ready, else the Verified verdict alone (verifying)."""
+    by_type = {v.type: v for v in verdicts}
+    ending = by_type.get("Decommissioned")
+    if ending is not None:
+        return progress(Verdict("Ready", ending.status, ending.reason, ending.message), IN_FLIGHT)
+    basis = by_type.get("Ready") or by_type.get("Verified")
+    return progress(basis, IN_FLIGHT) if basis is not None else []
 
 
 def _summary(verified: Verdict, documented: Verdict, warn_only: bool) -> Verdict:
