@@ -5,6 +5,7 @@ object does not have; an apply the API server refuses is a condition and an Even
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +114,42 @@ def test_an_apply_the_api_server_refuses_is_a_condition_and_an_event(
     cluster.kubectl("delete", "resourcequota", "no-more-configmaps", "-n", namespace)
     api.patch("aideployments", namespace, "svc", {"spec": {"replicas": 2}})  # a change: the next attempt succeeds
     wait_for_condition(api, "aideployments", namespace, "svc", "Ready", "True", timeout=60)
+
+
+def test_a_model_server_scheduled_on_gpu_nodes_rolls_out_without_drift(
+    api: KubeTestClient, cluster: ControlPlane, operator: OperatorProcess, namespace: str, models_root: Path
+) -> None:
+    """Issue 14, item 4: scheduling fields reach the pods, are stable (no endless drift), and system-*
+    priority classes are refused by the API server itself."""
+    priority = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "inference"}}
+    runtime = {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": "nvidia"}}
+    for doc in ({**priority, "value": 1000}, {**runtime, "handler": "nvidia"}):
+        cluster.kubectl("apply", "-f", "-", stdin=json.dumps(doc))
+    name = f"p-{namespace}"
+    api.create("trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"]))
+    try:
+        pub = publish(models_root, namespace, "m", KEY)
+        api.create("aimodels", namespace, model("m", pub.source, pub.bundle, name))
+        scheduling = {
+            "nodeSelector": {"type": "kwok"},
+            "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
+            "nodeAffinity": {"preferred": [{"key": "type", "operator": "In", "values": ["kwok"]}]},
+            "runtimeClassName": "nvidia",
+            "priorityClassName": "inference",
+        }
+        refused = cluster.kubectl(
+            "create", "-n", namespace, "-f", "-", check=False,
+            stdin=json.dumps(ai_deployment("bad", "m", scheduling={"priorityClassName": "system-node-critical"})),
+        )  # fmt: skip
+        assert refused.returncode != 0 and "system-* PriorityClasses" in refused.stderr
+        api.create("aideployments", namespace, ai_deployment("gpu", "m", scheduling=scheduling))
+        wait_for_condition(api, "aideployments", namespace, "gpu", "Ready", "True", timeout=60)
+        pod = api.apps.read_namespaced_deployment("gpu", namespace).spec.template.spec
+        assert pod.node_selector == {"type": "kwok"} and pod.priority_class_name == "inference"
+        assert pod.runtime_class_name == "nvidia" and pod.tolerations[0].key == "kwok.x-k8s.io/node"
+        time.sleep(3)  # a few more reconciles: the live object must match what was applied
+        body = api.get("aideployments", namespace, "gpu")
+        assert "lastDrift" not in body["status"], body["status"].get("lastDrift")
+        assert condition(body, "PolicyEnforced")["reason"] == "Enforced"  # type: ignore[index]
+    finally:
+        api.delete("trustpolicies", None, name)

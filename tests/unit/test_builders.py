@@ -198,3 +198,49 @@ def test_a_deleted_managed_object_is_summarized_once_in_plain_words() -> None:
 
     assert summarize("Service", "svc", [DELETED]) == "Service/svc (deleted)"  # was "Service/svc ((deleted))"
     assert summarize("Deployment", "svc", ["spec.replicas"]) == "Deployment/svc (spec.replicas)"
+
+
+def test_scheduling_reaches_the_pod_and_nothing_else_changes() -> None:
+    """Issue 14, item 4: GPU pools. Only what is set appears (the API server drops empty values, and a desired
+    empty value would look like drift forever); the pod's restricted settings stay as they were."""
+    from dataclasses import replace
+
+    base = deployment(FACTS)["spec"]["template"]["spec"]
+    spec = ai_deployment("s", "m")["spec"]
+    spec["scheduling"] = {
+        "nodeSelector": {"nvidia.com/gpu.present": "true"},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        "nodeAffinity": {"required": [{"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g5"]}]},
+        "runtimeClassName": "nvidia",
+        "priorityClassName": "inference",
+    }
+    pod = deployment(replace(FACTS, spec=AIDeploymentSpec.model_validate(spec)))["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms == [
+        {"matchExpressions": [{"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g5"]}]}
+    ]
+    assert (pod["runtimeClassName"], pod["priorityClassName"]) == ("nvidia", "inference")
+    for field in ("securityContext", "containers", "initContainers", "automountServiceAccountToken", "volumes"):
+        assert pod[field] == base[field]
+
+
+@pytest.mark.parametrize(
+    "scheduling",
+    [
+        {"priorityClassName": "system-cluster-critical"},
+        {"tolerations": [{"operator": "Equal", "value": "x"}]},
+        {"tolerations": [{"key": "k", "operator": "Exists", "value": "x"}]},
+        {"tolerations": [{"key": "k", "tolerationSeconds": 5}]},
+        {"nodeSelector": {"k": "v" * 64}},
+        {"hostNetwork": True},
+    ],
+)
+def test_scheduling_refuses_what_kubernetes_or_policy_would(scheduling: dict[str, object]) -> None:
+    from pydantic import ValidationError
+
+    spec = ai_deployment("s", "m")["spec"]
+    spec["scheduling"] = scheduling
+    with pytest.raises(ValidationError):
+        AIDeploymentSpec.model_validate(spec)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from modelguard.api.base import (
     DNS_SUBDOMAIN,
@@ -14,6 +14,7 @@ from modelguard.api.base import (
     KubeModel,
     LabelKey,
     LabelSelector,
+    LabelValue,
     LocalObjectReference,
     Quantity,
     Text,
@@ -77,6 +78,95 @@ class RuntimeSpec(KubeModel):
     resources: ResourceRequirements = Field(
         default_factory=ResourceRequirements, description="Resources of the model server."
     )
+
+
+class Toleration(KubeModel):
+    """Lets the model server's pods run on tainted nodes (GPU pools), as a pod toleration."""
+
+    model_config = with_cel(
+        ("self.operator == 'Exists' || (has(self.key) && self.key != '')", "an empty key needs operator Exists"),
+        ("self.operator != 'Exists' || !has(self.value) || self.value == ''", "operator Exists takes no value"),
+        (
+            "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+            "tolerationSeconds only with effect NoExecute",
+        ),
+    )
+
+    key: str = Field(default="", description="Taint key; empty with Exists matches every taint.", max_length=317)
+    operator: Literal["Exists", "Equal"] = Field(default="Equal", description="Exists or Equal.")
+    value: str = Field(default="", description="Taint value (Equal).", max_length=63)
+    effect: Literal["", "NoSchedule", "PreferNoSchedule", "NoExecute"] = Field(
+        default="", description="Taint effect; empty matches all."
+    )
+    toleration_seconds: int | None = Field(
+        default=None, description="NoExecute only: how long the pod stays once tainted.", ge=0, le=86400 * 7
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Toleration:  # the same rules as the CEL above, for the operator's own reading
+        if not self.key and self.operator != "Exists":
+            raise ValueError("an empty key needs operator Exists")
+        if self.operator == "Exists" and self.value:
+            raise ValueError("operator Exists takes no value")
+        if self.toleration_seconds is not None and self.effect != "NoExecute":
+            raise ValueError("tolerationSeconds only with effect NoExecute")
+        return self
+
+
+class NodeSelectorRequirement(KubeModel):
+    """A node label requirement (as core/v1 NodeSelectorRequirement)."""
+
+    key: str = Field(description="Node label key.", max_length=317)
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] = Field(
+        description="How key and values relate."
+    )
+    values: list[LabelValue] = Field(default_factory=list, description="Values (In, NotIn, Gt, Lt).", max_length=64)
+
+
+class NodeAffinity(KubeModel):
+    """Node affinity of the model server's pods (the subset scheduling GPU models needs)."""
+
+    required: list[NodeSelectorRequirement] = Field(
+        default_factory=list, description="Every requirement must hold (one node selector term).", max_length=16
+    )
+    preferred: list[NodeSelectorRequirement] = Field(
+        default_factory=list, description="Nodes meeting all of these are preferred (weight 100).", max_length=16
+    )
+
+
+class SchedulingSpec(KubeModel):
+    """Where the model server's pods run. Nothing here loosens the pods' restricted security settings;
+    quotas per PriorityClass and taints remain the platform team's to set."""
+
+    model_config = with_cel(
+        (
+            "!has(self.priorityClassName) || !self.priorityClassName.startsWith('system-')",
+            "system-* PriorityClasses are for the cluster's own components",
+        ),
+    )
+
+    node_selector: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict, description="Node labels the pods require (e.g. a GPU pool).", max_length=16
+    )
+    tolerations: list[Toleration] = Field(default_factory=list, description="Taints the pods tolerate.", max_length=16)
+    node_affinity: NodeAffinity | None = Field(default=None, description="Required and preferred node labels.")
+    runtime_class_name: str | None = Field(
+        default=None, description="RuntimeClass of the pods (e.g. nvidia).", pattern=DNS_SUBDOMAIN, max_length=253
+    )
+    priority_class_name: str | None = Field(
+        default=None,
+        description="PriorityClass of the pods; system-* classes are refused (the API server keeps them for "
+        "kube-system).",
+        pattern=DNS_SUBDOMAIN,
+        max_length=253,
+    )
+
+    @field_validator("priority_class_name")
+    @classmethod
+    def _not_system(cls, name: str | None) -> str | None:
+        if name is not None and name.startswith("system-"):
+            raise ValueError("system-* PriorityClasses are for the cluster's own components")
+        return name
 
 
 class ClientSelector(KubeModel):
@@ -190,6 +280,9 @@ class AIDeploymentSpec(KubeModel):
         default=None, description="ConfigMap key holding the system prompt; changes are audited by hash."
     )
     approval: ApprovalSpec = Field(default_factory=ApprovalSpec, description="Required human approvals.")
+    scheduling: SchedulingSpec = Field(
+        default_factory=SchedulingSpec, description="Where the model server's pods run (GPU nodes)."
+    )
     service_account_name: str | None = Field(
         default=None,
         description="Use this ServiceAccount instead of a generated one.",

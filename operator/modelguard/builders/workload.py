@@ -249,10 +249,43 @@ def deployment(facts: WorkloadFacts) -> dict[str, Any]:
                     ],
                     "containers": [gateway_container, server],
                     "volumes": volumes,
+                    **scheduling(spec),
                 },
             },
         },
     }
+
+
+def _set(fields: dict[str, Any]) -> dict[str, Any]:
+    """Without empty values: the API server drops them, and a desired "" would look like drift forever."""
+    return {k: v for k, v in fields.items() if v not in ("", None, [])}
+
+
+def scheduling(spec: AIDeploymentSpec) -> dict[str, Any]:
+    """The pod fields of spec.scheduling, only those set (an empty spec adds nothing to the pod)."""
+    s = spec.scheduling
+    out: dict[str, Any] = {}
+    if s.node_selector:
+        out["nodeSelector"] = dict(s.node_selector)
+    if s.tolerations:
+        out["tolerations"] = [_set(t.wire()) for t in s.tolerations]
+    if s.node_affinity is not None:
+        terms: dict[str, Any] = {}
+        if s.node_affinity.required:
+            terms["requiredDuringSchedulingIgnoredDuringExecution"] = {
+                "nodeSelectorTerms": [{"matchExpressions": [_set(r.wire()) for r in s.node_affinity.required]}]
+            }
+        if s.node_affinity.preferred:
+            terms["preferredDuringSchedulingIgnoredDuringExecution"] = [
+                {"weight": 100, "preference": {"matchExpressions": [_set(r.wire()) for r in s.node_affinity.preferred]}}
+            ]
+        if terms:
+            out["affinity"] = {"nodeAffinity": terms}
+    if s.runtime_class_name:
+        out["runtimeClassName"] = s.runtime_class_name
+    if s.priority_class_name:
+        out["priorityClassName"] = s.priority_class_name
+    return out
 
 
 def endpoint(name: str, namespace: str) -> str:
