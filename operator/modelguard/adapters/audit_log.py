@@ -139,6 +139,10 @@ class AuditLog:
         self._known: Head | None = None  # the last head this process committed
         self._last_change: dict[tuple[str, str, str], str] = {}  # object -> fingerprint of its last change
 
+    def backlog(self) -> int:
+        """Committed records the HTTP sink has not confirmed yet."""
+        return len(self._unsent)
+
     async def start(self) -> None:
         """Re-emit the committed ring (a crash may have cut the last lines) and queue what the sink lacks."""
         cm = await self._kube.get(CONFIGMAPS, self._namespace, CONFIGMAP)

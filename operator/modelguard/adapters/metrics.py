@@ -7,7 +7,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+)
+
+from modelguard import __version__
 
 SEVERITIES = ("critical", "high", "medium", "low")
 
@@ -60,6 +71,56 @@ class Metrics:
             "Requests of the operator to the Kubernetes API, by verb and resource[/subresource].",
             ["verb", "resource"],
             registry=r,
+        )
+        # "is it healthy and how fast" (docs/metrics.md)
+        self.build_info = Gauge("modelguard_build_info", "The running operator's version.", ["version"], registry=r)
+        self.build_info.labels(__version__).set(1)
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):  # what the default registry has
+            r.register(collector)
+        self.verification_duration = Histogram(
+            "modelguard_verification_duration_seconds",
+            "Duration of completed model verifications (fetch and hash), by outcome.",
+            ["outcome"],
+            registry=r,
+            buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600),
+        )
+        self.verified_bytes = Counter("modelguard_verified_bytes_total", "Model bytes hashed and verified.", registry=r)
+        self.reconcile_duration = Histogram(
+            "modelguard_reconcile_duration_seconds",
+            "Duration of reconciles, by kind.",
+            ["kind"],
+            registry=r,
+            buckets=(0.005, 0.02, 0.1, 0.5, 2, 10, 60, 300),
+        )
+        self.reconcile_errors = Counter(
+            "modelguard_reconcile_errors_total",
+            "Reconciles that failed (retried), by kind and reason.",
+            ["kind", "reason"],
+            registry=r,
+        )
+        self.queue_depth = Gauge("modelguard_workqueue_depth", "Keys waiting in the work queue.", registry=r)
+        self.queue_wait = Histogram(
+            "modelguard_workqueue_wait_seconds",
+            "Time from a key being queued to a worker taking it.",
+            registry=r,
+            buckets=(0.001, 0.01, 0.05, 0.2, 1, 5, 30, 120),
+        )
+        self.webhook_duration = Histogram(
+            "modelguard_webhook_duration_seconds",
+            "Time the admission webhooks take to answer, by hook.",
+            ["hook"],
+            registry=r,
+            buckets=(0.001, 0.005, 0.02, 0.05, 0.1, 0.5, 1, 5),
+        )
+        self.webhook_rejections = Counter(
+            "modelguard_webhook_rejections_total", "Admission requests refused, by hook.", ["hook"], registry=r
+        )
+        self.audit_backlog = Gauge(
+            "modelguard_audit_sink_backlog", "Committed audit records the HTTP sink has not confirmed.", registry=r
+        )
+        self.source_slots = Gauge("modelguard_source_slots_in_use", "Source slots held now.", registry=r)
+        self.source_waiting = Gauge(
+            "modelguard_source_slots_waiting", "Reconciles waiting for a source slot.", registry=r
         )
         self._running = 0
         self._peak = 0

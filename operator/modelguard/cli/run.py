@@ -59,6 +59,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8081/healthz")
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     parser.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="log lines as text or as JSON objects"
+    )
+    parser.add_argument(
         "--image",
         default=os.environ.get("MODELGUARD_IMAGE", "ghcr.io/modelguard/operator:0.1.0"),
         help="the operator's own image, used by the verify init container",
@@ -152,6 +155,22 @@ def priority(value: str) -> int:
     return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 9999 + 1
 
 
+def setup_logging(log_format: str, verbose: bool) -> None:
+    """Text lines, or one JSON object per line (Kopf's JSON formatter: timestamp, level, message and the
+    object a line is about) for log pipelines. Logs go to stderr; stdout carries only audit records."""
+    import kopf
+
+    if log_format == "json":
+        kopf.configure(verbose=verbose, log_format=kopf.LogFormat.JSON)
+    else:
+        logging.basicConfig(
+            level=logging.DEBUG if verbose else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )
+    for noisy in ("kopf.objects", "aiohttp.access"):  # one line per watch event / webhook call
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
 def main(args: argparse.Namespace) -> int:
     import kopf  # imported here so that `modelguard verify` in init containers starts fast
     from kubernetes.config.config_exception import ConfigException
@@ -160,12 +179,7 @@ def main(args: argparse.Namespace) -> int:
     from modelguard.engine.runtime import Runtime, Settings
     from modelguard.handlers.registry import build_registry
 
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    for noisy in ("kopf.objects", "aiohttp.access"):  # one line per watch event / webhook call
-        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    setup_logging(args.log_format, args.verbose)
     settings = Settings(
         namespace=args.namespace,
         workers=args.workers,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from modelguard.adapters.signing_key import OperatorKey
 from modelguard.adapters.source_slots import SourceSlots
 from modelguard.adapters.verification_service import ModelVerifier, ssl_context
 from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
+from modelguard.domain.errors import Deferred, Retry
 from modelguard.engine.workqueue import WorkQueue
 from modelguard.reconcilers import aideployment, aimodel, approvals, trustpolicy
 from modelguard.reconcilers.context import Context
@@ -123,7 +125,16 @@ class Runtime:
             audit=AuditLog(self.kube, self.settings.namespace, key, sink=self._audit_sink()),
         )
         self.kube.observe = self.context.metrics.api_request
-        self.queue = WorkQueue(self._dispatch, workers=self.settings.workers, name="reconcile")
+        metrics = self.context.metrics
+        self.queue = WorkQueue(
+            self._dispatch, workers=self.settings.workers, name="reconcile", on_wait=metrics.queue_wait.observe
+        )
+        metrics.queue_depth.set_function(lambda: len(self.queue))
+        metrics.source_slots.set_function(lambda: verifier.slots.in_use)
+        metrics.source_waiting.set_function(verifier.slots.waiting)
+        audit = self.context.audit
+        if audit is not None:
+            metrics.audit_backlog.set_function(audit.backlog)
         verifier.slots.wake = self.queue.add  # type: ignore[assignment]
         self.store.add_index("deployments-by-model", "AIDeployment", _model_ref)
         self.store.add_index("models-by-policy", "AIModel", _policy_ref)
@@ -159,7 +170,17 @@ class Runtime:
         deleting = bool(((self.store.get(key) or {}).get("metadata") or {}).get("deletionTimestamp"))
         if self._terminating(key.namespace) and not deleting:
             return None  # nothing can be created there; objects being deleted still finish their decommission
-        return await reconcile(self.context, key)
+        started = time.monotonic()
+        try:
+            return await reconcile(self.context, key)
+        except Deferred:
+            raise  # waiting for capacity is not an error
+        except Exception as exc:
+            reason = exc.reason if isinstance(exc, Retry) else type(exc).__name__
+            self.context.metrics.reconcile_errors.labels(key.kind, reason).inc()
+            raise
+        finally:
+            self.context.metrics.reconcile_duration.labels(key.kind).observe(time.monotonic() - started)
 
     def _terminating(self, namespace: str) -> bool:
         """Nothing can be created in a namespace being deleted; its objects go with it."""

@@ -40,6 +40,7 @@ class WorkQueue(Generic[K]):
         base_backoff: float = 0.5,
         max_backoff: float = 300.0,
         name: str = "queue",
+        on_wait: Callable[[float], None] | None = None,
     ) -> None:
         self._handler = handler
         self._workers = workers
@@ -53,6 +54,8 @@ class WorkQueue(Generic[K]):
         self._failures: dict[K, int] = {}
         self._timers: dict[K, asyncio.TimerHandle] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._on_wait = on_wait  # seconds from queued to taken, for metrics
+        self._queued_at: dict[K, float] = {}
 
     def __len__(self) -> int:
         return len(self._queued)
@@ -72,6 +75,7 @@ class WorkQueue(Generic[K]):
         if key in self._queued:
             return
         self._queued.add(key)
+        self._queued_at[key] = time.monotonic()
         self._ready.put_nowait(key)
 
     def add_after(self, key: K, delay: float) -> None:
@@ -107,6 +111,9 @@ class WorkQueue(Generic[K]):
         while True:
             key = await self._ready.get()
             self._queued.discard(key)
+            queued_at = self._queued_at.pop(key, None)
+            if self._on_wait is not None and queued_at is not None:
+                self._on_wait(time.monotonic() - queued_at)
             self._processing.add(key)
             started = time.monotonic()
             requeue: float | None = None

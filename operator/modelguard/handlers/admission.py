@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,7 @@ import kopf
 from modelguard.adapters.audit_log import AuditUnavailable
 from modelguard.adapters.cache import Key
 from modelguard.adapters.kube import KubeError, may
+from modelguard.adapters.metrics import Metrics
 from modelguard.adapters.resources import CONFIGMAPS
 from modelguard.api.base import GROUP
 from modelguard.builders.webhooks import GRANT_MUTATE_HOOK
@@ -276,14 +278,37 @@ def accept_large_reviews() -> None:
         defaults["client_max_size"] = MAX_REVIEW_BYTES
 
 
+class MeasuredWebhookServer(kopf.WebhookServer):
+    """Kopf's webhook server, timing every admission review and counting refusals per hook (metrics)."""
+
+    metrics: Metrics | None = None
+
+    def __call__(self, fn: Any) -> Any:
+        metrics = self.metrics
+
+        async def measured(request: Any, *, webhook: str | None = None, **kwargs: Any) -> Any:
+            started = time.monotonic()
+            response = await fn(request, webhook=webhook, **kwargs)
+            if metrics is not None:
+                hook = webhook or "unknown"
+                metrics.webhook_duration.labels(hook).observe(time.monotonic() - started)
+                if not ((response or {}).get("response") or {}).get("allowed", True):
+                    metrics.webhook_rejections.labels(hook).inc()
+            return response
+
+        return super().__call__(measured)
+
+
 def webhook_server(runtime: Runtime) -> kopf.WebhookServer | None:
     s = runtime.settings
     if s.webhook_port is None:
         return None
     accept_large_reviews()
-    return kopf.WebhookServer(
+    server = MeasuredWebhookServer(
         addr=s.webhook_host,
         port=s.webhook_port,
         certfile=str(s.webhook_cert) if s.webhook_cert else None,
         pkeyfile=str(s.webhook_key) if s.webhook_key else None,
     )
+    server.metrics = runtime.context.metrics
+    return server

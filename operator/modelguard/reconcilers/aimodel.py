@@ -135,6 +135,8 @@ async def _evaluate(
             verified_by_attempt = True
         else:
             ctx.metrics.verifications.labels("SignatureValid").inc()
+            ctx.metrics.verification_duration.labels("SignatureValid").observe(result.seconds)
+            ctx.metrics.verified_bytes.inc(result.bytes)
             record = VerifiedRecord(
                 digest=result.digest,
                 source=spec.source.uri,
