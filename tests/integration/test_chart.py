@@ -126,6 +126,54 @@ def test_the_disruption_budget_follows_the_replicas(
     assert [d["spec"]["minAvailable"] for d in found] == ([] if budget is None else [budget])
 
 
+def test_the_chart_takes_what_platform_teams_set(cluster: ControlPlane) -> None:
+    """Issue 14, item 5: pull secrets, pod labels and annotations, priority, spread, names, monitoring."""
+    docs = render(
+        cluster,
+        "fullnameOverride=mg",
+        "imagePullSecrets[0].name=regcred",
+        "podLabels.team=platform",
+        "podAnnotations.example\\.com/owner=platform",
+        "priorityClassName=system-cluster-critical",
+        "metrics.serviceMonitor.enabled=true",
+        "metrics.serviceMonitor.namespace=monitoring",
+        "metrics.serviceMonitor.labels.release=kps",
+        "metrics.prometheusRule.enabled=true",
+        "metrics.grafanaDashboard.enabled=true",
+    ) + render(
+        cluster,
+        "topologySpreadConstraints[0].maxSkew=1",
+        "topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
+        "topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
+    )
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "mg"]
+    pod = deployment["spec"]["template"]
+    assert pod["metadata"]["labels"]["team"] == "platform"
+    assert pod["metadata"]["annotations"] == {"example.com/owner": "platform"}
+    assert pod["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
+    assert pod["spec"]["priorityClassName"] == "system-cluster-critical"
+    assert pod["spec"]["serviceAccountName"] == "mg"
+    policies = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicy" and d["metadata"]["name"].startswith("mg-")]
+    assert "system:serviceaccount:modelguard-system:mg" in json.dumps(policies)  # the write policy follows the name
+    (monitor,) = [d for d in docs if d["kind"] == "ServiceMonitor"]
+    assert monitor["metadata"]["namespace"] == "monitoring" and monitor["metadata"]["labels"]["release"] == "kps"
+    (rule,) = [d for d in docs if d["kind"] == "PrometheusRule"]
+    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert {"ModelGuardVerificationFailures", "ModelGuardQuarantine", "ModelGuardDecommissionStalled"} <= alerts
+    assert {"ModelGuardWebhookDown", "ModelGuardAuditSinkBacklog"} <= alerts
+    (dashboard,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "mg-dashboard"]
+    panels = json.loads(dashboard["data"]["modelguard.json"])["panels"]
+    exprs = " ".join(t["expr"] for p in panels for t in p["targets"])
+    for metric in (
+        "modelguard_webhook_duration_seconds_bucket",
+        "modelguard_verified_bytes_total",
+        "modelguard_workqueue_depth",
+    ):
+        assert metric in exprs
+    spread_docs = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "modelguard"]
+    assert spread_docs[0]["spec"]["template"]["spec"]["topologySpreadConstraints"][0]["maxSkew"] == 1
+
+
 def _apply(cluster: ControlPlane, docs: list[dict[str, Any]], *extra: str) -> subprocess.CompletedProcess[str]:
     return cluster.kubectl(
         "apply",

@@ -1,5 +1,5 @@
 {{- define "modelguard.name" -}}modelguard{{- end -}}
-{{- define "modelguard.fullname" -}}{{ .Release.Name | trunc 40 | trimSuffix "-" }}{{- end -}}
+{{- define "modelguard.fullname" -}}{{ .Values.fullnameOverride | default .Release.Name | trunc 40 | trimSuffix "-" }}{{- end -}}
 {{- define "modelguard.labels" -}}
 app.kubernetes.io/name: modelguard
 app.kubernetes.io/instance: {{ .Release.Name }}
