@@ -174,6 +174,25 @@ def test_the_chart_takes_what_platform_teams_set(cluster: ControlPlane) -> None:
     assert spread_docs[0]["spec"]["template"]["spec"]["topologySpreadConstraints"][0]["maxSkew"] == 1
 
 
+def test_webhook_certificate_renders_stably_when_managed_outside_the_chart(cluster: ControlPlane) -> None:
+    """Issue 14, item 5: `helm template` (what Argo CD runs) with the chart's own CA makes a new one each time:
+    a permanent diff. With webhook.existingSecret and its caBundle, or cert-manager, renders are identical."""
+    import base64
+
+    ca = base64.b64encode(cluster.ca.pem).decode()
+    managed = ("webhook.existingSecret=my-webhook-tls", f"webhook.caBundle={ca}")
+    assert render(cluster, *managed) == render(cluster, *managed)
+    docs = render(cluster, *managed)
+    assert not [d for d in docs if d["kind"] == "Secret"]  # nothing generated
+    hooks = [h for d in docs if d["kind"].endswith("WebhookConfiguration") for h in d["webhooks"]]
+    assert hooks and all(h["clientConfig"]["caBundle"] == ca for h in hooks)
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "webhook-tls", "secret": {"secretName": "my-webhook-tls"}} in volumes
+    assert render(cluster, "webhook.certManager.enabled=true") == render(cluster, "webhook.certManager.enabled=true")
+    assert render(cluster) != render(cluster)  # the chart's own CA: documented, not for Argo CD
+
+
 def _apply(cluster: ControlPlane, docs: list[dict[str, Any]], *extra: str) -> subprocess.CompletedProcess[str]:
     return cluster.kubectl(
         "apply",

@@ -16,4 +16,4 @@ app.kubernetes.io/component: operator
 {{- if .Values.image.digest -}}{{ .Values.image.repository }}@{{ .Values.image.digest }}{{- else -}}{{ .Values.image.repository }}:{{ .Values.image.tag }}{{- end -}}
 {{- end -}}
 {{- define "modelguard.webhookService" -}}{{ include "modelguard.fullname" . }}-webhook{{- end -}}
-{{- define "modelguard.tlsSecret" -}}{{ include "modelguard.fullname" . }}-webhook-tls{{- end -}}
+{{- define "modelguard.tlsSecret" -}}{{ .Values.webhook.existingSecret | default (printf "%s-webhook-tls" (include "modelguard.fullname" .)) }}{{- end -}}
