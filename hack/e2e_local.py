@@ -139,6 +139,8 @@ def install_chart(plane: ControlPlane, helm: Path, images: dict[str, str], ca: L
         timeout=360,
     )
     log(f"chart installed and ready in {time.monotonic() - started:.0f}s")
+    sh(str(helm), "test", "modelguard", "--namespace", NAMESPACE, "--logs", "--timeout", "3m", env=env, timeout=200)
+    log("helm test passed: the webhooks answer through their Service with the trusted certificate")
 
 
 def _interrupt(signum: int, frame: object) -> None:

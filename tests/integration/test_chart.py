@@ -36,7 +36,7 @@ def helm(cluster: ControlPlane, *args: str) -> str:
     return result.stdout
 
 
-def render(cluster: ControlPlane, *sets: str, release: str = "modelguard") -> list[dict[str, Any]]:
+def render(cluster: ControlPlane, *sets: str, release: str = "modelguard", tests: bool = False) -> list[dict[str, Any]]:
     out = helm(
         cluster,
         "template",
@@ -45,6 +45,7 @@ def render(cluster: ControlPlane, *sets: str, release: str = "modelguard") -> li
         "--namespace",
         OPERATOR_NAMESPACE,
         "--include-crds",
+        *(() if tests else ("--skip-tests",)),
         *[a for s in sets for a in ("--set", s)],
     )
     return [d for d in yaml.safe_load_all(out) if d]
@@ -66,6 +67,7 @@ def test_chart_crds_and_install_bundle_are_current(cluster: ControlPlane) -> Non
         "--namespace",
         OPERATOR_NAMESPACE,
         "--include-crds",
+        "--skip-tests",
         "--set",
         "webhook.certManager.enabled=true",
     )
@@ -191,6 +193,30 @@ def test_webhook_certificate_renders_stably_when_managed_outside_the_chart(clust
     assert {"name": "webhook-tls", "secret": {"secretName": "my-webhook-tls"}} in volumes
     assert render(cluster, "webhook.certManager.enabled=true") == render(cluster, "webhook.certManager.enabled=true")
     assert render(cluster) != render(cluster)  # the chart's own CA: documented, not for Argo CD
+
+
+@pytest.mark.parametrize("managed", [False, True], ids=["chart-ca", "existing-secret"])
+def test_helm_test_checks_the_webhook_with_the_ca_the_api_server_trusts(cluster: ControlPlane, managed: bool) -> None:
+    """`helm test` runs a restricted pod that connects to the webhook Service over TLS, verifying the
+    certificate against the CA the webhook configurations carry (it runs for real in `make e2e-local`)."""
+    import base64
+
+    sets = ("webhook.existingSecret=my-webhook-tls", f"webhook.caBundle={base64.b64encode(cluster.ca.pem).decode()}")
+    docs = render(cluster, *(sets if managed else ()), tests=True)
+    (pod,) = [d for d in docs if d["kind"] == "Pod"]
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert (
+        pod["spec"]["securityContext"]["runAsNonRoot"] is True and pod["spec"]["automountServiceAccountToken"] is False
+    )
+    script = pod["spec"]["containers"][0]["command"][-1]
+    assert "modelguard-webhook.modelguard-system.svc" in script and "/etc/webhook/ca.crt" in script
+    (volume,) = pod["spec"]["volumes"]
+    if managed:
+        (ca,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("test-webhook-ca")]
+        assert ca["data"]["ca.crt"] == cluster.ca.pem.decode() and volume["configMap"]["name"] == ca["metadata"]["name"]
+    else:
+        assert volume["secret"]["secretName"] == "modelguard-webhook-tls"
+    assert not [d for d in render(cluster, *(sets if managed else ())) if d["kind"] == "Pod"]  # --skip-tests
 
 
 def _apply(cluster: ControlPlane, docs: list[dict[str, Any]], *extra: str) -> subprocess.CompletedProcess[str]:
