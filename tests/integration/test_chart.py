@@ -56,6 +56,16 @@ def test_helm_lint_is_clean(cluster: ControlPlane) -> None:
     assert "0 chart(s) failed" in out and "[WARNING]" not in out and "[ERROR]" not in out
 
 
+@pytest.mark.parametrize("values", sorted(p.name for p in (CHART / "ci").glob("*-values.yaml")))
+def test_ci_values_lint_and_render(cluster: ControlPlane, values: str) -> None:
+    """The values files chart-testing (ct) runs, as platform teams' CI would."""
+    path = str(CHART / "ci" / values)
+    out = helm(cluster, "lint", str(CHART), "--strict", "-f", path)
+    assert "0 chart(s) failed" in out and "[WARNING]" not in out
+    docs = [d for d in yaml.safe_load_all(helm(cluster, "template", "mg", str(CHART), "-f", path)) if d]
+    assert any(d["kind"] == "Deployment" for d in docs)
+
+
 def test_chart_crds_and_install_bundle_are_current(cluster: ControlPlane) -> None:
     for crd in (REPO / "crds").glob("*.yaml"):
         assert (CHART / "crds" / crd.name).read_text() == crd.read_text(), f"run `make crds` ({crd.name})"
