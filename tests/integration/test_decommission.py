@@ -207,6 +207,11 @@ def test_data_the_requester_may_not_delete_is_refused(
     message = condition(body, "Decommissioned")["message"]
     assert "DataDeletionForbidden" in message and "alice may not delete Secret 'customer-pii'" in message
     assert not gone(lambda: api.core.read_namespaced_secret("customer-pii", namespace))
+    events = eventually(
+        lambda: api.core.list_namespaced_event(namespace, field_selector="reason=DeleteDataFailed").items,
+        what="a Warning Event for the failed step",  # issue 14, item 8: the step failed silently
+    )
+    assert events[0].type == "Warning" and "DataDeletionForbidden" in events[0].message
 
     api.patch("aimodels", namespace, "m", {"spec": {"endOfLife": {"dataRefs": []}}})  # the owner drops the claim
     eventually(lambda: gone(lambda: api.get("aimodels", namespace, "m")), timeout=60, what="released")

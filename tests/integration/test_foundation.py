@@ -106,7 +106,19 @@ BAD_CREATES = [
         "notBefore must be earlier than notAfter",
         id="key-window",
     ),
+    pytest.param(
+        _with(ai_model("bad-review"), "spec.card.lastReviewed", "30.11.2026"), "lastReviewed", id="review-date"
+    ),
 ]
+
+
+def test_a_plain_review_date_is_accepted(cluster: ControlPlane, namespace: str) -> None:
+    """Issue 14, item 8: `lastReviewed: 2026-11-30` was refused (the schema wanted a date-time)."""
+    obj = _with(ai_model("reviewed"), "spec.card.lastReviewed", "2026-11-30")
+    result = cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(obj), check=False)
+    assert result.returncode == 0, result.stderr
+    explained = cluster.kubectl("explain", "aimodel.spec.card.lastReviewed").stdout
+    assert "a date (2026-11-30) or a date-time" in explained
 
 
 @pytest.mark.parametrize(("obj", "message"), BAD_CREATES)

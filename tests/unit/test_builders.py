@@ -12,7 +12,7 @@ from modelguard.builders.labels import object_name
 from modelguard.builders.workload import WorkloadFacts, deployment, service, service_account, verify_config
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.statement import unpack_signature
-from tests.harness.samples import ai_deployment
+from tests.harness.samples import ai_deployment, ai_model
 
 DIGEST = "sha256:" + "c" * 64
 FACTS = WorkloadFacts(
@@ -244,3 +244,32 @@ def test_scheduling_refuses_what_kubernetes_or_policy_would(scheduling: dict[str
     spec["scheduling"] = scheduling
     with pytest.raises(ValidationError):
         AIDeploymentSpec.model_validate(spec)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("2026-11-30", "2026-11-30T00:00:00+00:00"),  # a plain date, as people write it
+        ("2026-11-30T09:30:00Z", "2026-11-30T09:30:00+00:00"),
+        ("2026-11-30T10:30:00+01:00", "2026-11-30T09:30:00+00:00"),
+    ],
+)
+def test_last_reviewed_takes_a_date_or_a_date_time(given: str, expected: str) -> None:
+    from modelguard.api.aimodel import AIModelSpec
+
+    spec = ai_model("m")["spec"]
+    spec["card"]["lastReviewed"] = given
+    reviewed = AIModelSpec.model_validate(spec).card.reviewed()
+    assert reviewed is not None and reviewed.isoformat() == expected
+
+
+@pytest.mark.parametrize("given", ["2026-02-30", "30.11.2026", "yesterday"])
+def test_last_reviewed_refuses_what_is_not_a_date(given: str) -> None:
+    from pydantic import ValidationError
+
+    from modelguard.api.aimodel import AIModelSpec
+
+    spec = ai_model("m")["spec"]
+    spec["card"]["lastReviewed"] = given
+    with pytest.raises(ValidationError):
+        AIModelSpec.model_validate(spec)

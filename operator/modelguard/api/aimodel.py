@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -23,6 +23,12 @@ SHA256_DIGEST = r"^sha256:[a-f0-9]{64}$"
 # registry[:port]/repository@sha256:<64 hex>: pinned by manifest digest, no tag beside the digest
 OCI_PINNED = r"^oci://[A-Za-z0-9.-]+(:[0-9]+)?/[a-z0-9]+([._/-][a-z0-9]+)*@sha256:[a-f0-9]{64}$"
 OCI_MESSAGE = "oci:// references must be registry/repository@sha256:<64 hex>: pinned by manifest digest, no tag"
+
+
+def reviewed_at(value: str) -> datetime:
+    """A date or an RFC 3339 date-time as an aware UTC datetime (a date: midnight UTC)."""
+    moment = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _pinned_if_oci(uri: str | None) -> str | None:
@@ -110,7 +116,24 @@ class ModelCard(KubeModel):
     data_usage: str | None = Field(
         default=None, description="How end users' data is used, accessed and stored.", max_length=4096
     )
-    last_reviewed: datetime | None = Field(default=None, description="When the card and risks were last reviewed.")
+    last_reviewed: str | None = Field(
+        default=None,
+        description="When the card and risks were last reviewed: a date (2026-11-30) or a date-time "
+        "(2026-11-30T09:00:00Z, RFC 3339).",
+        max_length=40,
+        pattern=r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$",
+    )
+
+    @field_validator("last_reviewed")
+    @classmethod
+    def _a_real_date(cls, value: str | None) -> str | None:
+        if value is not None:
+            reviewed_at(value)  # raises ValueError for 2026-02-30 and the like
+        return value
+
+    def reviewed(self) -> datetime | None:
+        """lastReviewed as a UTC datetime (a plain date is that day's midnight, UTC)."""
+        return reviewed_at(self.last_reviewed) if self.last_reviewed is not None else None
 
 
 class MaintenanceSpec(KubeModel):

@@ -191,7 +191,7 @@ def documentation(facts: ScanFacts) -> list[Finding]:
             )
         )
     max_age = facts.policy.requirements.review_max_age_days
-    reviewed = facts.spec.card.last_reviewed
+    reviewed = facts.spec.card.reviewed()
     if max_age is not None and (reviewed is None or facts.now - reviewed > timedelta(days=max_age)):
         out.append(
             Finding(

@@ -355,6 +355,9 @@ async def _end_of_life(
             blocked = Verdict(
                 "Decommissioned", "False", f"{name}Failed", f"{failed.cause.reason}: {failed.cause.message}"
             )
+            shown = find(current_status.conditions, "Decommissioned")
+            if shown is None or shown.reason != blocked.reason:  # False before and after: say it once, here
+                await ctx.events.record(current_body, "Warning", blocked.reason, blocked.message, action="Decommission")
             await _write(
                 ctx,
                 key,
