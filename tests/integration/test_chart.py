@@ -215,6 +215,7 @@ def test_helm_test_checks_the_webhook_with_the_ca_the_api_server_trusts(cluster:
     docs = render(cluster, *(sets if managed else ()), tests=True)
     (pod,) = [d for d in docs if d["kind"] == "Pod"]
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert pod["metadata"]["labels"]["app.kubernetes.io/name"] == "modelguard-test"  # never taken for an operator pod
     assert (
         pod["spec"]["securityContext"]["runAsNonRoot"] is True and pod["spec"]["automountServiceAccountToken"] is False
     )
