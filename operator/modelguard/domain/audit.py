@@ -57,6 +57,18 @@ class Entry:
     new_hash: str | None = None
     details: Mapping[str, str] = field(default_factory=dict)
 
+    def wire(self) -> dict[str, Any]:
+        """What a record says about the entry (the record adds seq, time, prev and hash)."""
+        return {
+            "type": self.type,
+            "action": self.action,
+            "object": self.object.wire(),
+            "actor": self.actor.wire(),
+            "oldHash": self.old_hash,
+            "newHash": self.new_hash,
+            "details": dict(sorted(self.details.items())),
+        }
+
 
 def content_hash(value: Any) -> str:
     """`sha256:<hex>` of a value's canonical JSON (a spec, a prompt)."""
@@ -86,13 +98,7 @@ def seal(entries: Iterable[Entry], head_seq: int, head_hash: str, now: datetime)
             "audit": SCHEMA,
             "seq": seq,
             "time": now.isoformat().replace("+00:00", "Z"),
-            "type": entry.type,
-            "action": entry.action,
-            "object": entry.object.wire(),
-            "actor": entry.actor.wire(),
-            "oldHash": entry.old_hash,
-            "newHash": entry.new_hash,
-            "details": dict(sorted(entry.details.items())),
+            **entry.wire(),
             "prev": prev,
         }
         record["hash"] = record_hash(record)
@@ -116,17 +122,7 @@ def change_fingerprint(record: Mapping[str, Any]) -> tuple[tuple[str, str, str],
 
 
 def entry_fingerprint(entry: Entry) -> tuple[tuple[str, str, str], str] | None:
-    return change_fingerprint(
-        {
-            "type": entry.type,
-            "action": entry.action,
-            "object": entry.object.wire(),
-            "actor": entry.actor.wire(),
-            "oldHash": entry.old_hash,
-            "newHash": entry.new_hash,
-            "details": dict(sorted(entry.details.items())),
-        }
-    )
+    return change_fingerprint(entry.wire())
 
 
 def repeats_last_change(entry: Entry, last: Mapping[tuple[str, str, str], str]) -> bool:
