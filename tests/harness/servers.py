@@ -216,6 +216,7 @@ class SlowServer:
     opened: int = 0
     peak: int = 0
     active: int = 0  # handler threads still serving (they notice a hang-up within milliseconds)
+    accepted: list[float] = field(default_factory=list)  # monotonic accept times
 
     def start(self) -> SlowServer:
         outer, lock = self, threading.Lock()
@@ -226,6 +227,7 @@ class SlowServer:
                 with lock:
                     outer.opened += 1
                     outer.active += 1
+                    outer.accepted.append(time.monotonic())
                 try:
                     self.raw_requestline = self.rfile.readline(65537)
                     self.parse_request()

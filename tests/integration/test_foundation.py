@@ -117,7 +117,7 @@ def test_a_plain_review_date_is_accepted(cluster: ControlPlane, namespace: str) 
     obj = _with(ai_model("reviewed"), "spec.card.lastReviewed", "2026-11-30")
     result = cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(obj), check=False)
     assert result.returncode == 0, result.stderr
-    explained = cluster.kubectl("explain", "aimodel.spec.card.lastReviewed").stdout
+    explained = " ".join(cluster.kubectl("explain", "aimodel.spec.card.lastReviewed").stdout.split())
     assert "a date (2026-11-30) or a date-time" in explained
 
 
