@@ -437,7 +437,8 @@ def ai_deployment(name: str, model: str, src: Source, **spec: Any) -> dict[str, 
                 "image": env("MODELGUARD_E2E_MODEL_SERVER_IMAGE"),
                 "args": ["serve", "/models", "--name", model],
             },
-            # the init container fetches the model from the source pod: the only declared egress
+            # the model cache fetches the model from the source pod: the only declared egress (the model
+            # servers fetch from the cache and reach nothing else)
             "access": {"egress": [{"cidr": f"{src.pod_ip}/32", "ports": [SOURCE_PORT]}]},
             **spec,
         },

@@ -68,6 +68,9 @@ def served(source: Source) -> Iterator[dict[str, str]]:
         kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
+CACHE = "app.kubernetes.io/component=model-cache"
+
+
 def pods(namespace: str, selector: str = "app.kubernetes.io/component=model-server") -> list[dict[str, Any]]:
     out = kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json").stdout
     return [p for p in json.loads(out)["items"] if not p["metadata"].get("deletionTimestamp")]
@@ -109,6 +112,11 @@ def test_model_verifies_and_pods_run_after_the_init_container_verified_the_bytes
     assert f"files={len(source.files['m1'])}" in log
     statuses = {s["name"]: s for s in pod["status"]["initContainerStatuses"]}
     assert statuses["verify-model"]["state"]["terminated"]["exitCode"] == 0
+    # the bytes came from the model cache, which fetched them from the source and verified them first
+    (cache,) = pods(ns, CACHE)
+    assert ready(cache)
+    fetched = kubectl("logs", "-n", ns, cache["metadata"]["name"], "-c", "fetch-model").stdout
+    assert f"verified {verified['digest']}" in fetched, fetched
 
 
 def test_model_server_behind_the_gateway_serves_the_verified_bytes(served: dict[str, str], source: Source) -> None:
@@ -151,14 +159,22 @@ def test_network_policy_admits_declared_clients_only(served: dict[str, str]) -> 
 
 
 def test_model_server_egress_is_denied(served: dict[str, str], source: Source) -> None:
+    """The model server reaches neither the API server nor the model source nor anyone else: only its model
+    cache, which alone has the declared egress to the source and admits only the model servers."""
     ns = served["ns"]
     pod = serving(ns)[0]["metadata"]["name"]
     api = kubectl("get", "service", "kubernetes", "-n", "default", "-o", "jsonpath={.spec.clusterIP}").stdout
     assert not can_connect(ns, pod, api, 443, container="model-server")
     outsider_ip = kubectl("get", "pod", "outsider", "-n", served["others"], "-o", "jsonpath={.status.podIP}").stdout
     assert not can_connect(ns, pod, outsider_ip, 80, container="model-server")
-    # the declared egress (the model source, which the init container fetched from) stays open
-    assert can_connect(ns, pod, source.pod_ip, 443, container="model-server")
+    assert not can_connect(ns, pod, source.pod_ip, 443, container="model-server")  # the source: never
+    (cache,) = pods(ns, CACHE)
+    cache_pod, cache_ip = cache["metadata"]["name"], cache["status"]["podIP"]
+    assert can_connect(ns, pod, cache_ip, 8090, container="model-server")
+    assert can_connect(ns, cache_pod, source.pod_ip, 443, container="serve-model")  # declared: the cache's
+    assert not can_connect(ns, cache_pod, api, 443, container="serve-model")
+    assert not can_connect(served["others"], "outsider", cache_ip, 8090)  # the cache admits the model servers only
+    assert not can_connect(served["clients"], "client", cache_ip, 8090)
 
 
 def test_model_server_pod_runs_restricted(served: dict[str, str]) -> None:
@@ -176,25 +192,47 @@ def test_model_server_pod_runs_restricted(served: dict[str, str]) -> None:
 
 
 def test_bytes_changed_at_the_source_stop_new_pods(served: dict[str, str], source: Source) -> None:
-    """After verification the source serves other bytes: a new pod's init container refuses them."""
+    """After verification the source serves other bytes: the next pod that fetches from the source (a new
+    model cache pod) refuses them, and a new model server pod, which can only fetch from the cache, never
+    becomes Ready. Pods that verified intact bytes keep serving (docs/adr/0004, 0012)."""
     ns = served["ns"]
     old, replaced = (p["metadata"]["name"] for p in serving(ns))
+    (first_cache,) = pods(ns, CACHE)
     source.write("m1/weights.bin", b"tampered weights " * 64)
-    kubectl("delete", "pod", replaced, "-n", ns, "--wait=false")  # its ReplicaSet starts a new pod
+    kubectl("delete", "pod", first_cache["metadata"]["name"], "-n", ns, "--wait=false")  # a new cache pod
 
-    def failed_init() -> dict[str, Any] | None:
-        for p in pods(ns):
+    def failed_init(selector: str, container: str, known: tuple[str, ...]) -> dict[str, Any] | None:
+        for p in pods(ns, selector):
             for s in p["status"].get("initContainerStatuses", []):
                 term = (s.get("lastState") or {}).get("terminated") or (s.get("state") or {}).get("terminated")
-                if p["metadata"]["name"] not in (old, replaced) and term and term.get("exitCode", 0) != 0:
+                if s["name"] == container and p["metadata"]["name"] not in known and term and term["exitCode"] != 0:
                     return p
         return None
 
-    bad = eventually(failed_init, 180, 2, "the new pod's init container to fail")
-    log = kubectl("logs", "-n", ns, bad["metadata"]["name"], "-c", "verify-model", check=False).stdout
-    log += kubectl("logs", "-n", ns, bad["metadata"]["name"], "-c", "verify-model", "--previous", check=False).stdout
+    bad = eventually(
+        lambda: failed_init(CACHE, "fetch-model", (first_cache["metadata"]["name"],)),
+        180,
+        2,
+        "the new model cache pod's init container to fail",
+    )
+    log = kubectl("logs", "-n", ns, bad["metadata"]["name"], "-c", "fetch-model", check=False).stdout
+    log += kubectl("logs", "-n", ns, bad["metadata"]["name"], "-c", "fetch-model", "--previous", check=False).stdout
     assert "not verified" in log and "DigestMismatch" in log, log
-    assert not ready(next(p for p in pods(ns) if p["metadata"]["name"] == bad["metadata"]["name"]))
+
+    kubectl("delete", "pod", replaced, "-n", ns, "--wait=false")  # its ReplicaSet starts a new model server pod
+    new = eventually(
+        lambda: next((p for p in pods(ns) if p["metadata"]["name"] not in (old, replaced)), None),
+        60,
+        what="a new model server pod",
+    )["metadata"]["name"]
+
+    def waiting_for_the_cache() -> str | None:
+        out = kubectl("logs", "-n", ns, new, "-c", "verify-model", check=False).stdout
+        return out if "waiting for http://" in out else None
+
+    eventually(waiting_for_the_cache, 120, 2, "the new model server pod to wait for its cache")
+    assert not ready(next(p for p in pods(ns) if p["metadata"]["name"] == new))
+    assert not ready(next(p for p in pods(ns, CACHE) if p["metadata"]["name"] == bad["metadata"]["name"]))
     # the pod that verified intact bytes keeps serving (docs/adr/0004: serving pods are not disturbed
     # by a change at the source until a scan finds it)
     assert ready(next(p for p in pods(ns) if p["metadata"]["name"] == old))
@@ -204,14 +242,14 @@ def test_scan_finds_the_change_and_quarantine_terminates_the_pods(served: dict[s
     ns = served["ns"]
     kubectl("annotate", "aimodel", "m1", "-n", ns, "modelguard.io/scan-now=e2e-1", "--overwrite")
     wait_condition("aideployment", "svc", ns, "Quarantined", "True", timeout=180)
-    eventually(lambda: not pods(ns), 120, 2, "the quarantined deployment's pods to terminate")
+    eventually(lambda: not pods(ns) and not pods(ns, CACHE), 120, 2, "the quarantined deployment's pods to terminate")
     deny = get("networkpolicy", "svc-allow", ns) or {}
     allow = [
         p
         for p in json.loads(kubectl("get", "networkpolicy", "-n", ns, "-o", "json").stdout)["items"]
-        if p["metadata"]["name"].endswith("allow")
+        if p["metadata"]["name"].endswith(("allow", "model-cache"))
     ]
-    assert allow and all(not p["spec"].get("ingress") and not p["spec"].get("egress") for p in allow), deny
+    assert len(allow) == 2 and all(not p["spec"].get("ingress") and not p["spec"].get("egress") for p in allow), deny
 
 
 def test_decommission_removes_pods_children_and_data_and_issues_a_certificate(served: dict[str, str]) -> None:

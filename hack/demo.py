@@ -169,6 +169,8 @@ def main() -> int:
             "init container: modelguard "
             + " ".join(deployment["spec"]["template"]["spec"]["initContainers"][0]["args"])
         )
+        cache_pod = get(plane, "deployment", "risk", "fraud-scorer-model-cache")["spec"]["template"]["spec"]
+        print("model cache init container: modelguard " + " ".join(cache_pod["initContainers"][0]["args"]))
 
         step("The policy around the workload: default deny, declared clients to the gateway only, no API token")
         print(plane.kubectl("get", "networkpolicies", "-n", "risk").stdout)
@@ -176,7 +178,11 @@ def main() -> int:
         for rule in allow.get("ingress", []):
             peers = ", ".join(json.dumps(p, separators=(",", ":")) for p in rule["from"])
             print(f"  ingress to port {rule['ports'][0]['port']} from {peers}")
-        print(f"  egress rules: {len(allow.get('egress') or [])} (none declared)")
+        for rule in allow.get("egress", []):
+            peers = ", ".join(json.dumps(p, separators=(",", ":")) for p in rule["to"])
+            print(f"  egress to port {rule['ports'][0]['port']} of {peers} (its model cache, and nothing else)")
+        cache = get(plane, "networkpolicy", "risk", "fraud-scorer-model-cache")["spec"]
+        print(f"  model cache (the one pod that fetches from the source): {len(cache['egress'])} egress rules declared")
         pod = deployment["spec"]["template"]["spec"]
         print(
             f"  pod: automountServiceAccountToken={pod['automountServiceAccountToken']}, runAsNonRoot="

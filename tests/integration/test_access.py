@@ -86,9 +86,28 @@ def test_default_deny_and_exactly_the_declared_traffic(api: KubeTestClient, name
     ]
     assert monitoring["ports"] == [{"port": 8001, "protocol": "TCP"}]
     assert monitoring["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
-    cidr, dns = allow["egress"]
+    # the model server reaches its model cache and nothing else; the declared egress (the source) and DNS
+    # are the cache's: the one pod that fetches from the source (issue 12)
+    cache_pods = {"modelguard.io/aideployment": "svc", "app.kubernetes.io/component": "model-cache"}
+    assert allow["egress"] == [
+        {"to": [{"podSelector": {"matchLabels": cache_pods}}], "ports": [{"port": 8090, "protocol": "TCP"}]}
+    ]
+    cache = netpol(api, namespace, "svc-model-cache")["spec"]
+    assert cache["podSelector"]["matchLabels"] == cache_pods
+    assert cache["ingress"] == [
+        {
+            "from": [{"podSelector": {"matchLabels": deny["podSelector"]["matchLabels"]}}],
+            "ports": [{"port": 8090, "protocol": "TCP"}],
+        }
+    ]
+    cidr, dns = cache["egress"]
     assert cidr == {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"port": 443, "protocol": "TCP"}]}
     assert {"port": 53, "protocol": "UDP"} in dns["ports"]
+    cache_service = api.core.read_namespaced_service("svc-model-cache", namespace)
+    server = api.apps.read_namespaced_deployment("svc", namespace).spec.template.spec
+    init_args = server.init_containers[0].args
+    assert init_args[init_args.index("--via") + 1] == f"http://{cache_service.spec.cluster_ip}:8090"
+    assert not [v for v in server.volumes if v.secret is not None and v.name == "credentials"]
     body = api.get("aideployments", namespace, served)
     assert condition(body, "PolicyEnforced")["reason"] == "Enforced"  # no false drift after settling
     assert condition(body, "Authenticated")["status"] == "True"

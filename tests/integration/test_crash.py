@@ -55,7 +55,8 @@ def test_sigkill_during_verification_and_rollout_converges_without_loss(
             workload = api.apps.read_namespaced_deployment(f"d{i}", namespace)
             assert workload.metadata.annotations["modelguard.io/model-digest"] == digest
         deployments = api.apps.list_namespaced_deployment(namespace).items
-        assert sorted(d.metadata.name for d in deployments) == sorted(f"d{i}" for i in range(KILLS))  # no extras
+        expected = [name for i in range(KILLS) for name in (f"d{i}", f"d{i}-model-cache")]
+        assert sorted(d.metadata.name for d in deployments) == sorted(expected)  # no extras
 
         base = tmp_path_factory.getbasetemp()
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import pytest
 
 from modelguard.api.aideployment import AIDeploymentSpec
-from modelguard.builders import workload
+from modelguard.builders import model_cache, workload
 from modelguard.builders.labels import object_name
 from modelguard.builders.workload import WorkloadFacts, deployment, service, service_account, verify_config
 from modelguard.domain.errors import VerificationError
@@ -27,6 +28,7 @@ FACTS = WorkloadFacts(
     operator_image="op@sha256:" + "d" * 64,
     credentials_secret="creds",
     verification="scorer-verify-0123456789",
+    cache_url="http://10.96.0.20:8090",
 )
 
 
@@ -46,7 +48,9 @@ def test_deployment_is_pinned_restricted_and_owned() -> None:
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     init = pod["initContainers"][0]
     assert init["args"][init["args"].index("--expect-digest") + 1] == DIGEST
-    assert {"name": "credentials", "mountPath": "/etc/modelguard/credentials", "readOnly": True} in init["volumeMounts"]
+    assert init["args"][init["args"].index("--via") + 1] == FACTS.cache_url  # fetched from the model cache
+    assert init["args"][init["args"].index("--source") + 1] == FACTS.source  # which still names the files
+    assert "credentials" not in [v["name"] for v in pod["volumes"]]  # the source's credentials: the cache's only
     containers = {c["name"]: c for c in pod["containers"]}
     server, gateway = containers["model-server"], containers["gateway"]
     assert {"name": "model", "mountPath": "/models", "readOnly": True} in server["volumeMounts"]
@@ -56,7 +60,6 @@ def test_deployment_is_pinned_restricted_and_owned() -> None:
         ctx = container["securityContext"]
         assert ctx["allowPrivilegeEscalation"] is False and ctx["readOnlyRootFilesystem"] is True
         assert ctx["capabilities"] == {"drop": ["ALL"]} and ctx["runAsNonRoot"] is True
-    assert "credentials" not in [m["name"] for m in server["volumeMounts"]]  # secrets only in the init container
 
 
 def test_quarantine_override_scales_to_zero() -> None:
@@ -131,20 +134,56 @@ def test_the_watch_cache_drops_bookkeeping_only() -> None:
     assert body["metadata"]["managedFields"]  # the event's body is left as it was
 
 
-def test_init_container_gets_the_sources_credentials_and_the_operators_ca_bundle() -> None:
-    """Found on a real node: the init container fetched without them and failed where the operator passed."""
+def test_the_model_cache_fetches_with_the_sources_credentials_and_the_operators_ca_bundle() -> None:
+    """Found on a real node: the fetch ran without them and failed where the operator passed. Only the model
+    cache fetches from the source, so only its pod gets them; the model servers fetch from the cache."""
     from dataclasses import replace
 
-    plain = deployment(replace(FACTS, credentials_secret=None))["spec"]["template"]["spec"]["initContainers"][0]
-    assert "--credentials" not in plain["args"] and "--ca-bundle" not in plain["args"]
+    plain = model_cache.deployment(replace(FACTS, credentials_secret=None))["spec"]["template"]["spec"]
+    assert (
+        "--credentials" not in plain["initContainers"][0]["args"]
+        and "--ca-bundle" not in plain["initContainers"][0]["args"]
+    )
     assert "ca.crt" not in verify_config(FACTS, b"sig", b"pem")["data"]
 
     facts = replace(FACTS, ca_bundle="-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n")
-    args = deployment(facts)["spec"]["template"]["spec"]["initContainers"][0]["args"]
+    cache = model_cache.deployment(facts)["spec"]["template"]["spec"]
+    init = cache["initContainers"][0]
+    args = init["args"]
+    assert args[args.index("--source") + 1] == FACTS.source and "--via" not in args
     assert args[args.index("--credentials") + 1] == "/etc/modelguard/credentials"  # where the Secret is mounted
+    assert {"name": "credentials", "mountPath": "/etc/modelguard/credentials", "readOnly": True} in init["volumeMounts"]
     assert args[args.index("--ca-bundle") + 1] == "/etc/modelguard/verify/ca.crt"
-    assert args[-1] == "/models" and args.index("--ca-bundle") < len(args) - 1
+    assert args[-1] == model_cache.MODEL_DIR and args.index("--ca-bundle") < len(args) - 1
     assert verify_config(facts, b"sig", b"pem")["data"]["ca.crt"] == facts.ca_bundle
+    served = cache["containers"][0]
+    assert served["args"][:2] == ["serve-model", model_cache.MODEL_DIR]
+    assert {"name": "model", "mountPath": model_cache.MODEL_DIR, "readOnly": True} in served["volumeMounts"]
+    assert "credentials" not in [m["name"] for m in served["volumeMounts"]]  # secrets only in the init container
+    server_args = deployment(facts)["spec"]["template"]["spec"]["initContainers"][0]["args"]
+    assert "--credentials" not in server_args and "--ca-bundle" not in server_args
+
+
+def test_the_model_cache_is_restricted_owned_and_apart_from_the_model_servers() -> None:
+    cache = model_cache.deployment(FACTS)
+    pod = cache["spec"]["template"]["spec"]
+    assert cache["metadata"]["ownerReferences"] == deployment(FACTS)["metadata"]["ownerReferences"]
+    assert pod["automountServiceAccountToken"] is False and pod["enableServiceLinks"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    for container in (*pod["initContainers"], *pod["containers"]):
+        assert container["image"] == FACTS.operator_image
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    # the model servers' Service and policies never select the cache, nor the cache's the model servers
+    cache_labels = cache["spec"]["template"]["metadata"]["labels"]
+    server_labels = deployment(FACTS)["spec"]["template"]["metadata"]["labels"]
+    for sel in (service(FACTS)["spec"]["selector"], deployment(FACTS)["spec"]["selector"]["matchLabels"]):
+        assert not sel.items() <= cache_labels.items()
+    for sel in (model_cache.service(FACTS)["spec"]["selector"], cache["spec"]["selector"]["matchLabels"]):
+        assert sel.items() <= cache_labels.items() and not sel.items() <= server_labels.items()
+    assert model_cache.deployment(replace(FACTS, replicas=0))["spec"]["replicas"] == 0
+    assert model_cache.url("10.96.0.20") == "http://10.96.0.20:8090"
+    assert model_cache.url("fd00::20") == "http://[fd00::20]:8090"
 
 
 def test_a_change_awaiting_approval_keeps_the_approved_replicas_image_and_service_type() -> None:
@@ -273,3 +312,40 @@ def test_last_reviewed_refuses_what_is_not_a_date(given: str) -> None:
     spec["card"]["lastReviewed"] = given
     with pytest.raises(ValidationError):
         AIModelSpec.model_validate(spec)
+
+
+def test_only_the_model_cache_may_reach_the_source_and_only_the_model_servers_reach_the_cache() -> None:
+    from modelguard.builders import network
+
+    spec = AIDeploymentSpec.model_validate(
+        {
+            **ai_deployment("s", "m")["spec"],
+            "access": {"egress": [{"cidr": "10.20.0.0/16", "ports": [443]}], "allowDns": True},
+        }
+    )
+    owner = workload.owner(FACTS)
+    server_policy = network.allow("scorer", "risk", spec, owner, None)["spec"]
+    (to_cache,) = server_policy["egress"]  # nothing declared reaches the model server: no source, no DNS
+    assert to_cache == {
+        "to": [
+            {
+                "podSelector": {
+                    "matchLabels": {
+                        "modelguard.io/aideployment": "scorer",
+                        "app.kubernetes.io/component": "model-cache",
+                    }
+                }
+            }
+        ],
+        "ports": [{"protocol": "TCP", "port": 8090}],
+    }
+    cache_policy = network.cache("scorer", "risk", spec, owner)["spec"]
+    assert cache_policy["podSelector"]["matchLabels"] == to_cache["to"][0]["podSelector"]["matchLabels"]
+    source, dns = cache_policy["egress"]
+    assert source == {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 443}]}
+    assert dns["ports"][0] == {"protocol": "UDP", "port": 53}
+    (from_servers,) = cache_policy["ingress"]
+    assert from_servers["from"] == [{"podSelector": {"matchLabels": server_policy["podSelector"]["matchLabels"]}}]
+    for quarantined in (network.quarantine("scorer", "risk", owner), network.cache_quarantine("scorer", "risk", owner)):
+        assert quarantined["spec"]["ingress"] == [] and quarantined["spec"]["egress"] == []
+        assert quarantined["spec"]["policyTypes"] == ["Ingress", "Egress"]

@@ -54,7 +54,7 @@ def fetch_model(
                 with (root / entry.rel).open("rb") as f:
                     total += _copy_stream(f, _target(into, entry.rel))
         return total
-    if scheme == "https":
+    if scheme in ("https", "http"):  # http: the model cache, where the HttpClient allows it
         base = source.rstrip("/")
         for rel in manifest.files:
             url = (

@@ -160,12 +160,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def scheme_allowed(parts: urllib.parse.SplitResult, plain_http: bool) -> bool:
+    """https anywhere; http to loopback, or anywhere for the in-cluster model cache (plain_http)."""
+    return parts.scheme == "https" or (parts.scheme == "http" and (plain_http or is_loopback(parts.hostname or "")))
+
+
 @dataclass(frozen=True)
 class HttpClient:
     ssl_context: ssl.SSLContext
     timeout: float = 30.0
     allowed_prefixes: tuple[str, ...] | None = None  # None: no policy (the CLI, the audit sink)
     deadline: Deadline | None = None  # None: only the per-read timeout
+    # http:// to any host: only for the in-cluster model cache, whose bytes are verified after fetching
+    plain_http: bool = False
 
     def _opener(self) -> urllib.request.OpenerDirector:
         if self.deadline is None:
@@ -187,7 +194,7 @@ class HttpClient:
         opener = self._opener()
         for _ in range(MAX_REDIRECTS + 1):
             parts = urllib.parse.urlsplit(current)
-            if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.hostname or "")):
+            if not scheme_allowed(parts, self.plain_http):
                 raise VerificationError("InsecureSource", f"refusing {parts.scheme}:// to {parts.hostname}")
             request = urllib.request.Request(current, data=data, headers=send, method=method)  # noqa: S310 (scheme checked)
             try:

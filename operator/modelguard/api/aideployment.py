@@ -195,7 +195,8 @@ class EgressRule(KubeModel):
 
 
 class AccessSpec(KubeModel):
-    """Who may call the model, and what the model may call."""
+    """Who may call the model, and where its model may be fetched from. The model server itself reaches
+    nothing but its model cache (docs/adr/0012-model-cache.md)."""
 
     allowed_clients: list[ClientSelector] = Field(
         default_factory=list,
@@ -203,9 +204,14 @@ class AccessSpec(KubeModel):
         max_length=32,
     )
     egress: list[EgressRule] = Field(
-        default_factory=list, description="Allowed egress; empty means none.", max_length=32
+        default_factory=list,
+        description="Where the model cache may connect to fetch the model (the source, its registry and token "
+        "endpoints); empty means nowhere. The model server pods never get this egress: they fetch from the cache.",
+        max_length=32,
     )
-    allow_dns: bool = Field(default=False, description="Allow DNS lookups to the cluster DNS.")
+    allow_dns: bool = Field(
+        default=False, description="Allow the model cache DNS lookups to the cluster DNS (a source named by host)."
+    )
     exposure: Literal["Internal", "External"] = Field(
         default="Internal", description="External needs authentication and a rate limit."
     )

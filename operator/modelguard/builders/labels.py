@@ -35,3 +35,11 @@ def labels(deployment: str, component: str) -> dict[str, str]:
 
 def selector(deployment: str) -> dict[str, str]:
     return {DEPLOYMENT_LABEL: deployment, COMPONENT: "model-server"}
+
+
+CACHE_COMPONENT = "model-cache"
+
+
+def cache_selector(deployment: str) -> dict[str, str]:
+    """The model cache's pods (builders/model_cache.py): not selected by the model server's Service or policies."""
+    return {DEPLOYMENT_LABEL: deployment, COMPONENT: CACHE_COMPONENT}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from modelguard.api.aideployment import AIDeploymentSpec
-from modelguard.builders.labels import labels, object_name, selector
+from modelguard.builders.labels import cache_selector, labels, object_name, selector
 
 GATEWAY_PORT = 8000
 STATUS_PORT = 8001
+CACHE_PORT = 8090  # the model cache's file server (builders/model_cache.py)
 
 
 def _selector(sel: Any) -> dict[str, Any]:
@@ -44,7 +45,8 @@ def default_deny(deployment: str, namespace: str, owner: dict[str, Any]) -> dict
 def allow(
     deployment: str, namespace: str, spec: AIDeploymentSpec, owner: dict[str, Any], monitoring_namespace: str | None
 ) -> dict[str, Any]:
-    """Declared clients to the gateway port only; monitoring to the status port; declared egress."""
+    """Declared clients to the gateway port only; monitoring to the status port; egress to the deployment's
+    model cache only (the init container fetches from it; the model server can reach nothing else)."""
     ingress: list[dict[str, Any]] = []
     peers = []
     for client in spec.access.allowed_clients:
@@ -63,11 +65,20 @@ def allow(
                 "ports": [{"protocol": "TCP", "port": STATUS_PORT}],
             }
         )
+    to_cache = {"to": [{"podSelector": {"matchLabels": cache_selector(deployment)}}], "ports": [_tcp(CACHE_PORT)]}
+    return _allow_policy(deployment, namespace, owner, ingress, [to_cache])
+
+
+def _tcp(port: int) -> dict[str, Any]:
+    return {"protocol": "TCP", "port": port}
+
+
+def _declared_egress(spec: AIDeploymentSpec) -> list[dict[str, Any]]:
     egress: list[dict[str, Any]] = []
     for rule in spec.access.egress:
         entry: dict[str, Any] = {"to": [{"ipBlock": {"cidr": rule.cidr}}]}
         if rule.ports:
-            entry["ports"] = [{"protocol": "TCP", "port": p} for p in rule.ports]
+            entry["ports"] = [_tcp(p) for p in rule.ports]
         egress.append(entry)
     if spec.access.allow_dns:
         egress.append(
@@ -81,18 +92,54 @@ def allow(
                 "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
             }
         )
-    return _allow_policy(deployment, namespace, owner, ingress, egress)
+    return egress
+
+
+def cache(deployment: str, namespace: str, spec: AIDeploymentSpec, owner: dict[str, Any]) -> dict[str, Any]:
+    """The model cache: ingress from this deployment's model server pods to the cache port only; egress as
+    declared in spec.access.egress (the model source) and DNS when allowed. Empty when quarantined."""
+    return _cache_policy(
+        deployment,
+        namespace,
+        owner,
+        [{"from": [{"podSelector": {"matchLabels": selector(deployment)}}], "ports": [_tcp(CACHE_PORT)]}],
+        _declared_egress(spec),
+    )
+
+
+def cache_quarantine(deployment: str, namespace: str, owner: dict[str, Any]) -> dict[str, Any]:
+    return _cache_policy(deployment, namespace, owner, [], [])
+
+
+def _cache_policy(
+    deployment: str, namespace: str, owner: dict[str, Any], ingress: list[dict[str, Any]], egress: list[dict[str, Any]]
+) -> dict[str, Any]:
+    name = object_name(deployment, "model-cache")
+    return _policy(name, cache_selector(deployment), namespace, deployment, owner, ingress, egress)
 
 
 def _allow_policy(
     deployment: str, namespace: str, owner: dict[str, Any], ingress: list[dict[str, Any]], egress: list[dict[str, Any]]
 ) -> dict[str, Any]:
+    name = object_name(deployment, "allow")
+    return _policy(name, selector(deployment), namespace, deployment, owner, ingress, egress)
+
+
+def _policy(
+    name: str,
+    pods: dict[str, str],
+    namespace: str,
+    deployment: str,
+    owner: dict[str, Any],
+    ingress: list[dict[str, Any]],
+    egress: list[dict[str, Any]],
+) -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _meta(object_name(deployment, "allow"), namespace, deployment, owner),
+        "metadata": _meta(name, namespace, deployment, owner),
         "spec": {
-            "podSelector": {"matchLabels": selector(deployment)},
+            "podSelector": {"matchLabels": pods},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": ingress,
             "egress": egress,

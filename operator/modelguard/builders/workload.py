@@ -46,6 +46,7 @@ class WorkloadFacts:
     model_card: str = "{}"  # public model card served at /model-card
     ca_bundle: str | None = None  # PEM CAs the operator trusts for https:// and oci:// sources (public)
     verification: str = ""  # name of the verification ConfigMap (verify_config), which the pods mount
+    cache_url: str = ""  # http://<cluster IP>:<port> of the model cache the model server pods fetch from
 
 
 def owner(facts: WorkloadFacts) -> dict[str, Any]:
@@ -59,7 +60,7 @@ def owner(facts: WorkloadFacts) -> dict[str, Any]:
     }
 
 
-def _meta(facts: WorkloadFacts, name: str, component: str) -> dict[str, Any]:
+def meta(facts: WorkloadFacts, name: str, component: str) -> dict[str, Any]:
     return {
         "name": name,
         "namespace": facts.namespace,
@@ -76,6 +77,7 @@ def names(deployment: str) -> dict[str, str]:
         "verify": object_name(deployment, "verify"),
         "gateway": object_name(deployment, "gateway"),
         "gateway-keys": object_name(deployment, "gateway-keys"),
+        "cache": object_name(deployment, "model-cache"),
     }
 
 
@@ -83,7 +85,7 @@ def service_account(facts: WorkloadFacts) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": _meta(facts, names(facts.name)["serviceaccount"], "model-server"),
+        "metadata": meta(facts, names(facts.name)["serviceaccount"], "model-server"),
         "automountServiceAccountToken": False,
     }
 
@@ -114,14 +116,14 @@ def verify_config(facts: WorkloadFacts, signature: bytes, public_key_pem: bytes)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _meta(facts, object_name(facts.name, f"verify-{content}"), "verification"),
+        "metadata": meta(facts, object_name(facts.name, f"verify-{content}"), "verification"),
         "immutable": True,
         "data": data,
         "binaryData": binary,
     }
 
 
-def _restricted() -> dict[str, Any]:
+def restricted() -> dict[str, Any]:
     return {
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": True,
@@ -131,8 +133,12 @@ def _restricted() -> dict[str, Any]:
     }
 
 
-def verify_args(facts: WorkloadFacts) -> list[str]:
-    model_dir = facts.spec.runtime.model_mount_path
+CACHE_WAIT = 600  # seconds a model server's init container waits for its model cache to serve
+
+
+def verify_args(facts: WorkloadFacts, model_dir: str, via: str | None) -> list[str]:
+    """`modelguard verify` fetching into model_dir from the source, or via the model cache (which needs no
+    credentials or CAs: plain HTTP inside the cluster, the bytes verified here all the same)."""
     return [
         "verify",
         "--key",
@@ -147,27 +153,62 @@ def verify_args(facts: WorkloadFacts) -> list[str]:
         facts.source,
         "--fetch-into",
         model_dir,
-        *(["--ca-bundle", f"{VERIFY_DIR}/ca.crt"] if facts.ca_bundle else []),
-        *(["--credentials", CREDENTIALS_DIR] if facts.credentials_secret else []),
+        *(["--via", via, "--wait", str(CACHE_WAIT)] if via else []),
+        *(["--ca-bundle", f"{VERIFY_DIR}/ca.crt"] if facts.ca_bundle and not via else []),
+        *(["--credentials", CREDENTIALS_DIR] if facts.credentials_secret and not via else []),
         model_dir,
     ]
 
 
-def deployment(facts: WorkloadFacts) -> dict[str, Any]:
+def verify_container(
+    facts: WorkloadFacts, name: str, model_dir: str, via: str | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The init container that fetches and verifies the model into the `model` volume, and the volumes it
+    needs besides `model` and `tmp` (the verification ConfigMap; the source's credentials, never via the cache)."""
     assert facts.verification, "the verification ConfigMap is built first: its name depends on its content"
-    spec = facts.spec
-    n = names(facts.name)
-    model_dir = spec.runtime.model_mount_path
-    pod_labels = {**labels(facts.name, "model-server"), **selector(facts.name)}
-    init_mounts = [
+    mounts = [
         {"name": "model", "mountPath": model_dir},
         {"name": "verify", "mountPath": VERIFY_DIR, "readOnly": True},
         {"name": "tmp", "mountPath": TMP},
     ]
+    volumes: list[dict[str, Any]] = [{"name": "verify", "configMap": {"name": facts.verification}}]
+    if facts.credentials_secret and not via:
+        mounts.append({"name": "credentials", "mountPath": CREDENTIALS_DIR, "readOnly": True})
+        volumes.append({"name": "credentials", "secret": {"secretName": facts.credentials_secret}})
+    container = {
+        "name": name,
+        "image": facts.operator_image,
+        "args": verify_args(facts, model_dir, via),
+        "volumeMounts": mounts,
+        "securityContext": restricted(),
+        "resources": {"requests": {"cpu": "500m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+    }
+    return container, volumes
+
+
+def pod_security_context() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "fsGroup": RUN_AS,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def deployment(facts: WorkloadFacts) -> dict[str, Any]:
+    """The model server pods: the init container fetches the model from the model cache (facts.cache_url) and
+    verifies it; the gateway in front; no way out but to the cache (network.allow)."""
+    assert facts.cache_url, "the model cache's Service is applied first: its address is in the init container"
+    spec = facts.spec
+    n = names(facts.name)
+    model_dir = spec.runtime.model_mount_path
+    pod_labels = {**labels(facts.name, "model-server"), **selector(facts.name)}
+    init, init_volumes = verify_container(facts, "verify-model", model_dir, facts.cache_url)
     volumes: list[dict[str, Any]] = [
         {"name": "model", "emptyDir": {}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-        {"name": "verify", "configMap": {"name": facts.verification}},
+        *init_volumes,
         {"name": "gateway-config", "configMap": {"name": n["gateway"]}},
         {"name": "gateway-tmp", "emptyDir": {"sizeLimit": "256Mi"}},
     ]
@@ -178,9 +219,6 @@ def deployment(facts: WorkloadFacts) -> dict[str, Any]:
     if facts.spec.authentication is not None:
         volumes.append({"name": "gateway-keys", "secret": {"secretName": n["gateway-keys"], "defaultMode": 0o440}})
         gateway_mounts.append({"name": "gateway-keys", "mountPath": KEYS_DIR, "readOnly": True})
-    if facts.credentials_secret:
-        init_mounts.append({"name": "credentials", "mountPath": CREDENTIALS_DIR, "readOnly": True})
-        volumes.append({"name": "credentials", "secret": {"secretName": facts.credentials_secret}})
     server: dict[str, Any] = {
         "name": "model-server",
         "image": spec.runtime.image,
@@ -190,7 +228,7 @@ def deployment(facts: WorkloadFacts) -> dict[str, Any]:
             {"name": "model", "mountPath": model_dir, "readOnly": True},
             {"name": "tmp", "mountPath": TMP},
         ],
-        "securityContext": _restricted(),
+        "securityContext": restricted(),
     }
     gateway_container: dict[str, Any] = {
         "name": "gateway",
@@ -203,7 +241,7 @@ def deployment(facts: WorkloadFacts) -> dict[str, Any]:
         "readinessProbe": {"httpGet": {"path": "/healthz", "port": "status"}, "periodSeconds": 10},
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "status"}, "periodSeconds": 20},
         "volumeMounts": gateway_mounts,
-        "securityContext": _restricted(),
+        "securityContext": restricted(),
         "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
     }
     resources = {
@@ -214,7 +252,7 @@ def deployment(facts: WorkloadFacts) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {**_meta(facts, n["deployment"], "model-server"), "annotations": {DIGEST_ANNOTATION: facts.digest}},
+        "metadata": {**meta(facts, n["deployment"], "model-server"), "annotations": {DIGEST_ANNOTATION: facts.digest}},
         "spec": {
             "replicas": spec.replicas if facts.replicas is None else facts.replicas,
             "selector": {"matchLabels": selector(facts.name)},
@@ -227,26 +265,8 @@ def deployment(facts: WorkloadFacts) -> dict[str, Any]:
                     "serviceAccountName": spec.service_account_name or n["serviceaccount"],
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": RUN_AS,
-                        "runAsGroup": RUN_AS,
-                        "fsGroup": RUN_AS,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "initContainers": [
-                        {
-                            "name": "verify-model",
-                            "image": facts.operator_image,
-                            "args": verify_args(facts),
-                            "volumeMounts": init_mounts,
-                            "securityContext": _restricted(),
-                            "resources": {
-                                "requests": {"cpu": "500m", "memory": "128Mi"},
-                                "limits": {"memory": "256Mi"},
-                            },
-                        }
-                    ],
+                    "securityContext": pod_security_context(),
+                    "initContainers": [init],
                     "containers": [gateway_container, server],
                     "volumes": volumes,
                     **scheduling(spec),
@@ -297,7 +317,7 @@ def service(facts: WorkloadFacts) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(facts, names(facts.name)["service"], "model-server"),
+        "metadata": meta(facts, names(facts.name)["service"], "model-server"),
         "spec": {
             "type": "LoadBalancer" if facts.spec.access.exposure == "External" else "ClusterIP",
             "selector": selector(facts.name),
@@ -310,7 +330,7 @@ def gateway_config(facts: WorkloadFacts, conf: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _meta(facts, names(facts.name)["gateway"], "gateway"),
+        "metadata": meta(facts, names(facts.name)["gateway"], "gateway"),
         "data": {"nginx.conf": conf, "model-card.json": facts.model_card},
     }
 
@@ -321,7 +341,7 @@ def gateway_keys(facts: WorkloadFacts, keys_map: str) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "Opaque",
-        "metadata": _meta(facts, names(facts.name)["gateway-keys"], "gateway"),
+        "metadata": meta(facts, names(facts.name)["gateway-keys"], "gateway"),
         "data": {"clients.map": base64.b64encode(keys_map.encode()).decode()},
     }
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from modelguard.cli import audit, certificate, crds, register, report, run, signing, verify
+from modelguard.cli import audit, certificate, crds, register, report, run, serve_model, signing, verify
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     crds.add_parser(commands)
     signing.add_parsers(commands)
     verify.add_parser(commands)
+    serve_model.add_parser(commands)
     certificate.add_parser(commands)
     register.add_parser(commands)
     audit.add_parser(commands)

@@ -26,6 +26,8 @@ from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.statement import Resource, Serialization, SignedManifest, unpack_signature
 from modelguard.domain.trust import TrustedKey
 
+WAIT_STEP = 3.0  # seconds between attempts to reach a source that is not up yet (--wait)
+
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("verify", help="verify a model against its signature (exit 0 only if verified)")
@@ -48,6 +50,20 @@ def add_parser(commands: Any) -> None:
         help="fetch the model from this URI (file://, https://, oci://) into --fetch-into first",
     )
     parser.add_argument("--fetch-into", type=Path, default=None, help="directory to fetch the model into")
+    parser.add_argument(
+        "--via",
+        default=None,
+        metavar="URL",
+        help="fetch the files from this model cache (http:// inside the cluster) instead of from --source, which "
+        "still names them; what is fetched is verified all the same",
+    )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="retry an unreachable source for up to this long (a model cache that is still starting)",
+    )
     parser.add_argument(
         "--credentials",
         type=Path,
@@ -108,7 +124,9 @@ def _fetch(args: argparse.Namespace, signature: bytes, keys: list[TrustedKey], n
     """Authenticate the signature, then fetch exactly the files it lists (verification follows). Returns what
     to verify: the directory, or for a detached signature the one file fetched into it."""
     settings = SourceSettings(
-        HttpClient(ssl_context(args.ca_bundle)), tuple(args.file_root), tuple(args.plain_http_registry)
+        HttpClient(ssl_context(args.ca_bundle), plain_http=args.via is not None),
+        tuple(args.file_root),
+        tuple(args.plain_http_registry),
     )
     target: Path = args.fetch_into
     clear(target)
@@ -118,7 +136,19 @@ def _fetch(args: argparse.Namespace, signature: bytes, keys: list[TrustedKey], n
     else:
         _, manifest = authenticate_bundle(signature, keys, now)
         check_expected(manifest, args.expect_digest)
-    written = fetch_model(args.source, manifest, target, settings, _credentials(args.credentials))
+    credentials = _credentials(args.credentials)
+    deadline = time.monotonic() + args.wait
+    while True:
+        try:
+            written = fetch_model(args.via or args.source, manifest, target, settings, credentials)
+            break
+        except Retry as exc:
+            if time.monotonic() + WAIT_STEP > deadline:
+                raise
+            if not args.quiet:
+                print(f"  ... waiting for {args.via or args.source}: {exc.reason}: {exc.message}", file=sys.stderr)
+            time.sleep(WAIT_STEP)
+            clear(target)
     if not args.quiet:
         print(f"fetched {written} bytes into {target}", file=sys.stderr)
     return target / manifest.resources[0].path if args.format == "detached" else Path(args.model)

@@ -22,7 +22,7 @@ from modelguard.adapters.secrets import policy_keys
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus, DriftRecord
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, VerifiedRecord
 from modelguard.api.trustpolicy import TrustPolicySpec
-from modelguard.builders import gateway, network, workload
+from modelguard.builders import gateway, model_cache, network, workload
 from modelguard.builders.labels import COMPONENT, DIGEST_ANNOTATION
 from modelguard.domain.account_grant import granted
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions, progress
@@ -193,11 +193,16 @@ async def _desired(
     )
     owner = workload.owner(facts)
     verification = workload.verify_config(facts, signature, public_pem)
-    facts = replace(facts, verification=verification["metadata"]["name"])
+    cache_service = model_cache.service(facts)
+    cache_ip = await _cache_address(ctx, key, facts.uid, cache_service)
+    facts = replace(facts, verification=verification["metadata"]["name"], cache_url=model_cache.url(cache_ip))
     objects = [
         network.default_deny(key.name, key.namespace, owner),
         network.allow(key.name, key.namespace, spec, owner, ctx.monitoring_namespace),
+        network.cache(key.name, key.namespace, spec, owner),
         verification,
+        cache_service,
+        model_cache.deployment(facts),
         workload.gateway_config(facts, conf),
         workload.deployment(facts),
         workload.service(facts),
@@ -207,6 +212,22 @@ async def _desired(
     if not spec.service_account_name:
         objects.insert(0, workload.service_account(facts))
     return objects
+
+
+async def _cache_address(ctx: Context, key: Key, uid: str, service: dict[str, Any]) -> str:
+    """The model cache Service's cluster IP, which the model server pods fetch from: its Service is applied
+    first when it does not exist yet (after the same name check as every child)."""
+    name = service["metadata"]["name"]
+    live = ctx.store.get(Key("Service", key.namespace, name))
+    if live is None or not controlled_by(live, uid):
+        clashes = await ownership.foreign(ctx, key.namespace, uid, [service])
+        if clashes:
+            raise VerificationError("NameConflict", clash_message(clashes))
+        live = await ctx.kube.apply(BY_CHILD_KIND["Service"], service)
+    ip = str((live.get("spec") or {}).get("clusterIP") or "")
+    if ip in ("", "None"):
+        raise Retry("WaitingForModelCache", f"the model cache Service {name} has no cluster IP yet")
+    return ip
 
 
 async def _apply(ctx: Context, key: Key, uid: str, objects: list[dict[str, Any]], previous: list[str]) -> Applied:
@@ -252,10 +273,17 @@ async def _prune_verification(ctx: Context, key: Key, uid: str, previous: list[s
 
 
 async def _quarantine(ctx: Context, key: Key, body: dict[str, Any], deployment_name: str) -> None:
-    """Scale to zero and cut the network, without the (possibly gone) verification record."""
+    """Scale the model servers and their cache to zero and cut the network, without the (possibly gone)
+    verification record."""
     await ctx.kube.merge_patch(
         DEPLOYMENTS, key.namespace, deployment_name, {"spec": {"replicas": 0}}, field_manager=QUARANTINE_MANAGER
     )
+    cache_name = workload.names(key.name)["cache"]
+    cached = ctx.store.get(Key("Deployment", key.namespace, cache_name))
+    if cached is not None and controlled_by(cached, body["metadata"]["uid"]):
+        await ctx.kube.merge_patch(
+            DEPLOYMENTS, key.namespace, cache_name, {"spec": {"replicas": 0}}, field_manager=QUARANTINE_MANAGER
+        )
     owner = {
         "apiVersion": body["apiVersion"],
         "kind": "AIDeployment",
@@ -264,9 +292,12 @@ async def _quarantine(ctx: Context, key: Key, body: dict[str, Any], deployment_n
         "controller": True,
         "blockOwnerDeletion": True,
     }
-    policy = network.quarantine(key.name, key.namespace, owner)
-    if not await ownership.foreign(ctx, key.namespace, owner["uid"], [policy]):
-        await ctx.kube.apply(BY_CHILD_KIND["NetworkPolicy"], policy)
+    for policy in (
+        network.quarantine(key.name, key.namespace, owner),
+        network.cache_quarantine(key.name, key.namespace, owner),
+    ):
+        if not await ownership.foreign(ctx, key.namespace, owner["uid"], [policy]):
+            await ctx.kube.apply(BY_CHILD_KIND["NetworkPolicy"], policy)
 
 
 async def reconcile(ctx: Context, key: Key) -> float | None:

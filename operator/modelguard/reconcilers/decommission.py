@@ -102,8 +102,8 @@ async def stop_serving(ctx: Context, run: Run) -> None:
         names = ", ".join(d["metadata"]["name"] for d in deployments)
         raise Retry("WaitingForDeployments", f"waiting for the owners to delete AIDeployments: {names}")
     ns = run.key.namespace
-    for dep in deployments:
-        name = workload.names(dep["metadata"]["name"])["deployment"]
+    for dep, part in ((d, p) for d in deployments for p in ("deployment", "cache")):
+        name = workload.names(dep["metadata"]["name"])[part]  # the model servers, then their model cache
         live = await ctx.kube.get(DEPLOYMENTS, ns, name)
         if live is None:
             continue
