@@ -76,7 +76,7 @@ def test_tampering_after_rollout_is_found_and_quarantined_until_a_scan_passes(
     assert condition(body, "Verified")["reason"] == "DigestMismatch"
     spec = report(api, namespace, body)["spec"]
     (finding,) = [f for f in spec["findings"] if f["severity"] == "Critical"]
-    assert finding["check"] == "integrity" and "5.2.4-1.2" in finding["provisions"]
+    assert finding["check"] == "signature-and-integrity" and "5.2.4-1.2" in finding["provisions"]
     assert spec["trigger"] == "Manual" and spec["target"] == {"kind": "AIModel", "name": "m"}
     wait_for_condition(api, "aideployments", namespace, "m-svc", "Quarantined", "True")
     assert api.apps.read_namespaced_deployment("m-svc", namespace).spec.replicas == 0
@@ -107,7 +107,7 @@ def test_revoked_key_is_a_critical_scan_finding(
     body = scan_now(api, namespace, "m", "revoked")
     findings = report(api, namespace, body)["spec"]["findings"]
     assert any(
-        f["check"] == "signature" and f["severity"] == "Critical" and f["evidence"]["reason"] == "KeyRevoked"
+        (f["check"], f["severity"], f["evidence"]["reason"]) == ("signature-and-integrity", "Critical", "KeyRevoked")
         for f in findings
     )
 
@@ -118,7 +118,7 @@ def test_edited_managed_object_is_reported(api: KubeTestClient, namespace: str, 
     k8s.NetworkingV1Api(api.api).patch_namespaced_network_policy("m-svc-allow", namespace, {"spec": {"ingress": [{}]}})
     wait_for_condition(api, "aideployments", namespace, "m-svc", "PolicyEnforced", "True", "DriftReverted")
     body = scan_now(api, namespace, "m", "after-edit")
-    drift = [f for f in report(api, namespace, body)["spec"]["findings"] if f["check"] == "drift"]
+    drift = [f for f in report(api, namespace, body)["spec"]["findings"] if f["check"] == "serving-matches"]
     assert drift and "NetworkPolicy/m-svc-allow" in drift[0]["message"]
     assert drift[0]["evidence"]["deployment"] == "m-svc"
 

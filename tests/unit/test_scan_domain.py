@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from modelguard.domain.scan import ScanFacts, result, run
 from tests.harness.samples import ai_model
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "scans.md"
 
 
 def test_next_due_follows_cron_with_stable_bounded_jitter() -> None:
@@ -148,3 +150,33 @@ def test_a_source_that_is_gone_fails_the_scan_a_flaky_one_does_not(reason: str, 
         spec=spec, now=NOW, verification_reason=reason, verification_message="x", record=None, policy=None
     )
     assert result(run(facts)[1]) == outcome
+
+
+def test_every_finding_names_a_check_the_report_lists() -> None:
+    """Issue 14: findings said `integrity`, `signature`, `drift`, `image-pinned` while the report's `checks`
+    and docs/scans.md said `signature-and-integrity`, `serving-matches`, `images-pinned`: one set of names."""
+    from modelguard.api.aideployment import AIDeploymentStatus
+    from modelguard.domain.scan import ServingFacts
+
+    spec = AIModelSpec.model_validate(ai_model("m")["spec"])
+    policy = TrustPolicySpec.model_validate(
+        {"keys": [{"id": "k", "publicKey": "p"}], "requirements": {"cardFields": ["license"], "reviewMaxAgeDays": 30}}
+    )
+    unpinned = {"spec": {"template": {"spec": {"containers": [{"name": "model-server", "image": "srv:latest"}]}}}}
+    serving = [
+        ServingFacts("gone", AIDeploymentStatus.model_validate({"servedDigest": "sha256:" + "a" * 64}), None),
+        ServingFacts("loose", AIDeploymentStatus.model_validate({"servedDigest": "sha256:" + "a" * 64}), unpinned),
+    ]
+    documented = {
+        row.split("|")[1].strip() for row in DOCS.read_text().splitlines() if row.startswith("| ") and "|" in row[2:]
+    }
+    for reason in ("DigestMismatch", "KeyRevoked", "SourceNotFound", "SourceUnreachable"):
+        facts = ScanFacts(
+            spec=spec, now=NOW, verification_reason=reason, verification_message="x", record=None, policy=policy,
+            serving=serving,
+        )  # fmt: skip
+        checks, findings = run(facts)
+        assert {f.check for f in findings} == {
+            "signature-and-integrity", "serving-matches", "images-pinned", "documentation"
+        }, reason  # fmt: skip
+        assert {f.check for f in findings} <= set(checks) <= documented

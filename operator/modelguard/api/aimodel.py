@@ -168,7 +168,10 @@ class EndOfLifeSpec(KubeModel):
     retire: bool = Field(default=False, description="Set to true to decommission now.")
     legal_hold: bool = Field(default=False, description="While true, nothing is deleted; status says so.")
     delete_artifacts: bool = Field(
-        default=True, description="Delete the model's artifacts (OCI manifests; file:// below the operator's roots)."
+        default=True,
+        description="Delete the model's artifacts: the OCI manifests of the model and its signature at the "
+        "registry. file:// and https:// artifacts are retained (recorded so in the certificate): remove them at "
+        "their origin.",
     )
     data_refs: list[DataReference] = Field(
         default_factory=list, description="Data to delete at end of life (same namespace only).", max_length=64

@@ -22,8 +22,8 @@ class Finding(KubeModel):
     """One problem found by one check."""
 
     check: str = Field(
-        description="The check that found it, e.g. signature, integrity, drift, image-pinned, "
-        "documentation, vulnerabilities.",
+        description="The check that found it: signature-and-integrity, serving-matches, images-pinned, "
+        "documentation or vulnerabilities (docs/scans.md); evidence.reason tells a revoked key from changed bytes.",
         max_length=64,
     )
     severity: Severity = Field(description="Critical, High, Medium, Low or Info.")

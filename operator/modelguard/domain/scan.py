@@ -73,7 +73,7 @@ def signature_and_integrity(facts: ScanFacts) -> list[Finding]:
     if reason == "SourceNotFound":  # the bytes are gone (deleted or moved): nothing serves from them again
         return [
             Finding(
-                check="integrity",
+                check="signature-and-integrity",
                 severity="High",
                 provisions=INTEGRITY,
                 message=f"the model's source no longer has it: {facts.verification_message}",
@@ -83,7 +83,7 @@ def signature_and_integrity(facts: ScanFacts) -> list[Finding]:
     if reason in TRANSIENT:
         return [
             Finding(
-                check="integrity",
+                check="signature-and-integrity",
                 severity="Medium",
                 provisions=INTEGRITY,
                 message=f"the model could not be re-verified: {facts.verification_message}",
@@ -93,7 +93,7 @@ def signature_and_integrity(facts: ScanFacts) -> list[Finding]:
     severity: Severity = "Critical" if reason in CRITICAL_REASONS else "High"
     return [
         Finding(
-            check="signature" if "Key" in reason or "Sign" in reason else "integrity",
+            check="signature-and-integrity",
             severity=severity,
             provisions=INTEGRITY,
             message=facts.verification_message,
@@ -112,7 +112,7 @@ def serving_matches(facts: ScanFacts) -> list[Finding]:
         if served and facts.record is not None and served != facts.record.digest:
             out.append(
                 Finding(
-                    check="drift",
+                    check="serving-matches",
                     severity="High",
                     provisions=DRIFT,
                     message=f"AIDeployment {serving.name!r} serves {served}, not the verified {facts.record.digest}",
@@ -123,7 +123,7 @@ def serving_matches(facts: ScanFacts) -> list[Finding]:
         if served and serving.deployment is None:
             out.append(
                 Finding(
-                    check="drift",
+                    check="serving-matches",
                     severity="High",
                     provisions=DRIFT,
                     evidence={"deployment": serving.name},
@@ -133,7 +133,7 @@ def serving_matches(facts: ScanFacts) -> list[Finding]:
         elif served and live.get(DIGEST_ANNOTATION) not in (None, served):
             out.append(
                 Finding(
-                    check="drift",
+                    check="serving-matches",
                     severity="High",
                     provisions=DRIFT,
                     evidence={"deployment": serving.name},
@@ -145,7 +145,7 @@ def serving_matches(facts: ScanFacts) -> list[Finding]:
         if drift is not None and (facts.previous_scan is None or drift.at >= facts.previous_scan):
             out.append(
                 Finding(
-                    check="drift",
+                    check="serving-matches",
                     severity="Medium",
                     provisions=DRIFT,
                     message=f"changes to managed objects were reverted: {drift.objects}",
@@ -164,7 +164,7 @@ def images_pinned(facts: ScanFacts) -> list[Finding]:
             if "@sha256:" not in image:
                 out.append(
                     Finding(
-                        check="image-pinned",
+                        check="images-pinned",
                         severity="High",
                         provisions=SUPPLY,
                         message=f"container {container.get('name')!r} of {serving.name!r} runs {image}, "
