@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.harness.argocd import ARGO, health
 from tests.harness.client import KubeTestClient, wait_for_condition
@@ -67,3 +68,16 @@ def test_health_of_real_objects(
     scanned = wait_for_condition(api, "aimodels", namespace, "good", "ScanPassed", "False", "CriticalFindings")
     assert health("health-aimodel.lua", scanned)[0] == "Degraded"
     api.delete("trustpolicies", None, name)
+    # the recorded cases (manifests/argocd/testdata) say what real objects say: every condition a case holds
+    # is a condition the operator wrote on the real object of that kind of case (type, status and reason)
+    for case, real in (
+        ("aimodel-verified.yaml", good_body),
+        ("aimodel-rejected.yaml", bad_body),
+        ("aimodel-tampered-scan.yaml", scanned),
+        ("aideployment-ready.yaml", serving),
+        ("aideployment-quarantined.yaml", quarantined),
+    ):
+        recorded = yaml.safe_load((ARGO / "testdata" / case).read_text())
+        said = {(c["type"], c["status"], c.get("reason")) for c in real["status"]["conditions"]}
+        for c in recorded["status"]["conditions"]:
+            assert (c["type"], c["status"], c.get("reason")) in said, (case, c, sorted(said))
