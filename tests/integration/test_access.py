@@ -235,6 +235,42 @@ def test_drift_is_reverted_and_reported(api: KubeTestClient, namespace: str, ser
     assert any(what in (e.message or "") for e in events)
 
 
+def test_the_owners_own_change_is_applied_not_reported_as_drift(
+    api: KubeTestClient, namespace: str, served: str
+) -> None:
+    """Issue 15: replicas 1 -> 2 and a new rate limit in the AIDeployment changed the Deployment and the gateway
+    ConfigMap, and were announced as "reverted changes made outside ModelGuard". Drift is someone else's."""
+    api.patch("aideployments", namespace, served, {"spec": {"replicas": 2, "rateLimit": {"requestsPerSecond": 7}}})
+    eventually(lambda: api.apps.read_namespaced_deployment("svc", namespace).spec.replicas == 2, what="replicas 2")
+    conf = lambda: api.core.read_namespaced_config_map("svc-gateway", namespace).data["nginx.conf"]  # noqa: E731
+    eventually(lambda: "rate=7r/s" in conf(), what="the new rate limit applied")
+    body = wait_condition(api, namespace, served, "PolicyEnforced", "True")
+    generation = body["metadata"]["generation"]
+    body = eventually(
+        lambda: (
+            (b := api.get("aideployments", namespace, served))
+            and condition(b, "PolicyEnforced")["observedGeneration"] == generation
+            and b
+        ),
+        what="PolicyEnforced for the new generation",
+    )
+    assert condition(body, "PolicyEnforced")["reason"] == "Enforced", condition(body, "PolicyEnforced")
+    assert api.core.list_namespaced_event(namespace, field_selector="reason=DriftReverted").items == []
+    # and someone else's change right after is still drift
+    _run_as_root(api, namespace)
+    body = eventually(
+        lambda: (
+            (b := api.get("aideployments", namespace, served))
+            and "Deployment/svc" in condition(b, "PolicyEnforced")["message"]
+            and b
+        ),
+        what="the drift reported",
+    )
+    assert condition(body, "PolicyEnforced")["reason"] == "DriftReverted"
+    assert "securityContext" in condition(body, "PolicyEnforced")["message"]
+    assert "replicas" not in condition(body, "PolicyEnforced")["message"]
+
+
 def test_invalid_api_keys_hold_the_rollout(
     api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path
 ) -> None:

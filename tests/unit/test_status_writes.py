@@ -63,3 +63,21 @@ def test_once_the_cache_moves_on_it_is_the_truth_again() -> None:
     asyncio.run(main())
     assert len(kube.patches) == 2
     assert [e.action for e in audit.entries] == ["RolledOut", "RolledOut"]
+
+
+def test_drift_reverted_by_a_pass_whose_status_write_failed_is_reported_by_the_next() -> None:
+    """Issue 15: a pass reverted drift and its status write failed; the next pass found nothing left to
+    revert, so the drift went unreported. It is carried until a status write holds it."""
+    from modelguard.reconcilers.context import drift_reported, drift_to_report
+
+    ctx, _, _ = context()
+    assert drift_to_report(ctx, KEY, ["Deployment/svc: spec.replicas"]) == ["Deployment/svc: spec.replicas"]
+    # ... the status write raised: nothing marked it reported
+    assert drift_to_report(ctx, KEY, []) == ["Deployment/svc: spec.replicas"]
+    assert drift_to_report(ctx, KEY, ["NetworkPolicy/svc-allow: deleted", "Deployment/svc: spec.replicas"]) == [
+        "Deployment/svc: spec.replicas",
+        "NetworkPolicy/svc-allow: deleted",
+    ]
+    drift_reported(ctx, KEY)
+    assert drift_to_report(ctx, KEY, []) == []
+    assert drift_to_report(ctx, Key("AIDeployment", "other", "svc"), []) == []

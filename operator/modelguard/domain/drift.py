@@ -1,8 +1,13 @@
-"""Drift: where a live object no longer has what we applied (pure).
+"""Drift: where a live object no longer has what we applied because someone else changed it (pure).
 
 The desired object is compared as a subset of the live one, because the API server adds defaults;
 empty lists and maps count as absent (the API server drops them). Secrets are compared by a hash of
 their data so that the watch cache need not hold secret values.
+
+A difference is drift only where another field manager wrote it: the watch cache keeps, of each
+object's managedFields, the field paths managers other than ModelGuard's own own (`foreign_fields`).
+A difference in a field only ModelGuard ever wrote is ModelGuard's own change (the owner changed the
+spec, the verified digest moved, the operator was upgraded): applied, never announced as drift.
 """
 
 from __future__ import annotations
@@ -45,24 +50,81 @@ def data_hash(data: Mapping[str, Any] | None) -> str:
 
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+OUR_MANAGERS = frozenset({"modelguard", "modelguard-quarantine"})  # field managers of the operator's writes
+FOREIGN_FIELDS = "foreignFields"  # in the cache view: dotted paths other managers own (list items unindexed)
+
+
+def _paths(trie: Mapping[str, Any], prefix: str) -> list[str]:
+    """Dotted paths of a managedFields fieldsV1 trie; list items (k:, v:, i:) add no segment."""
+    out: list[str] = []
+    for key, sub in trie.items():
+        if key.startswith("f:"):
+            path = f"{prefix}.{key[2:]}" if prefix else key[2:]
+        elif key.startswith(("k:", "v:", "i:")):
+            path = prefix
+        else:  # "." marks the element itself
+            continue
+        below = _paths(sub, path) if isinstance(sub, Mapping) else []
+        out.extend(below or [path])
+    return out
+
+
+def foreign_fields(managed_fields: Any) -> list[str]:
+    """The fields of an object that field managers other than ours own (status excluded: not ours to set)."""
+    paths: set[str] = set()
+    for entry in managed_fields if isinstance(managed_fields, list) else []:
+        if not isinstance(entry, Mapping) or entry.get("manager") in OUR_MANAGERS:
+            continue
+        if entry.get("subresource") == "status":
+            continue
+        fields = entry.get("fieldsV1")
+        if isinstance(fields, Mapping):
+            paths.update(p for p in _paths(fields, "") if p and not p.startswith("status"))
+    return sorted(paths)
+
+
+def _unindexed(path: str) -> str:
+    parts = []
+    for part in path.split("."):
+        parts.append(part.split("[", 1)[0])
+    return ".".join(p for p in parts if p)
+
+
+def by_others(changed: list[str], foreign: list[str]) -> list[str]:
+    """The differences (paths from `differences`) that another field manager wrote: the drift among them.
+    A path counts when a foreign path is it, lies below it, or lies above it."""
+    out = []
+    for path in changed:
+        plain = "data" if path == "dataHash" else _unindexed(path)
+        if any(f == plain or f.startswith(plain + ".") or plain.startswith(f + ".") for f in foreign):
+            out.append(path)
+    return out
 
 
 def cache_view(body: Mapping[str, Any]) -> dict[str, Any]:
     """What the watch cache keeps of any object: all but the bookkeeping nobody here reads (managedFields and
-    kubectl's copy of the last applied object), which is most of an object's size after server-side apply."""
+    kubectl's copy of the last applied object), which is most of an object's size after server-side apply;
+    of managedFields only the paths other managers own (usually none, or a controller's annotation)."""
     meta = {k: v for k, v in (body.get("metadata") or {}).items() if k != "managedFields"}
     if LAST_APPLIED in (meta.get("annotations") or {}):
         meta["annotations"] = {k: v for k, v in meta["annotations"].items() if k != LAST_APPLIED}
-    return {**body, "metadata": meta}
+    view = {**body, "metadata": meta}
+    foreign = foreign_fields((body.get("metadata") or {}).get("managedFields"))
+    if foreign:
+        view[FOREIGN_FIELDS] = foreign
+    return view
 
 
 def secret_view(secret: Mapping[str, Any]) -> dict[str, Any]:
     """What the cache keeps of a Secret: metadata, type and a hash of the data (never the values)."""
-    return {
+    view = {
         "metadata": dict(secret.get("metadata") or {}),
         "type": secret.get("type"),
         "dataHash": data_hash(secret.get("data")),
     }
+    if secret.get(FOREIGN_FIELDS):
+        view[FOREIGN_FIELDS] = secret[FOREIGN_FIELDS]
+    return view
 
 
 def comparable(desired: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,14 +27,22 @@ from modelguard.builders.labels import COMPONENT, DIGEST_ANNOTATION
 from modelguard.domain.account_grant import granted
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions, progress
 from modelguard.domain.crypto import public_pem
-from modelguard.domain.drift import DELETED, comparable, differences, summarize
+from modelguard.domain.drift import DELETED, FOREIGN_FIELDS, by_others, comparable, differences, summarize
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.model_checks import as_verified
 from modelguard.domain.ownership import clash_message, controlled_by
 from modelguard.domain.pod_security import template_violations
 from modelguard.domain.rollout import Decision, ModelView, decide
 from modelguard.reconcilers import approvals, model_access, ownership
-from modelguard.reconcilers.context import Context, lookup, spec_error, status_view, write_status
+from modelguard.reconcilers.context import (
+    Context,
+    drift_reported,
+    drift_to_report,
+    lookup,
+    spec_error,
+    status_view,
+    write_status,
+)
 
 log = logging.getLogger(__name__)
 QUARANTINE_MANAGER = "modelguard-quarantine"
@@ -231,7 +239,9 @@ async def _cache_address(ctx: Context, key: Key, uid: str, service: dict[str, An
 
 
 async def _apply(ctx: Context, key: Key, uid: str, objects: list[dict[str, Any]], previous: list[str]) -> Applied:
-    """Apply what is missing or different; report differences in objects we had applied before as drift.
+    """Apply what is missing or different. Drift is what someone else did: a child we had applied that is gone,
+    a difference in a field another field manager wrote, unsafe fields someone added; a difference only our
+    own writes explain (the owner's spec changed) is applied without a word.
     Nothing is applied while any child's name is taken by an object this AIDeployment did not create."""
     clashes = await ownership.foreign(ctx, key.namespace, uid, objects)
     if clashes:
@@ -246,8 +256,12 @@ async def _apply(ctx: Context, key: Key, uid: str, objects: list[dict[str, Any]]
         unsafe = template_violations(live) if live is not None and obj["kind"] == "Deployment" else []
         if not changed and not unsafe:
             continue
-        if ref in previous or unsafe:
-            drift.append(summarize(obj["kind"], obj["metadata"]["name"], changed + unsafe))
+        if live is None:
+            theirs = changed if ref in previous else []  # deleted by someone, not yet created by us
+        else:
+            theirs = by_others(changed, live.get(FOREIGN_FIELDS) or [])
+        if theirs or unsafe:
+            drift.append(summarize(obj["kind"], obj["metadata"]["name"], theirs + unsafe))
         if unsafe:
             assert live is not None
             rv = live["metadata"]["resourceVersion"]
@@ -374,7 +388,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
             if not _has(current, "PolicyEnforced", "ApplyRejected"):
                 await ctx.events.record(body, "Warning", "ApplyRejected", message, action="Apply")
         else:
-            children, drift, served = result.children, result.drift, decision.digest
+            children, drift, served = result.children, drift_to_report(ctx, key, result.drift), decision.digest
             if drift:
                 enforced = Verdict(
                     "PolicyEnforced",
@@ -428,6 +442,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     }
     if await _status(ctx, key, body, current, verdicts, served, children, drift_record, approval.status(), serving):
         log.info("%s: %s %s", key, decision.action, decision.reason)
+    drift_reported(ctx, key)  # the status holds it (a failed write raised above)
     if drift:
         await ctx.events.record(body, "Warning", "DriftReverted", enforced.message, action="Enforce")
     if newly_quarantined:

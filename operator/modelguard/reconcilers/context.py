@@ -50,11 +50,27 @@ class Context:
     audit: AuditLog | None = None
     # our last status write per object, until the watch cache shows it: (cached status then, status written)
     written: dict[Key, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+    # drift a pass reverted but could not report (its status write failed): the next pass reports it
+    unreported_drift: dict[Key, list[str]] = field(default_factory=dict)
 
     async def record(self, entries: list[Entry]) -> None:
         """Commit audit records before acting on what they say (raises AuditUnavailable, a Retry)."""
         if entries and self.audit is not None:
             await self.audit.append(entries)
+
+
+def drift_to_report(ctx: Context, key: Key, found: list[str]) -> list[str]:
+    """The drift this pass must report: what it reverted, and what an earlier pass reverted but could not
+    report (its status write failed after the revert; the next pass finds nothing left to revert)."""
+    pending = ctx.unreported_drift.get(key, [])
+    drift = pending + [d for d in found if d not in pending]
+    if drift:
+        ctx.unreported_drift[key] = drift
+    return drift
+
+
+def drift_reported(ctx: Context, key: Key) -> None:
+    ctx.unreported_drift.pop(key, None)
 
 
 current_conditions = conditions_of
