@@ -42,7 +42,7 @@ def live(replicas: int, run_as: int, managers: list[dict[str, object]]) -> dict[
         },
         "status": {"replicas": replicas},
     }
-    return cache_view(body)
+    return cache_view(body, foreign=True)
 
 
 OURS = (
@@ -66,6 +66,8 @@ def test_the_owners_own_change_is_not_drift() -> None:
     assert by_others(changed, cached.get(FOREIGN_FIELDS) or []) == []
     assert cached[FOREIGN_FIELDS] == ["metadata.annotations.deployment.kubernetes.io/revision"]  # status: not kept
     assert "managedFields" not in cached["metadata"]  # the rest is not kept (memory)
+    unmanaged = {**DESIRED, "metadata": {"managedFields": managed(CONTROLLER)}}  # an AIModel, a TrustPolicy
+    assert FOREIGN_FIELDS not in cache_view(unmanaged)
 
 
 def test_a_change_by_another_manager_is_drift_down_to_list_items() -> None:
@@ -97,7 +99,8 @@ def test_our_quarantine_manager_is_ours_and_secrets_keep_only_a_hash() -> None:
                 "managedFields": managed(("kubectl-edit", None, {"f:data": {"f:clients.map": {}}})),
             },
             "data": {"clients.map": "c2VjcmV0"},
-        }
+        },
+        foreign=True,
     )
     view = secret_view(secret)
     assert "data" not in view and view[FOREIGN_FIELDS] == ["data.clients.map"]

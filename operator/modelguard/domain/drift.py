@@ -101,17 +101,18 @@ def by_others(changed: list[str], foreign: list[str]) -> list[str]:
     return out
 
 
-def cache_view(body: Mapping[str, Any]) -> dict[str, Any]:
+def cache_view(body: Mapping[str, Any], foreign: bool = False) -> dict[str, Any]:
     """What the watch cache keeps of any object: all but the bookkeeping nobody here reads (managedFields and
-    kubectl's copy of the last applied object), which is most of an object's size after server-side apply;
-    of managedFields only the paths other managers own (usually none, or a controller's annotation)."""
+    kubectl's copy of the last applied object), which is most of an object's size after server-side apply.
+    With `foreign` (the objects ModelGuard manages), of managedFields the paths other managers own (usually
+    none, or a controller's annotation): what drift is attributed by."""
     meta = {k: v for k, v in (body.get("metadata") or {}).items() if k != "managedFields"}
     if LAST_APPLIED in (meta.get("annotations") or {}):
         meta["annotations"] = {k: v for k, v in meta["annotations"].items() if k != LAST_APPLIED}
     view = {**body, "metadata": meta}
-    foreign = foreign_fields((body.get("metadata") or {}).get("managedFields"))
-    if foreign:
-        view[FOREIGN_FIELDS] = foreign
+    paths = foreign_fields((body.get("metadata") or {}).get("managedFields")) if foreign else []
+    if paths:
+        view[FOREIGN_FIELDS] = paths
     return view
 
 

@@ -80,7 +80,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     for group, version, plural, kind in CHILDREN:
         transform = secret_view if kind == "Secret" else None
         kopf.on.event(group, version, plural, registry=registry, id=f"observe-{plural}", labels=managed)(
-            _observer(runtime, kind, transform=transform)
+            _observer(runtime, kind, transform=transform, foreign=True)
         )
     return registry
 
@@ -106,11 +106,13 @@ def _observer(
     kind: str,
     keep: tuple[str, ...] = (),
     transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    foreign: bool = False,
 ) -> Callable[..., Awaitable[None]]:
-    """Feed watch events to the runtime; `keep` or `transform` limit what is cached."""
+    """Feed watch events to the runtime; `keep` or `transform` limit what is cached; `foreign` keeps which
+    fields other field managers own (managed children: drift)."""
 
     async def observe(type: str | None, name: str, namespace: str | None, body: kopf.Body, **_: Any) -> None:
-        data = cache_view({k: v for k, v in body.items() if not keep or k in keep})
+        data = cache_view({k: v for k, v in body.items() if not keep or k in keep}, foreign=foreign)
         if transform is not None:
             data = transform(data)
         runtime.observe(Key(kind, namespace or "", name), None if type == "DELETED" else data)
