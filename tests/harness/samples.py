@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelguard.api.aimodel import VerifiedRecord
+
 DIGEST = "sha256:" + "a" * 64
 IMAGE = "registry.example/model-server@sha256:" + "b" * 64
 
@@ -44,3 +46,27 @@ def ai_deployment(name: str, model: str, **spec: Any) -> dict[str, Any]:
         "metadata": {"name": name},
         "spec": {"modelRef": {"name": model}, "runtime": {"image": IMAGE}, **spec},
     }
+
+
+def verified_record(
+    digest: str = DIGEST,
+    source: str = "file:///models/m",
+    signature: str = "file:///models/m.sig",
+    signer: str = "k",
+    at: str = "2026-11-25T00:00:00Z",
+) -> VerifiedRecord:
+    """An AIModel's status.verified as the operator writes it (the typed record)."""
+    return VerifiedRecord.model_validate(
+        {
+            "digest": digest,
+            "source": source,
+            "signature": signature,
+            "signer": signer,
+            "files": 1,
+            "bytes": 1,
+            "durationSeconds": 0,
+            "policyGeneration": 1,
+            "generation": 1,
+            "at": at,
+        }
+    )

@@ -22,22 +22,11 @@ from modelguard.domain.deployment_gate import (
     model_verified,
     model_verified_for_current_generation,
 )
-from tests.harness.samples import ai_model
+from tests.harness.samples import ai_model, verified_record
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 SPEC = AIModelSpec.model_validate(ai_model("m")["spec"])
-RECORD = VerifiedRecord(
-    digest="sha256:" + "a" * 64,
-    source="s",
-    signature="g",
-    signer="k",
-    files=1,
-    bytes=1,
-    duration_seconds=0,
-    policy_generation=1,
-    generation=1,
-    at=NOW,
-)
+RECORD = verified_record(source="s", signature="g", at=NOW.isoformat())
 
 
 def facts(

@@ -12,7 +12,7 @@ from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain.conditions import Verdict, merge_conditions
 from modelguard.domain.model_checks import keeps_last_verified
 from modelguard.domain.rollout import ModelView, decide
-from tests.harness.samples import ai_model
+from tests.harness.samples import ai_model, verified_record
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 DIGEST, OLD = "sha256:" + "a" * 64, "sha256:" + "b" * 64
@@ -20,18 +20,7 @@ SPEC = AIModelSpec.model_validate(ai_model("m")["spec"])
 
 
 def record(digest: str = DIGEST, source: str = SPEC.source.uri, signer: str = "k") -> VerifiedRecord:
-    return VerifiedRecord(
-        digest=digest,
-        source=source,
-        signature=str(SPEC.signature.bundle_uri),
-        signer=signer,
-        files=1,
-        bytes=1,
-        duration_seconds=0,
-        policy_generation=1,
-        generation=1,
-        at=NOW,
-    )
+    return verified_record(digest, source, str(SPEC.signature.bundle_uri), signer, NOW.isoformat())
 
 
 def view(

@@ -15,9 +15,9 @@ from pydantic import ValidationError
 
 from modelguard.api.aideployment import AIDeploymentSpec
 from modelguard.api.aimodel import AIModelSpec
-from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain.conditions import conditions_of, find, generation_of
 from modelguard.domain.model_checks import TRANSIENT, ModelFacts, policy_applies, sources_allowed, uris_safe
+from modelguard.domain.policy_reading import NOT_FOUND, read_policy
 
 
 @dataclass
@@ -52,16 +52,14 @@ def review_model(
     unsafe = uris_safe(ModelFacts(namespace, namespace_labels, model, None))
     if unsafe is not None:
         review.denials.append(unsafe.message)
-    if policy is None:
-        review.warnings.append(
-            f"TrustPolicy {model.trust_policy!r} does not exist: the model will not verify until it does"
-        )
+    reading = read_policy(model.trust_policy, policy)
+    if reading.reason == NOT_FOUND:  # GitOps applies policies and models in any order: the model waits
+        review.warnings.append(f"{reading.message}: the model will not verify until it does")
         return review
-    try:
-        policy_spec = TrustPolicySpec.model_validate(policy.get("spec") or {})
-    except ValidationError:
-        review.denials.append(f"TrustPolicy {model.trust_policy!r} is invalid")
+    if reading.spec is None:
+        review.denials.append(reading.message)
         return review
+    policy_spec = reading.spec
     enforce = policy_spec.mode == "Enforce"
     facts = ModelFacts(namespace, namespace_labels, model, policy_spec)
     for check in (policy_applies, sources_allowed):

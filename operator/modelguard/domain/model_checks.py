@@ -15,6 +15,7 @@ from modelguard.api.base import ConfigMapKeyReference
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.gates import first_violation
+from modelguard.domain.policy_reading import INVALID, NOT_FOUND
 from modelguard.domain.trust import selector_matches, source_allowed
 
 # Outcomes worth retrying with backoff rather than recording as a verdict on this generation.
@@ -30,7 +31,7 @@ TRANSIENT = frozenset(
     }
 )
 # Outcomes that mean the policy no longer covers this model at all.
-POLICY_GONE = frozenset({"PolicyNotApplicable", "TrustPolicyNotFound"})
+POLICY_GONE = frozenset({"PolicyNotApplicable", NOT_FOUND, INVALID})
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class ModelFacts:
     namespace_labels: Mapping[str, str] | None
     spec: AIModelSpec
     policy: TrustPolicySpec | None
+    policy_problem: VerificationError | None = None  # why policy is None (domain/policy_reading.py)
 
 
 Check = Callable[[ModelFacts], VerificationError | None]
@@ -46,7 +48,9 @@ Check = Callable[[ModelFacts], VerificationError | None]
 
 def policy_exists(facts: ModelFacts) -> VerificationError | None:
     if facts.policy is None:
-        return VerificationError("TrustPolicyNotFound", f"TrustPolicy {facts.spec.trust_policy!r} does not exist")
+        return facts.policy_problem or VerificationError(
+            NOT_FOUND, f"TrustPolicy {facts.spec.trust_policy!r} does not exist"
+        )
     return None
 
 

@@ -21,7 +21,6 @@ from modelguard.adapters.resources import AIDEPLOYMENTS, BY_CHILD_KIND, DEPLOYME
 from modelguard.adapters.secrets import policy_keys
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus, DriftRecord
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, VerifiedRecord
-from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.builders import gateway, model_cache, network, workload
 from modelguard.builders.labels import COMPONENT, DIGEST_ANNOTATION
 from modelguard.domain.account_grant import granted
@@ -32,6 +31,7 @@ from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.model_checks import as_verified
 from modelguard.domain.ownership import clash_message, controlled_by
 from modelguard.domain.pod_security import template_violations
+from modelguard.domain.policy_reading import read_policy
 from modelguard.domain.rollout import Decision, ModelView, decide
 from modelguard.reconcilers import approvals, model_access, ownership
 from modelguard.reconcilers.context import (
@@ -67,12 +67,7 @@ def _parse(model_body: dict[str, Any] | None, policy_body: dict[str, Any] | None
         status = AIModelStatus.model_validate(model_body.get("status") or {})
     except ValidationError:
         status = AIModelStatus()
-    warn = False
-    if policy_body is not None:
-        try:
-            warn = TrustPolicySpec.model_validate(policy_body.get("spec") or {}).mode == "Warn"
-        except ValidationError:
-            warn = False
+    warn = read_policy(spec.trust_policy if spec else "", policy_body).warn_only
     return ModelView(spec, status, generation_of(model_body), warn)
 
 
@@ -153,10 +148,10 @@ async def _signature_and_key(ctx: Context, key: Key, model: ModelView, record: V
     """The verified signature (from where it was verified, whatever the spec says now) and its signer's key."""
     assert model.spec is not None
     signer = record.signer
-    policy_body = await lookup(ctx, Key("TrustPolicy", "", model.spec.trust_policy))
-    if policy_body is None:
-        raise Retry("TrustPolicyNotFound", f"TrustPolicy {model.spec.trust_policy!r} is gone")
-    policy = TrustPolicySpec.model_validate(policy_body.get("spec") or {})
+    reading = read_policy(model.spec.trust_policy, await lookup(ctx, Key("TrustPolicy", "", model.spec.trust_policy)))
+    if reading.spec is None:
+        raise Retry(reading.reason, reading.message)
+    policy = reading.spec
     keys = await policy_keys(ctx.kube, ctx.operator_namespace, policy)
     signer_key = next((k for k in keys if k.id == signer), None)
     if signer_key is None:

@@ -39,6 +39,7 @@ from modelguard.domain.model_checks import (
     missing_card_fields,
     signature_location,
 )
+from modelguard.domain.policy_reading import PolicyReading, read_policy
 from modelguard.reconcilers import decommission, model_access, scan
 from modelguard.reconcilers.context import Context, current_conditions, lookup, spec_error, status_view, write_status
 
@@ -91,7 +92,7 @@ async def _evaluate(
     key: Key,
     body: dict[str, Any],
     spec: AIModelSpec,
-    policy: TrustPolicySpec | None,
+    reading: PolicyReading,
     labels: dict[str, str] | None,
     policy_generation: int,
     status: AIModelStatus,
@@ -101,7 +102,10 @@ async def _evaluate(
     """The Verified verdict, the trusted record and the attempt, verifying if the inputs changed (or forced)."""
     generation = generation_of(body)
     record, attempt = status.verified, status.attempt
-    problem = first_problem(ModelFacts(key.namespace, labels, spec, policy))
+    policy = reading.spec
+    problem = first_problem(
+        ModelFacts(key.namespace, labels, spec, policy, None if reading.usable else reading.problem())
+    )
     verified_by_attempt = False
     if problem is None and policy is not None:
         shown = find(status.conditions, "Verified")
@@ -244,7 +248,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         await _add_finalizer(ctx, key, meta)
     # read through the cache: right after a start or a takeover it may not hold them yet
     policy_body = await lookup(ctx, Key("TrustPolicy", "", spec.trust_policy))
-    policy = _policy(policy_body)
+    reading = read_policy(spec.trust_policy, policy_body)
     namespace = await lookup(ctx, Key("Namespace", "", key.namespace))
     labels = ((namespace or {}).get("metadata") or {}).get("labels") or {} if namespace else None
     policy_generation = generation_of(policy_body) if policy_body else 0
@@ -256,13 +260,13 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     scan_verdict: Verdict | None = None
     if trigger is not None:
         with ctx.verifier.slots.hold(key.namespace, key), ctx.metrics.scan_running():  # or SourceBusy
-            outcome = await _evaluate(ctx, key, body, spec, policy, labels, policy_generation, status, now, True)
+            outcome = await _evaluate(ctx, key, body, spec, reading, labels, policy_generation, status, now, True)
             result = await scan.run(
-                ctx, key, body, spec, policy, outcome.verdict, outcome.record, status.last_scan, trigger, now
+                ctx, key, body, spec, reading.spec, outcome.verdict, outcome.record, status.last_scan, trigger, now
             )
         last_scan, scan_verdict = result.summary, result.verdict
     else:
-        outcome = await _evaluate(ctx, key, body, spec, policy, labels, policy_generation, status, now, False)
+        outcome = await _evaluate(ctx, key, body, spec, reading, labels, policy_generation, status, now, False)
 
     generation = generation_of(body)
     next_scan = status.next_scan
@@ -274,8 +278,8 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         )
     if outcome.record is None and outcome.verdict.status == "False":
         next_scan = None  # nothing trusted, nothing served: no maintenance scans until a version verifies
-    documented = _documentation(spec, policy)
-    warn_only = policy is not None and policy.mode == "Warn"
+    documented = _documentation(spec, reading)
+    warn_only = reading.warn_only
     verdicts = [outcome.verdict, documented, _summary(outcome.verdict, documented, warn_only), _override(annotations)]
     if scan_verdict is not None:
         verdicts.append(scan_verdict)
@@ -411,15 +415,6 @@ def _override(annotations: dict[str, str]) -> Verdict:
     return Verdict("QuarantineOverridden", "False", "NoOverride", "no override")
 
 
-def _policy(body: dict[str, Any] | None) -> TrustPolicySpec | None:
-    if body is None:
-        return None
-    try:
-        return TrustPolicySpec.model_validate(body.get("spec") or {})
-    except ValidationError:
-        return None
-
-
 def _verdict_from_status(status: AIModelStatus, generation: int) -> Verdict:
     condition = find(status.conditions, "Verified")
     if condition is not None and condition.observed_generation == generation:
@@ -427,9 +422,12 @@ def _verdict_from_status(status: AIModelStatus, generation: int) -> Verdict:
     return Verdict("Verified", "Unknown", "AwaitingVerification", "verification has not completed yet")
 
 
-def _documentation(spec: AIModelSpec, policy: TrustPolicySpec | None) -> Verdict:
+def _documentation(spec: AIModelSpec, reading: PolicyReading) -> Verdict:
+    policy = reading.spec
     if policy is None:
-        return Verdict("Documented", "Unknown", "TrustPolicyNotFound", "no policy to check the model card against")
+        return Verdict(
+            "Documented", "Unknown", reading.reason, f"no policy to check the model card against: {reading.message}"
+        )
     missing = missing_card_fields(spec, policy)
     if missing:
         return Verdict(

@@ -9,11 +9,11 @@ from pydantic import ValidationError
 
 from modelguard.adapters.cache import Key
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus, ApprovalStatus, Approver
-from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain import approvals
 from modelguard.domain.conditions import Verdict
 from modelguard.domain.crypto import public_pem
 from modelguard.domain.deployment_gate import ModelView
+from modelguard.domain.policy_reading import PolicyReading, read_policy
 from modelguard.reconcilers.context import Context, lookup
 
 INDEX = "approvals-by-deployment"
@@ -61,14 +61,15 @@ class ApprovalFacts:
         )
 
 
-def _policy_requires(policy_body: dict[str, Any] | None) -> tuple[int, bool, bool]:
-    """(approvals required, separation of duties, quarantine when withdrawn) of the policy."""
-    if policy_body is None:
-        return 0, False, True
-    try:
-        requirements = TrustPolicySpec.model_validate(policy_body.get("spec") or {}).requirements
-    except ValidationError:
-        return 10, True, True  # an unreadable policy cannot lower the bar (fail closed)
+UNMEETABLE = 11  # more approvals than the API lets anyone require (10): no number of approvals is enough
+
+
+def _policy_requires(reading: PolicyReading) -> tuple[int, bool, bool]:
+    """(approvals required, separation of duties, quarantine when withdrawn) of the policy. A policy that is
+    missing or unreadable cannot be met (domain/policy_reading.py); its model has no trusted digest anyway."""
+    if reading.spec is None:
+        return UNMEETABLE, True, True
+    requirements = reading.spec.requirements
     return requirements.approvals, requirements.separate_approvers, requirements.on_approval_withdrawn == "Quarantine"
 
 
@@ -97,7 +98,8 @@ async def gather(
     model: ModelView | None,
     policy_body: dict[str, Any] | None,
 ) -> ApprovalFacts:
-    by_policy, separate, quarantine = _policy_requires(policy_body)
+    policy_name = model.spec.trust_policy if model is not None and model.spec is not None else ""
+    by_policy, separate, quarantine = _policy_requires(read_policy(policy_name, policy_body))
     required = max(spec.approval.required, by_policy)
     digest = model.status.verified.digest if model is not None and model.status.verified is not None else None
     if not required or digest is None or ctx.operator_key is None:
