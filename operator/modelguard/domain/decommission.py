@@ -11,9 +11,28 @@ from datetime import datetime
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import ValidationError
 
 from modelguard.api.aimodel import AIModelSpec, DecommissionStep
+from modelguard.api.certificate import Requester
 from modelguard.domain import signed_json
+
+REQUESTS = "modelguard-decommission-requests"  # ConfigMap (operator namespace): model uid -> who deleted it
+SET_BY = "modelguard.io/end-of-life-set-by"  # annotation: who set the end-of-life policy (a later retire's requester)
+UNKNOWN = Requester(username="unknown")
+
+
+def parse_requester(raw: str | None) -> Requester:
+    """A requester as admission recorded it; anything else (absent, edited into garbage) is `unknown`, who may
+    delete nothing of the tenant's."""
+    if not raw:
+        return UNKNOWN
+    try:
+        requester = Requester.model_validate_json(raw)
+    except ValidationError:
+        return UNKNOWN
+    return requester if requester.username else UNKNOWN
+
 
 STEPS = (
     "StopServing",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -14,19 +13,18 @@ from modelguard.adapters.audit_log import AuditUnavailable
 from modelguard.adapters.cache import Key
 from modelguard.adapters.kube import KubeError, may
 from modelguard.adapters.metrics import Metrics
-from modelguard.adapters.resources import CONFIGMAPS
+from modelguard.admission.change_audit import audit_change, prompt_details, prompt_hash
+from modelguard.admission.requesters import record_deletion_requester, requester_of
+from modelguard.admission.stamps import grant_for, last_change_for, restore_stamp, stamp_for
 from modelguard.api.base import GROUP
 from modelguard.builders.webhooks import GRANT_MUTATE_HOOK
-from modelguard.domain import account_grant
 from modelguard.domain.account_grant import GRANT
 from modelguard.domain.admission import Review, end_of_life_stamp, review_deployment, review_model
-from modelguard.domain.approvals import LAST_CHANGED_BY, change_stamp
+from modelguard.domain.approvals import LAST_CHANGED_BY
 from modelguard.domain.audit import ObjectRef
+from modelguard.domain.decommission import SET_BY
 from modelguard.engine.runtime import Runtime
-from modelguard.reconcilers.approvals import restore_stamp, stamp_for
-from modelguard.reconcilers.change_audit import audit_change, prompt_details, prompt_hash
 from modelguard.reconcilers.context import lookup
-from modelguard.reconcilers.decommission import REQUESTS, SET_BY
 
 AIMODELS_HOOK = "validate-aimodels"
 AIDEPLOYMENTS_HOOK = "validate-aideployments"
@@ -76,7 +74,8 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     def stamp_end_of_life(body: kopf.Body, userinfo: kopf.UserInfo, patch: kopf.Patch, **kwargs: Any) -> None:
         """Record who set the end-of-life policy (the requester of a later retire), from admission only."""
         old = kwargs.get("old")
-        value = end_of_life_stamp(dict(body), dict(old) if old is not None else None, requester_json(userinfo), SET_BY)
+        requester = requester_of(userinfo).model_dump_json()
+        value = end_of_life_stamp(dict(body), dict(old) if old is not None else None, requester, SET_BY)
         if value is not None:
             patch.metadata.annotations[SET_BY] = value
 
@@ -86,7 +85,8 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         if dryrun:
             return
         try:
-            await record_requester(runtime, str(body.get("metadata", {}).get("uid", "")), userinfo)
+            uid = str(body.get("metadata", {}).get("uid", ""))
+            await record_deletion_requester(runtime.context, uid, requester_of(userinfo))
         except Exception as exc:  # fail closed: no record, no deletion
             raise kopf.AdmissionError(
                 f"could not record the requester of this deletion ({type(exc).__name__}); try again", code=503
@@ -120,8 +120,9 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         """Signed by admission alone, never carried over or forged: the ServiceAccount grant (only for someone
         who may create pods in the namespace) and who last changed the spec (separation of duties)."""
         old, ns = kwargs.get("old"), namespace or ""
-        patch.metadata.annotations[GRANT] = await grant_for(runtime, dict(body), old, userinfo, ns)
-        patch.metadata.annotations[LAST_CHANGED_BY] = await last_change_for(runtime, dict(body), old, userinfo, ns)
+        ctx = runtime.context
+        patch.metadata.annotations[GRANT] = await grant_for(ctx, dict(body), old, userinfo, ns)
+        patch.metadata.annotations[LAST_CHANGED_BY] = await last_change_for(ctx, dict(body), old, userinfo, ns)
 
     @kopf.on.validate(GROUP, "modelapprovals", id=APPROVALS_HOOK, registry=registry, operations=["CREATE", "DELETE"])
     async def audit_approval(body: kopf.Body, userinfo: kopf.UserInfo, namespace: str | None, **kwargs: Any) -> None:
@@ -196,43 +197,6 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         await _audit(runtime, "AIDeployment", body, userinfo, kwargs, details)
 
 
-async def grant_for(
-    runtime: Runtime, body: dict[str, Any], old: Any, userinfo: Mapping[str, Any], namespace: str
-) -> str | None:
-    """The grant annotation this AIDeployment must carry after this change (None: none)."""
-    account = (body.get("spec") or {}).get("serviceAccountName")
-    if not account:
-        return None
-    before = dict(old) if old is not None else {}
-    if (before.get("spec") or {}).get("serviceAccountName") == account:  # unchanged: keep what was granted
-        return ((before.get("metadata") or {}).get("annotations") or {}).get(GRANT)
-    user, groups = str(userinfo.get("username", "")), [str(g) for g in userinfo.get("groups") or []]
-    allowed, _why = await may(runtime.kube, user, groups, "create", "pods", namespace, "")
-    if not allowed or runtime.context.operator_key is None:
-        return None
-    name = str((body.get("metadata") or {}).get("name", ""))
-    return account_grant.grant(await runtime.context.operator_key.get(), namespace, name, str(account), user)
-
-
-async def last_change_for(
-    runtime: Runtime, body: dict[str, Any], old: Any, userinfo: Mapping[str, Any], namespace: str
-) -> str | None:
-    """Who changed the spec to what it is now: this requester, or (spec unchanged) whoever admission said before."""
-    before = dict(old) if old is not None else None
-    if before is not None and dict(before.get("spec") or {}) == dict(body.get("spec") or {}):
-        return ((before.get("metadata") or {}).get("annotations") or {}).get(LAST_CHANGED_BY)
-    if runtime.context.operator_key is None:
-        return None
-    meta = body.get("metadata") or {}
-    return change_stamp(
-        await runtime.context.operator_key.get(),
-        namespace,
-        str(meta.get("name", "")),
-        body.get("spec") or {},
-        str(userinfo.get("username", "")),
-    )
-
-
 async def _lookup(runtime: Runtime, key: Key) -> dict[str, Any] | None:
     try:
         return await lookup(runtime.context, key)
@@ -243,26 +207,6 @@ async def _lookup(runtime: Runtime, key: Key) -> dict[str, Any] | None:
 def _spec_unchanged(old: Any, spec: Mapping[str, Any]) -> bool:
     """An UPDATE that leaves the spec as it was (the operator's finalizer, an annotation)."""
     return old is not None and dict(old.get("spec") or {}) == dict(spec)
-
-
-def requester_json(userinfo: Mapping[str, Any]) -> str:
-    return json.dumps(
-        {"username": str(userinfo.get("username", "")), "groups": [str(g) for g in userinfo.get("groups") or []]},
-        separators=(",", ":"),
-    )
-
-
-async def record_requester(runtime: Runtime, uid: str, userinfo: Mapping[str, Any]) -> None:
-    name, ns = REQUESTS, runtime.settings.namespace
-    patch = {"data": {uid: requester_json(userinfo)}}
-    try:
-        await runtime.kube.merge_patch(CONFIGMAPS, ns, name, patch)
-    except KubeError as exc:
-        if not exc.not_found:
-            raise
-        await runtime.kube.create(
-            CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, **patch}
-        )
 
 
 MAX_REVIEW_BYTES = 8 * 1024 * 1024

@@ -14,7 +14,7 @@ from modelguard.domain.conditions import Verdict
 from modelguard.domain.crypto import public_pem
 from modelguard.domain.deployment_gate import ModelView
 from modelguard.domain.policy_reading import PolicyReading, read_policy
-from modelguard.reconcilers.context import Context, lookup
+from modelguard.reconcilers.context import Context
 
 INDEX = "approvals-by-deployment"
 
@@ -112,18 +112,3 @@ async def gather(
         counted = tuple(approvals.count(bodies, body, digest, pem, not_by=editor))
     withdrawn = withdrawn_since(ctx, key, body, digest, len(counted), required)
     return ApprovalFacts(required, digest, counted, withdrawn, quarantine)
-
-
-async def stamp_for(
-    ctx: Context, namespace: str, spec: dict[str, Any], username: str, groups: list[str]
-) -> dict[str, str]:
-    """The signed approver annotations of a new approval of the AIDeployment as it is now (admission only)."""
-    assert ctx.operator_key is not None
-    deployment = await lookup(ctx, Key("AIDeployment", namespace, str(spec.get("deployment", ""))))
-    return approvals.stamp(await ctx.operator_key.get(), namespace, spec, username, groups, deployment)
-
-
-def restore_stamp(old: dict[str, Any] | None) -> dict[str, str]:
-    """On update the stamp stays as it was (an approval without one stays without a valid one)."""
-    notes = ((old or {}).get("metadata") or {}).get("annotations") or {}
-    return {k: str(notes.get(k, "")) for k in approvals.STAMP}

@@ -7,11 +7,9 @@ The finalizer is released only once the signed DecommissionCertificate exists.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from modelguard import __version__
@@ -31,17 +29,17 @@ from modelguard.adapters.resources import (
 from modelguard.adapters.secrets import registry_credentials
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, DecommissionProgress, DecommissionStep
 from modelguard.api.base import API_VERSION
+from modelguard.api.certificate import CertifiedAction, CertifiedModel, DecommissionCertificateSpec, Requester
 from modelguard.builders import workload
 from modelguard.builders.labels import object_name
 from modelguard.domain import decommission as plan_
+from modelguard.domain.decommission import REQUESTS, SET_BY, parse_requester
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.ownership import controlled_by
 from modelguard.reconcilers import ownership
 from modelguard.reconcilers.context import Context
 
 log = logging.getLogger(__name__)
-REQUESTS = "modelguard-decommission-requests"
-SET_BY = "modelguard.io/end-of-life-set-by"
 QUARANTINE_MANAGER = "modelguard-quarantine"
 
 
@@ -51,7 +49,7 @@ class Run:
     body: dict[str, Any]
     spec: AIModelSpec
     progress: DecommissionProgress
-    requester: dict[str, Any]
+    requester: Requester
     actions: list[dict[str, str]] = field(default_factory=list)
 
     def act(self, step: str, kind: str, name: str, method: str, result: str, detail: str = "") -> None:
@@ -60,7 +58,7 @@ class Run:
         )
 
 
-async def requester(ctx: Context, body: dict[str, Any], trigger: str) -> dict[str, Any]:
+async def requester(ctx: Context, body: dict[str, Any], trigger: str) -> Requester:
     """Who asked: recorded by the admission webhook (deletion) or stamped when endOfLife was set."""
     meta = body.get("metadata") or {}
     if trigger == "Deletion":
@@ -68,13 +66,7 @@ async def requester(ctx: Context, body: dict[str, Any], trigger: str) -> dict[st
         raw = ((cm or {}).get("data") or {}).get(meta.get("uid", ""))
     else:
         raw = (meta.get("annotations") or {}).get(SET_BY)
-    try:
-        value = json.loads(raw) if raw else None
-    except ValueError:
-        value = None
-    if not isinstance(value, dict) or not value.get("username"):
-        return {"username": "unknown", "groups": []}
-    return {"username": str(value["username"]), "groups": [str(g) for g in value.get("groups") or []]}
+    return parse_requester(raw)
 
 
 async def forget_requester(ctx: Context, uid: str) -> None:
@@ -139,7 +131,7 @@ END_OF_LIFE_LABEL = "modelguard.io/end-of-life"
 
 
 async def _delete_as_requester(ctx: Context, run: Run, step: str, kind: str, name: str, method: str) -> None:
-    user, groups = run.requester["username"], run.requester["groups"]
+    user, groups = run.requester.username, run.requester.groups
     if user == "unknown":
         raise VerificationError(
             "RequesterUnknown",
@@ -290,24 +282,25 @@ async def issue_certificate(ctx: Context, run: Run) -> None:
     existing = await ctx.kube.get(CERTIFICATES, None, name)
     if existing is None:
         verified = (run.body.get("status") or {}).get("verified") or {}
-        actions = [a for a in run.progress.actions if a["step"] != "ConfirmDeleted"]
-        spec: dict[str, Any] = {
-            "model": {
-                "namespace": run.key.namespace,
-                "name": run.key.name,
-                "uid": meta["uid"],
-                "version": run.spec.version,
-                "digest": verified.get("digest"),
-                "source": run.spec.source.uri,
-            },
-            "trigger": run.progress.trigger,
-            "requester": run.requester,
-            "startedAt": _iso(run.progress.started_at),
-            "completedAt": _iso(ctx.clock()),
-            "operatorVersion": __version__,
-            "actions": actions,
-            "keysDestroyed": [a["name"] for a in actions if a["method"] == "CryptoShred"],
-        }
+        actions = [CertifiedAction.model_validate(a) for a in run.progress.actions if a["step"] != "ConfirmDeleted"]
+        certified = DecommissionCertificateSpec(
+            model=CertifiedModel(
+                namespace=run.key.namespace,
+                name=run.key.name,
+                uid=meta["uid"],
+                version=run.spec.version,
+                digest=verified.get("digest"),
+                source=run.spec.source.uri,
+            ),
+            trigger=run.progress.trigger,
+            requester=run.requester,
+            started_at=run.progress.started_at,
+            completed_at=ctx.clock(),
+            operator_version=__version__,
+            actions=actions,
+            keys_destroyed=[a.name for a in actions if a.method == "CryptoShred"],
+        )
+        spec = certified.wire()  # signed as it is sent: the API server stores exactly this
         assert ctx.operator_key is not None
         spec["signature"] = plan_.sign(await ctx.operator_key.get(), spec)
         body = {
@@ -322,10 +315,6 @@ async def issue_certificate(ctx: Context, run: Run) -> None:
             if not exc.conflict:  # created by a run that crashed before recording it: one certificate only
                 raise
     run.progress = run.progress.model_copy(update={"certificate": name})
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 STEP_FUNCTIONS: dict[str, Callable[[Context, Run], Awaitable[None]]] = {
@@ -346,7 +335,7 @@ async def start(
         return status.decommission
     who = await requester(ctx, body, trigger)
     return DecommissionProgress(
-        trigger=trigger, requester=who["username"], started_at=ctx.clock(), steps=plan_.plan(), actions=[]
+        trigger=trigger, requester=who.username, started_at=ctx.clock(), steps=plan_.plan(), actions=[]
     )
 
 
