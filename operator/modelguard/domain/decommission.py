@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from modelguard.api.aimodel import AIModelSpec, DecommissionStep
 from modelguard.api.certificate import Requester
 from modelguard.domain import signed_json
+from modelguard.domain.conditions import Verdict
 
 REQUESTS = "modelguard-decommission-requests"  # ConfigMap (operator namespace): model uid -> who deleted it
 SET_BY = "modelguard.io/end-of-life-set-by"  # annotation: who set the end-of-life policy (a later retire's requester)
@@ -75,3 +76,32 @@ def sign(private: ec.EllipticCurvePrivateKey, spec: Mapping[str, Any]) -> dict[s
 def verify(public_key_pem: bytes, spec: Mapping[str, Any]) -> str | None:
     """None when the certificate spec is signed by this key and unchanged; otherwise why not."""
     return signed_json.verify(public_key_pem, spec, "certificate")
+
+
+def hold_verdicts(trigger: str) -> list[Verdict]:
+    """A legal hold blocks the whole decommission: nothing is deleted while it is set."""
+    hold = Verdict(
+        "Decommissioned",
+        "False",
+        "LegalHold",
+        f"{trigger}: blocked by a legal hold (spec.endOfLife.legalHold); nothing is deleted",
+    )
+    return [hold, Verdict("Ready", "False", "LegalHold", hold.message)]
+
+
+def failed_verdicts(steps: list[DecommissionStep], reason: str, message: str) -> list[Verdict]:
+    """A step failed: the decommission is blocked at that step (`<Step>Failed`) until the cause goes away."""
+    blocked = Verdict("Decommissioned", "False", f"{next_step(steps) or 'Step'}Failed", f"{reason}: {message}")
+    return [blocked, Verdict("Ready", "False", "Decommissioning", blocked.message)]
+
+
+def progress_verdicts(steps: list[DecommissionStep], certificate: str | None) -> list[Verdict]:
+    """After a step: in progress (the next step named), or done with its certificate."""
+    pending = next_step(steps)
+    if pending is None:
+        done = Verdict(
+            "Decommissioned", "True", "CertificateIssued", f"decommissioned; DecommissionCertificate {certificate}"
+        )
+        return [done, Verdict("Ready", "False", "Decommissioned", done.message)]
+    going = Verdict("Decommissioned", "False", "InProgress", f"next step: {pending}")
+    return [going, Verdict("Ready", "False", "Decommissioning", going.message)]

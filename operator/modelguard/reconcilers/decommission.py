@@ -7,6 +7,7 @@ The finalizer is released only once the signed DecommissionCertificate exists.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,11 +34,12 @@ from modelguard.api.certificate import CertifiedAction, CertifiedModel, Decommis
 from modelguard.builders import workload
 from modelguard.builders.labels import object_name
 from modelguard.domain import decommission as plan_
+from modelguard.domain.conditions import find
 from modelguard.domain.decommission import REQUESTS, SET_BY, parse_requester
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.ownership import controlled_by
-from modelguard.reconcilers import ownership
-from modelguard.reconcilers.context import Context
+from modelguard.reconcilers import finalizer, model_status, ownership
+from modelguard.reconcilers.context import Context, status_view
 
 log = logging.getLogger(__name__)
 QUARANTINE_MANAGER = "modelguard-quarantine"
@@ -372,3 +374,43 @@ class _StepFailed(Exception):
 
 
 StepFailed = _StepFailed
+
+
+async def run_end_of_life(
+    ctx: Context,
+    key: Key,
+    body: dict[str, Any],
+    spec: AIModelSpec,
+    status: AIModelStatus,
+    trigger: plan_.Trigger,
+) -> float | None:
+    """Decommission: legal hold blocks everything; otherwise run the plan step by step, one status write per
+    step (the progress survives a restart), then release the finalizer of a deleted model."""
+    meta = body.get("metadata") or {}
+    if spec.end_of_life.legal_hold and not (status.decommission and status.decommission.completed_at):
+        await model_status.write(ctx, key, body, status, plan_.hold_verdicts(trigger), {})
+        return None
+    progress = await start(ctx, body, status, trigger)
+    current_body, current_status = body, status
+    while plan_.next_step(progress.steps) is not None:
+        try:
+            progress = await step(ctx, key, current_body, spec, progress)
+        except StepFailed as failed:
+            verdicts = plan_.failed_verdicts(failed.progress.steps, failed.cause.reason, failed.cause.message)
+            shown = find(current_status.conditions, "Decommissioned")
+            if shown is None or shown.reason != verdicts[0].reason:  # False before and after: say it once, here
+                blocked = verdicts[0]
+                await ctx.events.record(current_body, "Warning", blocked.reason, blocked.message, action="Decommission")
+            fields = {"decommission": failed.progress.wire()}
+            await model_status.write(ctx, key, current_body, current_status, verdicts, fields)
+            raise Retry(failed.cause.reason, failed.cause.message) from None
+        verdicts = plan_.progress_verdicts(progress.steps, progress.certificate)
+        await model_status.write(ctx, key, current_body, current_status, verdicts, {"decommission": progress.wire()})
+        current_body = ctx.store.get(key) or current_body
+        current_status = model_status.as_status(status_view(ctx, key, current_body))
+        if plan_.next_step(progress.steps) is not None and ctx.decommission_step_delay:
+            await asyncio.sleep(ctx.decommission_step_delay)
+    if trigger == "Deletion" or meta.get("deletionTimestamp"):
+        await forget_requester(ctx, str(meta.get("uid", "")))  # it is in the certificate now
+        await finalizer.release(ctx, key, (ctx.store.get(key) or body).get("metadata") or meta)
+    return None
