@@ -11,13 +11,6 @@ from modelguard.domain.compliance import Assessment, Facts, record_ref, ref
 from modelguard.domain.etsi_provisions import DISCLAIMER, PRINCIPLES
 
 STATUSES = ("met", "not met", "not applicable", "organisational")
-PLURALS = {
-    "AIModel": "aimodel",
-    "AIDeployment": "aideployment",
-    "TrustPolicy": "trustpolicy",
-    "DecommissionCertificate": "decommissioncertificate",
-    "ScanReport": "scanreport",
-}
 
 
 def evidence_index(facts: Facts, operator_namespace: str) -> dict[str, dict[str, Any]]:
@@ -87,7 +80,7 @@ def evidence_index(facts: Facts, operator_namespace: str) -> dict[str, dict[str,
             "namespace": ns,
             "name": meta.get("name"),
             "facts": lines,
-            "command": f"kubectl get {PLURALS.get(kind, kind.lower())} {meta.get('name')}{where} -o yaml",
+            "command": f"kubectl get {kind.lower()} {meta.get('name')}{where} -o yaml",
         }
     return index
 

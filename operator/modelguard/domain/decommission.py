@@ -45,7 +45,6 @@ STEPS = (
     "IssueCertificate",
 )
 Trigger = Literal["Deletion", "Retire", "RetireAfter"]
-PLURALS = {"PersistentVolumeClaim": "persistentvolumeclaims", "Secret": "secrets", "ConfigMap": "configmaps"}
 
 
 def trigger(spec: AIModelSpec | None, deleting: bool, now: datetime) -> Trigger | None:

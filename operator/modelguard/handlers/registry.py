@@ -10,26 +10,11 @@ from kubernetes.client import Configuration
 
 from modelguard.adapters.cache import Key
 from modelguard.api.base import GROUP
+from modelguard.api.kinds import CHILDREN, WATCHED
 from modelguard.builders.labels import MANAGED_BY
 from modelguard.domain.drift import cache_view, secret_view
 from modelguard.engine.runtime import Runtime
 from modelguard.handlers import admission
-
-WATCHED = ("aimodels", "aideployments", "trustpolicies", "modelapprovals")
-CHILDREN = (
-    ("apps", "v1", "deployments", "Deployment"),
-    ("", "v1", "services", "Service"),
-    ("", "v1", "serviceaccounts", "ServiceAccount"),
-    ("", "v1", "configmaps", "ConfigMap"),
-    ("", "v1", "secrets", "Secret"),
-    ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
-)
-KINDS = {
-    "aimodels": "AIModel",
-    "aideployments": "AIDeployment",
-    "trustpolicies": "TrustPolicy",
-    "modelapprovals": "ModelApproval",
-}
 
 
 def configure(settings: kopf.OperatorSettings) -> None:
@@ -71,17 +56,19 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
 
     if runtime.settings.webhook_port is not None:  # without a server Kopf refuses admission handlers
         admission.register(registry, runtime)
-    for plural in WATCHED:
-        kopf.on.event(GROUP, plural, registry=registry, id=f"observe-{plural}")(_observer(runtime, KINDS[plural]))
+    for res in WATCHED:
+        kopf.on.event(res.group, res.version, res.plural, registry=registry, id=f"observe-{res.plural}")(
+            _observer(runtime, res.kind)
+        )
     kopf.on.event("", "v1", "namespaces", registry=registry, id="observe-namespaces")(
         _observer(runtime, "Namespace", keep=("metadata",))
     )
     managed = {MANAGED_BY: "modelguard"}
-    for group, version, plural, kind in CHILDREN:
-        transform = secret_view if kind == "Secret" else None
-        kopf.on.event(group, version, plural, registry=registry, id=f"observe-{plural}", labels=managed)(
-            _observer(runtime, kind, transform=transform, foreign=True)
-        )
+    for res in CHILDREN:
+        transform = secret_view if res.kind == "Secret" else None
+        kopf.on.event(
+            res.group, res.version, res.plural, registry=registry, id=f"observe-{res.plural}", labels=managed
+        )(_observer(runtime, res.kind, transform=transform, foreign=True))
     return registry
 
 

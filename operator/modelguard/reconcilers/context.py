@@ -14,7 +14,7 @@ from modelguard.adapters.cache import Key, Store
 from modelguard.adapters.events import EventRecorder
 from modelguard.adapters.kube import Kube, KubeError, Resource
 from modelguard.adapters.metrics import Metrics
-from modelguard.adapters.resources import AIDEPLOYMENTS, AIMODELS, NAMESPACES, TRUSTPOLICIES
+from modelguard.adapters.resources import BY_KIND
 from modelguard.adapters.signing_key import OperatorKey
 from modelguard.adapters.verification_service import ModelVerifier
 from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
@@ -74,7 +74,6 @@ def drift_reported(ctx: Context, key: Key) -> None:
 
 
 current_conditions = conditions_of
-LOOKUP = {"Namespace": NAMESPACES, "TrustPolicy": TRUSTPOLICIES, "AIModel": AIMODELS, "AIDeployment": AIDEPLOYMENTS}
 
 
 async def lookup(ctx: Context, key: Key) -> dict[str, Any] | None:
@@ -83,7 +82,7 @@ async def lookup(ctx: Context, key: Key) -> dict[str, Any] | None:
     cached = ctx.store.get(key)
     if cached is not None:
         return cached
-    return await ctx.kube.get(LOOKUP[key.kind], key.namespace or None, key.name)
+    return await ctx.kube.get(BY_KIND[key.kind], key.namespace or None, key.name)
 
 
 def status_view(ctx: Context, key: Key, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -140,7 +140,7 @@ async def _delete_as_requester(ctx: Context, run: Run, step: str, kind: str, nam
             "who asked for the decommission was not recorded (admission "
             "webhook unavailable?): refusing to delete data on nobody's authority",
         )
-    allowed, _ = await may(ctx.kube, user, groups, "delete", plan_.PLURALS[kind], run.key.namespace, name)
+    allowed, _ = await may(ctx.kube, user, groups, "delete", DATA_KINDS[kind].plural, run.key.namespace, name)
     if not allowed:
         raise VerificationError(
             "DataDeletionForbidden",
