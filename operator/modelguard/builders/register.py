@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from modelguard import __version__
+from modelguard.api.condition_types import Cond
 
 
 def _ref(kind: str, namespace: str, name: str) -> str:
@@ -35,8 +36,14 @@ def _model(body: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]
         "externalReferences": [{"type": "distribution", "url": str((spec.get("source") or {}).get("uri", ""))}],
         "properties": [
             {"name": "modelguard:trustPolicy", "value": str(spec.get("trustPolicy", ""))},
-            {"name": "modelguard:verified", "value": str((conditions.get("Verified") or {}).get("status", "Unknown"))},
-            {"name": "modelguard:verifiedReason", "value": str((conditions.get("Verified") or {}).get("reason", ""))},
+            {
+                "name": "modelguard:verified",
+                "value": str((conditions.get(Cond.VERIFIED) or {}).get("status", "Unknown")),
+            },
+            {
+                "name": "modelguard:verifiedReason",
+                "value": str((conditions.get(Cond.VERIFIED) or {}).get("reason", "")),
+            },
         ],
     }
     if card.get("license"):
@@ -88,7 +95,10 @@ def _service(body: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
         "endpoints": [f"http://{name}.{ns}.svc/"],
         "properties": [
             {"name": "modelguard:servedDigest", "value": str(status.get("servedDigest") or "")},
-            {"name": "modelguard:ready", "value": str((_conditions(body).get("Ready") or {}).get("status", "Unknown"))},
+            {
+                "name": "modelguard:ready",
+                "value": str((_conditions(body).get(Cond.READY) or {}).get("status", "Unknown")),
+            },
             {"name": "modelguard:runtimeImage", "value": str((spec.get("runtime") or {}).get("image", ""))},
         ],
     }

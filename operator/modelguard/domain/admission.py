@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from modelguard.api.aideployment import AIDeploymentSpec
 from modelguard.api.aimodel import AIModelSpec
+from modelguard.api.condition_types import Cond
 from modelguard.domain.conditions import conditions_of, find, generation_of
 from modelguard.domain.model_checks import TRANSIENT, ModelFacts, policy_applies, sources_allowed, uris_safe
 from modelguard.domain.policy_reading import NOT_FOUND, read_policy
@@ -82,7 +83,7 @@ def review_deployment(spec: Mapping[str, Any], namespace: str, model: Mapping[st
             f"AIModel {name!r} does not exist in namespace {namespace!r} yet: nothing rolls out until it is verified"
         )
         return review
-    verified = find(conditions_of(model), "Verified")
+    verified = find(conditions_of(model), Cond.VERIFIED)
     if (
         verified is not None
         and verified.status == "False"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from modelguard.api.condition_types import Cond
 from modelguard.domain.audit import Entry, ObjectRef
 from modelguard.domain.model_checks import TRANSIENT
 
@@ -38,7 +39,7 @@ def model_decisions(ref: ObjectRef, before: Mapping[str, Any], patch: Mapping[st
                 details={"signer": str(new_v.get("signer", "")), "source": str(new_v.get("source", ""))},
             )
         )
-    old_c, new_c = _condition(before, "Verified"), _condition(after, "Verified")
+    old_c, new_c = _condition(before, Cond.VERIFIED), _condition(after, Cond.VERIFIED)
     if new_c[0] == "False" and new_c != old_c and new_c[1] not in TRANSIENT:
         entries.append(
             Entry(
@@ -70,13 +71,13 @@ def deployment_decisions(ref: ObjectRef, before: Mapping[str, Any], patch: Mappi
     old_digest, new_digest = before.get("servedDigest"), after.get("servedDigest")
     if new_digest and new_digest != old_digest:
         entries.append(Entry("Decision", "RolledOut", ref, old_hash=old_digest, new_hash=new_digest))
-    old_q, new_q = _condition(before, "Quarantined"), _condition(after, "Quarantined")
+    old_q, new_q = _condition(before, Cond.QUARANTINED), _condition(after, Cond.QUARANTINED)
     if new_q[0] == "True" and old_q[0] != "True":
         entries.append(Entry("Decision", "Quarantined", ref, old_hash=old_digest, details={"reason": str(new_q[1])}))
     elif old_q[0] == "True" and new_q[0] == "False":
         entries.append(Entry("Decision", "Released", ref, new_hash=new_digest, details={"reason": str(new_q[1])}))
     old_a, new_a = before.get("approval") or {}, after.get("approval") or {}
-    old_ok, new_ok = _condition(before, "Approved")[0], _condition(after, "Approved")[0]
+    old_ok, new_ok = _condition(before, Cond.APPROVED)[0], _condition(after, Cond.APPROVED)[0]
     if new_ok == "True" and (old_ok != "True" or old_a.get("digest") != new_a.get("digest")) and new_a.get("digest"):
         approvers = ",".join(str(a.get("username")) for a in new_a.get("approvers") or [])
         entries.append(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from modelguard.api.condition_types import Cond
 from modelguard.domain.etsi_provisions import PROVISIONS, Provision
 
 Status = Literal["met", "not met", "not applicable", "organisational"]
@@ -110,7 +111,7 @@ def _audit_trail(facts: Facts) -> tuple[Status, str, tuple[str, ...]]:
 
 
 def _verified(m: Body) -> bool:
-    return _condition(m, "Verified")[0] == "True" and bool(
+    return _condition(m, Cond.VERIFIED)[0] == "True" and bool(
         ((m.get("status") or {}).get("verified") or {}).get("digest")
     )
 
@@ -156,13 +157,13 @@ def _oversight(facts: Facts) -> tuple[Status, str, tuple[str, ...]]:
 def _serves_only_approved(d: Body) -> bool:
     """Approved, or waiting for approval of a digest it does not serve (or quarantined): serving a digest
     without its approvals (withdrawn under onApprovalWithdrawn: Keep) fails."""
-    approved, _ = _condition(d, "Approved")
+    approved, _ = _condition(d, Cond.APPROVED)
     if approved == "True":
         return True
     if approved != "False":
         return False
     status = d.get("status") or {}
-    quarantined, _ = _condition(d, "Quarantined")
+    quarantined, _ = _condition(d, Cond.QUARANTINED)
     serving = status.get("servedDigest")
     return quarantined == "True" or serving is None or serving != (status.get("approval") or {}).get("digest")
 
@@ -232,12 +233,12 @@ def _external_protected(d: Body) -> bool:
 
 CHECKS: dict[str, Check] = {
     "5.1.2-2": _deployments(
-        lambda d: _condition(d, "PolicyEnforced")[0] == "True",
+        lambda d: _condition(d, Cond.POLICY_ENFORCED)[0] == "True",
         "behind the gateway (body-size limit, per-client rate limit) with restricted pods (partial)",
     ),
     "5.1.2-3": _audit_trail,
     "5.1.2-6": _deployments(
-        lambda d: _condition(d, "PolicyEnforced")[0] == "True",
+        lambda d: _condition(d, Cond.POLICY_ENFORCED)[0] == "True",
         "token-less ServiceAccount without RBAC, default-deny NetworkPolicies with declared egress only",
     ),
     "5.1.4-1": _deployments(_approvals_required, "a human approval gate before each new digest rolls out"),
@@ -251,7 +252,7 @@ CHECKS: dict[str, Check] = {
     ),
     "5.2.1-2": _models(_verified, "verified signature and digest (status.verified)"),
     "5.2.2-1": _deployments(
-        lambda d: _condition(d, "PolicyEnforced")[0] == "True" and _condition(d, "Authenticated")[0] == "True",
+        lambda d: _condition(d, Cond.POLICY_ENFORCED)[0] == "True" and _condition(d, Cond.AUTHENTICATED)[0] == "True",
         "NetworkPolicy-restricted and authenticated at the gateway",
     ),
     "5.2.2-2": lambda facts: _all(
@@ -263,8 +264,8 @@ CHECKS: dict[str, Check] = {
     "5.2.3-1": lambda facts: _all(
         facts.models, _enforcing_policy(facts), "verified under a TrustPolicy in Enforce mode"
     ),
-    "5.2.3-2": _models(lambda m: _condition(m, "Documented")[0] == "True", "documented as the policy requires"),
-    "5.2.4-1.1": _models(lambda m: _condition(m, "Documented")[0] == "True", "model card complete per policy"),
+    "5.2.3-2": _models(lambda m: _condition(m, Cond.DOCUMENTED)[0] == "True", "documented as the policy requires"),
+    "5.2.4-1.1": _models(lambda m: _condition(m, Cond.DOCUMENTED)[0] == "True", "model card complete per policy"),
     "5.2.4-1.2": _models(_verified, "component digests verified against the signed manifest"),
     "5.2.4-2": _models(_datasets, "training data sources recorded (uri, retrievedAt)"),
     "5.2.4-2.1": _models(_datasets, "training data source URL and retrieval time recorded"),

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from modelguard.api.base import Condition, ConditionStatus
+from modelguard.api.condition_types import Cond
 
 
 @dataclass(frozen=True)
@@ -27,13 +28,16 @@ def progress(ready: Verdict, in_flight: Collection[str]) -> list[Verdict]:
     work is in flight or will be retried (`in_flight` reasons), Stalled when nothing changes without a change
     to the object or its inputs (every other reason Ready is False for), neither when Ready."""
     if ready.status == "True":
-        return [Verdict("Reconciling", "False", "Ready", ""), Verdict("Stalled", "False", "Ready", "")]
+        return [Verdict(Cond.RECONCILING, "False", "Ready", ""), Verdict(Cond.STALLED, "False", "Ready", "")]
     if ready.reason in in_flight or ready.status == "Unknown":
         return [
-            Verdict("Reconciling", "True", ready.reason, ready.message),
-            Verdict("Stalled", "False", "InProgress", ""),
+            Verdict(Cond.RECONCILING, "True", ready.reason, ready.message),
+            Verdict(Cond.STALLED, "False", "InProgress", ""),
         ]
-    return [Verdict("Reconciling", "False", "Stalled", ""), Verdict("Stalled", "True", ready.reason, ready.message)]
+    return [
+        Verdict(Cond.RECONCILING, "False", "Stalled", ""),
+        Verdict(Cond.STALLED, "True", ready.reason, ready.message),
+    ]
 
 
 def merge_conditions(

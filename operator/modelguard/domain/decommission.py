@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from modelguard.api.aimodel import AIModelSpec, DecommissionStep
 from modelguard.api.certificate import Requester
+from modelguard.api.condition_types import Cond
 from modelguard.domain import signed_json
 from modelguard.domain.conditions import Verdict
 
@@ -80,18 +81,18 @@ def verify(public_key_pem: bytes, spec: Mapping[str, Any]) -> str | None:
 def hold_verdicts(trigger: str) -> list[Verdict]:
     """A legal hold blocks the whole decommission: nothing is deleted while it is set."""
     hold = Verdict(
-        "Decommissioned",
+        Cond.DECOMMISSIONED,
         "False",
         "LegalHold",
         f"{trigger}: blocked by a legal hold (spec.endOfLife.legalHold); nothing is deleted",
     )
-    return [hold, Verdict("Ready", "False", "LegalHold", hold.message)]
+    return [hold, Verdict(Cond.READY, "False", "LegalHold", hold.message)]
 
 
 def failed_verdicts(steps: list[DecommissionStep], reason: str, message: str) -> list[Verdict]:
     """A step failed: the decommission is blocked at that step (`<Step>Failed`) until the cause goes away."""
-    blocked = Verdict("Decommissioned", "False", f"{next_step(steps) or 'Step'}Failed", f"{reason}: {message}")
-    return [blocked, Verdict("Ready", "False", "Decommissioning", blocked.message)]
+    blocked = Verdict(Cond.DECOMMISSIONED, "False", f"{next_step(steps) or 'Step'}Failed", f"{reason}: {message}")
+    return [blocked, Verdict(Cond.READY, "False", "Decommissioning", blocked.message)]
 
 
 def progress_verdicts(steps: list[DecommissionStep], certificate: str | None) -> list[Verdict]:
@@ -99,8 +100,8 @@ def progress_verdicts(steps: list[DecommissionStep], certificate: str | None) ->
     pending = next_step(steps)
     if pending is None:
         done = Verdict(
-            "Decommissioned", "True", "CertificateIssued", f"decommissioned; DecommissionCertificate {certificate}"
+            Cond.DECOMMISSIONED, "True", "CertificateIssued", f"decommissioned; DecommissionCertificate {certificate}"
         )
-        return [done, Verdict("Ready", "False", "Decommissioned", done.message)]
-    going = Verdict("Decommissioned", "False", "InProgress", f"next step: {pending}")
-    return [going, Verdict("Ready", "False", "Decommissioning", going.message)]
+        return [done, Verdict(Cond.READY, "False", "Decommissioned", done.message)]
+    going = Verdict(Cond.DECOMMISSIONED, "False", "InProgress", f"next step: {pending}")
+    return [going, Verdict(Cond.READY, "False", "Decommissioning", going.message)]

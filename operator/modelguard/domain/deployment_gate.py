@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus
+from modelguard.api.condition_types import Cond
 from modelguard.domain.conditions import find
 from modelguard.domain.gates import first_violation
 from modelguard.domain.model_checks import TRANSIENT
@@ -57,7 +58,7 @@ def model_exists(facts: GateFacts) -> Violation | None:
 def model_decommissioning(facts: GateFacts) -> Violation | None:
     """A model being decommissioned (or held for legal reasons) says so, not "not verified yet"."""
     assert facts.model is not None
-    ending = find(facts.model.status.conditions, "Decommissioned")
+    ending = find(facts.model.status.conditions, Cond.DECOMMISSIONED)
     if ending is None or ending.status == "True":
         return None
     return Violation("ModelDecommissioning", f"AIModel {facts.model_name!r} is being decommissioned: {ending.message}")
@@ -65,7 +66,7 @@ def model_decommissioning(facts: GateFacts) -> Violation | None:
 
 def model_verified_for_current_generation(facts: GateFacts) -> Violation | None:
     assert facts.model is not None
-    verified = find(facts.model.status.conditions, "Verified")
+    verified = find(facts.model.status.conditions, Cond.VERIFIED)
     if verified is None or verified.observed_generation != facts.model.generation:
         return Violation("WaitingForModel", f"AIModel {facts.model_name!r} has not been verified yet")
     return None
@@ -73,7 +74,7 @@ def model_verified_for_current_generation(facts: GateFacts) -> Violation | None:
 
 def model_verified(facts: GateFacts) -> Violation | None:
     assert facts.model is not None
-    verified = find(facts.model.status.conditions, "Verified")
+    verified = find(facts.model.status.conditions, Cond.VERIFIED)
     assert verified is not None
     if verified.status == "True":
         if facts.model.status.verified is not None:
@@ -88,8 +89,8 @@ def model_verified(facts: GateFacts) -> Violation | None:
 def model_scan_clean(facts: GateFacts) -> Violation | None:
     """A critical maintenance-scan finding stops serving until a scan passes or an override is annotated."""
     assert facts.model is not None
-    scanned = find(facts.model.status.conditions, "ScanPassed")
-    override = find(facts.model.status.conditions, "QuarantineOverridden")
+    scanned = find(facts.model.status.conditions, Cond.SCAN_PASSED)
+    override = find(facts.model.status.conditions, Cond.QUARANTINE_OVERRIDDEN)
     if scanned is None or scanned.status != "False" or scanned.reason != "CriticalFindings":
         return None
     if override is not None and override.status == "True":
@@ -104,7 +105,7 @@ def model_scan_clean(facts: GateFacts) -> Violation | None:
 
 def model_documented(facts: GateFacts) -> Violation | None:
     assert facts.model is not None
-    documented = find(facts.model.status.conditions, "Documented")
+    documented = find(facts.model.status.conditions, Cond.DOCUMENTED)
     if documented is not None and documented.status == "False" and not facts.model.warn_only:
         return Violation(documented.reason, documented.message)
     return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from modelguard.api.condition_types import Cond
 from modelguard.domain.conditions import Verdict
 from modelguard.domain.deployment_gate import GateFacts, ModelView, evaluate
 
@@ -34,13 +35,13 @@ class Decision:
         quarantined = self.action == "Quarantine"
         return [
             Verdict(
-                "ModelVerified",
+                Cond.MODEL_VERIFIED,
                 "True" if model_ok else "False",
                 "ModelVerified" if model_ok else self.reason,
                 self.message,
             ),
             Verdict(
-                "Quarantined",
+                Cond.QUARANTINED,
                 "True" if quarantined else "False",
                 self.reason if quarantined else "NotQuarantined",
                 self.message if quarantined else "serving normally or waiting",

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from modelguard.api.aideployment import AIDeploymentStatus
 from modelguard.api.aimodel import AIModelSpec, VerifiedRecord
+from modelguard.api.condition_types import Cond
 from modelguard.api.scanreport import SEVERITIES, Finding, Severity
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.builders.labels import DIGEST_ANNOTATION
@@ -106,7 +107,7 @@ def serving_matches(facts: ScanFacts) -> list[Finding]:
     out: list[Finding] = []
     for serving in facts.serving:
         served = serving.status.served_digest
-        quarantined = find(serving.status.conditions, "Quarantined")
+        quarantined = find(serving.status.conditions, Cond.QUARANTINED)
         if quarantined is not None and quarantined.status == "True":
             continue
         if served and facts.record is not None and served != facts.record.digest:

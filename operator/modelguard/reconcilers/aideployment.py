@@ -21,6 +21,7 @@ from modelguard.adapters.resources import AIDEPLOYMENTS, BY_CHILD_KIND, DEPLOYME
 from modelguard.adapters.secrets import policy_keys
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus, DriftRecord
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, VerifiedRecord
+from modelguard.api.condition_types import Cond
 from modelguard.builders import gateway, model_cache, network, workload
 from modelguard.builders.labels import COMPONENT, DIGEST_ANNOTATION
 from modelguard.domain.account_grant import granted
@@ -73,15 +74,15 @@ def _parse(model_body: dict[str, Any] | None, policy_body: dict[str, Any] | None
 
 def _availability(deployment: dict[str, Any] | None, replicas: int) -> Verdict:
     if deployment is None:
-        return Verdict("Available", "False", "NotDeployed", "no workload is deployed")
+        return Verdict(Cond.AVAILABLE, "False", "NotDeployed", "no workload is deployed")
     status = deployment.get("status") or {}
     if replicas == 0:
-        return Verdict("Available", "False", "ScaledToZero", "the workload is scaled to zero")
+        return Verdict(Cond.AVAILABLE, "False", "ScaledToZero", "the workload is scaled to zero")
     current = (status.get("observedGeneration") or 0) >= (deployment.get("metadata", {}).get("generation") or 0)
     available = int(status.get("availableReplicas") or 0)
     if current and available >= replicas:
-        return Verdict("Available", "True", "MinimumReplicasAvailable", f"{available}/{replicas} replicas available")
-    return Verdict("Available", "False", "ReplicasUnavailable", f"{available}/{replicas} replicas available")
+        return Verdict(Cond.AVAILABLE, "True", "MinimumReplicasAvailable", f"{available}/{replicas} replicas available")
+    return Verdict(Cond.AVAILABLE, "False", "ReplicasUnavailable", f"{available}/{replicas} replicas available")
 
 
 def _pod_security(ctx: Context, namespace: str, deployed: dict[str, Any] | None) -> Verdict:
@@ -89,7 +90,7 @@ def _pod_security(ctx: Context, namespace: str, deployed: dict[str, Any] | None)
     unsafe = template_violations(deployed) if deployed is not None else []
     if unsafe:
         return Verdict(
-            "PodSecurity",
+            Cond.POD_SECURITY,
             "False",
             "LiveWorkloadNotRestricted",
             f"the live Deployment has fields that break the restricted level (being removed): {', '.join(unsafe[:8])}",
@@ -97,9 +98,11 @@ def _pod_security(ctx: Context, namespace: str, deployed: dict[str, Any] | None)
     body = ctx.store.get(Key("Namespace", "", namespace)) or {}
     level = ((body.get("metadata") or {}).get("labels") or {}).get(PSA_LABEL)
     if level == RESTRICTED:
-        return Verdict("PodSecurity", "True", "Restricted", "the namespace enforces the restricted Pod Security level")
+        return Verdict(
+            Cond.POD_SECURITY, "True", "Restricted", "the namespace enforces the restricted Pod Security level"
+        )
     return Verdict(
-        "PodSecurity",
+        Cond.POD_SECURITY,
         "False",
         "NamespaceNotRestricted",
         f"namespace {namespace!r} does not set {PSA_LABEL}=restricted (found {level or 'none'}); the "
@@ -320,7 +323,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     try:
         spec = AIDeploymentSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
-        invalid = Verdict("Ready", "False", "InvalidSpec", spec_error(exc))
+        invalid = Verdict(Cond.READY, "False", "InvalidSpec", spec_error(exc))
         await _status(ctx, key, body, current, [invalid], current.served_digest, current.children, None)
         return None
 
@@ -333,7 +336,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     deployment_name = workload.names(key.name)["deployment"]
     deployed = ctx.store.get(Key("Deployment", key.namespace, deployment_name))
     served = ((deployed or {}).get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
-    quarantined = any(c.type == "Quarantined" and c.status == "True" for c in current.conditions)
+    quarantined = any(c.type == Cond.QUARANTINED and c.status == "True" for c in current.conditions)
     decision = decide(
         model,
         spec.model_ref.name,
@@ -347,13 +350,13 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     )
 
     children, drift = current.children, []
-    enforced = Verdict("PolicyEnforced", "True", "Enforced", "network, access and pod security policy applied")
+    enforced = Verdict(Cond.POLICY_ENFORCED, "True", "Enforced", "network, access and pod security policy applied")
     blocked = await not_enabled(ctx, key.namespace)
     if decision.action == "Quarantine" and deployed is not None and blocked is not None:
-        enforced = Verdict("PolicyEnforced", "False", "NamespaceNotEnabled", f"cannot quarantine: {blocked}")
+        enforced = Verdict(Cond.POLICY_ENFORCED, "False", "NamespaceNotEnabled", f"cannot quarantine: {blocked}")
     elif decision.action == "Quarantine" and deployed is not None and controlled_by(deployed, body["metadata"]["uid"]):
         await _quarantine(ctx, key, body, deployment_name)
-        enforced = Verdict("PolicyEnforced", "True", "Quarantined", "all traffic denied, scaled to zero")
+        enforced = Verdict(Cond.POLICY_ENFORCED, "True", "Quarantined", "all traffic denied, scaled to zero")
     elif model is not None and (
         decision.action == "Rollout"
         or (decision.action == "Keep" and model.status.verified is not None and model.status.verified.digest == served)
@@ -366,9 +369,9 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
             result = await _apply(ctx, key, body["metadata"]["uid"], objects, current.children)
         except VerificationError as exc:
             decision = Decision("Hold", None, exc.reason, exc.message) if served is None else decision
-            enforced = Verdict("PolicyEnforced", "False", exc.reason, exc.message)
+            enforced = Verdict(Cond.POLICY_ENFORCED, "False", exc.reason, exc.message)
             if exc.reason in ("NameConflict", "ServiceAccountNotAdmitted", "NamespaceNotEnabled") and not _has(
-                current, "PolicyEnforced", exc.reason
+                current, Cond.POLICY_ENFORCED, exc.reason
             ):
                 await ctx.events.record(body, "Warning", exc.reason, exc.message, action="Apply")
         except KubeError as exc:
@@ -379,14 +382,14 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
             # refused for good (admission policy, quota, validation): say so instead of retrying silently
             message = f"the API server refused a managed object ({exc.status} {exc.reason}): {exc.message[:400]}"
             decision = Decision("Hold", None, "ApplyRejected", message) if served is None else decision
-            enforced = Verdict("PolicyEnforced", "False", "ApplyRejected", message)
-            if not _has(current, "PolicyEnforced", "ApplyRejected"):
+            enforced = Verdict(Cond.POLICY_ENFORCED, "False", "ApplyRejected", message)
+            if not _has(current, Cond.POLICY_ENFORCED, "ApplyRejected"):
                 await ctx.events.record(body, "Warning", "ApplyRejected", message, action="Apply")
         else:
             children, drift, served = result.children, drift_to_report(ctx, key, result.drift), decision.digest
             if drift:
                 enforced = Verdict(
-                    "PolicyEnforced",
+                    Cond.POLICY_ENFORCED,
                     "True",
                     "DriftReverted",
                     "reverted changes made outside ModelGuard: " + "; ".join(drift),
@@ -395,21 +398,25 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
                 enforced = _last_drift(current, generation_of(body)) or enforced
     elif current.conditions:
         enforced = next(
-            (Verdict(c.type, c.status, c.reason, c.message) for c in current.conditions if c.type == "PolicyEnforced"),
-            Verdict("PolicyEnforced", "Unknown", "NotDeployed", "nothing deployed yet"),
+            (
+                Verdict(c.type, c.status, c.reason, c.message)
+                for c in current.conditions
+                if c.type == Cond.POLICY_ENFORCED
+            ),
+            Verdict(Cond.POLICY_ENFORCED, "Unknown", "NotDeployed", "nothing deployed yet"),
         )
     else:
-        enforced = Verdict("PolicyEnforced", "Unknown", "NotDeployed", "nothing deployed yet")
+        enforced = Verdict(Cond.POLICY_ENFORCED, "Unknown", "NotDeployed", "nothing deployed yet")
 
     replicas = 0 if decision.action == "Quarantine" else spec.replicas
     if decision.action == "Keep" and decision.reason == "AwaitingApproval" and deployed is not None:
         replicas = int((deployed.get("spec") or {}).get("replicas") or 0)  # what was approved keeps serving
     available = _availability(deployed if served else None, replicas)
     auth = (
-        Verdict("Authenticated", "True", "APIKeys", "clients authenticate with API keys")
+        Verdict(Cond.AUTHENTICATED, "True", "APIKeys", "clients authenticate with API keys")
         if spec.authentication
         else Verdict(
-            "Authenticated",
+            Cond.AUTHENTICATED,
             "False",
             "AuthenticationDisabled",
             "no authentication configured; the NetworkPolicy alone limits clients",
@@ -426,7 +433,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     ]
     drift_record = DriftRecord(at=ctx.clock(), objects="; ".join(drift)[:2048]) if drift else current.last_drift
     newly_quarantined = decision.action == "Quarantine" and not any(
-        c.type == "Quarantined" and c.status == "True" for c in current.conditions
+        c.type == Cond.QUARANTINED and c.status == "True" for c in current.conditions
     )
     if newly_quarantined:  # counted before the status shows it: whoever sees the condition sees the count
         ctx.metrics.quarantines.labels(key.namespace).inc()
@@ -451,7 +458,7 @@ def _has(current: AIDeploymentStatus, type_: str, reason: str) -> bool:
 
 def _last_drift(current: AIDeploymentStatus, generation: int) -> Verdict | None:
     for c in current.conditions:
-        if c.type == "PolicyEnforced" and c.reason == "DriftReverted" and c.observed_generation == generation:
+        if c.type == Cond.POLICY_ENFORCED and c.reason == "DriftReverted" and c.observed_generation == generation:
             return Verdict(c.type, c.status, c.reason, c.message)
     return None
 
@@ -474,12 +481,12 @@ IN_FLIGHT = frozenset(
 def _ready(decision: Decision, available: Verdict) -> Verdict:
     """Ready: serving a trusted digest with the replicas available."""
     if decision.action not in ("Rollout", "Keep"):
-        return Verdict("Ready", "False", decision.reason, decision.message)
+        return Verdict(Cond.READY, "False", decision.reason, decision.message)
     if available.status != "True":
-        return Verdict("Ready", "False", available.reason, available.message)
+        return Verdict(Cond.READY, "False", available.reason, available.message)
     if decision.action == "Keep":
-        return Verdict("Ready", "True", decision.reason, decision.message)
-    return Verdict("Ready", "True", "Serving", decision.message)
+        return Verdict(Cond.READY, "True", decision.reason, decision.message)
+    return Verdict(Cond.READY, "True", "Serving", decision.message)
 
 
 async def _status(
@@ -494,7 +501,7 @@ async def _status(
     approval: dict[str, Any] | None = None,
     serving: dict[str, Any] | None = None,
 ) -> bool:
-    ready = next((v for v in verdicts if v.type == "Ready"), None)
+    ready = next((v for v in verdicts if v.type == Cond.READY), None)
     kstatus = progress(ready, IN_FLIGHT) if ready is not None else []
     conditions = merge_conditions(current.conditions, [*verdicts, *kstatus], generation_of(body), ctx.clock())
     return await write_status(

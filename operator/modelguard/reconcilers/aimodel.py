@@ -24,6 +24,7 @@ from modelguard.adapters.secrets import policy_keys
 from modelguard.adapters.source_slots import SourceBusy
 from modelguard.adapters.verifier import Verified
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, ScanSummary, VerificationAttempt, VerifiedRecord
+from modelguard.api.condition_types import Cond
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain import decommission as decommission_plan
 from modelguard.domain import schedule
@@ -70,7 +71,7 @@ async def _verify(
         task = asyncio.ensure_future(ctx.verifier.verify(request, signature, allowed=allowed))
         done, _ = await asyncio.wait({task}, timeout=SLOW_VERIFICATION)
         if not done and not deep:  # a big model: say so while hashing goes on (scans write once, at the end)
-            verifying = Verdict("Verified", "Unknown", "Verifying", "verifying the model's signature and bytes")
+            verifying = Verdict(Cond.VERIFIED, "Unknown", "Verifying", "verifying the model's signature and bytes")
             await model_status.write(ctx, key, body, status, [verifying], {})
         return await task
 
@@ -96,7 +97,7 @@ async def _evaluate(
     )
     verified_by_attempt = False
     if problem is None and policy is not None:
-        shown = find(status.conditions, "Verified")
+        shown = find(status.conditions, Cond.VERIFIED)
         current = (
             attempt is not None
             and (attempt.generation, attempt.policy_generation) == (generation, policy_generation)
@@ -109,17 +110,19 @@ async def _evaluate(
         try:
             result = await _verify(ctx, key, body, spec, policy, status, deep=force)
         except SourceBusy as exc:  # not a failure: wait to be woken
-            shown = find(status.conditions, "Verified")
+            shown = find(status.conditions, Cond.VERIFIED)
             if shown is None or shown.observed_generation != generation:  # a new spec: say it waits (once)
-                queued = Verdict("Verified", "Unknown", exc.reason, exc.message)
+                queued = Verdict(Cond.VERIFIED, "Unknown", exc.reason, exc.message)
                 await model_status.write(ctx, key, body, status, [queued], {})
             raise  # else the last attempt's verdict (a timeout, say) stays: it says more
         except Retry as exc:
             if force:  # a scan still reports the unreachable source
                 return Outcome(
-                    Verdict("Verified", "False", exc.reason, f"{exc.message}; retrying with backoff"), record, attempt
+                    Verdict(Cond.VERIFIED, "False", exc.reason, f"{exc.message}; retrying with backoff"),
+                    record,
+                    attempt,
                 )
-            waiting = Verdict("Verified", "False", exc.reason, f"{exc.message}; retrying with backoff")
+            waiting = Verdict(Cond.VERIFIED, "False", exc.reason, f"{exc.message}; retrying with backoff")
             await model_status.write(
                 ctx, key, body, status, [waiting, model_status.summary(waiting, waiting, False)], {}
             )
@@ -145,7 +148,7 @@ async def _evaluate(
             )
             return Outcome(
                 Verdict(
-                    "Verified",
+                    Cond.VERIFIED,
                     "True",
                     "SignatureValid",
                     f"{result.files} file(s) verified, signed by {result.signer}, digest {result.digest}",
@@ -163,7 +166,7 @@ async def _evaluate(
         attempt = VerificationAttempt(
             generation=generation, policy_generation=policy_generation, at=now, reason=problem.reason
         )
-    return Outcome(Verdict("Verified", "False", problem.reason, problem.message), record, attempt)
+    return Outcome(Verdict(Cond.VERIFIED, "False", problem.reason, problem.message), record, attempt)
 
 
 async def reconcile(ctx: Context, key: Key) -> float | None:
@@ -175,7 +178,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     try:
         spec = AIModelSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
-        invalid = Verdict("Verified", "False", "InvalidSpec", spec_error(exc))
+        invalid = Verdict(Cond.VERIFIED, "False", "InvalidSpec", spec_error(exc))
         await model_status.write(ctx, key, body, status, [invalid, model_status.summary(invalid, invalid, False)], {})
         return None
 
@@ -245,33 +248,33 @@ def _override(annotations: dict[str, str]) -> Verdict:
     justification = annotations.get(OVERRIDE, "").strip()
     if justification:
         return Verdict(
-            "QuarantineOverridden",
+            Cond.QUARANTINE_OVERRIDDEN,
             "True",
             "OverrideAnnotation",
             f"scan quarantine lifted by annotation {OVERRIDE}: {justification[:300]}",
         )
-    return Verdict("QuarantineOverridden", "False", "NoOverride", "no override")
+    return Verdict(Cond.QUARANTINE_OVERRIDDEN, "False", "NoOverride", "no override")
 
 
 def _verdict_from_status(status: AIModelStatus, generation: int) -> Verdict:
-    condition = find(status.conditions, "Verified")
+    condition = find(status.conditions, Cond.VERIFIED)
     if condition is not None and condition.observed_generation == generation:
-        return Verdict("Verified", condition.status, condition.reason, condition.message)
-    return Verdict("Verified", "Unknown", "AwaitingVerification", "verification has not completed yet")
+        return Verdict(Cond.VERIFIED, condition.status, condition.reason, condition.message)
+    return Verdict(Cond.VERIFIED, "Unknown", "AwaitingVerification", "verification has not completed yet")
 
 
 def _documentation(spec: AIModelSpec, reading: PolicyReading) -> Verdict:
     policy = reading.spec
     if policy is None:
         return Verdict(
-            "Documented", "Unknown", reading.reason, f"no policy to check the model card against: {reading.message}"
+            Cond.DOCUMENTED, "Unknown", reading.reason, f"no policy to check the model card against: {reading.message}"
         )
     missing = missing_card_fields(spec, policy)
     if missing:
         return Verdict(
-            "Documented",
+            Cond.DOCUMENTED,
             "False",
             "MissingDocumentation",
             f"the TrustPolicy requires model card fields: {', '.join(missing)}",
         )
-    return Verdict("Documented", "True", "CardComplete", "the model card has every field the policy requires")
+    return Verdict(Cond.DOCUMENTED, "True", "CardComplete", "the model card has every field the policy requires")

@@ -31,6 +31,7 @@ from modelguard.adapters.secrets import registry_credentials
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, DecommissionProgress, DecommissionStep
 from modelguard.api.base import API_VERSION
 from modelguard.api.certificate import CertifiedAction, CertifiedModel, DecommissionCertificateSpec, Requester
+from modelguard.api.condition_types import Cond
 from modelguard.builders import workload
 from modelguard.builders.labels import object_name
 from modelguard.domain import decommission as plan_
@@ -397,7 +398,7 @@ async def run_end_of_life(
             progress = await step(ctx, key, current_body, spec, progress)
         except StepFailed as failed:
             verdicts = plan_.failed_verdicts(failed.progress.steps, failed.cause.reason, failed.cause.message)
-            shown = find(current_status.conditions, "Decommissioned")
+            shown = find(current_status.conditions, Cond.DECOMMISSIONED)
             if shown is None or shown.reason != verdicts[0].reason:  # False before and after: say it once, here
                 blocked = verdicts[0]
                 await ctx.events.record(current_body, "Warning", blocked.reason, blocked.message, action="Decommission")

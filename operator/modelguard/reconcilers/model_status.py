@@ -10,11 +10,12 @@ from pydantic import ValidationError
 from modelguard.adapters.cache import Key
 from modelguard.adapters.resources import AIMODELS
 from modelguard.api.aimodel import AIModelStatus
+from modelguard.api.condition_types import Cond
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions, progress
 from modelguard.domain.model_checks import TRANSIENT
 from modelguard.reconcilers.context import Context, current_conditions, write_status
 
-EVENT_CONDITIONS = ("Verified", "ScanPassed", "QuarantineOverridden", "Decommissioned")
+EVENT_CONDITIONS = (Cond.VERIFIED, Cond.SCAN_PASSED, Cond.QUARANTINE_OVERRIDDEN, Cond.DECOMMISSIONED)
 IN_FLIGHT = TRANSIENT | {"InProgress", "LegalHold"}
 
 
@@ -39,10 +40,10 @@ async def write(
                 cond.type in EVENT_CONDITIONS
                 and before.get(cond.type) != cond.status
                 and cond.status != "Unknown"
-                and (cond.type != "ScanPassed")  # scans post their own Event
-                and not (cond.type == "QuarantineOverridden" and cond.status == "False" and cond.type not in before)
+                and (cond.type != Cond.SCAN_PASSED)  # scans post their own Event
+                and not (cond.type == Cond.QUARANTINE_OVERRIDDEN and cond.status == "False" and cond.type not in before)
             ):  # (no override at all is not news: only setting or lifting one is)
-                good = cond.status == "True" and cond.type != "QuarantineOverridden"
+                good = cond.status == "True" and cond.type != Cond.QUARANTINE_OVERRIDDEN
                 await ctx.events.record(
                     body, "Normal" if good else "Warning", cond.reason, cond.message, action=cond.type
                 )
@@ -53,19 +54,19 @@ def kstatus(verdicts: list[Verdict]) -> list[Verdict]:
     """Reconciling and Stalled (kstatus) from what this write says: a decommission's state when there is one
     (a blocked step needs a change), else Ready, else the Verified verdict alone (verifying)."""
     by_type = {v.type: v for v in verdicts}
-    ending = by_type.get("Decommissioned")
+    ending = by_type.get(Cond.DECOMMISSIONED)
     if ending is not None:
-        return progress(Verdict("Ready", ending.status, ending.reason, ending.message), IN_FLIGHT)
-    basis = by_type.get("Ready") or by_type.get("Verified")
+        return progress(Verdict(Cond.READY, ending.status, ending.reason, ending.message), IN_FLIGHT)
+    basis = by_type.get(Cond.READY) or by_type.get(Cond.VERIFIED)
     return progress(basis, IN_FLIGHT) if basis is not None else []
 
 
 def summary(verified: Verdict, documented: Verdict, warn_only: bool) -> Verdict:
     if verified.status != "True":
-        return Verdict("Ready", "False", verified.reason, verified.message)
+        return Verdict(Cond.READY, "False", verified.reason, verified.message)
     if documented.status != "True" and not warn_only:
-        return Verdict("Ready", "False", documented.reason, documented.message)
-    return Verdict("Ready", "True", "Verified", verified.message)
+        return Verdict(Cond.READY, "False", documented.reason, documented.message)
+    return Verdict(Cond.READY, "True", "Verified", verified.message)
 
 
 def wire(model: Any) -> Any:

@@ -17,6 +17,7 @@ from modelguard.adapters.cache import Key
 from modelguard.adapters.resources import CONFIGMAPS, SCANREPORTS
 from modelguard.api.aideployment import AIDeploymentStatus
 from modelguard.api.aimodel import AIModelSpec, ScanSummary, VerifiedRecord
+from modelguard.api.condition_types import Cond
 from modelguard.api.scanreport import ScanReportSpec, ScanTarget
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.builders.scanreport import TARGET_LABEL, scan_report, to_prune
@@ -154,18 +155,21 @@ async def run(
     ctx.metrics.record_scan(key.namespace, key.name, result, time.monotonic() - clock, counts, finished.timestamp())
     if counts["critical"]:
         verdict = Verdict(
-            "ScanPassed",
+            Cond.SCAN_PASSED,
             "False",
             "CriticalFindings",
             f"{counts['critical']} critical finding(s), see ScanReport {summary.report}",
         )
     elif result == "Failed":
         verdict = Verdict(
-            "ScanPassed", "False", "HighFindings", f"{counts['high']} high finding(s), see ScanReport {summary.report}"
+            Cond.SCAN_PASSED,
+            "False",
+            "HighFindings",
+            f"{counts['high']} high finding(s), see ScanReport {summary.report}",
         )
     else:
         verdict = Verdict(
-            "ScanPassed",
+            Cond.SCAN_PASSED,
             "True",
             "NoFindings" if not findings else "MinorFindings",
             f"{len(findings)} finding(s) below High, see ScanReport {summary.report}",

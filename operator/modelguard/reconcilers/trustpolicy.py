@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from modelguard.adapters.cache import Key
 from modelguard.adapters.resources import TRUSTPOLICIES
 from modelguard.adapters.secrets import policy_keys
+from modelguard.api.condition_types import Cond
 from modelguard.api.trustpolicy import TrustPolicySpec, TrustPolicyStatus
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions
 from modelguard.domain.errors import VerificationError
@@ -24,7 +25,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     try:
         spec = TrustPolicySpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
-        verdict = Verdict("Ready", "False", "InvalidSpec", spec_error(exc))
+        verdict = Verdict(Cond.READY, "False", "InvalidSpec", spec_error(exc))
     else:
         resolved = await policy_keys(ctx.kube, ctx.operator_namespace, spec)
         missing = sorted({k.id for k in spec.keys} - {k.id for k in resolved})
@@ -38,12 +39,12 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         if missing or invalid:
             problems = [f"unreadable: {', '.join(missing)}"] if missing else []
             problems += [f"not ECDSA P-256/P-384/P-521 PEM: {', '.join(invalid)}"] if invalid else []
-            verdict = Verdict("Ready", "False", "InvalidKey", "; ".join(problems))
+            verdict = Verdict(Cond.READY, "False", "InvalidKey", "; ".join(problems))
         elif not active:
-            verdict = Verdict("Ready", "False", "NoUsableKey", "every key is revoked")
+            verdict = Verdict(Cond.READY, "False", "NoUsableKey", "every key is revoked")
         else:
             verdict = Verdict(
-                "Ready", "True", "KeysLoaded", f"{len(active)} usable key(s), {len(resolved) - len(active)} revoked"
+                Cond.READY, "True", "KeysLoaded", f"{len(active)} usable key(s), {len(resolved) - len(active)} revoked"
             )
     conditions = merge_conditions(status.conditions, [verdict], generation_of(body), ctx.clock())
     await write_status(
