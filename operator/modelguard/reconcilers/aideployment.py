@@ -24,6 +24,7 @@ from modelguard.api.aimodel import AIModelSpec, AIModelStatus, VerifiedRecord
 from modelguard.api.condition_types import Cond
 from modelguard.builders import gateway, model_cache, network, workload
 from modelguard.builders.labels import COMPONENT, DIGEST_ANNOTATION
+from modelguard.domain import deployment_status
 from modelguard.domain.account_grant import granted
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions, progress
 from modelguard.domain.crypto import public_pem
@@ -47,8 +48,6 @@ from modelguard.reconcilers.context import (
 
 log = logging.getLogger(__name__)
 QUARANTINE_MANAGER = "modelguard-quarantine"
-RESTRICTED = "restricted"
-PSA_LABEL = "pod-security.kubernetes.io/enforce"
 
 
 @dataclass
@@ -70,44 +69,6 @@ def _parse(model_body: dict[str, Any] | None, policy_body: dict[str, Any] | None
         status = AIModelStatus()
     warn = read_policy(spec.trust_policy if spec else "", policy_body).warn_only
     return ModelView(spec, status, generation_of(model_body), warn)
-
-
-def _availability(deployment: dict[str, Any] | None, replicas: int) -> Verdict:
-    if deployment is None:
-        return Verdict(Cond.AVAILABLE, "False", "NotDeployed", "no workload is deployed")
-    status = deployment.get("status") or {}
-    if replicas == 0:
-        return Verdict(Cond.AVAILABLE, "False", "ScaledToZero", "the workload is scaled to zero")
-    current = (status.get("observedGeneration") or 0) >= (deployment.get("metadata", {}).get("generation") or 0)
-    available = int(status.get("availableReplicas") or 0)
-    if current and available >= replicas:
-        return Verdict(Cond.AVAILABLE, "True", "MinimumReplicasAvailable", f"{available}/{replicas} replicas available")
-    return Verdict(Cond.AVAILABLE, "False", "ReplicasUnavailable", f"{available}/{replicas} replicas available")
-
-
-def _pod_security(ctx: Context, namespace: str, deployed: dict[str, Any] | None) -> Verdict:
-    """From the live workload first: a status may claim only what the live objects have."""
-    unsafe = template_violations(deployed) if deployed is not None else []
-    if unsafe:
-        return Verdict(
-            Cond.POD_SECURITY,
-            "False",
-            "LiveWorkloadNotRestricted",
-            f"the live Deployment has fields that break the restricted level (being removed): {', '.join(unsafe[:8])}",
-        )
-    body = ctx.store.get(Key("Namespace", "", namespace)) or {}
-    level = ((body.get("metadata") or {}).get("labels") or {}).get(PSA_LABEL)
-    if level == RESTRICTED:
-        return Verdict(
-            Cond.POD_SECURITY, "True", "Restricted", "the namespace enforces the restricted Pod Security level"
-        )
-    return Verdict(
-        Cond.POD_SECURITY,
-        "False",
-        "NamespaceNotRestricted",
-        f"namespace {namespace!r} does not set {PSA_LABEL}=restricted (found {level or 'none'}); the "
-        "workload itself runs restricted",
-    )
 
 
 async def _api_keys(ctx: Context, namespace: str, spec: AIDeploymentSpec) -> str | None:
@@ -312,6 +273,52 @@ async def _quarantine(ctx: Context, key: Key, body: dict[str, Any], deployment_n
             await ctx.kube.apply(BY_CHILD_KIND["NetworkPolicy"], policy)
 
 
+@dataclass(frozen=True)
+class Observation:
+    """What one pass decides from, gathered once from the watch cache (read through to the API for the model
+    and its policy: after a start or a takeover the cache may not hold them yet; a missing model quarantines)."""
+
+    spec: AIDeploymentSpec
+    current: AIDeploymentStatus
+    model: ModelView | None
+    approval: approvals.ApprovalFacts
+    deployed: dict[str, Any] | None  # the live model server Deployment
+    served: str | None  # the digest it is pinned to
+
+    @property
+    def quarantined(self) -> bool:
+        return any(c.type == Cond.QUARANTINED and c.status == "True" for c in self.current.conditions)
+
+
+async def observe(
+    ctx: Context, key: Key, body: dict[str, Any], spec: AIDeploymentSpec, current: AIDeploymentStatus
+) -> Observation:
+    model_body = await lookup(ctx, Key("AIModel", key.namespace, spec.model_ref.name))
+    policy_name = ((model_body or {}).get("spec") or {}).get("trustPolicy")
+    policy_body = await lookup(ctx, Key("TrustPolicy", "", policy_name)) if policy_name else None
+    model = _parse(model_body, policy_body)
+    approval = await approvals.gather(ctx, key, body, spec, model, policy_body)
+    deployed = ctx.store.get(Key("Deployment", key.namespace, workload.names(key.name)["deployment"]))
+    served = ((deployed or {}).get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
+    return Observation(spec, current, model, approval, deployed, served)
+
+
+def rollout_decision(obs: Observation) -> Decision:
+    """The pure decision (domain/rollout.decide) from the observation."""
+    approval = obs.approval
+    return decide(
+        obs.model,
+        obs.spec.model_ref.name,
+        obs.served,
+        obs.spec.access.exposure,
+        approval.required,
+        approval.approvers,
+        obs.quarantined,
+        approval.withdrawn if obs.served == approval.digest else (),
+        approval.quarantine_withdrawn,
+    )
+
+
 async def reconcile(ctx: Context, key: Key) -> float | None:
     body = ctx.store.get(key)
     if body is None:
@@ -327,27 +334,10 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         await _status(ctx, key, body, current, [invalid], current.served_digest, current.children, None)
         return None
 
-    # read through the cache: after a start or a takeover it may not hold them yet (a missing model quarantines)
-    model_body = await lookup(ctx, Key("AIModel", key.namespace, spec.model_ref.name))
-    policy_name = ((model_body or {}).get("spec") or {}).get("trustPolicy")
-    policy_body = await lookup(ctx, Key("TrustPolicy", "", policy_name)) if policy_name else None
-    model = _parse(model_body, policy_body)
-    approval = await approvals.gather(ctx, key, body, spec, model, policy_body)
+    obs = await observe(ctx, key, body, spec, current)
+    model, approval, deployed, served = obs.model, obs.approval, obs.deployed, obs.served
     deployment_name = workload.names(key.name)["deployment"]
-    deployed = ctx.store.get(Key("Deployment", key.namespace, deployment_name))
-    served = ((deployed or {}).get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
-    quarantined = any(c.type == Cond.QUARANTINED and c.status == "True" for c in current.conditions)
-    decision = decide(
-        model,
-        spec.model_ref.name,
-        served,
-        spec.access.exposure,
-        approval.required,
-        approval.approvers,
-        quarantined,
-        approval.withdrawn if served == approval.digest else (),
-        approval.quarantine_withdrawn,
-    )
+    decision = rollout_decision(obs)
 
     children, drift = current.children, []
     enforced = Verdict(Cond.POLICY_ENFORCED, "True", "Enforced", "network, access and pod security policy applied")
@@ -395,7 +385,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
                     "reverted changes made outside ModelGuard: " + "; ".join(drift),
                 )
             else:  # the last reverted drift stays reported until the spec changes
-                enforced = _last_drift(current, generation_of(body)) or enforced
+                enforced = deployment_status.last_drift(current, generation_of(body)) or enforced
     elif current.conditions:
         enforced = next(
             (
@@ -408,28 +398,19 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     else:
         enforced = Verdict(Cond.POLICY_ENFORCED, "Unknown", "NotDeployed", "nothing deployed yet")
 
-    replicas = 0 if decision.action == "Quarantine" else spec.replicas
-    if decision.action == "Keep" and decision.reason == "AwaitingApproval" and deployed is not None:
-        replicas = int((deployed.get("spec") or {}).get("replicas") or 0)  # what was approved keeps serving
-    available = _availability(deployed if served else None, replicas)
-    auth = (
-        Verdict(Cond.AUTHENTICATED, "True", "APIKeys", "clients authenticate with API keys")
-        if spec.authentication
-        else Verdict(
-            Cond.AUTHENTICATED,
-            "False",
-            "AuthenticationDisabled",
-            "no authentication configured; the NetworkPolicy alone limits clients",
-        )
-    )
+    replicas = deployment_status.replicas_shown(decision, spec, deployed)
+    available = deployment_status.availability(deployed if served else None, replicas)
+    namespace_labels = ((ctx.store.get(Key("Namespace", "", key.namespace)) or {}).get("metadata") or {}).get(
+        "labels"
+    ) or {}
     verdicts = [
         *decision.verdicts(),
         available,
         enforced,
-        auth,
-        _pod_security(ctx, key.namespace, deployed if served else None),
+        deployment_status.authentication(spec),
+        deployment_status.pod_security(key.namespace, namespace_labels, deployed if served else None),
         approval.verdict(),
-        _ready(decision, available),
+        deployment_status.ready(decision, available),
     ]
     drift_record = DriftRecord(at=ctx.clock(), objects="; ".join(drift)[:2048]) if drift else current.last_drift
     newly_quarantined = decision.action == "Quarantine" and not any(
@@ -456,39 +437,6 @@ def _has(current: AIDeploymentStatus, type_: str, reason: str) -> bool:
     return any(c.type == type_ and c.reason == reason for c in current.conditions)
 
 
-def _last_drift(current: AIDeploymentStatus, generation: int) -> Verdict | None:
-    for c in current.conditions:
-        if c.type == Cond.POLICY_ENFORCED and c.reason == "DriftReverted" and c.observed_generation == generation:
-            return Verdict(c.type, c.status, c.reason, c.message)
-    return None
-
-
-# Ready=False for these is work in flight or waiting for something that will happen (a model, pods, people)
-IN_FLIGHT = frozenset(
-    {
-        "WaitingForModel",
-        "ReplicasUnavailable",
-        "NotDeployed",
-        "Queued",
-        "Conflict",
-        "ModelNotFound",
-        "ModelDecommissioning",
-        "AwaitingApproval",
-    }
-)
-
-
-def _ready(decision: Decision, available: Verdict) -> Verdict:
-    """Ready: serving a trusted digest with the replicas available."""
-    if decision.action not in ("Rollout", "Keep"):
-        return Verdict(Cond.READY, "False", decision.reason, decision.message)
-    if available.status != "True":
-        return Verdict(Cond.READY, "False", available.reason, available.message)
-    if decision.action == "Keep":
-        return Verdict(Cond.READY, "True", decision.reason, decision.message)
-    return Verdict(Cond.READY, "True", "Serving", decision.message)
-
-
 async def _status(
     ctx: Context,
     key: Key,
@@ -502,7 +450,7 @@ async def _status(
     serving: dict[str, Any] | None = None,
 ) -> bool:
     ready = next((v for v in verdicts if v.type == Cond.READY), None)
-    kstatus = progress(ready, IN_FLIGHT) if ready is not None else []
+    kstatus = progress(ready, deployment_status.IN_FLIGHT) if ready is not None else []
     conditions = merge_conditions(current.conditions, [*verdicts, *kstatus], generation_of(body), ctx.clock())
     return await write_status(
         ctx,

@@ -1,0 +1,107 @@
+"""The AIDeployment's status verdicts besides the rollout decision (pure): availability, pod security,
+authentication, Ready, the replicas shown, and the last reverted drift kept until the spec changes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
+from modelguard.api.condition_types import Cond
+from modelguard.domain.conditions import Verdict
+from modelguard.domain.pod_security import template_violations
+from modelguard.domain.rollout import Decision
+
+RESTRICTED = "restricted"
+PSA_LABEL = "pod-security.kubernetes.io/enforce"
+
+
+def availability(deployment: dict[str, Any] | None, replicas: int) -> Verdict:
+    if deployment is None:
+        return Verdict(Cond.AVAILABLE, "False", "NotDeployed", "no workload is deployed")
+    status = deployment.get("status") or {}
+    if replicas == 0:
+        return Verdict(Cond.AVAILABLE, "False", "ScaledToZero", "the workload is scaled to zero")
+    current = (status.get("observedGeneration") or 0) >= (deployment.get("metadata", {}).get("generation") or 0)
+    available = int(status.get("availableReplicas") or 0)
+    if current and available >= replicas:
+        return Verdict(Cond.AVAILABLE, "True", "MinimumReplicasAvailable", f"{available}/{replicas} replicas available")
+    return Verdict(Cond.AVAILABLE, "False", "ReplicasUnavailable", f"{available}/{replicas} replicas available")
+
+
+def pod_security(namespace: str, namespace_labels: Mapping[str, str], deployed: Mapping[str, Any] | None) -> Verdict:
+    """From the live workload first: a status may claim only what the live objects have."""
+    unsafe = template_violations(deployed) if deployed is not None else []
+    if unsafe:
+        return Verdict(
+            Cond.POD_SECURITY,
+            "False",
+            "LiveWorkloadNotRestricted",
+            f"the live Deployment has fields that break the restricted level (being removed): {', '.join(unsafe[:8])}",
+        )
+    level = namespace_labels.get(PSA_LABEL)
+    if level == RESTRICTED:
+        return Verdict(
+            Cond.POD_SECURITY, "True", "Restricted", "the namespace enforces the restricted Pod Security level"
+        )
+    return Verdict(
+        Cond.POD_SECURITY,
+        "False",
+        "NamespaceNotRestricted",
+        f"namespace {namespace!r} does not set {PSA_LABEL}=restricted (found {level or 'none'}); the "
+        "workload itself runs restricted",
+    )
+
+
+def authentication(spec: AIDeploymentSpec) -> Verdict:
+    if spec.authentication:
+        return Verdict(Cond.AUTHENTICATED, "True", "APIKeys", "clients authenticate with API keys")
+    return Verdict(
+        Cond.AUTHENTICATED,
+        "False",
+        "AuthenticationDisabled",
+        "no authentication configured; the NetworkPolicy alone limits clients",
+    )
+
+
+def replicas_shown(decision: Decision, spec: AIDeploymentSpec, deployed: Mapping[str, Any] | None) -> int:
+    """The replicas the workload should have now: none when quarantined; while a change awaits approval,
+    what was approved (the live count) keeps serving."""
+    if decision.action == "Quarantine":
+        return 0
+    if decision.action == "Keep" and decision.reason == "AwaitingApproval" and deployed is not None:
+        return int((deployed.get("spec") or {}).get("replicas") or 0)
+    return spec.replicas
+
+
+def last_drift(current: AIDeploymentStatus, generation: int) -> Verdict | None:
+    for c in current.conditions:
+        if c.type == Cond.POLICY_ENFORCED and c.reason == "DriftReverted" and c.observed_generation == generation:
+            return Verdict(c.type, c.status, c.reason, c.message)
+    return None
+
+
+# Ready=False for these is work in flight or waiting for something that will happen (a model, pods, people)
+IN_FLIGHT = frozenset(
+    {
+        "WaitingForModel",
+        "ReplicasUnavailable",
+        "NotDeployed",
+        "Queued",
+        "Conflict",
+        "ModelNotFound",
+        "ModelDecommissioning",
+        "AwaitingApproval",
+    }
+)
+
+
+def ready(decision: Decision, available: Verdict) -> Verdict:
+    """Ready: serving a trusted digest with the replicas available."""
+    if decision.action not in ("Rollout", "Keep"):
+        return Verdict(Cond.READY, "False", decision.reason, decision.message)
+    if available.status != "True":
+        return Verdict(Cond.READY, "False", available.reason, available.message)
+    if decision.action == "Keep":
+        return Verdict(Cond.READY, "True", decision.reason, decision.message)
+    return Verdict(Cond.READY, "True", "Serving", decision.message)
