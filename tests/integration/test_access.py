@@ -231,8 +231,12 @@ def test_drift_is_reverted_and_reported(api: KubeTestClient, namespace: str, ser
     eventually(lambda: restored(api, namespace), what=f"{what} restored")
     body = wait_condition(api, namespace, served, "PolicyEnforced", "True", "DriftReverted")
     assert what in condition(body, "PolicyEnforced")["message"]
-    events = api.core.list_namespaced_event(namespace, field_selector="reason=DriftReverted").items
-    assert any(what in (e.message or "") for e in events)
+
+    def event() -> bool:  # posted right after the status write that reports it (failed once: read in between)
+        events = api.core.list_namespaced_event(namespace, field_selector="reason=DriftReverted").items
+        return any(what in (e.message or "") for e in events)
+
+    eventually(event, timeout=15, what=f"a DriftReverted Event naming {what}")
 
 
 def test_the_owners_own_change_is_applied_not_reported_as_drift(

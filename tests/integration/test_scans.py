@@ -189,8 +189,14 @@ def test_vulnerable_sbom_component_yields_advisory_finding(
         },
     )
     wait_for_condition(api, "aideployments", namespace, "m-svc", "Quarantined", "False")
-    events = api.core.list_namespaced_event(namespace, field_selector="reason=OverrideAnnotation").items
-    assert any("SEC-42" in (e.message or "") for e in events)
+    eventually(  # Events are posted after the status write that shows the condition
+        lambda: any(
+            "SEC-42" in (e.message or "")
+            for e in api.core.list_namespaced_event(namespace, field_selector="reason=OverrideAnnotation").items
+        ),
+        timeout=15,
+        what="the OverrideAnnotation Event",
+    )
 
 
 def test_reports_are_owned_and_pruned(api: KubeTestClient, namespace: str, trust: str, models_root: Path) -> None:

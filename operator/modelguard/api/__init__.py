@@ -4,10 +4,33 @@ These models are the single source of truth: the CRDs in crds/ are generated fro
 admission webhook validates with them.
 """
 
-from modelguard.api.aideployment import AIDeployment, AIDeploymentSpec, AIDeploymentStatus
-from modelguard.api.aimodel import AIModel, AIModelSpec, AIModelStatus
-from modelguard.api.base import GROUP, VERSION, Condition, ConditionStatus
-from modelguard.api.trustpolicy import TrustPolicy, TrustPolicySpec, TrustPolicyStatus
+from typing import Any
+
+_WHERE = {
+    "GROUP": "base",
+    "VERSION": "base",
+    "Condition": "base",
+    "ConditionStatus": "base",
+    "AIDeployment": "aideployment",
+    "AIDeploymentSpec": "aideployment",
+    "AIDeploymentStatus": "aideployment",
+    "AIModel": "aimodel",
+    "AIModelSpec": "aimodel",
+    "AIModelStatus": "aimodel",
+    "TrustPolicy": "trustpolicy",
+    "TrustPolicySpec": "trustpolicy",
+    "TrustPolicyStatus": "trustpolicy",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The models load on first use (importing one module of the API must not build every model)."""
+    if name not in _WHERE:
+        raise AttributeError(name)
+    import importlib
+
+    return getattr(importlib.import_module(f"modelguard.api.{_WHERE[name]}"), name)
+
 
 __all__ = [
     "GROUP",

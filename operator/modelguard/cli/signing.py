@@ -19,6 +19,7 @@ def add_parsers(commands: Any) -> None:
     keygen = commands.add_parser("keygen", help="generate an ECDSA signing key pair")
     keygen.add_argument("--out", type=Path, required=True, help="directory for private.pem and public.pem")
     keygen.add_argument("--curve", choices=["p256", "p384", "p521"], default="p256")
+    keygen.add_argument("--force", action="store_true", help="replace keys already in --out (the old ones are lost)")
     keygen.set_defaults(func=keygen_main)
 
     sign = commands.add_parser("sign", help="sign a model directory (or file)")
@@ -38,10 +39,18 @@ def add_parsers(commands: Any) -> None:
 
 def keygen_main(args: argparse.Namespace) -> int:
     out: Path = args.out
+    private = out / "private.pem"
+    existing = [p for p in (private, out / "public.pem") if p.exists() or p.is_symlink()]
+    if existing and not args.force:
+        names = " and ".join(str(p) for p in existing)
+        print(f"keygen: {names} already exist: a new key would orphan every model signed with the old one; "
+              "use another --out, or --force to replace them", file=sys.stderr)  # fmt: skip
+        return 1
     out.mkdir(parents=True, exist_ok=True)
     key = crypto.generate(args.curve)
-    private = out / "private.pem"
-    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with contextlib.suppress(FileNotFoundError):
+        private.unlink()  # --force: a new file, created 0600 (never a link followed)
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(crypto.private_pem(key))
     (out / "public.pem").write_bytes(crypto.public_pem(key.public_key()))

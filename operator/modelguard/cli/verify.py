@@ -160,12 +160,14 @@ def trusted_key(value: str) -> TrustedKey:
     if not sep:
         name, path = "", value
     pem = Path(path).read_bytes()
-    if not name:
-        try:
-            name = "sha256:" + crypto.key_hint(crypto.load_public_key(pem))[:16]
-        except VerificationError:
-            name = Path(path).name  # not a key we can read: verification will say so
-    return TrustedKey(id=name, pem=pem)
+    try:
+        public = crypto.load_public_key(pem) if b"PRIVATE KEY" not in pem else None
+    except VerificationError as exc:
+        raise VerificationError(exc.reason, f"{path}: {exc.message}") from None
+    if public is None:  # a publisher's private key where the public one belongs: say so, never "unknown signer"
+        kind = "an encrypted private key" if b"ENCRYPTED" in pem else "a private key"
+        raise VerificationError("InvalidKey", f"{path} is {kind}; --key takes the public key (public.pem)")
+    return TrustedKey(id=name or "sha256:" + crypto.key_hint(public)[:16], pem=pem)
 
 
 def main(args: argparse.Namespace) -> int:

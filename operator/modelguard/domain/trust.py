@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from modelguard.api.base import LabelSelector
 from modelguard.domain.crypto import key_hint, load_public_key
 from modelguard.domain.errors import VerificationError
+
+if TYPE_CHECKING:  # the API models (pydantic) are not loaded by `modelguard verify`
+    from modelguard.api.base import LabelSelector
 
 
 @dataclass(frozen=True)
