@@ -7,17 +7,20 @@ keys first (cheap); only an authentic statement is trusted to say which files to
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
+
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from modelguard.adapters.hashing import Progress, hash_model, hash_range
 from modelguard.domain.crypto import decode_detached, verify_detached, verify_dsse
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.manifest_check import compare
 from modelguard.domain.statement import SignedManifest, parse_bundle, parse_statement
-from modelguard.domain.trust import TrustedKey, authenticate
+from modelguard.domain.trust import TrustedCA, TrustedKey, authenticate, authenticate_chain
 
 
 @dataclass(frozen=True)
@@ -29,10 +32,21 @@ class Verified:
     seconds: float
 
 
-def authenticate_bundle(raw: bytes, keys: list[TrustedKey], now: datetime) -> tuple[str, SignedManifest]:
-    """(signer key id, signed manifest) of an authentic model_signing bundle."""
+def authenticate_bundle(
+    raw: bytes, keys: list[TrustedKey], now: datetime, cas: Sequence[TrustedCA] = ()
+) -> tuple[str, SignedManifest]:
+    """(signer, signed manifest) of an authentic model_signing bundle: signed with a trusted key (the key's
+    id), or with a certificate chaining to a trusted CA (`<CA id>:<certificate subject>`)."""
     bundle = parse_bundle(raw)
-    signer = authenticate(keys, bundle.key_hint, lambda pub: verify_dsse(pub, bundle.payload, bundle.signature), now)
+
+    def check(pub: ec.EllipticCurvePublicKey) -> bool:
+        return verify_dsse(pub, bundle.payload, bundle.signature)
+
+    signer = (
+        authenticate_chain(cas, bundle.chain, check, now)
+        if bundle.chain
+        else authenticate(keys, bundle.key_hint, check, now)
+    )
     return signer, parse_statement(bundle.payload)
 
 
@@ -54,10 +68,11 @@ def verify_local(
     workers: int | None = None,
     progress: Progress | None = None,
     use_mmap: bool = False,
+    cas: Sequence[TrustedCA] = (),
 ) -> Verified:
     if format == "detached":
         return _verify_detached(model, signature, keys, now, expect_digest, progress)
-    signer, manifest = authenticate_bundle(signature, keys, now)
+    signer, manifest = authenticate_bundle(signature, keys, now, cas)
     check_expected(manifest, expect_digest)
     result = hash_model(model, manifest.serialization, workers=workers, progress=progress, use_mmap=use_mmap)
     compare(manifest, result.resources)

@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
 from modelguard.adapters.hashing import hash_model
 from modelguard.domain import crypto
 from modelguard.domain.errors import VerificationError
@@ -33,6 +36,19 @@ def add_parsers(commands: Any) -> None:
     )
     sign.add_argument("--ignore", action="append", default=[], help="path (relative to the model) to leave out")
     sign.add_argument("--allow-symlinks", action="store_true", help="follow symlinks that stay inside the model")
+    sign.add_argument(
+        "--signing-certificate",
+        type=Path,
+        default=None,
+        help="sign with this certificate (PEM) for --key: the certificate method (the bundle carries it)",
+    )
+    sign.add_argument(
+        "--certificate-chain",
+        type=Path,
+        action="append",
+        default=[],
+        help="intermediate (and root) CA certificates (PEM) to put in the bundle after the signing certificate",
+    )
     sign.add_argument("model", type=Path, help="model directory or single file")
     sign.set_defaults(func=sign_main)
 
@@ -62,6 +78,7 @@ def sign_main(args: argparse.Namespace) -> int:
     model: Path = args.model
     try:
         key = crypto.load_private_key(Path(args.key).read_bytes())
+        certificates = _certificates(args, key)
     except (OSError, VerificationError) as exc:
         print(f"cannot use key: {exc}", file=sys.stderr)
         return 1
@@ -83,7 +100,23 @@ def sign_main(args: argparse.Namespace) -> int:
         return 1
     name = model.resolve().name
     payload = build_statement(name, serialization, result.resources)
-    bundle = build_bundle(payload, crypto.sign_dsse(key, payload), crypto.key_hint(key.public_key()))
+    bundle = build_bundle(payload, crypto.sign_dsse(key, payload), crypto.key_hint(key.public_key()), certificates)
     signature.write_bytes(bundle)
     print(f"signed {result.files} file(s), {result.bytes} bytes in {result.seconds:.2f}s -> {signature}")
     return 0
+
+
+def _certificates(args: argparse.Namespace, key: Any) -> tuple[bytes, ...]:
+    """The DER chain of the certificate method (signing certificate first), () for a bare key."""
+    if args.signing_certificate is None:
+        if args.certificate_chain:
+            raise VerificationError("Usage", "--certificate-chain needs --signing-certificate")
+        return ()
+    try:
+        leaf = x509.load_pem_x509_certificate(Path(args.signing_certificate).read_bytes())
+        chain = [c for path in args.certificate_chain for c in x509.load_pem_x509_certificates(Path(path).read_bytes())]
+    except ValueError:
+        raise VerificationError("InvalidKey", "a certificate file is not PEM") from None
+    if leaf.public_key() != key.public_key():
+        raise VerificationError("InvalidKey", f"{args.signing_certificate} is not the certificate of --key")
+    return tuple(c.public_bytes(serialization.Encoding.DER) for c in (leaf, *chain))

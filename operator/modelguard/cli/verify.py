@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import sys
 import time
@@ -24,7 +25,8 @@ from modelguard.adapters.verifier import authenticate_bundle, check_expected, ve
 from modelguard.domain import crypto
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.statement import Resource, Serialization, SignedManifest, unpack_signature
-from modelguard.domain.trust import TrustedKey
+from modelguard.domain.trust import TrustedCA, TrustedKey
+from modelguard.domain.x509_chain import load_roots
 
 WAIT_STEP = 3.0  # seconds between attempts to reach a source that is not up yet (--wait)
 
@@ -34,10 +36,18 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--key",
         action="append",
-        required=True,
+        default=[],
         metavar="[ID=]PATH",
         help="trusted PEM public key, named ID in the output (repeatable; without ID, the key's fingerprint "
         "sha256:<first 16 hex of SHA-256 of the PEM>, never the file's name)",
+    )
+    parser.add_argument(
+        "--certificate-chain",
+        action="append",
+        default=[],
+        metavar="[ID=]PATH",
+        help="trusted CA certificates (PEM) for models signed with a certificate (model_signing's certificate "
+        "method); the signer is shown as ID:<certificate subject> (repeatable; without ID, ca-<fingerprint>)",
     )
     parser.add_argument("--signature", type=Path, required=True, help="signature bundle (or detached signature)")
     parser.add_argument("--format", choices=["model-signing", "detached"], default="model-signing")
@@ -120,7 +130,9 @@ def _credentials(directory: Path | None) -> Credentials | None:
     return Credentials(username=read("username"), password=read("password"), token=read("token"))
 
 
-def _fetch(args: argparse.Namespace, signature: bytes, keys: list[TrustedKey], now: datetime) -> Path:
+def _fetch(
+    args: argparse.Namespace, signature: bytes, keys: list[TrustedKey], cas: list[TrustedCA], now: datetime
+) -> Path:
     """Authenticate the signature, then fetch exactly the files it lists (verification follows). Returns what
     to verify: the directory, or for a detached signature the one file fetched into it."""
     settings = SourceSettings(
@@ -134,7 +146,7 @@ def _fetch(args: argparse.Namespace, signature: bytes, keys: list[TrustedKey], n
         name = args.source.rstrip("/").rsplit("/", 1)[-1].split("@")[0] or "model"
         manifest = SignedManifest(name, Serialization(), (Resource(name, ""),))
     else:
-        _, manifest = authenticate_bundle(signature, keys, now)
+        _, manifest = authenticate_bundle(signature, keys, now, cas)
         check_expected(manifest, args.expect_digest)
     credentials = _credentials(args.credentials)
     deadline = time.monotonic() + args.wait
@@ -170,9 +182,28 @@ def trusted_key(value: str) -> TrustedKey:
     return TrustedKey(id=name or "sha256:" + crypto.key_hint(public)[:16], pem=pem)
 
 
+def trusted_ca(value: str) -> TrustedCA:
+    """`ID=PATH` or `PATH` (named ca-<first 16 hex of the SHA-256 of the PEM>)."""
+    name, sep, path = value.partition("=")
+    if not sep:
+        name, path = "", value
+    pem = Path(path).read_bytes()
+    if b"PRIVATE KEY" in pem:
+        raise VerificationError("InvalidKey", f"{path} holds a private key; --certificate-chain takes CA certificates")
+    try:
+        load_roots(pem)
+    except VerificationError as exc:
+        raise VerificationError(exc.reason, f"{path}: {exc.message}") from None
+    return TrustedCA(id=name or "ca-" + hashlib.sha256(pem).hexdigest()[:16], pem=pem)
+
+
 def main(args: argparse.Namespace) -> int:
+    if not args.key and not args.certificate_chain:
+        print("not verified: Usage: give --key or --certificate-chain (what to trust)")
+        return 2
     try:
         keys = [trusted_key(value) for value in args.key]
+        cas = [trusted_ca(value) for value in args.certificate_chain]
         signature = unpack_signature(Path(args.signature).read_bytes())  # the operator ships it gzipped
     except OSError as exc:
         print(f"not verified: Unreadable: {exc.filename}: {exc.strerror}")
@@ -187,7 +218,7 @@ def main(args: argparse.Namespace) -> int:
             print("not verified: Usage: --source needs --fetch-into")
             return 2
         try:
-            model = _fetch(args, signature, keys, now)
+            model = _fetch(args, signature, keys, cas, now)
         except (VerificationError, Retry) as exc:
             print(f"not verified: {exc.reason}: {exc.message}")
             return 1
@@ -205,6 +236,7 @@ def main(args: argparse.Namespace) -> int:
             workers=args.workers,
             progress=_Progress(not args.quiet),
             use_mmap=True,  # a short-lived process: a file truncated under it fails closed
+            cas=cas,
         )
     except VerificationError as exc:
         print(f"not verified: {exc.reason}: {exc.message}")

@@ -105,6 +105,7 @@ class Bundle:
     payload: bytes
     signature: bytes
     key_hint: str | None
+    chain: tuple[bytes, ...] = ()  # DER certificates, signing certificate first (the certificate method)
 
 
 def safe_relative_path(name: str) -> str:
@@ -204,12 +205,38 @@ def parse_bundle(raw: bytes) -> Bundle:
     if not isinstance(signatures, list) or len(signatures) != 1 or not isinstance(signatures[0], dict):
         raise VerificationError("MalformedSignature", "DSSE envelope must carry exactly one signature")
     material = doc.get("verificationMaterial") or {}
-    hint = (material.get("publicKey") or {}).get("hint") if isinstance(material, dict) else None
+    if not isinstance(material, dict):
+        raise VerificationError("MalformedSignature", "bundle verification material is not an object")
+    hint = (material.get("publicKey") or {}).get("hint") if isinstance(material.get("publicKey"), dict) else None
     return Bundle(
         payload=_b64(envelope.get("payload"), "DSSE payload"),
         signature=_b64(signatures[0].get("sig"), "DSSE signature"),
         key_hint=hint if isinstance(hint, str) and hint else None,
+        chain=_chain(material),
     )
+
+
+MAX_CHAIN = 10
+
+
+def _chain(material: dict[str, Any]) -> tuple[bytes, ...]:
+    """The certificates of a bundle signed with a certificate (x509CertificateChain, or v0.3's single
+    certificate), signing certificate first; () for a bundle signed with a bare key."""
+    if "x509CertificateChain" in material:
+        listed = (material.get("x509CertificateChain") or {}).get("certificates")
+    elif "certificate" in material:
+        listed = [material.get("certificate")]
+    else:
+        return ()
+    if not isinstance(listed, list) or not listed or len(listed) > MAX_CHAIN:
+        raise VerificationError(
+            "MalformedSignature", f"bundle certificate chain must hold 1 to {MAX_CHAIN} certificates"
+        )
+    out = []
+    for entry in listed:
+        raw = entry.get("rawBytes") if isinstance(entry, dict) else None
+        out.append(_b64(raw, "certificate"))
+    return tuple(out)
 
 
 def _algorithm(serialization: Serialization) -> str:
@@ -322,10 +349,17 @@ def build_statement(model_name: str, serialization: Serialization, resources: Ma
     return json.dumps(doc, indent=2).encode()
 
 
-def build_bundle(payload: bytes, signature: bytes, key_hint: str) -> bytes:
+def build_bundle(payload: bytes, signature: bytes, key_hint: str, certificates: tuple[bytes, ...] = ()) -> bytes:
+    """A model_signing bundle: for a bare key, its hint; for the certificate method, the DER chain (signing
+    certificate first), as model_signing writes it."""
+    material: dict[str, Any] = (
+        {"x509CertificateChain": {"certificates": [{"rawBytes": base64.b64encode(c).decode()} for c in certificates]}}
+        if certificates
+        else {"publicKey": {"hint": key_hint}}
+    )
     doc = {
         "mediaType": BUNDLE_MEDIA_TYPE,
-        "verificationMaterial": {"publicKey": {"hint": key_hint}, "tlogEntries": []},
+        "verificationMaterial": {**material, "tlogEntries": []},
         "dsseEnvelope": {
             "payload": base64.b64encode(payload).decode(),
             "payloadType": PAYLOAD_TYPE,

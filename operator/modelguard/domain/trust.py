@@ -29,16 +29,52 @@ class TrustedKey:
     def public_key(self) -> ec.EllipticCurvePublicKey:
         return load_public_key(self.pem)
 
+    what = "signing key"
+
     def usable_at(self, now: datetime) -> VerificationError | None:
         if self.revoked:
-            return VerificationError("KeyRevoked", f"signing key {self.id!r} is revoked by the TrustPolicy")
+            return VerificationError("KeyRevoked", f"{self.what} {self.id!r} is revoked by the TrustPolicy")
         if self.not_before is not None and now < self.not_before:
             return VerificationError(
-                "KeyNotYetValid", f"signing key {self.id!r} is not valid before {self.not_before.isoformat()}"
+                "KeyNotYetValid", f"{self.what} {self.id!r} is not valid before {self.not_before.isoformat()}"
             )
         if self.not_after is not None and now > self.not_after:
-            return VerificationError("KeyExpired", f"signing key {self.id!r} expired at {self.not_after.isoformat()}")
+            return VerificationError("KeyExpired", f"{self.what} {self.id!r} expired at {self.not_after.isoformat()}")
         return None
+
+
+@dataclass(frozen=True)
+class TrustedCA(TrustedKey):
+    """CA certificates (PEM) whose signing certificates are trusted (the certificate method), with the same
+    validity window and revocation as a key."""
+
+    what = "CA"
+
+
+def authenticate_chain(
+    cas: Sequence[TrustedCA], chain: Sequence[bytes], check: Callable[[ec.EllipticCurvePublicKey], bool], now: datetime
+) -> str:
+    """`<CA id>:<signing certificate subject>` of the first usable CA the chain leads to and whose signing
+    certificate's key verifies the signature; raises the most telling refusal otherwise."""
+    from modelguard.domain.x509_chain import load_roots, verify_chain
+
+    if not cas:
+        raise VerificationError("UnknownSigner", "the bundle is signed with a certificate, and no CA is trusted")
+    refusal: VerificationError | None = None
+    for ca in cas:
+        try:
+            signer = verify_chain(chain, load_roots(ca.pem))
+        except VerificationError as exc:
+            refusal = refusal or exc
+            continue
+        if not check(signer.public_key):
+            raise VerificationError("SignatureInvalid", f"the signature does not verify with {signer.subject}'s key")
+        problem = ca.usable_at(now)
+        if problem is None:
+            return f"{ca.id}:{signer.subject}"
+        refusal = problem
+    assert refusal is not None
+    raise refusal
 
 
 def authenticate(
