@@ -16,7 +16,7 @@ from modelguard.adapters.oci import Credentials
 from modelguard.adapters.resources import CONFIGMAPS, SECRETS
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain.errors import Retry, VerificationError
-from modelguard.domain.trust import TrustedKey
+from modelguard.domain.trust import TrustedCA, TrustedKey
 
 
 def _decode(secret: dict[str, Any], key: str) -> bytes | None:
@@ -60,7 +60,8 @@ async def registry_credentials(kube: Kube, namespace: str, name: str, host: str 
 
 
 async def policy_keys(kube: Kube, operator_namespace: str, policy: TrustPolicySpec) -> list[TrustedKey]:
-    """The policy's keys with PEMs resolved (inline or from Secrets in the operator's namespace)."""
+    """The policy's trust anchors, keys and certificate authorities (TrustedCA), with PEMs resolved (inline or
+    from Secrets in the operator's namespace)."""
     keys = []
     revoked = set(policy.revoked_keys)
     for key in policy.keys:
@@ -74,6 +75,16 @@ async def policy_keys(kube: Kube, operator_namespace: str, policy: TrustPolicySp
             if pem is None:
                 continue  # the TrustPolicy's status reports the missing key
         keys.append(TrustedKey(key.id, pem, key.not_before, key.not_after, key.id in revoked))
+    for ca in policy.certificate_authorities:
+        if ca.certificates is not None:
+            pem = ca.certificates.encode()
+        else:
+            assert ca.secret_ref is not None
+            secret = await kube.get(SECRETS, operator_namespace, ca.secret_ref.name)
+            pem = _decode(secret, ca.secret_ref.key) if secret else None
+            if pem is None:
+                continue
+        keys.append(TrustedCA(ca.id, pem, ca.not_before, ca.not_after, ca.id in revoked))
     return keys
 
 

@@ -42,10 +42,11 @@ def authenticate_bundle(
     def check(pub: ec.EllipticCurvePublicKey) -> bool:
         return verify_dsse(pub, bundle.payload, bundle.signature)
 
+    anchors = [*keys, *cas]
     signer = (
-        authenticate_chain(cas, bundle.chain, check, now)
+        authenticate_chain(anchors, bundle.chain, check, now)
         if bundle.chain
-        else authenticate(keys, bundle.key_hint, check, now)
+        else authenticate(anchors, bundle.key_hint, check, now)
     )
     return signer, parse_statement(bundle.payload)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from modelguard.api.base import (
     Condition,
@@ -40,6 +40,36 @@ class TrustedKey(KubeModel):
     )
     secret_ref: SecretKeyReference | None = Field(
         default=None, description="Secret key in the operator's namespace holding the PEM public key."
+    )
+    not_before: datetime | None = Field(default=None, description="Signatures are trusted from this time.")
+    not_after: datetime | None = Field(default=None, description="Signatures are not trusted after this time.")
+
+
+class TrustedCertificateAuthority(KubeModel):
+    """CA certificates whose signing certificates may sign models (model_signing's certificate method), with
+    the same validity window and revocation (spec.revokedKeys) as a key."""
+
+    model_config = with_cel(
+        ("has(self.certificates) != has(self.secretRef)", "set exactly one of certificates or secretRef"),
+        (
+            "!has(self.notBefore) || !has(self.notAfter) || self.notBefore < self.notAfter",
+            "notBefore must be earlier than notAfter",
+        ),
+    )
+
+    id: str = Field(
+        description="CA id; what it verified is recorded as signed by <id>:<signing certificate subject>.",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+    )
+    certificates: str | None = Field(
+        default=None,
+        description="PEM CA certificates (roots; intermediates may come from the signature bundle).",
+        max_length=65536,
+    )
+    secret_ref: SecretKeyReference | None = Field(
+        default=None, description="Secret key in the operator's namespace holding the PEM CA certificates."
     )
     not_before: datetime | None = Field(default=None, description="Signatures are trusted from this time.")
     not_after: datetime | None = Field(default=None, description="Signatures are not trusted after this time.")
@@ -86,14 +116,30 @@ class Requirements(KubeModel):
 class TrustPolicySpec(KubeModel):
     """Desired state of a TrustPolicy."""
 
+    model_config = with_cel(
+        (
+            "(has(self.keys) ? size(self.keys) : 0)"
+            " + (has(self.certificateAuthorities) ? size(self.certificateAuthorities) : 0) > 0",
+            "trust at least one key or certificate authority",
+        ),
+    )
+
     keys: list[TrustedKey] = Field(
+        default_factory=list,
         description="Trusted signing keys.",
-        min_length=1,
         max_length=64,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"]},
     )
+    certificate_authorities: list[TrustedCertificateAuthority] = Field(
+        default_factory=list,
+        description="Trusted certificate authorities for models signed with a certificate.",
+        max_length=16,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"]},
+    )
     revoked_keys: list[Identifier] = Field(
-        default_factory=list, description="Ids of keys that are no longer trusted.", max_length=256
+        default_factory=list,
+        description="Ids of keys and certificate authorities that are no longer trusted.",
+        max_length=256,
     )
     namespace_selector: LabelSelector = Field(
         default_factory=LabelSelector, description="Namespaces this policy applies to (empty: all)."
@@ -107,6 +153,15 @@ class TrustPolicySpec(KubeModel):
     mode: Literal["Enforce", "Warn"] = Field(
         default="Enforce", description="Enforce blocks what fails; Warn records it and lets it pass."
     )
+
+    @model_validator(mode="after")
+    def _trusts_something(self) -> TrustPolicySpec:
+        if not self.keys and not self.certificate_authorities:
+            raise ValueError("trust at least one key or certificate authority")
+        ids = [k.id for k in self.keys] + [c.id for c in self.certificate_authorities]
+        if len(ids) != len(set(ids)):
+            raise ValueError("key and certificate authority ids must be unique together")
+        return self
 
 
 class TrustPolicyStatus(KubeModel):
@@ -123,4 +178,4 @@ class TrustPolicy(KubeModel):
     status: TrustPolicyStatus | None = Field(default=None, description="Observed state, written by the operator.")
 
 
-__all__ = ["TrustPolicy", "TrustPolicySpec", "TrustPolicyStatus", "TrustedKey"]
+__all__ = ["TrustPolicy", "TrustPolicySpec", "TrustPolicyStatus", "TrustedCertificateAuthority", "TrustedKey"]

@@ -37,7 +37,7 @@ class WorkloadFacts:
     digest: str
     source: str
     signature_format: str
-    signer: str
+    signer: str  # the id of the key or CA that trusted the verified signature
     operator_image: str
     credentials_secret: str | None = None
     replicas: int | None = None  # overrides spec.replicas (quarantine scales to zero)
@@ -47,6 +47,7 @@ class WorkloadFacts:
     ca_bundle: str | None = None  # PEM CAs the operator trusts for https:// and oci:// sources (public)
     verification: str = ""  # name of the verification ConfigMap (verify_config), which the pods mount
     cache_url: str = ""  # http://<cluster IP>:<port> of the model cache the model server pods fetch from
+    signed_by_certificate: bool = False  # signer is a CA (the certificate method), not a key
 
 
 def owner(facts: WorkloadFacts) -> dict[str, Any]:
@@ -94,7 +95,8 @@ CONFIGMAP_LIMIT = 1024 * 1024 - 4096  # the API server's 1 MiB for a ConfigMap's
 
 
 def verify_config(facts: WorkloadFacts, signature: bytes, public_key_pem: bytes) -> dict[str, Any]:
-    """The signed manifest (gzip) and the signer's public key (both public), mounted into the init container.
+    """The signed manifest (gzip) and the signer's public key or CA certificates (all public), mounted into the
+    init container.
     Immutable and named by its content: nobody can edit what a pod verifies with between the operator's
     verification and the pod's start, and new material is a new ConfigMap (and a rollout). Raises
     SignatureTooLarge when it cannot fit in one ConfigMap."""
@@ -141,7 +143,7 @@ def verify_args(facts: WorkloadFacts, model_dir: str, via: str | None) -> list[s
     credentials or CAs: plain HTTP inside the cluster, the bytes verified here all the same)."""
     return [
         "verify",
-        "--key",
+        "--certificate-chain" if facts.signed_by_certificate else "--key",
         f"{facts.signer}={VERIFY_DIR}/signer.pem",  # named as in the TrustPolicy
         "--signature",
         f"{VERIFY_DIR}/signature",

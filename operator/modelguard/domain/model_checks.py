@@ -12,7 +12,7 @@ from datetime import datetime
 
 from modelguard.api.aimodel import AIModelSpec, VerifiedRecord
 from modelguard.api.base import ConfigMapKeyReference
-from modelguard.api.trustpolicy import TrustPolicySpec
+from modelguard.api.trustpolicy import TrustedCertificateAuthority, TrustedKey, TrustPolicySpec
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.gates import first_violation
 from modelguard.domain.policy_reading import INVALID, NOT_FOUND
@@ -122,12 +122,20 @@ def missing_card_fields(spec: AIModelSpec, policy: TrustPolicySpec) -> list[str]
 
 
 def signer_still_trusted(record: VerifiedRecord, policy: TrustPolicySpec, now: datetime) -> bool:
-    """The key that signed the verified bytes is still in the policy, not revoked, inside its window."""
-    if record.signer in policy.revoked_keys:
+    """The key (or the CA of the certificate) that signed the verified bytes is still in the policy, not revoked,
+    inside its window. A certificate's signer is recorded as `<CA id>:<subject>`."""
+    by_certificate = ":" in record.signer
+    anchor_id = record.signer.split(":", 1)[0]
+    if anchor_id in policy.revoked_keys:
         return False
-    for key in policy.keys:
-        if key.id == record.signer:
-            return (key.not_before is None or key.not_before <= now) and (key.not_after is None or now <= key.not_after)
+    anchors: list[TrustedKey | TrustedCertificateAuthority] = [
+        *(policy.certificate_authorities if by_certificate else policy.keys)
+    ]
+    for anchor in anchors:
+        if anchor.id == anchor_id:
+            return (anchor.not_before is None or anchor.not_before <= now) and (
+                anchor.not_after is None or now <= anchor.not_after
+            )
     return False
 
 

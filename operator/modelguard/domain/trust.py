@@ -31,6 +31,10 @@ class TrustedKey:
 
     what = "signing key"
 
+    def validate(self) -> None:
+        """Raises VerificationError unless the PEM is a usable trust anchor."""
+        self.public_key()
+
     def usable_at(self, now: datetime) -> VerificationError | None:
         if self.revoked:
             return VerificationError("KeyRevoked", f"{self.what} {self.id!r} is revoked by the TrustPolicy")
@@ -50,14 +54,31 @@ class TrustedCA(TrustedKey):
 
     what = "CA"
 
+    def validate(self) -> None:
+        from modelguard.domain.x509_chain import load_roots
+
+        load_roots(self.pem)
+
+
+def anchor_of(signer: str, anchors: Sequence[TrustedKey]) -> TrustedKey | None:
+    """The key or CA a recorded signer came from: a key's id, or `<CA id>:<certificate subject>`."""
+    for anchor in anchors:
+        if signer == anchor.id if not isinstance(anchor, TrustedCA) else signer.startswith(anchor.id + ":"):
+            return anchor
+    return None
+
 
 def authenticate_chain(
-    cas: Sequence[TrustedCA], chain: Sequence[bytes], check: Callable[[ec.EllipticCurvePublicKey], bool], now: datetime
+    anchors: Sequence[TrustedKey],
+    chain: Sequence[bytes],
+    check: Callable[[ec.EllipticCurvePublicKey], bool],
+    now: datetime,
 ) -> str:
     """`<CA id>:<signing certificate subject>` of the first usable CA the chain leads to and whose signing
     certificate's key verifies the signature; raises the most telling refusal otherwise."""
     from modelguard.domain.x509_chain import load_roots, verify_chain
 
+    cas = [a for a in anchors if isinstance(a, TrustedCA)]
     if not cas:
         raise VerificationError("UnknownSigner", "the bundle is signed with a certificate, and no CA is trusted")
     refusal: VerificationError | None = None
@@ -88,6 +109,8 @@ def authenticate(
     """
     parsed: list[tuple[TrustedKey, ec.EllipticCurvePublicKey]] = []
     for key in keys:
+        if isinstance(key, TrustedCA):  # trusts certificates it issued, not bare keys
+            continue
         try:
             parsed.append((key, key.public_key()))
         except VerificationError:

@@ -35,6 +35,7 @@ from modelguard.domain.ownership import clash_message, controlled_by
 from modelguard.domain.pod_security import template_violations
 from modelguard.domain.policy_reading import read_policy
 from modelguard.domain.rollout import Decision, ModelView, decide
+from modelguard.domain.trust import TrustedCA, TrustedKey, anchor_of
 from modelguard.reconcilers import approvals, model_access, ownership
 from modelguard.reconcilers.context import (
     Context,
@@ -108,8 +109,11 @@ async def _account_not_granted(ctx: Context, body: dict[str, Any]) -> str | None
     return granted(body, public_pem((await ctx.operator_key.get()).public_key()))
 
 
-async def _signature_and_key(ctx: Context, key: Key, model: ModelView, record: VerifiedRecord) -> tuple[bytes, bytes]:
-    """The verified signature (from where it was verified, whatever the spec says now) and its signer's key."""
+async def _signature_and_key(
+    ctx: Context, key: Key, model: ModelView, record: VerifiedRecord
+) -> tuple[bytes, TrustedKey]:
+    """The verified signature (from where it was verified, whatever the spec says now) and the key or CA that
+    trusted its signer."""
     assert model.spec is not None
     signer = record.signer
     reading = read_policy(model.spec.trust_policy, await lookup(ctx, Key("TrustPolicy", "", model.spec.trust_policy)))
@@ -117,11 +121,11 @@ async def _signature_and_key(ctx: Context, key: Key, model: ModelView, record: V
         raise Retry(reading.reason, reading.message)
     policy = reading.spec
     keys = await policy_keys(ctx.kube, ctx.operator_namespace, policy)
-    signer_key = next((k for k in keys if k.id == signer), None)
-    if signer_key is None:
-        raise Retry("SignerNotFound", f"signing key {signer!r} is no longer in the TrustPolicy")
+    anchor = anchor_of(signer, keys)
+    if anchor is None:
+        raise Retry("SignerNotFound", f"the key or CA of signer {signer!r} is no longer in the TrustPolicy")
     verified_spec = as_verified(model.spec, record)
-    return await model_access.signature(ctx, key, verified_spec, tuple(policy.allowed_sources)), signer_key.pem
+    return await model_access.signature(ctx, key, verified_spec, tuple(policy.allowed_sources)), anchor
 
 
 async def _desired(
@@ -139,7 +143,7 @@ async def _desired(
         if problem is not None:
             raise VerificationError("ServiceAccountNotAdmitted", problem)
     keys_map = await _api_keys(ctx, key.namespace, spec)
-    signature, public_pem = await _signature_and_key(ctx, key, model, record)
+    signature, anchor = await _signature_and_key(ctx, key, model, record)
     conf = gateway.nginx_conf(gateway.config_for(spec, authenticated=keys_map is not None))
     creds = model.spec.source.credentials_secret_ref
     facts = workload.WorkloadFacts(
@@ -150,7 +154,8 @@ async def _desired(
         digest=record.digest,
         source=record.source,
         signature_format=model.spec.signature.format,
-        signer=record.signer,
+        signer=anchor.id,  # the key or CA the init container trusts, under the policy's name
+        signed_by_certificate=isinstance(anchor, TrustedCA),
         operator_image=ctx.operator_image,
         credentials_secret=creds.name if creds else None,
         gateway_image=ctx.gateway_image,
@@ -159,7 +164,7 @@ async def _desired(
         model_card=gateway.model_card(spec.model_ref.name, model.spec.version, record.digest, model.spec.card.wire()),
     )
     owner = workload.owner(facts)
-    verification = workload.verify_config(facts, signature, public_pem)
+    verification = workload.verify_config(facts, signature, anchor.pem)
     cache_service = model_cache.service(facts)
     cache_ip = await _cache_address(ctx, key, facts.uid, cache_service)
     facts = replace(facts, verification=verification["metadata"]["name"], cache_url=model_cache.url(cache_ip))

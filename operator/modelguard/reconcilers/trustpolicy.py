@@ -11,6 +11,7 @@ from modelguard.api.condition_types import Cond
 from modelguard.api.trustpolicy import TrustPolicySpec, TrustPolicyStatus
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions
 from modelguard.domain.errors import VerificationError
+from modelguard.domain.trust import TrustedCA
 from modelguard.reconcilers.context import Context, spec_error, write_status
 
 
@@ -28,23 +29,31 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         verdict = Verdict(Cond.READY, "False", "InvalidSpec", spec_error(exc))
     else:
         resolved = await policy_keys(ctx.kube, ctx.operator_namespace, spec)
-        missing = sorted({k.id for k in spec.keys} - {k.id for k in resolved})
+        declared = {k.id for k in spec.keys} | {c.id for c in spec.certificate_authorities}
+        missing = sorted(declared - {k.id for k in resolved})
         invalid = []
         for trusted in resolved:
             try:
-                trusted.public_key()
+                trusted.validate()
             except VerificationError:
                 invalid.append(trusted.id)
         active = [k for k in resolved if not k.revoked and k.id not in invalid]
         if missing or invalid:
             problems = [f"unreadable: {', '.join(missing)}"] if missing else []
-            problems += [f"not ECDSA P-256/P-384/P-521 PEM: {', '.join(invalid)}"] if invalid else []
+            problems += (
+                [f"not ECDSA P-256/P-384/P-521 keys or PEM certificates: {', '.join(invalid)}"] if invalid else []
+            )
             verdict = Verdict(Cond.READY, "False", "InvalidKey", "; ".join(problems))
         elif not active:
-            verdict = Verdict(Cond.READY, "False", "NoUsableKey", "every key is revoked")
+            verdict = Verdict(Cond.READY, "False", "NoUsableKey", "every key and certificate authority is revoked")
         else:
+            cas = sum(1 for k in active if isinstance(k, TrustedCA))
             verdict = Verdict(
-                Cond.READY, "True", "KeysLoaded", f"{len(active)} usable key(s), {len(resolved) - len(active)} revoked"
+                Cond.READY,
+                "True",
+                "KeysLoaded",
+                f"{len(active) - cas} usable key(s), {cas} certificate authorities, "
+                f"{len(resolved) - len(active)} revoked",
             )
     conditions = merge_conditions(status.conditions, [verdict], generation_of(body), ctx.clock())
     await write_status(
