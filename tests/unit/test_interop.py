@@ -104,3 +104,44 @@ def test_shard_serialization_interoperates_both_ways(setup: tuple[Path, Path, Pa
         model_signing.verifying.Config().use_elliptic_key_verifier(public_key=public).verify(copy, ours)
     with pytest.raises(VerificationError, match="DigestMismatch"):
         verify_local(copy, theirs.read_bytes(), [TrustedKey("k", key.public_pem)], NOW)
+
+
+def test_a_single_file_model_verifies_both_ways_and_keeps_its_name(
+    setup: tuple[Path, Path, Path, KeyPair], tmp_path: Path
+) -> None:
+    """model_signing names the one resource of a single-file model "." (issue 16): it verifies here (the file is
+    the subject's name), and what ModelGuard signs for one file verifies in model_signing."""
+    _, private, public, _ = setup
+    artifact = tmp_path / "model.gguf"
+    artifact.write_bytes(b"GGUF" + bytes(range(256)) * 64)
+    theirs, ours = tmp_path / "theirs.sig", tmp_path / "ours.sig"
+    signed = run(MODEL_SIGNING, "sign", "key", str(artifact), "--private_key", str(private), "--signature", str(theirs))
+    assert signed.returncode == 0, signed.stderr
+    assert run(MODELGUARD, "verify", "--key", str(public), "--signature", str(theirs), str(artifact)).returncode == 0
+    assert run(MODELGUARD, "sign", "--key", str(private), "--signature", str(ours), str(artifact)).returncode == 0
+    checked = run(MODEL_SIGNING, "verify", "key", str(artifact), "--public_key", str(public), "--signature", str(ours))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    renamed = tmp_path / "model.bin"  # the same bytes under a name a loader opens with pickle
+    shutil.copy(artifact, renamed)
+    result = run(MODELGUARD, "verify", "--key", str(public), "--signature", str(theirs), str(renamed))
+    assert result.returncode == 1 and "MissingFile" in result.stdout
+
+
+def test_ignored_paths_and_a_signature_inside_the_model_are_honoured(
+    setup: tuple[Path, Path, Path, KeyPair], tmp_path: Path
+) -> None:
+    model, private, public, _ = setup
+    (model / "notes.txt").write_text("not part of the model")
+    inside = model / "model.sig"
+    signed = run(
+        MODEL_SIGNING, "sign", "key", str(model), "--private_key", str(private), "--signature", str(inside),
+        "--ignore-paths", str(model / "notes.txt"),
+    )  # fmt: skip
+    assert signed.returncode == 0, signed.stderr
+    result = run(MODELGUARD, "verify", "--key", str(public), "--signature", str(inside), str(model))
+    assert result.returncode == 0, result.stdout  # neither the notes nor the signature count as unsigned
+    (model / "notes.txt").write_text("changed: still ignored")
+    assert run(MODELGUARD, "verify", "--key", str(public), "--signature", str(inside), str(model)).returncode == 0
+    (model / "new.bin").write_bytes(b"x")
+    result = run(MODELGUARD, "verify", "--key", str(public), "--signature", str(inside), str(model))
+    assert result.returncode == 1 and "UnsignedFile" in result.stdout

@@ -99,7 +99,7 @@ def sign_main(args: argparse.Namespace) -> int:
         print(f"cannot sign: {exc.reason}: {exc.message}", file=sys.stderr)
         return 1
     name = model.resolve().name
-    payload = build_statement(name, serialization, result.resources)
+    payload = build_statement(name, serialization, result.resources, single_file=model.is_file())
     bundle = build_bundle(payload, crypto.sign_dsse(key, payload), crypto.key_hint(key.public_key()), certificates)
     signature.write_bytes(bundle)
     print(f"signed {result.files} file(s), {result.bytes} bytes in {result.seconds:.2f}s -> {signature}")

@@ -31,6 +31,7 @@ BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 DEFAULT_IGNORES = (".git", ".gitignore", ".github", ".gitattributes")
 
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+SINGLE_FILE = "."  # model_signing's resource name for a model that is one file
 MAX_RESOURCES = 100_000
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _SHARD = re.compile(r"^(?P<path>.+):(?P<start>0|[1-9][0-9]{0,18}):(?P<end>0|[1-9][0-9]{0,18})$")
@@ -316,6 +317,10 @@ def parse_statement(payload: bytes) -> SignedManifest:
         raise VerificationError("MalformedSignature", "statement lists no resources")
     if len(entries) > MAX_RESOURCES:
         raise VerificationError("MalformedSignature", f"statement lists more than {MAX_RESOURCES} resources")
+    name = subject.get("name")
+    if len(entries) == 1 and isinstance(entries[0], dict) and entries[0].get("name") == SINGLE_FILE:
+        # model_signing names the one resource of a single-file model "."; the file is the subject's name
+        entries = [{**entries[0], "name": safe_relative_path(name if isinstance(name, str) else "")}]
     resources = tuple(_resource(e, serialization) for e in entries)
     names = [r.name for r in resources]
     if len(set(names)) != len(names):
@@ -323,7 +328,6 @@ def parse_statement(payload: bytes) -> SignedManifest:
     computed = root_digest(resources)
     if computed != expected:
         raise VerificationError("MalformedSignature", "subject digest does not match the listed resources")
-    name = subject.get("name")
     return SignedManifest(
         model_name=name if isinstance(name, str) else "",
         serialization=serialization,
@@ -332,9 +336,14 @@ def parse_statement(payload: bytes) -> SignedManifest:
     )
 
 
-def build_statement(model_name: str, serialization: Serialization, resources: Mapping[str, Resource]) -> bytes:
-    """The canonical statement for a set of resources (sorted as model_signing sorts them)."""
+def build_statement(
+    model_name: str, serialization: Serialization, resources: Mapping[str, Resource], single_file: bool = False
+) -> bytes:
+    """The canonical statement for a set of resources (sorted as model_signing sorts them). A single-file model's
+    one resource is named "." as model_signing names it (the subject carries the file's name)."""
     ordered = tuple(sorted(resources.values(), key=Resource.sort_key))
+    if single_file and serialization.method == "files":
+        ordered = tuple(Resource(SINGLE_FILE, r.digest) for r in ordered)
     doc = {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": model_name, "digest": {"sha256": root_digest(ordered)}}],
