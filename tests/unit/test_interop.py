@@ -145,3 +145,25 @@ def test_ignored_paths_and_a_signature_inside_the_model_are_honoured(
     (model / "new.bin").write_bytes(b"x")
     result = run(MODELGUARD, "verify", "--key", str(public), "--signature", str(inside), str(model))
     assert result.returncode == 1 and "UnsignedFile" in result.stdout
+
+
+def test_verify_takes_ignore_paths_as_model_signing_does(
+    setup: tuple[Path, Path, Path, KeyPair], tmp_path: Path
+) -> None:
+    """--ignore-paths at verification (absolute or relative to the working directory), and a signature copied
+    into the model directory after signing, are left out in both tools."""
+    model, private, public, _ = setup
+    outside = tmp_path / "model.sig"
+    assert run(MODELGUARD, "sign", "--key", str(private), "--signature", str(outside), str(model)).returncode == 0
+    inside = model / "model.sig"
+    shutil.copy(outside, inside)  # not recorded as ignored: it was signed elsewhere
+    (model / "README.local").write_text("added after signing")
+    for tool in ("modelguard", "model_signing"):
+        if tool == "modelguard":
+            base = [MODELGUARD, "verify", "--key", str(public), "--signature", str(inside)]
+        else:
+            base = [MODEL_SIGNING, "verify", "key", "--public_key", str(public), "--signature", str(inside)]
+        refused = run(*base, str(model))
+        assert refused.returncode != 0, tool  # README.local is not signed
+        accepted = run(*base, "--ignore-paths", str(model / "README.local"), str(model))
+        assert accepted.returncode == 0, (tool, accepted.stdout, accepted.stderr)

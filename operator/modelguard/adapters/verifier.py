@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -70,12 +70,18 @@ def verify_local(
     progress: Progress | None = None,
     use_mmap: bool = False,
     cas: Sequence[TrustedCA] = (),
+    ignore: Sequence[str] = (),
 ) -> Verified:
+    """`ignore`: paths (relative to the model) left out besides those the signature records, as
+    model_signing's --ignore-paths at verification."""
     if format == "detached":
         return _verify_detached(model, signature, keys, now, expect_digest, progress)
     signer, manifest = authenticate_bundle(signature, keys, now, cas)
     check_expected(manifest, expect_digest)
-    result = hash_model(model, manifest.serialization, workers=workers, progress=progress, use_mmap=use_mmap)
+    serialization = manifest.serialization
+    if ignore:
+        serialization = replace(serialization, ignore_paths=(*serialization.ignore_paths, *ignore))
+    result = hash_model(model, serialization, workers=workers, progress=progress, use_mmap=use_mmap)
     compare(manifest, result.resources)
     return Verified(manifest.digest, signer, result.files, result.bytes, result.seconds)
 

@@ -50,6 +50,15 @@ def add_parser(commands: Any) -> None:
         "method); the signer is shown as ID:<certificate subject> (repeatable; without ID, ca-<fingerprint>)",
     )
     parser.add_argument("--signature", type=Path, required=True, help="signature bundle (or detached signature)")
+    parser.add_argument(
+        "--ignore-paths",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="leave this path of the model out (absolute, or relative to the current directory, as model_signing "
+        "takes it; repeatable); the signature file is left out when it lies inside the model",
+    )
     parser.add_argument("--format", choices=["model-signing", "detached"], default="model-signing")
     parser.add_argument("--expect-digest", default=None, help="fail unless the signed model digest is this one")
     parser.add_argument("--workers", type=int, default=None, help="hashing threads (default: CPU count, max 8)")
@@ -182,6 +191,17 @@ def trusted_key(value: str) -> TrustedKey:
     return TrustedKey(id=name or "sha256:" + crypto.key_hint(public)[:16], pem=pem)
 
 
+def ignored_paths(model: Path, paths: list[Path]) -> list[str]:
+    """Paths inside the model, relative to it, as model_signing resolves --ignore-paths (others are dropped)."""
+    root = model.resolve()
+    out = []
+    for path in paths:
+        candidate = (path if path.is_absolute() else Path.cwd() / path).resolve()
+        if candidate != root and root in candidate.parents:
+            out.append(candidate.relative_to(root).as_posix())
+    return out
+
+
 def trusted_ca(value: str) -> TrustedCA:
     """`ID=PATH` or `PATH` (named ca-<first 16 hex of the SHA-256 of the PEM>)."""
     name, sep, path = value.partition("=")
@@ -237,6 +257,7 @@ def main(args: argparse.Namespace) -> int:
             progress=_Progress(not args.quiet),
             use_mmap=True,  # a short-lived process: a file truncated under it fails closed
             cas=cas,
+            ignore=ignored_paths(model, [*args.ignore_paths, args.signature]),
         )
     except VerificationError as exc:
         print(f"not verified: {exc.reason}: {exc.message}")
