@@ -103,7 +103,9 @@ async def loop_lag(model: Path, signature: bytes, keys: list[TrustedKey]) -> tup
             lags.append((time.perf_counter() - start - 0.01) * 1000)
 
     task = asyncio.create_task(ticker())
-    await verifier.verify(Fetch(f"file://{model}", "model-signing", keys, datetime.now(UTC)), signature)
+    await verifier.verify(
+        Fetch(f"file://{model}", "model-signing", keys, datetime.now(UTC)), signature, allowed=(f"file://{model}",)
+    )
     done = True
     await task
     lags.sort()

@@ -67,12 +67,22 @@ def sign_dsse(key: ec.EllipticCurvePrivateKey, payload: bytes) -> bytes:
     return key.sign(pae(PAYLOAD_TYPE, payload), ec.ECDSA(_hash_for(key.public_key())))
 
 
+def pae_v02(payload: bytes) -> bytes:
+    """The pre-authentication encoding model_signing 0.2 signed (a bug: the payload's Python repr, "DSSEV1"),
+    which model_signing 1.1.1 still verifies. It is still injective in the payload: nothing else verifies."""
+    return f"DSSEV1 {len(PAYLOAD_TYPE)} {PAYLOAD_TYPE} {len(payload)} {payload!r}".encode()
+
+
 def verify_dsse(key: ec.EllipticCurvePublicKey, payload: bytes, signature: bytes) -> bool:
-    try:
-        key.verify(signature, pae(PAYLOAD_TYPE, payload), ec.ECDSA(_hash_for(key)))
-    except InvalidSignature:
-        return False
-    return True
+    """DSSE v1 over the payload; failing that, model_signing 0.2's encoding with SHA-256 (its bundles said
+    nothing else about their version, and model_signing 1.1.1 verifies them the same way)."""
+    for encoded, digest in ((pae(PAYLOAD_TYPE, payload), _hash_for(key)), (pae_v02(payload), hashes.SHA256())):
+        try:
+            key.verify(signature, encoded, ec.ECDSA(digest))
+        except InvalidSignature:
+            continue
+        return True
+    return False
 
 
 def decode_detached(raw: bytes) -> bytes:

@@ -32,6 +32,7 @@ DEFAULT_IGNORES = (".git", ".gitignore", ".github", ".gitattributes")
 
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
 SINGLE_FILE = "."  # model_signing's resource name for a model that is one file
+PREDICATE_TYPE_V02 = "https://model_signing/Digests/v0.1"  # model_signing 0.2's statements
 MAX_RESOURCES = 100_000
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _SHARD = re.compile(r"^(?P<path>.+):(?P<start>0|[1-9][0-9]{0,18}):(?P<end>0|[1-9][0-9]{0,18})$")
@@ -299,6 +300,8 @@ def parse_statement(payload: bytes) -> SignedManifest:
         raise VerificationError("MalformedSignature", "signed payload is not valid JSON") from None
     if not isinstance(doc, dict) or doc.get("_type") != STATEMENT_TYPE:
         raise VerificationError("MalformedSignature", "signed payload is not an in-toto v1 statement")
+    if doc.get("predicateType") == PREDICATE_TYPE_V02:
+        return _manifest_v02(doc)
     if doc.get("predicateType") != PREDICATE_TYPE:
         raise VerificationError("UnsupportedPredicate", f"predicate type {str(doc.get('predicateType'))[:100]!r}")
     subjects = doc.get("subject")
@@ -333,6 +336,30 @@ def parse_statement(payload: bytes) -> SignedManifest:
         serialization=serialization,
         resources=resources,
         root_digest=computed,
+    )
+
+
+def _manifest_v02(doc: dict[str, Any]) -> SignedManifest:
+    """A model_signing 0.2 statement (still verified by model_signing 1.1.1): one subject per file with its
+    SHA-256, no serialization record (whole files, no symlinks, git paths ignored as the CLI defaults)."""
+    subjects = doc.get("subject")
+    if not isinstance(subjects, list) or not subjects or len(subjects) > MAX_RESOURCES:
+        raise VerificationError("MalformedSignature", "a model_signing 0.2 statement lists its files as subjects")
+    serialization = Serialization()
+    entries = []
+    for subject in subjects:
+        if not isinstance(subject, dict) or not isinstance(subject.get("digest"), dict):
+            raise VerificationError("MalformedSignature", "subject entry is not an object with a digest")
+        algorithm = (subject.get("annotations") or {}).get("actual_hash_algorithm", "file-sha256")
+        if algorithm != "file-sha256":
+            raise VerificationError("UnsupportedAlgorithm", f"subject digest algorithm {str(algorithm)[:40]!r}")
+        entries.append({"name": subject.get("name"), "algorithm": "sha256", "digest": subject["digest"].get("sha256")})
+    resources = tuple(_resource(e, serialization) for e in entries)
+    if len({r.name for r in resources}) != len(resources):
+        raise VerificationError("MalformedSignature", "statement lists a file twice")
+    ordered = tuple(sorted(resources, key=Resource.sort_key))
+    return SignedManifest(
+        model_name="", serialization=serialization, resources=ordered, root_digest=root_digest(ordered)
     )
 
 
