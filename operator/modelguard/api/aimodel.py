@@ -234,7 +234,10 @@ class VerifiedRecord(KubeModel):
     )
     source: str = Field(description="The source URI the bytes were verified at.")
     signature: str = Field(description="Where the signature came from (bundle URI or configmap/NAME/KEY).")
-    signer: str = Field(description="Id of the TrustPolicy key that signed it.")
+    signer: str = Field(
+        description="Who signed it: the id of the TrustPolicy key, or <CA id>:<signing certificate subject> for a "
+        "model signed with a certificate."
+    )
     files: int = Field(description="Number of files verified.", ge=0)
     bytes: int = Field(description="Total bytes hashed.", ge=0)
     duration_seconds: float = Field(description="How long verification took.", ge=0)
