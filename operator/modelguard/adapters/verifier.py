@@ -16,6 +16,7 @@ from typing import Literal
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from modelguard.adapters.hashing import Progress, hash_model, hash_range
+from modelguard.adapters.sigstore_keyless import KeylessTrust, verify_keyless
 from modelguard.domain.crypto import decode_detached, verify_detached, verify_dsse
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.manifest_check import compare
@@ -33,10 +34,17 @@ class Verified:
 
 
 def authenticate_bundle(
-    raw: bytes, keys: list[TrustedKey], now: datetime, cas: Sequence[TrustedCA] = ()
+    raw: bytes,
+    keys: list[TrustedKey],
+    now: datetime,
+    cas: Sequence[TrustedCA] = (),
+    keyless: KeylessTrust | None = None,
 ) -> tuple[str, SignedManifest]:
     """(signer, signed manifest) of an authentic model_signing bundle: signed with a trusted key (the key's
     id), or with a certificate chaining to a trusted CA (`<CA id>:<certificate subject>`)."""
+    if keyless is not None:  # Sigstore: the signer is an identity, not a key or CA we hold
+        signer, payload = verify_keyless(raw, keyless)
+        return signer, parse_statement(payload)
     bundle = parse_bundle(raw)
 
     def check(pub: ec.EllipticCurvePublicKey) -> bool:
@@ -71,12 +79,13 @@ def verify_local(
     use_mmap: bool = False,
     cas: Sequence[TrustedCA] = (),
     ignore: Sequence[str] = (),
+    keyless: KeylessTrust | None = None,
 ) -> Verified:
     """`ignore`: paths (relative to the model) left out besides those the signature records, as
     model_signing's --ignore-paths at verification."""
     if format == "detached":
         return _verify_detached(model, signature, keys, now, expect_digest, progress)
-    signer, manifest = authenticate_bundle(signature, keys, now, cas)
+    signer, manifest = authenticate_bundle(signature, keys, now, cas, keyless)
     check_expected(manifest, expect_digest)
     serialization = manifest.serialization
     if ignore:

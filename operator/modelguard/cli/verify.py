@@ -20,6 +20,7 @@ from modelguard.adapters.fetch import clear, fetch_model
 from modelguard.adapters.http import HttpClient
 from modelguard.adapters.model_sources import SourceSettings
 from modelguard.adapters.oci import Credentials
+from modelguard.adapters.sigstore_keyless import KeylessTrust
 from modelguard.adapters.verification_service import ssl_context
 from modelguard.adapters.verifier import authenticate_bundle, check_expected, verify_local
 from modelguard.domain import crypto
@@ -48,6 +49,17 @@ def add_parser(commands: Any) -> None:
         metavar="[ID=]PATH",
         help="trusted CA certificates (PEM) for models signed with a certificate (model_signing's certificate "
         "method); the signer is shown as ID:<certificate subject> (repeatable; without ID, ca-<fingerprint>)",
+    )
+    parser.add_argument("--identity", default=None, help="Sigstore keyless: the signer identity the certificate names")
+    parser.add_argument(
+        "--identity-provider", default=None, metavar="URL", help="Sigstore keyless: the OIDC issuer of --identity"
+    )
+    parser.add_argument(
+        "--trust-config",
+        type=Path,
+        default=None,
+        help="Sigstore keyless: a client trust configuration (JSON) for a private Sigstore; default: the public-good "
+        "trust root sigstore-python ships (verified offline)",
     )
     parser.add_argument("--signature", type=Path, required=True, help="signature bundle (or detached signature)")
     parser.add_argument(
@@ -140,7 +152,12 @@ def _credentials(directory: Path | None) -> Credentials | None:
 
 
 def _fetch(
-    args: argparse.Namespace, signature: bytes, keys: list[TrustedKey], cas: list[TrustedCA], now: datetime
+    args: argparse.Namespace,
+    signature: bytes,
+    keys: list[TrustedKey],
+    cas: list[TrustedCA],
+    keyless: KeylessTrust | None,
+    now: datetime,
 ) -> Path:
     """Authenticate the signature, then fetch exactly the files it lists (verification follows). Returns what
     to verify: the directory, or for a detached signature the one file fetched into it."""
@@ -155,7 +172,7 @@ def _fetch(
         name = args.source.rstrip("/").rsplit("/", 1)[-1].split("@")[0] or "model"
         manifest = SignedManifest(name, Serialization(), (Resource(name, ""),))
     else:
-        _, manifest = authenticate_bundle(signature, keys, now, cas)
+        _, manifest = authenticate_bundle(signature, keys, now, cas, keyless)
         check_expected(manifest, args.expect_digest)
     credentials = _credentials(args.credentials)
     deadline = time.monotonic() + args.wait
@@ -218,12 +235,23 @@ def trusted_ca(value: str) -> TrustedCA:
 
 
 def main(args: argparse.Namespace) -> int:
-    if not args.key and not args.certificate_chain:
-        print("not verified: Usage: give --key or --certificate-chain (what to trust)")
+    methods = [bool(args.key), bool(args.certificate_chain), bool(args.identity or args.identity_provider)]
+    if sum(methods) != 1 or bool(args.identity) != bool(args.identity_provider):
+        print(
+            "not verified: Usage: give one of --key, --certificate-chain, or --identity with --identity-provider "
+            "(what to trust)"
+        )
         return 2
     try:
         keys = [trusted_key(value) for value in args.key]
         cas = [trusted_ca(value) for value in args.certificate_chain]
+        keyless = (
+            KeylessTrust(
+                args.identity, args.identity_provider, args.trust_config.read_bytes() if args.trust_config else None
+            )
+            if args.identity
+            else None
+        )
         signature = unpack_signature(Path(args.signature).read_bytes())  # the operator ships it gzipped
     except OSError as exc:
         print(f"not verified: Unreadable: {exc.filename}: {exc.strerror}")
@@ -238,7 +266,7 @@ def main(args: argparse.Namespace) -> int:
             print("not verified: Usage: --source needs --fetch-into")
             return 2
         try:
-            model = _fetch(args, signature, keys, cas, now)
+            model = _fetch(args, signature, keys, cas, keyless, now)
         except (VerificationError, Retry) as exc:
             print(f"not verified: {exc.reason}: {exc.message}")
             return 1
@@ -258,6 +286,7 @@ def main(args: argparse.Namespace) -> int:
             use_mmap=True,  # a short-lived process: a file truncated under it fails closed
             cas=cas,
             ignore=ignored_paths(model, [*args.ignore_paths, args.signature]),
+            keyless=keyless,
         )
     except VerificationError as exc:
         print(f"not verified: {exc.reason}: {exc.message}")
