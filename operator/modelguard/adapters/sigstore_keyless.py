@@ -28,9 +28,14 @@ class KeylessTrust:
 def verify_keyless(raw: bytes, trust: KeylessTrust) -> tuple[str, bytes]:
     """(signer, signed payload) of a bundle whose Sigstore verification passes; raises VerificationError."""
     logging.getLogger("sigstore").setLevel(logging.ERROR)  # "offline mode" notices are not findings
-    from sigstore.errors import Error as SigstoreError
-    from sigstore.models import Bundle, ClientTrustConfig, InvalidBundle
-    from sigstore.verify import Verifier, policy
+    try:
+        from sigstore.errors import Error as SigstoreError
+        from sigstore.models import Bundle, ClientTrustConfig, InvalidBundle
+        from sigstore.verify import Verifier, policy
+    except ImportError:
+        raise VerificationError(
+            "UnsupportedSource", "Sigstore verification needs sigstore-python: pip install 'modelguard[sigstore]'"
+        ) from None
 
     try:
         config = (
