@@ -141,3 +141,16 @@ def _shipped_trust_config(host: str, tmp_path: Path) -> Path:
     path = tmp_path / f"{host}.json"
     path.write_text(json.dumps(doc))
     return path
+
+
+def test_without_sigstore_python_keyless_is_refused_with_how_to_get_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    for name in [m for m in sys.modules if m == "sigstore" or m.startswith("sigstore.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sigstore", None)  # not installed: the import raises ImportError
+    _, rest = _keyless("v1.1.0-sigstore", tmp_path)
+    assert cli(["verify", *IDENTITY, *rest]) == 1
+    assert "pip install 'modelguard[sigstore]'" in capsys.readouterr().out
