@@ -81,3 +81,38 @@ def test_drift_reverted_by_a_pass_whose_status_write_failed_is_reported_by_the_n
     drift_reported(ctx, KEY)
     assert drift_to_report(ctx, KEY, []) == []
     assert drift_to_report(ctx, Key("AIDeployment", "other", "svc"), []) == []
+
+
+def test_a_pass_stops_writing_children_once_its_aideployment_is_deleted() -> None:
+    """Found in make test (1 in 5): a pass that began before a decommission deleted the AIDeployment went on
+    applying its children and re-created one after the decommission had confirmed it gone."""
+    import pytest
+
+    from modelguard.domain.errors import Retry
+    from modelguard.reconcilers.aideployment import _apply
+
+    class DeletedMidway(FakeKube):
+        def __init__(self, store: Store) -> None:
+            super().__init__()
+            self.store, self.applied = store, []
+
+        async def get(self, res: Any, namespace: str | None, name: str) -> dict[str, Any] | None:
+            return None
+
+        async def apply(self, res: Any, obj: dict[str, Any]) -> dict[str, Any]:
+            self.applied.append(obj["metadata"]["name"])
+            self.store.remove(KEY)  # the watch event of the decommission's DELETE arrives
+            return obj
+
+    store = Store()
+    store.upsert(KEY, {"metadata": {"name": "svc", "namespace": "team", "uid": "uid-1"}})
+    kube = DeletedMidway(store)
+    ctx = Context(kube=kube, store=store, events=None, verifier=None)  # type: ignore[arg-type]
+    children = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": n, "namespace": "team"}}
+        for n in ("svc-a", "svc-b", "svc-c")
+    ]
+    with pytest.raises(Retry) as stopped:
+        asyncio.run(_apply(ctx, KEY, "uid-1", children, []))
+    assert stopped.value.reason == "OwnerGone"
+    assert kube.applied == ["svc-a"]  # nothing after the owner was gone

@@ -186,6 +186,15 @@ async def _desired(
     return objects
 
 
+def _still_owner(ctx: Context, key: Key, uid: str) -> None:
+    """Stop writing children once the AIDeployment is deleted or being deleted (the watch cache learns it within
+    milliseconds): a pass that began before a decommission deleted it must not re-create what it deleted."""
+    body = ctx.store.get(key)
+    meta = (body or {}).get("metadata") or {}
+    if body is None or meta.get("uid") != uid or meta.get("deletionTimestamp"):
+        raise Retry("OwnerGone", f"{key.name} was deleted while its children were being applied")
+
+
 async def _cache_address(ctx: Context, key: Key, uid: str, service: dict[str, Any]) -> str:
     """The model cache Service's cluster IP, which the model server pods fetch from: its Service is applied
     first when it does not exist yet (after the same name check as every child)."""
@@ -195,6 +204,7 @@ async def _cache_address(ctx: Context, key: Key, uid: str, service: dict[str, An
         clashes = await ownership.foreign(ctx, key.namespace, uid, [service])
         if clashes:
             raise VerificationError("NameConflict", clash_message(clashes))
+        _still_owner(ctx, key, uid)
         live = await ctx.kube.apply(BY_CHILD_KIND["Service"], service)
     ip = str((live.get("spec") or {}).get("clusterIP") or "")
     if ip in ("", "None"):
@@ -214,6 +224,7 @@ async def _apply(ctx: Context, key: Key, uid: str, objects: list[dict[str, Any]]
     for obj in objects:
         ref = f"{obj['kind']}/{obj['metadata']['name']}"
         children.append(ref)
+        _still_owner(ctx, key, uid)
         live = ctx.store.get(Key(obj["kind"], key.namespace, obj["metadata"]["name"]))
         changed = [DELETED] if live is None else differences(comparable(obj), live)
         # fields someone else added (hostNetwork, hostPath, privileged): apply would leave them, replace removes
