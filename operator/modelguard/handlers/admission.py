@@ -13,6 +13,7 @@ from modelguard.adapters.audit_log import AuditUnavailable
 from modelguard.adapters.cache import Key
 from modelguard.adapters.kube import KubeError, may
 from modelguard.adapters.metrics import Metrics
+from modelguard.adapters.resources import BY_KIND
 from modelguard.admission.change_audit import audit_change, prompt_details, prompt_hash
 from modelguard.admission.requesters import record_deletion_requester, requester_of
 from modelguard.admission.stamps import grant_for, last_change_for, restore_stamp, stamp_for
@@ -159,8 +160,11 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
             ns = namespace or ""
             namespace_body = await _lookup(runtime, Key("Namespace", "", ns))
             labels = (namespace_body or {}).get("metadata", {}).get("labels") if namespace_body else None
-            policy = await _lookup(runtime, Key("TrustPolicy", "", str(spec.get("trustPolicy", ""))))
-            _answer(review_model(dict(spec), ns, labels, policy), warnings)
+            policy_key = Key("TrustPolicy", "", str(spec.get("trustPolicy", "")))
+            review = review_model(dict(spec), ns, labels, await _lookup(runtime, policy_key))
+            if review.denials:  # the cache may lag a policy change made a moment ago: deny on the API's copy only
+                review = review_model(dict(spec), ns, labels, await _fresh(runtime, policy_key))
+            _answer(review, warnings)
         await _audit(runtime, "AIModel", body, userinfo, kwargs)
 
     @kopf.on.validate(GROUP, "aideployments", id=AIDEPLOYMENTS_HOOK, registry=registry)
@@ -201,6 +205,14 @@ async def _lookup(runtime: Runtime, key: Key) -> dict[str, Any] | None:
     try:
         return await lookup(runtime.context, key)
     except KubeError as exc:  # fail closed, with the reason
+        raise kopf.AdmissionError(f"cannot read {key.kind} {key.name!r} ({exc.reason}); try again", code=503) from None
+
+
+async def _fresh(runtime: Runtime, key: Key) -> dict[str, Any] | None:
+    """The object as the API has it now (not the watch cache); fail closed when it cannot be read."""
+    try:
+        return await runtime.kube.get(BY_KIND[key.kind], key.namespace or None, key.name)
+    except KubeError as exc:
         raise kopf.AdmissionError(f"cannot read {key.kind} {key.name!r} ({exc.reason}); try again", code=503) from None
 
 
