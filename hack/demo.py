@@ -182,7 +182,8 @@ def main() -> int:
             peers = ", ".join(json.dumps(p, separators=(",", ":")) for p in rule["to"])
             print(f"  egress to port {rule['ports'][0]['port']} of {peers} (its model cache, and nothing else)")
         cache = get(plane, "networkpolicy", "risk", "fraud-scorer-model-cache")["spec"]
-        print(f"  model cache (the one pod that fetches from the source): {len(cache['egress'])} egress rules declared")
+        declared = len(cache.get("egress") or [])  # the API server drops an empty list
+        print(f"  model cache (the one pod that fetches from the source): {declared} egress rules declared")
         pod = deployment["spec"]["template"]["spec"]
         print(
             f"  pod: automountServiceAccountToken={pod['automountServiceAccountToken']}, runAsNonRoot="
