@@ -14,6 +14,7 @@ from typing import Any
 from modelguard.adapters.kube import Kube
 from modelguard.adapters.oci import Credentials
 from modelguard.adapters.resources import CONFIGMAPS, SECRETS
+from modelguard.api import trustpolicy as api
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.trust import TrustedCA, TrustedKey
@@ -61,31 +62,25 @@ async def registry_credentials(kube: Kube, namespace: str, name: str, host: str 
 
 async def policy_keys(kube: Kube, operator_namespace: str, policy: TrustPolicySpec) -> list[TrustedKey]:
     """The policy's trust anchors, keys and certificate authorities (TrustedCA), with PEMs resolved (inline or
-    from Secrets in the operator's namespace)."""
-    keys = []
+    from Secrets in the operator's namespace); one whose Secret is missing is left out (the TrustPolicy's status
+    reports it)."""
     revoked = set(policy.revoked_keys)
-    for key in policy.keys:
+    anchors: list[TrustedKey] = []
+    declared: list[tuple[type[TrustedKey], api.TrustedKey | api.TrustedCertificateAuthority, str | None]] = [
+        *((TrustedKey, k, k.public_key) for k in policy.keys),
+        *((TrustedCA, c, c.certificates) for c in policy.certificate_authorities),
+    ]
+    for kind, anchor, inline in declared:
         pem: bytes | None
-        if key.public_key is not None:
-            pem = key.public_key.encode()
+        if inline is not None:
+            pem = inline.encode()
         else:
-            assert key.secret_ref is not None
-            secret = await kube.get(SECRETS, operator_namespace, key.secret_ref.name)
-            pem = _decode(secret, key.secret_ref.key) if secret else None
-            if pem is None:
-                continue  # the TrustPolicy's status reports the missing key
-        keys.append(TrustedKey(key.id, pem, key.not_before, key.not_after, key.id in revoked))
-    for ca in policy.certificate_authorities:
-        if ca.certificates is not None:
-            pem = ca.certificates.encode()
-        else:
-            assert ca.secret_ref is not None
-            secret = await kube.get(SECRETS, operator_namespace, ca.secret_ref.name)
-            pem = _decode(secret, ca.secret_ref.key) if secret else None
-            if pem is None:
-                continue
-        keys.append(TrustedCA(ca.id, pem, ca.not_before, ca.not_after, ca.id in revoked))
-    return keys
+            assert anchor.secret_ref is not None
+            secret = await kube.get(SECRETS, operator_namespace, anchor.secret_ref.name)
+            pem = _decode(secret, anchor.secret_ref.key) if secret else None
+        if pem is not None:
+            anchors.append(kind(anchor.id, pem, anchor.not_before, anchor.not_after, anchor.id in revoked))
+    return anchors
 
 
 async def configmap_value(kube: Kube, namespace: str, name: str, key: str) -> bytes:
