@@ -191,6 +191,12 @@ def _mount_token(api: KubeTestClient, ns: str) -> None:
     api.core.patch_namespaced_service_account("svc-model", ns, {"automountServiceAccountToken": True})
 
 
+def _remove_token_setting(api: KubeTestClient, ns: str) -> None:
+    """A removed field belongs to no field manager afterwards; unset, pods mount the token again."""
+    patch = [{"op": "remove", "path": "/automountServiceAccountToken"}]  # a list: sent as a JSON patch
+    api.core.patch_namespaced_service_account("svc-model", ns, patch)
+
+
 def _run_as_root(api: KubeTestClient, ns: str) -> None:
     patch = {"spec": {"template": {"spec": {"securityContext": {"runAsNonRoot": False, "runAsUser": 0}}}}}
     api.apps.patch_namespaced_deployment("svc", ns, patch)
@@ -209,6 +215,13 @@ DRIFT = {
     ),
     "service-account-token": (
         _mount_token,
+        "ServiceAccount/svc-model",
+        lambda api, ns: (
+            api.core.read_namespaced_service_account("svc-model", ns).automount_service_account_token is False
+        ),
+    ),
+    "service-account-token-setting-removed": (
+        _remove_token_setting,
         "ServiceAccount/svc-model",
         lambda api, ns: (
             api.core.read_namespaced_service_account("svc-model", ns).automount_service_account_token is False

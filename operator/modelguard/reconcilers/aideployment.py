@@ -212,7 +212,9 @@ async def _cache_address(ctx: Context, key: Key, uid: str, service: dict[str, An
     return ip
 
 
-async def _apply(ctx: Context, key: Key, uid: str, objects: list[dict[str, Any]], previous: list[str]) -> Applied:
+async def _apply(
+    ctx: Context, key: Key, uid: str, objects: list[dict[str, Any]], previous: list[str], ours_changed: bool = False
+) -> Applied:
     """Apply what is missing or different. Drift is what someone else did: a child we had applied that is gone,
     a difference in a field another field manager wrote, unsafe fields someone added; a difference only our
     own writes explain (the owner's spec changed) is applied without a word.
@@ -233,8 +235,10 @@ async def _apply(ctx: Context, key: Key, uid: str, objects: list[dict[str, Any]]
             continue
         if live is None:
             theirs = changed if ref in previous else []  # deleted by someone, not yet created by us
-        else:
+        elif ours_changed:  # the owner's spec or the served digest moved: only other managers' fields are drift
             theirs = by_others(changed, live.get(FOREIGN_FIELDS) or [])
+        else:  # nothing of ours changed: every difference is someone else's, even a removed field nobody owns now
+            theirs = changed if ref in previous else []
         if theirs or unsafe:
             drift.append(summarize(obj["kind"], obj["metadata"]["name"], theirs + unsafe))
         if unsafe:
@@ -372,7 +376,8 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
             if decision.action == "Keep" and decision.reason == "AwaitingApproval":  # a change not approved yet
                 live_service = ctx.store.get(Key("Service", key.namespace, workload.names(key.name)["service"]))
                 objects = workload.keep_approved(objects, deployed, live_service)
-            result = await _apply(ctx, key, body["metadata"]["uid"], objects, current.children)
+            ours_changed = current.observed_generation != generation_of(body) or decision.digest != served
+            result = await _apply(ctx, key, body["metadata"]["uid"], objects, current.children, ours_changed)
         except VerificationError as exc:
             decision = Decision("Hold", None, exc.reason, exc.message) if served is None else decision
             enforced = Verdict(Cond.POLICY_ENFORCED, "False", exc.reason, exc.message)
