@@ -14,6 +14,7 @@ from pathlib import Path
 from modelguard.adapters.hashing import CHUNK, scan_model
 from modelguard.adapters.model_sources import SourceSettings, _auth_headers, local_path
 from modelguard.adapters.oci import Credentials, Reference, Registry
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.statement import SignedManifest, safe_relative_path
 
@@ -74,7 +75,7 @@ def fetch_model(
                 with registry.blob(ref.repository, layer.digest) as response:
                     total += _copy_stream(response, _target(into, layer.path))
         return total
-    raise VerificationError("InvalidSource", f"unsupported source scheme {scheme!r}")
+    raise VerificationError(Reason.INVALID_SOURCE, f"unsupported source scheme {scheme!r}")
 
 
 def clear(directory: Path) -> None:

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.statement import Resource, Serialization
 
@@ -52,11 +53,11 @@ def scan_model(root: Path, *, allow_symlinks: bool = False, ignore: Sequence[str
     try:
         root_stat = os.stat(root)
     except OSError:
-        raise VerificationError("SourceNotFound", f"model path {root.name!r} does not exist") from None
+        raise VerificationError(Reason.SOURCE_NOT_FOUND, f"model path {root.name!r} does not exist") from None
     if stat.S_ISREG(root_stat.st_mode):
         return [FileEntry(root.name, root_stat.st_size)]
     if not stat.S_ISDIR(root_stat.st_mode):
-        raise VerificationError("UnsupportedFileType", "model path is neither a file nor a directory")
+        raise VerificationError(Reason.UNSUPPORTED_FILE_TYPE, "model path is neither a file nor a directory")
     real_root = os.path.realpath(root)
     entries: list[FileEntry] = []
     stack = [""]
@@ -69,21 +70,21 @@ def scan_model(root: Path, *, allow_symlinks: bool = False, ignore: Sequence[str
                     continue
                 if entry.is_symlink():
                     if not allow_symlinks:
-                        raise VerificationError("SymlinkNotAllowed", f"{rel!r} is a symbolic link")
+                        raise VerificationError(Reason.SYMLINK_NOT_ALLOWED, f"{rel!r} is a symbolic link")
                     target = os.path.realpath(entry.path)
                     if os.path.commonpath([real_root, target]) != real_root:
-                        raise VerificationError("SymlinkEscapes", f"{rel!r} points outside the model directory")
+                        raise VerificationError(Reason.SYMLINK_ESCAPES, f"{rel!r} points outside the model directory")
                     st = os.stat(target)
                 else:
                     st = entry.stat(follow_symlinks=False)
                 if stat.S_ISDIR(st.st_mode):
                     if entry.is_symlink():
-                        raise VerificationError("SymlinkNotAllowed", f"{rel!r} links to a directory")
+                        raise VerificationError(Reason.SYMLINK_NOT_ALLOWED, f"{rel!r} links to a directory")
                     stack.append(rel)
                 elif stat.S_ISREG(st.st_mode):
                     entries.append(FileEntry(rel, st.st_size))
                 else:
-                    raise VerificationError("UnsupportedFileType", f"{rel!r} is not a regular file")
+                    raise VerificationError(Reason.UNSUPPORTED_FILE_TYPE, f"{rel!r} is not a regular file")
     return sorted(entries, key=lambda e: e.rel)
 
 
@@ -132,11 +133,11 @@ def hash_range(
     try:
         fd = os.open(path, flags)
     except OSError as exc:
-        raise VerificationError("MissingFile", f"cannot open {path.name!r} ({exc.strerror})") from None
+        raise VerificationError(Reason.MISSING_FILE, f"cannot open {path.name!r} ({exc.strerror})") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise VerificationError("UnsupportedFileType", f"{path.name!r} is not a regular file")
+            raise VerificationError(Reason.UNSUPPORTED_FILE_TYPE, f"{path.name!r} is not a regular file")
         if use_mmap and info.st_size > 0:
             return _hash_mapped(fd, start, min(end if end is not None else info.st_size, info.st_size), progress)
         hasher = hashlib.sha256()
@@ -213,7 +214,7 @@ def hash_model(
         )
         expected = (end - start) if end is not None else size
         if read != expected:
-            raise VerificationError("FileChanged", f"{resource.path!r} changed size while it was hashed")
+            raise VerificationError(Reason.FILE_CHANGED, f"{resource.path!r} changed size while it was hashed")
         return Resource(resource.path, digest, resource.start, resource.end)
 
     pool_size = max(1, min(workers or default_workers(), len(items) or 1))

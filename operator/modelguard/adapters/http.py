@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.trust import source_allowed
 
@@ -48,7 +49,7 @@ class Deadline:
         return self._end - time.monotonic()
 
     def timed_out(self) -> Retry:
-        return Retry("SourceTimedOut", f"{self.what} did not answer in full within {self.seconds:g} s")
+        return Retry(Reason.SOURCE_TIMED_OUT, f"{self.what} did not answer in full within {self.seconds:g} s")
 
     def check(self) -> float:
         """The time left; raises SourceTimedOut when there is none."""
@@ -195,7 +196,7 @@ class HttpClient:
         for _ in range(MAX_REDIRECTS + 1):
             parts = urllib.parse.urlsplit(current)
             if not scheme_allowed(parts, self.plain_http):
-                raise VerificationError("InsecureSource", f"refusing {parts.scheme}:// to {parts.hostname}")
+                raise VerificationError(Reason.INSECURE_SOURCE, f"refusing {parts.scheme}:// to {parts.hostname}")
             request = urllib.request.Request(current, data=data, headers=send, method=method)  # noqa: S310 (scheme checked)
             try:
                 response = opener.open(request, timeout=self._timeout())
@@ -206,7 +207,7 @@ class HttpClient:
                     if self.allowed_prefixes is not None and not source_allowed(current, self.allowed_prefixes):
                         where = urllib.parse.urlsplit(current).hostname
                         raise VerificationError(
-                            "RedirectNotAllowed",
+                            Reason.REDIRECT_NOT_ALLOWED,
                             f"{parts.hostname} redirected to {where}, which is not under an allowed source",
                         ) from None
                     if urllib.parse.urlsplit(current).netloc != origin:
@@ -223,9 +224,9 @@ class HttpClient:
                 if self.deadline is not None and self.deadline.expired:
                     raise self.deadline.timed_out() from None
                 reason = getattr(exc, "reason", exc)
-                raise Retry("SourceUnreachable", f"{parts.hostname}: {type(reason).__name__}") from None
+                raise Retry(Reason.SOURCE_UNREACHABLE, f"{parts.hostname}: {type(reason).__name__}") from None
             return response  # type: ignore[no-any-return]
-        raise Retry("SourceUnreachable", f"too many redirects from {urllib.parse.urlsplit(url).hostname}")
+        raise Retry(Reason.SOURCE_UNREACHABLE, f"too many redirects from {urllib.parse.urlsplit(url).hostname}")
 
 
 class HttpStatusError(Retry):
@@ -239,16 +240,16 @@ class HttpStatusError(Retry):
 
 def http_error(status: int, host: str, challenge: str | None = None) -> HttpStatusError:
     if status in (401, 403):
-        return HttpStatusError("SourceUnauthorized", f"{host} answered {status}", status, challenge)
+        return HttpStatusError(Reason.SOURCE_UNAUTHORIZED, f"{host} answered {status}", status, challenge)
     if status == 404:
-        return HttpStatusError("SourceNotFound", f"{host} answered 404", status, challenge)
-    return HttpStatusError("SourceUnreachable", f"{host} answered {status}", status, challenge)
+        return HttpStatusError(Reason.SOURCE_NOT_FOUND, f"{host} answered 404", status, challenge)
+    return HttpStatusError(Reason.SOURCE_UNREACHABLE, f"{host} answered {status}", status, challenge)
 
 
 def read_limited(response: http.client.HTTPResponse, limit: int, what: str) -> bytes:
     data = response.read(limit + 1)
     if len(data) > limit:
-        raise VerificationError("TooLarge", f"{what} is larger than {limit} bytes")
+        raise VerificationError(Reason.TOO_LARGE, f"{what} is larger than {limit} bytes")
     if response.length:  # Content-Length promised more than arrived: the connection ended early
-        raise Retry("SourceUnreachable", f"the answer for {what} was cut short ({len(data)} bytes)")
+        raise Retry(Reason.SOURCE_UNREACHABLE, f"the answer for {what} was cut short ({len(data)} bytes)")
     return data

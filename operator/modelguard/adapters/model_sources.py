@@ -22,6 +22,7 @@ from modelguard.adapters.hashing import CHUNK, Progress
 from modelguard.adapters.http import HttpClient, read_limited
 from modelguard.adapters.oci import Credentials, Layer, Reference, Registry
 from modelguard.adapters.verifier import Verified, authenticate_bundle, check_expected, verify_local
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain.crypto import decode_detached, verify_detached
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.manifest_check import compare
@@ -57,17 +58,19 @@ class Fetch:
 def local_path(uri: str, roots: tuple[Path, ...]) -> Path:
     """The local path of a file:// URI, which must resolve inside one of the allowed roots."""
     if not roots:
-        raise VerificationError("SourceNotAllowed", "file:// sources are disabled on this operator (no --file-root)")
+        raise VerificationError(
+            Reason.SOURCE_NOT_ALLOWED, "file:// sources are disabled on this operator (no --file-root)"
+        )
     parts = urllib.parse.urlsplit(uri)
     if parts.netloc not in ("", "localhost"):
-        raise VerificationError("InvalidSource", "file:// URIs must not name a host")
+        raise VerificationError(Reason.INVALID_SOURCE, "file:// URIs must not name a host")
     path = Path(urllib.parse.unquote(parts.path))
     real = Path(os.path.realpath(path))
     for root in roots:
         real_root = Path(os.path.realpath(root))
         if real == real_root or real_root in real.parents:
             return path
-    raise VerificationError("SourceNotAllowed", f"{path} is outside the operator's allowed file roots")
+    raise VerificationError(Reason.SOURCE_NOT_ALLOWED, f"{path} is outside the operator's allowed file roots")
 
 
 def _registry(ref: Reference, settings: SourceSettings, credentials: Credentials | None) -> Registry:
@@ -87,12 +90,12 @@ def fetch_document(
         except OSError:
             raise VerificationError(f"{what.capitalize()}NotFound", f"{what} {path.name!r} cannot be read") from None
         if len(data) > limit:
-            raise VerificationError("TooLarge", f"{what} is larger than {limit} bytes")
+            raise VerificationError(Reason.TOO_LARGE, f"{what} is larger than {limit} bytes")
         return data
     if scheme == "https":
         with settings.http.open(uri, _auth_headers(credentials)) as response:
             return read_limited(response, limit, what)
-    raise VerificationError("InvalidSource", f"unsupported {what} scheme {scheme!r}")
+    raise VerificationError(Reason.INVALID_SOURCE, f"unsupported {what} scheme {scheme!r}")
 
 
 def fetch_signature(uri: str, settings: SourceSettings, credentials: Credentials | None) -> bytes:
@@ -110,13 +113,15 @@ def fetch_signature(uri: str, settings: SourceSettings, credentials: Credentials
             or (layer.path or "").endswith((".sig", ".sigstore.json"))
         ]
         if len(chosen) != 1:
-            raise VerificationError("SignatureNotFound", "OCI signature artifact must have exactly one bundle layer")
+            raise VerificationError(
+                Reason.SIGNATURE_NOT_FOUND, "OCI signature artifact must have exactly one bundle layer"
+            )
         with registry.blob(ref.repository, chosen[0].digest) as response:
             data = read_limited(response, MAX_SIGNATURE, "signature")
         if "sha256:" + hashlib.sha256(data).hexdigest() != chosen[0].digest:
-            raise VerificationError("DigestMismatch", "signature blob does not match its digest")
+            raise VerificationError(Reason.DIGEST_MISMATCH, "signature blob does not match its digest")
         return data
-    raise VerificationError("InvalidSource", f"unsupported signature scheme {scheme!r}")
+    raise VerificationError(Reason.INVALID_SOURCE, f"unsupported signature scheme {scheme!r}")
 
 
 def _auth_headers(credentials: Credentials | None) -> dict[str, str]:
@@ -184,7 +189,7 @@ def verify_source(request: Fetch, signature: bytes, settings: SourceSettings) ->
     elif scheme == "oci":
         found, total = _oci_resources(request, manifest, settings)
     else:
-        raise VerificationError("InvalidSource", f"unsupported source scheme {scheme!r}")
+        raise VerificationError(Reason.INVALID_SOURCE, f"unsupported source scheme {scheme!r}")
     compare(manifest, found)
     return Verified(manifest.digest, signer, len(manifest.files), total, time.monotonic() - started)
 
@@ -216,7 +221,7 @@ def _oci_resources(
     for layer in layers:
         assert layer.path is not None
         if layer.path in by_path:
-            raise VerificationError("MalformedManifest", f"two layers claim the file {layer.path!r}")
+            raise VerificationError(Reason.MALFORMED_MANIFEST, f"two layers claim the file {layer.path!r}")
         by_path[layer.path] = layer
     total = sum(layer.size for layer in by_path.values())
     if manifest.serialization.method == "files" and not request.deep:
@@ -240,7 +245,7 @@ def _verify_detached_remote(request: Fetch, signature: bytes, settings: SourceSe
         ref = Reference.parse(request.source)
         layers = _registry(ref, settings, request.credentials).layers(ref)
         if len(layers) != 1:
-            raise VerificationError("UnsupportedSource", "a detached signature covers an artifact with one layer")
+            raise VerificationError(Reason.UNSUPPORTED_SOURCE, "a detached signature covers an artifact with one layer")
         digest_hex, size = layers[0].digest.removeprefix("sha256:"), layers[0].size
     else:
         with settings.http.open(request.source, _auth_headers(request.credentials)) as response:
@@ -249,7 +254,7 @@ def _verify_detached_remote(request: Fetch, signature: bytes, settings: SourceSe
     digest = f"sha256:{digest_hex}"
     if request.expect_digest is not None and digest != request.expect_digest:
         raise VerificationError(
-            "UnexpectedDigest", f"artifact digest {digest} is not the pinned {request.expect_digest}"
+            Reason.UNEXPECTED_DIGEST, f"artifact digest {digest} is not the pinned {request.expect_digest}"
         )
     signer = authenticate(
         request.keys, None, lambda pub: verify_detached(pub, bytes.fromhex(digest_hex), sig), request.now

@@ -11,6 +11,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from modelguard.adapters.http import HttpClient, HttpStatusError, read_limited
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain.errors import Retry, VerificationError
 
 MANIFEST_TYPES = ", ".join(
@@ -35,7 +36,9 @@ class Reference:
     def parse(cls, uri: str) -> Reference:
         match = _REF.match(uri)
         if not match:
-            raise VerificationError("InvalidSource", "oci:// reference must be oci://host/repository@sha256:<64 hex>")
+            raise VerificationError(
+                Reason.INVALID_SOURCE, "oci:// reference must be oci://host/repository@sha256:<64 hex>"
+            )
         return cls(match["host"], match["repo"], match["digest"])
 
 
@@ -93,7 +96,7 @@ class Registry:
                 if token is None:
                     raise
                 self._authorization = f"Bearer {token}"
-        raise Retry("SourceUnauthorized", "registry refused the credentials")
+        raise Retry(Reason.SOURCE_UNAUTHORIZED, "registry refused the credentials")
 
     def _token(self, challenge: dict[str, str]) -> str | None:
         realm = challenge.get("realm")
@@ -117,26 +120,26 @@ class Registry:
         actual = "sha256:" + hashlib.sha256(raw).hexdigest()
         if actual != ref.digest:
             raise VerificationError(
-                "ManifestDigestMismatch",
+                Reason.MANIFEST_DIGEST_MISMATCH,
                 f"registry {ref.host} served a manifest with digest {actual}, not {ref.digest}",
             )
         try:
             doc = json.loads(raw)
         except ValueError:
-            raise VerificationError("MalformedManifest", "OCI manifest is not JSON") from None
+            raise VerificationError(Reason.MALFORMED_MANIFEST, "OCI manifest is not JSON") from None
         if not isinstance(doc, dict):
-            raise VerificationError("MalformedManifest", "OCI manifest is not a JSON object")
+            raise VerificationError(Reason.MALFORMED_MANIFEST, "OCI manifest is not a JSON object")
         return raw, doc
 
     def layers(self, ref: Reference) -> list[Layer]:
         _, doc = self.manifest(ref)
         entries = doc.get("layers")
         if not isinstance(entries, list):
-            raise VerificationError("MalformedManifest", "OCI manifest has no layers")
+            raise VerificationError(Reason.MALFORMED_MANIFEST, "OCI manifest has no layers")
         out = []
         for entry in entries:
             if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
-                raise VerificationError("MalformedManifest", "OCI layer without digest")
+                raise VerificationError(Reason.MALFORMED_MANIFEST, "OCI layer without digest")
             annotations = entry.get("annotations") or {}
             path = annotations.get(TITLE) or annotations.get(MODELPACK_PATH) if isinstance(annotations, dict) else None
             out.append(

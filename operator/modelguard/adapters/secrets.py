@@ -15,6 +15,7 @@ from modelguard.adapters.kube import Kube
 from modelguard.adapters.oci import Credentials
 from modelguard.adapters.resources import CONFIGMAPS, SECRETS
 from modelguard.api import trustpolicy as api
+from modelguard.api.condition_reasons import Reason
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.trust import TrustedCA, TrustedKey
@@ -34,30 +35,34 @@ async def registry_credentials(kube: Kube, namespace: str, name: str, host: str 
     """Credentials from a Secret in `namespace`: dockerconfigjson, basic-auth, or a `token` key."""
     secret = await kube.get(SECRETS, namespace, name)
     if secret is None:
-        raise Retry("CredentialsNotFound", f"Secret {name!r} does not exist in namespace {namespace!r}")
+        raise Retry(Reason.CREDENTIALS_NOT_FOUND, f"Secret {name!r} does not exist in namespace {namespace!r}")
     docker = _decode(secret, ".dockerconfigjson")
     if docker is not None:
         try:
             auths = json.loads(docker).get("auths") or {}
         except ValueError:
-            raise VerificationError("InvalidCredentials", f"Secret {name!r} has invalid .dockerconfigjson") from None
+            raise VerificationError(
+                Reason.INVALID_CREDENTIALS, f"Secret {name!r} has invalid .dockerconfigjson"
+            ) from None
         entry = auths.get(host or "") or {}
         if "auth" in entry:
             try:
                 user, _, password = base64.b64decode(entry["auth"], validate=True).decode().partition(":")
             except (binascii.Error, ValueError):
-                raise VerificationError("InvalidCredentials", f"Secret {name!r} has an invalid auth entry") from None
+                raise VerificationError(
+                    Reason.INVALID_CREDENTIALS, f"Secret {name!r} has an invalid auth entry"
+                ) from None
             return Credentials(username=user, password=password)
         if "username" in entry:
             return Credentials(username=entry.get("username"), password=entry.get("password"))
-        raise VerificationError("InvalidCredentials", f"Secret {name!r} has no credentials for {host!r}")
+        raise VerificationError(Reason.INVALID_CREDENTIALS, f"Secret {name!r} has no credentials for {host!r}")
     token = _decode(secret, "token")
     if token is not None:
         return Credentials(token=token.decode().strip())
     username, secret_password = _decode(secret, "username"), _decode(secret, "password")
     if username is not None and secret_password is not None:
         return Credentials(username=username.decode(), password=secret_password.decode())
-    raise VerificationError("InvalidCredentials", f"Secret {name!r} has neither token nor username/password")
+    raise VerificationError(Reason.INVALID_CREDENTIALS, f"Secret {name!r} has neither token nor username/password")
 
 
 async def policy_keys(kube: Kube, operator_namespace: str, policy: TrustPolicySpec) -> list[TrustedKey]:
@@ -86,9 +91,9 @@ async def policy_keys(kube: Kube, operator_namespace: str, policy: TrustPolicySp
 async def configmap_value(kube: Kube, namespace: str, name: str, key: str) -> bytes:
     cm = await kube.get(CONFIGMAPS, namespace, name)
     if cm is None:
-        raise Retry("SignatureNotFound", f"ConfigMap {name!r} does not exist in namespace {namespace!r}")
+        raise Retry(Reason.SIGNATURE_NOT_FOUND, f"ConfigMap {name!r} does not exist in namespace {namespace!r}")
     if key in (cm.get("binaryData") or {}):
         return base64.b64decode(cm["binaryData"][key])
     if key in (cm.get("data") or {}):
         return str(cm["data"][key]).encode()
-    raise VerificationError("SignatureNotFound", f"ConfigMap {name!r} has no key {key!r}")
+    raise VerificationError(Reason.SIGNATURE_NOT_FOUND, f"ConfigMap {name!r} has no key {key!r}")

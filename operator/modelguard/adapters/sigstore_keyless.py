@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain import safe_json
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.statement import PAYLOAD_TYPE
@@ -34,7 +35,7 @@ def verify_keyless(raw: bytes, trust: KeylessTrust) -> tuple[str, bytes]:
         from sigstore.verify import Verifier, policy
     except ImportError:
         raise VerificationError(
-            "UnsupportedSource", "Sigstore verification needs sigstore-python: pip install 'modelguard[sigstore]'"
+            Reason.UNSUPPORTED_SOURCE, "Sigstore verification needs sigstore-python: pip install 'modelguard[sigstore]'"
         ) from None
 
     try:
@@ -44,20 +45,20 @@ def verify_keyless(raw: bytes, trust: KeylessTrust) -> tuple[str, bytes]:
             else ClientTrustConfig.production(offline=True)
         )
     except (SigstoreError, ValueError) as exc:
-        raise VerificationError("InvalidKey", f"the Sigstore trust configuration cannot be used: {exc}") from None
+        raise VerificationError(Reason.INVALID_KEY, f"the Sigstore trust configuration cannot be used: {exc}") from None
     try:
         bundle = Bundle.from_json(raw)
     except (InvalidBundle, ValueError) as exc:
-        raise VerificationError("MalformedSignature", f"not a Sigstore bundle: {str(exc)[:200]}") from None
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, f"not a Sigstore bundle: {str(exc)[:200]}") from None
     verifier = Verifier(trusted_root=config.trusted_root)
     try:
         payload_type, payload = verifier.verify_dsse(
             bundle, policy.Identity(identity=trust.identity, issuer=trust.issuer)
         )
     except SigstoreError as exc:
-        raise VerificationError("SignatureInvalid", f"Sigstore verification failed: {str(exc)[:300]}") from None
+        raise VerificationError(Reason.SIGNATURE_INVALID, f"Sigstore verification failed: {str(exc)[:300]}") from None
     if payload_type != PAYLOAD_TYPE:
-        raise VerificationError("MalformedSignature", "the signed payload is not an in-toto statement")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "the signed payload is not an in-toto statement")
     return f"sigstore:{trust.identity};issuer={trust.issuer};logIndex={_log_index(raw)}", payload
 
 

@@ -14,6 +14,7 @@ import contextlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain.errors import Deferred
 
 
@@ -21,7 +22,7 @@ class SourceBusy(Deferred):
     """No slot for source work now; the reconcile is woken when one frees."""
 
     def __init__(self, message: str) -> None:
-        super().__init__("Queued", message)
+        super().__init__(Reason.QUEUED, message)
 
 
 class SourceSlots:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from modelguard.adapters.hashing import Progress, hash_model, hash_range
 from modelguard.adapters.sigstore_keyless import KeylessTrust, verify_keyless
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain.crypto import decode_detached, verify_detached, verify_dsse
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.manifest_check import compare
@@ -62,7 +63,7 @@ def authenticate_bundle(
 def check_expected(manifest: SignedManifest, expect_digest: str | None) -> None:
     if expect_digest is not None and manifest.digest != expect_digest:
         raise VerificationError(
-            "UnexpectedDigest", f"signed model digest {manifest.digest} is not the pinned {expect_digest}"
+            Reason.UNEXPECTED_DIGEST, f"signed model digest {manifest.digest} is not the pinned {expect_digest}"
         )
 
 
@@ -104,19 +105,19 @@ def _verify_detached(
     progress: Progress | None,
 ) -> Verified:
     if not model.is_file():
-        raise VerificationError("UnsupportedSource", "a detached signature covers exactly one file")
+        raise VerificationError(Reason.UNSUPPORTED_SOURCE, "a detached signature covers exactly one file")
     with model.open("rb") as f:
         if f.read(len(DSSE_PREFIX)) == DSSE_PREFIX:
             # a DSSE signature is ECDSA over SHA-256 of these very bytes: taken for a detached signature over
             # such a "file", every signed bundle would verify as a model (signature format confusion)
             raise VerificationError(
-                "SignatureFormatConfusion", "the file is a DSSE pre-authentication encoding, not a model"
+                Reason.SIGNATURE_FORMAT_CONFUSION, "the file is a DSSE pre-authentication encoding, not a model"
             )
     sig = decode_detached(signature)
     hex_digest, size = hash_range(model, progress=progress)
     digest = f"sha256:{hex_digest}"
     if expect_digest is not None and digest != expect_digest:
-        raise VerificationError("UnexpectedDigest", f"file digest {digest} is not the pinned {expect_digest}")
+        raise VerificationError(Reason.UNEXPECTED_DIGEST, f"file digest {digest} is not the pinned {expect_digest}")
     raw = bytes.fromhex(hex_digest)
     signer = authenticate(keys, None, lambda pub: verify_detached(pub, raw, sig), now)
     return Verified(digest, signer, 1, size, 0.0)

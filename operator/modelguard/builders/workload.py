@@ -10,6 +10,7 @@ from typing import Any
 
 from modelguard.api.aideployment import AIDeploymentSpec
 from modelguard.api.base import API_VERSION
+from modelguard.api.condition_reasons import Reason
 from modelguard.builders.gateway import CONF_DIR, KEYS_DIR
 from modelguard.builders.labels import DIGEST_ANNOTATION, labels, object_name, selector
 from modelguard.builders.network import GATEWAY_PORT, STATUS_PORT
@@ -109,7 +110,7 @@ def verify_config(facts: WorkloadFacts, signature: bytes, public_key_pem: bytes)
     size = len(packed) + sum(len(v.encode()) for v in data.values())
     if size > CONFIGMAP_LIMIT:
         raise VerificationError(
-            "SignatureTooLarge",
+            Reason.SIGNATURE_TOO_LARGE,
             f"the signature ({len(signature)} bytes, {len(packed)} compressed) and the verification material "
             f"do not fit in one ConfigMap ({CONFIGMAP_LIMIT} bytes)",
         )

@@ -13,6 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from modelguard.adapters.hashing import hash_model
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain import crypto
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.statement import DEFAULT_IGNORES, Serialization, build_bundle, build_statement
@@ -116,7 +117,7 @@ def _certificates(args: argparse.Namespace, key: Any) -> tuple[bytes, ...]:
         leaf = x509.load_pem_x509_certificate(Path(args.signing_certificate).read_bytes())
         chain = [c for path in args.certificate_chain for c in x509.load_pem_x509_certificates(Path(path).read_bytes())]
     except ValueError:
-        raise VerificationError("InvalidKey", "a certificate file is not PEM") from None
+        raise VerificationError(Reason.INVALID_KEY, "a certificate file is not PEM") from None
     if leaf.public_key() != key.public_key():
-        raise VerificationError("InvalidKey", f"{args.signing_certificate} is not the certificate of --key")
+        raise VerificationError(Reason.INVALID_KEY, f"{args.signing_certificate} is not the certificate of --key")
     return tuple(c.public_bytes(serialization.Encoding.DER) for c in (leaf, *chain))

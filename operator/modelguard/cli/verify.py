@@ -23,6 +23,7 @@ from modelguard.adapters.oci import Credentials
 from modelguard.adapters.sigstore_keyless import KeylessTrust
 from modelguard.adapters.verification_service import ssl_context
 from modelguard.adapters.verifier import authenticate_bundle, check_expected, verify_local
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain import crypto
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.statement import Resource, Serialization, SignedManifest, unpack_signature
@@ -204,7 +205,7 @@ def trusted_key(value: str) -> TrustedKey:
         raise VerificationError(exc.reason, f"{path}: {exc.message}") from None
     if public is None:  # a publisher's private key where the public one belongs: say so, never "unknown signer"
         kind = "an encrypted private key" if b"ENCRYPTED" in pem else "a private key"
-        raise VerificationError("InvalidKey", f"{path} is {kind}; --key takes the public key (public.pem)")
+        raise VerificationError(Reason.INVALID_KEY, f"{path} is {kind}; --key takes the public key (public.pem)")
     return TrustedKey(id=name or "sha256:" + crypto.key_hint(public)[:16], pem=pem)
 
 
@@ -226,7 +227,9 @@ def trusted_ca(value: str) -> TrustedCA:
         name, path = "", value
     pem = Path(path).read_bytes()
     if b"PRIVATE KEY" in pem:
-        raise VerificationError("InvalidKey", f"{path} holds a private key; --certificate-chain takes CA certificates")
+        raise VerificationError(
+            Reason.INVALID_KEY, f"{path} holds a private key; --certificate-chain takes CA certificates"
+        )
     try:
         load_roots(pem)
     except VerificationError as exc:

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from modelguard.api.base import Condition, ConditionStatus
+from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 
 
@@ -28,14 +29,14 @@ def progress(ready: Verdict, in_flight: Collection[str]) -> list[Verdict]:
     work is in flight or will be retried (`in_flight` reasons), Stalled when nothing changes without a change
     to the object or its inputs (every other reason Ready is False for), neither when Ready."""
     if ready.status == "True":
-        return [Verdict(Cond.RECONCILING, "False", "Ready", ""), Verdict(Cond.STALLED, "False", "Ready", "")]
+        return [Verdict(Cond.RECONCILING, "False", Reason.READY, ""), Verdict(Cond.STALLED, "False", Reason.READY, "")]
     if ready.reason in in_flight or ready.status == "Unknown":
         return [
             Verdict(Cond.RECONCILING, "True", ready.reason, ready.message),
-            Verdict(Cond.STALLED, "False", "InProgress", ""),
+            Verdict(Cond.STALLED, "False", Reason.IN_PROGRESS, ""),
         ]
     return [
-        Verdict(Cond.RECONCILING, "False", "Stalled", ""),
+        Verdict(Cond.RECONCILING, "False", Reason.STALLED, ""),
         Verdict(Cond.STALLED, "True", ready.reason, ready.message),
     ]
 

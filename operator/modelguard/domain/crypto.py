@@ -11,6 +11,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.statement import PAYLOAD_TYPE, pae
 
@@ -28,9 +29,9 @@ def load_public_key(pem: bytes) -> ec.EllipticCurvePublicKey:
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, UnsupportedAlgorithm):
-        raise VerificationError("InvalidKey", "public key is not a valid PEM public key") from None
+        raise VerificationError(Reason.INVALID_KEY, "public key is not a valid PEM public key") from None
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in _SUPPORTED:
-        raise VerificationError("InvalidKey", "public key is not an ECDSA P-256, P-384 or P-521 key")
+        raise VerificationError(Reason.INVALID_KEY, "public key is not an ECDSA P-256, P-384 or P-521 key")
     return key
 
 
@@ -38,9 +39,9 @@ def load_private_key(pem: bytes, password: bytes | None = None) -> ec.EllipticCu
     try:
         key = serialization.load_pem_private_key(pem, password)
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise VerificationError("InvalidKey", "private key is not a valid (or is an encrypted) PEM key") from None
+        raise VerificationError(Reason.INVALID_KEY, "private key is not a valid (or is an encrypted) PEM key") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name not in _SUPPORTED:
-        raise VerificationError("InvalidKey", "private key is not an ECDSA P-256, P-384 or P-521 key")
+        raise VerificationError(Reason.INVALID_KEY, "private key is not an ECDSA P-256, P-384 or P-521 key")
     return key
 
 
@@ -93,7 +94,7 @@ def decode_detached(raw: bytes) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise VerificationError("MalformedSignature", "detached signature is neither DER nor base64") from None
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "detached signature is neither DER nor base64") from None
 
 
 def verify_detached(key: ec.EllipticCurvePublicKey, sha256_digest: bytes, signature: bytes) -> bool:

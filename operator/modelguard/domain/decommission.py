@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from modelguard.api.aimodel import AIModelSpec, DecommissionStep
 from modelguard.api.certificate import Requester
+from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.domain import signed_json
 from modelguard.domain.conditions import Verdict
@@ -83,16 +84,16 @@ def hold_verdicts(trigger: str) -> list[Verdict]:
     hold = Verdict(
         Cond.DECOMMISSIONED,
         "False",
-        "LegalHold",
+        Reason.LEGAL_HOLD,
         f"{trigger}: blocked by a legal hold (spec.endOfLife.legalHold); nothing is deleted",
     )
-    return [hold, Verdict(Cond.READY, "False", "LegalHold", hold.message)]
+    return [hold, Verdict(Cond.READY, "False", Reason.LEGAL_HOLD, hold.message)]
 
 
 def failed_verdicts(steps: list[DecommissionStep], reason: str, message: str) -> list[Verdict]:
     """A step failed: the decommission is blocked at that step (`<Step>Failed`) until the cause goes away."""
     blocked = Verdict(Cond.DECOMMISSIONED, "False", f"{next_step(steps) or 'Step'}Failed", f"{reason}: {message}")
-    return [blocked, Verdict(Cond.READY, "False", "Decommissioning", blocked.message)]
+    return [blocked, Verdict(Cond.READY, "False", Reason.DECOMMISSIONING, blocked.message)]
 
 
 def progress_verdicts(steps: list[DecommissionStep], certificate: str | None) -> list[Verdict]:
@@ -100,8 +101,11 @@ def progress_verdicts(steps: list[DecommissionStep], certificate: str | None) ->
     pending = next_step(steps)
     if pending is None:
         done = Verdict(
-            Cond.DECOMMISSIONED, "True", "CertificateIssued", f"decommissioned; DecommissionCertificate {certificate}"
+            Cond.DECOMMISSIONED,
+            "True",
+            Reason.CERTIFICATE_ISSUED,
+            f"decommissioned; DecommissionCertificate {certificate}",
         )
-        return [done, Verdict(Cond.READY, "False", "Decommissioned", done.message)]
-    going = Verdict(Cond.DECOMMISSIONED, "False", "InProgress", f"next step: {pending}")
-    return [going, Verdict(Cond.READY, "False", "Decommissioning", going.message)]
+        return [done, Verdict(Cond.READY, "False", Reason.DECOMMISSIONED, done.message)]
+    going = Verdict(Cond.DECOMMISSIONED, "False", Reason.IN_PROGRESS, f"next step: {pending}")
+    return [going, Verdict(Cond.READY, "False", Reason.DECOMMISSIONING, going.message)]

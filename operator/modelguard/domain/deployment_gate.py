@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus
+from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.domain.conditions import find
 from modelguard.domain.gates import first_violation
@@ -51,7 +52,7 @@ Check = Callable[[GateFacts], Violation | None]
 
 def model_exists(facts: GateFacts) -> Violation | None:
     if facts.model is None or facts.model.spec is None:
-        return Violation("ModelNotFound", f"AIModel {facts.model_name!r} does not exist", distrusted=True)
+        return Violation(Reason.MODEL_NOT_FOUND, f"AIModel {facts.model_name!r} does not exist", distrusted=True)
     return None
 
 
@@ -61,14 +62,16 @@ def model_decommissioning(facts: GateFacts) -> Violation | None:
     ending = find(facts.model.status.conditions, Cond.DECOMMISSIONED)
     if ending is None or ending.status == "True":
         return None
-    return Violation("ModelDecommissioning", f"AIModel {facts.model_name!r} is being decommissioned: {ending.message}")
+    return Violation(
+        Reason.MODEL_DECOMMISSIONING, f"AIModel {facts.model_name!r} is being decommissioned: {ending.message}"
+    )
 
 
 def model_verified_for_current_generation(facts: GateFacts) -> Violation | None:
     assert facts.model is not None
     verified = find(facts.model.status.conditions, Cond.VERIFIED)
     if verified is None or verified.observed_generation != facts.model.generation:
-        return Violation("WaitingForModel", f"AIModel {facts.model_name!r} has not been verified yet")
+        return Violation(Reason.WAITING_FOR_MODEL, f"AIModel {facts.model_name!r} has not been verified yet")
     return None
 
 
@@ -79,11 +82,13 @@ def model_verified(facts: GateFacts) -> Violation | None:
     if verified.status == "True":
         if facts.model.status.verified is not None:
             return None
-        return Violation("WaitingForModel", f"AIModel {facts.model_name!r} has no verification record yet")
+        return Violation(Reason.WAITING_FOR_MODEL, f"AIModel {facts.model_name!r} has no verification record yet")
     if verified.status == "Unknown" or verified.reason in TRANSIENT:  # say what is happening
-        return Violation("WaitingForModel", f"AIModel {facts.model_name!r}: {verified.reason}: {verified.message}")
+        return Violation(
+            Reason.WAITING_FOR_MODEL, f"AIModel {facts.model_name!r}: {verified.reason}: {verified.message}"
+        )
     message = f"AIModel {facts.model_name!r} is not verified ({verified.reason}): {verified.message}"
-    return Violation("ModelNotVerified", message, distrusted=True)
+    return Violation(Reason.MODEL_NOT_VERIFIED, message, distrusted=True)
 
 
 def model_scan_clean(facts: GateFacts) -> Violation | None:
@@ -91,12 +96,12 @@ def model_scan_clean(facts: GateFacts) -> Violation | None:
     assert facts.model is not None
     scanned = find(facts.model.status.conditions, Cond.SCAN_PASSED)
     override = find(facts.model.status.conditions, Cond.QUARANTINE_OVERRIDDEN)
-    if scanned is None or scanned.status != "False" or scanned.reason != "CriticalFindings":
+    if scanned is None or scanned.status != "False" or scanned.reason != Reason.CRITICAL_FINDINGS:
         return None
     if override is not None and override.status == "True":
         return None
     return Violation(
-        "ScanFailed",
+        Reason.SCAN_FAILED,
         f"the last scan of AIModel {facts.model_name!r} found critical problems: {scanned.message}",
         distrusted=True,
         stop_serving=True,
@@ -124,7 +129,7 @@ def model_card_published(facts: GateFacts) -> Violation | None:
     missing = [name for name in PUBLIC_CARD if not card.get(name)]
     if missing:
         return Violation(
-            "ModelCardIncomplete",
+            Reason.MODEL_CARD_INCOMPLETE,
             f"External exposure needs the model card fields {', '.join(missing)} "
             "(published to end users at /model-card)",
         )
@@ -142,14 +147,14 @@ def approved(facts: GateFacts) -> Violation | None:
     who = f" (so far: {', '.join(facts.approvers)})" if facts.approvers else ""
     if facts.withdrawn:  # the digest being served lost approvals it had: the policy says what happens
         return Violation(
-            "ApprovalWithdrawn",
+            Reason.APPROVAL_WITHDRAWN,
             f"approval(s) {', '.join(facts.withdrawn)} withdrawn: {len(facts.approvers)} of "
             f"{facts.approvals_required} for {digest}{who}",
             distrusted=facts.quarantine_withdrawn,
             stop_serving=facts.quarantine_withdrawn,
         )
     return Violation(
-        "AwaitingApproval",
+        Reason.AWAITING_APPROVAL,
         f"{len(facts.approvers)} of {facts.approvals_required} approvals for {digest}{who}; approve with a "
         "ModelApproval naming this AIDeployment and digest",
     )

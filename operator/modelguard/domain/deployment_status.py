@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
+from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.domain.conditions import Verdict
 from modelguard.domain.pod_security import template_violations
@@ -18,15 +19,17 @@ PSA_LABEL = "pod-security.kubernetes.io/enforce"
 
 def availability(deployment: dict[str, Any] | None, replicas: int) -> Verdict:
     if deployment is None:
-        return Verdict(Cond.AVAILABLE, "False", "NotDeployed", "no workload is deployed")
+        return Verdict(Cond.AVAILABLE, "False", Reason.NOT_DEPLOYED, "no workload is deployed")
     status = deployment.get("status") or {}
     if replicas == 0:
-        return Verdict(Cond.AVAILABLE, "False", "ScaledToZero", "the workload is scaled to zero")
+        return Verdict(Cond.AVAILABLE, "False", Reason.SCALED_TO_ZERO, "the workload is scaled to zero")
     current = (status.get("observedGeneration") or 0) >= (deployment.get("metadata", {}).get("generation") or 0)
     available = int(status.get("availableReplicas") or 0)
     if current and available >= replicas:
-        return Verdict(Cond.AVAILABLE, "True", "MinimumReplicasAvailable", f"{available}/{replicas} replicas available")
-    return Verdict(Cond.AVAILABLE, "False", "ReplicasUnavailable", f"{available}/{replicas} replicas available")
+        return Verdict(
+            Cond.AVAILABLE, "True", Reason.MINIMUM_REPLICAS_AVAILABLE, f"{available}/{replicas} replicas available"
+        )
+    return Verdict(Cond.AVAILABLE, "False", Reason.REPLICAS_UNAVAILABLE, f"{available}/{replicas} replicas available")
 
 
 def pod_security(namespace: str, namespace_labels: Mapping[str, str], deployed: Mapping[str, Any] | None) -> Verdict:
@@ -36,18 +39,18 @@ def pod_security(namespace: str, namespace_labels: Mapping[str, str], deployed: 
         return Verdict(
             Cond.POD_SECURITY,
             "False",
-            "LiveWorkloadNotRestricted",
+            Reason.LIVE_WORKLOAD_NOT_RESTRICTED,
             f"the live Deployment has fields that break the restricted level (being removed): {', '.join(unsafe[:8])}",
         )
     level = namespace_labels.get(PSA_LABEL)
     if level == RESTRICTED:
         return Verdict(
-            Cond.POD_SECURITY, "True", "Restricted", "the namespace enforces the restricted Pod Security level"
+            Cond.POD_SECURITY, "True", Reason.RESTRICTED, "the namespace enforces the restricted Pod Security level"
         )
     return Verdict(
         Cond.POD_SECURITY,
         "False",
-        "NamespaceNotRestricted",
+        Reason.NAMESPACE_NOT_RESTRICTED,
         f"namespace {namespace!r} does not set {PSA_LABEL}=restricted (found {level or 'none'}); the "
         "workload itself runs restricted",
     )
@@ -55,11 +58,11 @@ def pod_security(namespace: str, namespace_labels: Mapping[str, str], deployed: 
 
 def authentication(spec: AIDeploymentSpec) -> Verdict:
     if spec.authentication:
-        return Verdict(Cond.AUTHENTICATED, "True", "APIKeys", "clients authenticate with API keys")
+        return Verdict(Cond.AUTHENTICATED, "True", Reason.API_KEYS, "clients authenticate with API keys")
     return Verdict(
         Cond.AUTHENTICATED,
         "False",
-        "AuthenticationDisabled",
+        Reason.AUTHENTICATION_DISABLED,
         "no authentication configured; the NetworkPolicy alone limits clients",
     )
 
@@ -69,14 +72,14 @@ def replicas_shown(decision: Decision, spec: AIDeploymentSpec, deployed: Mapping
     what was approved (the live count) keeps serving."""
     if decision.action == "Quarantine":
         return 0
-    if decision.action == "Keep" and decision.reason == "AwaitingApproval" and deployed is not None:
+    if decision.action == "Keep" and decision.reason == Reason.AWAITING_APPROVAL and deployed is not None:
         return int((deployed.get("spec") or {}).get("replicas") or 0)
     return spec.replicas
 
 
 def last_drift(current: AIDeploymentStatus, generation: int) -> Verdict | None:
     for c in current.conditions:
-        if c.type == Cond.POLICY_ENFORCED and c.reason == "DriftReverted" and c.observed_generation == generation:
+        if c.type == Cond.POLICY_ENFORCED and c.reason == Reason.DRIFT_REVERTED and c.observed_generation == generation:
             return Verdict(c.type, c.status, c.reason, c.message)
     return None
 
@@ -84,14 +87,14 @@ def last_drift(current: AIDeploymentStatus, generation: int) -> Verdict | None:
 # Ready=False for these is work in flight or waiting for something that will happen (a model, pods, people)
 IN_FLIGHT = frozenset(
     {
-        "WaitingForModel",
-        "ReplicasUnavailable",
-        "NotDeployed",
-        "Queued",
-        "Conflict",
-        "ModelNotFound",
-        "ModelDecommissioning",
-        "AwaitingApproval",
+        Reason.WAITING_FOR_MODEL,
+        Reason.REPLICAS_UNAVAILABLE,
+        Reason.NOT_DEPLOYED,
+        Reason.QUEUED,
+        Reason.CONFLICT,
+        Reason.MODEL_NOT_FOUND,
+        Reason.MODEL_DECOMMISSIONING,
+        Reason.AWAITING_APPROVAL,
     }
 )
 
@@ -104,4 +107,4 @@ def ready(decision: Decision, available: Verdict) -> Verdict:
         return Verdict(Cond.READY, "False", available.reason, available.message)
     if decision.action == "Keep":
         return Verdict(Cond.READY, "True", decision.reason, decision.message)
-    return Verdict(Cond.READY, "True", "Serving", decision.message)
+    return Verdict(Cond.READY, "True", Reason.SERVING, decision.message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.statement import Resource, SignedManifest
 
@@ -15,11 +16,11 @@ def compare(expected: SignedManifest, actual: Mapping[str, Resource]) -> None:
     found_paths = {r.path for r in actual.values()}
     missing = sorted(signed_paths - found_paths)
     if missing:
-        raise VerificationError("MissingFile", f"{len(missing)} signed file(s) missing, e.g. {missing[0]!r}")
+        raise VerificationError(Reason.MISSING_FILE, f"{len(missing)} signed file(s) missing, e.g. {missing[0]!r}")
     unsigned = sorted(found_paths - signed_paths)
     if unsigned:
         raise VerificationError(
-            "UnsignedFile", f"{len(unsigned)} file(s) not covered by the signature, e.g. {unsigned[0]!r}"
+            Reason.UNSIGNED_FILE, f"{len(unsigned)} file(s) not covered by the signature, e.g. {unsigned[0]!r}"
         )
     changed = sorted(
         {r.path for name, r in actual.items() if signed.get(name) != r.digest}
@@ -27,5 +28,5 @@ def compare(expected: SignedManifest, actual: Mapping[str, Resource]) -> None:
     )
     if changed:
         raise VerificationError(
-            "DigestMismatch", f"{len(changed)} file(s) differ from what was signed, e.g. {changed[0]!r}"
+            Reason.DIGEST_MISMATCH, f"{len(changed)} file(s) differ from what was signed, e.g. {changed[0]!r}"
         )

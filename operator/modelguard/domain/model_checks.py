@@ -12,6 +12,7 @@ from datetime import datetime
 
 from modelguard.api.aimodel import AIModelSpec, VerifiedRecord
 from modelguard.api.base import ConfigMapKeyReference
+from modelguard.api.condition_reasons import Reason
 from modelguard.api.trustpolicy import TrustedCertificateAuthority, TrustedKey, TrustPolicySpec
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.gates import first_violation
@@ -21,17 +22,17 @@ from modelguard.domain.trust import selector_matches, source_allowed
 # Outcomes worth retrying with backoff rather than recording as a verdict on this generation.
 TRANSIENT = frozenset(
     {
-        "SourceUnreachable",
-        "SourceUnauthorized",
-        "SourceNotFound",
-        "SourceTimedOut",
-        "Verifying",
-        "Queued",
-        "AwaitingVerification",
+        Reason.SOURCE_UNREACHABLE,
+        Reason.SOURCE_UNAUTHORIZED,
+        Reason.SOURCE_NOT_FOUND,
+        Reason.SOURCE_TIMED_OUT,
+        Reason.VERIFYING,
+        Reason.QUEUED,
+        Reason.AWAITING_VERIFICATION,
     }
 )
 # Outcomes that mean the policy no longer covers this model at all.
-POLICY_GONE = frozenset({"PolicyNotApplicable", NOT_FOUND, INVALID})
+POLICY_GONE = frozenset({Reason.POLICY_NOT_APPLICABLE, NOT_FOUND, INVALID})
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def policy_applies(facts: ModelFacts) -> VerificationError | None:
     assert facts.policy is not None
     if facts.namespace_labels is None or not selector_matches(facts.policy.namespace_selector, facts.namespace_labels):
         return VerificationError(
-            "PolicyNotApplicable",
+            Reason.POLICY_NOT_APPLICABLE,
             f"TrustPolicy {facts.spec.trust_policy!r} does not select namespace {facts.namespace!r}",
         )
     return None
@@ -92,7 +93,7 @@ def uris_safe(facts: ModelFacts) -> VerificationError | None:
     for _, uri in fetched_uris(facts.spec):
         problem = uri_problem(uri)
         if problem:
-            return VerificationError("InvalidSource", problem)
+            return VerificationError(Reason.INVALID_SOURCE, problem)
     return None
 
 
@@ -102,7 +103,7 @@ def sources_allowed(facts: ModelFacts) -> VerificationError | None:
     for where, uri in fetched_uris(facts.spec):
         if not source_allowed(uri, prefixes):
             return VerificationError(
-                "SourceNotAllowed",
+                Reason.SOURCE_NOT_ALLOWED,
                 f"{where}: {uri[:200]} is not under an allowed source of TrustPolicy {facts.spec.trust_policy!r}",
             )
     return None

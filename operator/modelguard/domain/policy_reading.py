@@ -16,18 +16,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from modelguard.api.condition_reasons import Reason
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain.errors import VerificationError
 
-NOT_FOUND = "TrustPolicyNotFound"
-INVALID = "TrustPolicyInvalid"
+NOT_FOUND = Reason.TRUST_POLICY_NOT_FOUND
+INVALID = Reason.TRUST_POLICY_INVALID
 
 
 @dataclass(frozen=True)
 class PolicyReading:
     name: str
     spec: TrustPolicySpec | None  # None: missing or unreadable (reason says which)
-    reason: str = "Valid"
+    reason: str = Reason.VALID
     message: str = ""
 
     @property

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.domain.conditions import Verdict
 from modelguard.domain.deployment_gate import GateFacts, ModelView, evaluate
@@ -37,13 +38,13 @@ class Decision:
             Verdict(
                 Cond.MODEL_VERIFIED,
                 "True" if model_ok else "False",
-                "ModelVerified" if model_ok else self.reason,
+                Reason.MODEL_VERIFIED if model_ok else self.reason,
                 self.message,
             ),
             Verdict(
                 Cond.QUARANTINED,
                 "True" if quarantined else "False",
-                self.reason if quarantined else "NotQuarantined",
+                self.reason if quarantined else Reason.NOT_QUARANTINED,
                 self.message if quarantined else "serving normally or waiting",
             ),
         ]
@@ -76,13 +77,16 @@ def _decide(model: ModelView | None, model_name: str, served_digest: str | None,
         verified = model.status.verified
         assert verified is not None
         return Decision(
-            "Rollout", verified.digest, "ModelVerified", f"serving {verified.digest} (signed by {verified.signer})"
+            "Rollout",
+            verified.digest,
+            Reason.MODEL_VERIFIED,
+            f"serving {verified.digest} (signed by {verified.signer})",
         )
     if served_digest is None:
         return Decision("Hold", None, violation.reason, violation.message)
     if not violation.distrusted:
         return Decision("Keep", served_digest, violation.reason, f"{violation.message}; still serving {served_digest}")
-    if violation.reason == "ApprovalWithdrawn":  # the policy's choice, not the model's onFailure
+    if violation.reason == Reason.APPROVAL_WITHDRAWN:  # the policy's choice, not the model's onFailure
         return Decision(
             "Quarantine",
             served_digest,
@@ -94,7 +98,7 @@ def _decide(model: ModelView | None, model_name: str, served_digest: str | None,
         return Decision(
             "Keep",
             served_digest,
-            "ServingLastVerified",
+            Reason.SERVING_LAST_VERIFIED,
             f"{violation.message}; still serving the last verified digest {record.digest}",
         )
     on_failure = model.spec.maintenance.on_failure if model is not None and model.spec is not None else "Quarantine"

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from modelguard.api.aideployment import AIDeploymentStatus
 from modelguard.api.aimodel import AIModelSpec, VerifiedRecord
+from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.api.scanreport import SEVERITIES, Finding, Severity
 from modelguard.api.trustpolicy import TrustPolicySpec
@@ -23,18 +24,18 @@ SUPPLY = ["5.2.3-1", "5.4.1-1"]
 DOCS = ["5.2.4-1", "5.2.4-1.1", "5.1.3-1"]
 CRITICAL_REASONS = frozenset(
     {
-        "DigestMismatch",
-        "MissingFile",
-        "UnsignedFile",
-        "FileChanged",
-        "KeyRevoked",
-        "KeyExpired",
-        "SignatureInvalid",
-        "UnknownSigner",
-        "ManifestDigestMismatch",
-        "SymlinkEscapes",
-        "SymlinkNotAllowed",
-        "UnexpectedDigest",
+        Reason.DIGEST_MISMATCH,
+        Reason.MISSING_FILE,
+        Reason.UNSIGNED_FILE,
+        Reason.FILE_CHANGED,
+        Reason.KEY_REVOKED,
+        Reason.KEY_EXPIRED,
+        Reason.SIGNATURE_INVALID,
+        Reason.UNKNOWN_SIGNER,
+        Reason.MANIFEST_DIGEST_MISMATCH,
+        Reason.SYMLINK_ESCAPES,
+        Reason.SYMLINK_NOT_ALLOWED,
+        Reason.UNEXPECTED_DIGEST,
     }
 )
 
@@ -69,9 +70,9 @@ Check = Callable[[ScanFacts], list[Finding]]
 
 def signature_and_integrity(facts: ScanFacts) -> list[Finding]:
     reason = facts.verification_reason
-    if reason == "SignatureValid":
+    if reason == Reason.SIGNATURE_VALID:
         return []
-    if reason == "SourceNotFound":  # the bytes are gone (deleted or moved): nothing serves from them again
+    if reason == Reason.SOURCE_NOT_FOUND:  # the bytes are gone (deleted or moved): nothing serves from them again
         return [
             Finding(
                 check="signature-and-integrity",

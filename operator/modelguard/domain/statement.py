@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain import safe_json
 from modelguard.domain.errors import VerificationError
 
@@ -113,14 +114,14 @@ class Bundle:
 def safe_relative_path(name: str) -> str:
     """Reject absolute paths, traversal, empty or odd components; return the POSIX path unchanged."""
     if not name or len(name) > 4096:
-        raise VerificationError("UnsafePath", "resource name is empty or too long")
+        raise VerificationError(Reason.UNSAFE_PATH, "resource name is empty or too long")
     if "\x00" in name or "\\" in name:
-        raise VerificationError("UnsafePath", f"resource name {name[:200]!r} contains NUL or backslash")
+        raise VerificationError(Reason.UNSAFE_PATH, f"resource name {name[:200]!r} contains NUL or backslash")
     if name.startswith("/"):
-        raise VerificationError("UnsafePath", f"resource {name[:200]!r} is an absolute path")
+        raise VerificationError(Reason.UNSAFE_PATH, f"resource {name[:200]!r} is an absolute path")
     parts = name.split("/")
     if any(p in ("", ".", "..") for p in parts):
-        raise VerificationError("UnsafePath", f"resource {name[:200]!r} escapes or is not normalised")
+        raise VerificationError(Reason.UNSAFE_PATH, f"resource {name[:200]!r} escapes or is not normalised")
     return name
 
 
@@ -153,11 +154,11 @@ def model_digest(serialization: Serialization, resources: tuple[Resource, ...]) 
 
 def _b64(value: Any, what: str) -> bytes:
     if not isinstance(value, str):
-        raise VerificationError("MalformedSignature", f"{what} is not a base64 string")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, f"{what} is not a base64 string")
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise VerificationError("MalformedSignature", f"{what} is not valid base64") from None
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, f"{what} is not valid base64") from None
 
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -178,37 +179,37 @@ def unpack_signature(data: bytes) -> bytes:
         inflater = zlib.decompressobj(wbits=31)
         raw = inflater.decompress(data, MAX_BUNDLE_BYTES + 1)
     except zlib.error:
-        raise VerificationError("MalformedSignature", "the shipped signature is not valid gzip") from None
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "the shipped signature is not valid gzip") from None
     if len(raw) > MAX_BUNDLE_BYTES or inflater.unconsumed_tail:
-        raise VerificationError("MalformedSignature", f"signature bundle is larger than {MAX_BUNDLE_BYTES} bytes")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, f"signature bundle is larger than {MAX_BUNDLE_BYTES} bytes")
     return raw
 
 
 def parse_bundle(raw: bytes) -> Bundle:
     """Parse a Sigstore bundle carrying a DSSE envelope (no signature check yet)."""
     if len(raw) > MAX_BUNDLE_BYTES:
-        raise VerificationError("MalformedSignature", f"signature bundle is larger than {MAX_BUNDLE_BYTES} bytes")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, f"signature bundle is larger than {MAX_BUNDLE_BYTES} bytes")
     try:
         doc = safe_json.loads(raw)
     except (UnicodeDecodeError, ValueError):
-        raise VerificationError("MalformedSignature", "signature bundle is not valid JSON") from None
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "signature bundle is not valid JSON") from None
     if not isinstance(doc, dict):
-        raise VerificationError("MalformedSignature", "signature bundle is not a JSON object")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "signature bundle is not a JSON object")
     if doc.get("mediaType") != BUNDLE_MEDIA_TYPE:
         raise VerificationError(
-            "MalformedSignature", f"unsupported bundle media type {str(doc.get('mediaType'))[:100]!r}"
+            Reason.MALFORMED_SIGNATURE, f"unsupported bundle media type {str(doc.get('mediaType'))[:100]!r}"
         )
     envelope = doc.get("dsseEnvelope")
     if not isinstance(envelope, dict):
-        raise VerificationError("MalformedSignature", "bundle has no DSSE envelope")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "bundle has no DSSE envelope")
     if envelope.get("payloadType") != PAYLOAD_TYPE:
-        raise VerificationError("MalformedSignature", "DSSE payload is not an in-toto statement")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "DSSE payload is not an in-toto statement")
     signatures = envelope.get("signatures")
     if not isinstance(signatures, list) or len(signatures) != 1 or not isinstance(signatures[0], dict):
-        raise VerificationError("MalformedSignature", "DSSE envelope must carry exactly one signature")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "DSSE envelope must carry exactly one signature")
     material = doc.get("verificationMaterial") or {}
     if not isinstance(material, dict):
-        raise VerificationError("MalformedSignature", "bundle verification material is not an object")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "bundle verification material is not an object")
     hint = (material.get("publicKey") or {}).get("hint") if isinstance(material.get("publicKey"), dict) else None
     return Bundle(
         payload=_b64(envelope.get("payload"), "DSSE payload"),
@@ -232,7 +233,7 @@ def _chain(material: dict[str, Any]) -> tuple[bytes, ...]:
         return ()
     if not isinstance(listed, list) or not listed or len(listed) > MAX_CHAIN:
         raise VerificationError(
-            "MalformedSignature", f"bundle certificate chain must hold 1 to {MAX_CHAIN} certificates"
+            Reason.MALFORMED_SIGNATURE, f"bundle certificate chain must hold 1 to {MAX_CHAIN} certificates"
         )
     out = []
     for entry in listed:
@@ -251,39 +252,39 @@ def _algorithm(serialization: Serialization) -> str:
 def _resource(entry: Any, serialization: Serialization) -> Resource:
     method = serialization.method
     if not isinstance(entry, dict):
-        raise VerificationError("MalformedSignature", "resource entry is not an object")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "resource entry is not an object")
     name, algorithm, digest = entry.get("name"), entry.get("algorithm"), entry.get("digest")
     if algorithm not in ("sha256", _algorithm(serialization)):
-        raise VerificationError("UnsupportedAlgorithm", f"resource digest algorithm {str(algorithm)[:40]!r}")
+        raise VerificationError(Reason.UNSUPPORTED_ALGORITHM, f"resource digest algorithm {str(algorithm)[:40]!r}")
     if not isinstance(name, str) or not isinstance(digest, str) or not _HEX64.match(digest):
-        raise VerificationError("MalformedSignature", "resource has no valid name or sha256 digest")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "resource has no valid name or sha256 digest")
     if method == "files":
         return Resource(safe_relative_path(name), digest)
     match = _SHARD.match(name)
     if not match:
-        raise VerificationError("MalformedSignature", f"shard name {name[:200]!r} is not path:start:end")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, f"shard name {name[:200]!r} is not path:start:end")
     start, end = int(match["start"]), int(match["end"])
     if end <= start:
-        raise VerificationError("MalformedSignature", f"shard {name[:200]!r} has an empty or negative range")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, f"shard {name[:200]!r} has an empty or negative range")
     return Resource(safe_relative_path(match["path"]), digest, start, end)
 
 
 def _serialization(params: Any) -> Serialization:
     if not isinstance(params, dict):
-        raise VerificationError("MalformedSignature", "statement has no serialization")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "statement has no serialization")
     method = params.get("method")
     if method not in ("files", "shards"):
-        raise VerificationError("UnsupportedSerialization", f"serialization method {str(method)[:40]!r}")
+        raise VerificationError(Reason.UNSUPPORTED_SERIALIZATION, f"serialization method {str(method)[:40]!r}")
     if params.get("hash_type") != "sha256":
-        raise VerificationError("UnsupportedAlgorithm", f"hash type {str(params.get('hash_type'))[:40]!r}")
+        raise VerificationError(Reason.UNSUPPORTED_ALGORITHM, f"hash type {str(params.get('hash_type'))[:40]!r}")
     shard_size = params.get("shard_size")
     if isinstance(shard_size, float) and shard_size.is_integer():  # protobuf JSON (model_signing) writes 1e9 as 1e9
         shard_size = int(shard_size)
     if method == "shards" and (not isinstance(shard_size, int) or isinstance(shard_size, bool) or shard_size < 1):
-        raise VerificationError("MalformedSignature", "shard serialization without a positive shard_size")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "shard serialization without a positive shard_size")
     ignores = params.get("ignore_paths") or []
     if not isinstance(ignores, list) or not all(isinstance(p, str) for p in ignores):
-        raise VerificationError("MalformedSignature", "ignore_paths is not a list of strings")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "ignore_paths is not a list of strings")
     return Serialization(
         method=method,
         shard_size=shard_size if method == "shards" else None,
@@ -297,29 +298,29 @@ def parse_statement(payload: bytes) -> SignedManifest:
     try:
         doc = safe_json.loads(payload)
     except (UnicodeDecodeError, ValueError):
-        raise VerificationError("MalformedSignature", "signed payload is not valid JSON") from None
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "signed payload is not valid JSON") from None
     if not isinstance(doc, dict) or doc.get("_type") != STATEMENT_TYPE:
-        raise VerificationError("MalformedSignature", "signed payload is not an in-toto v1 statement")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "signed payload is not an in-toto v1 statement")
     if doc.get("predicateType") == PREDICATE_TYPE_V02:
         return _manifest_v02(doc)
     if doc.get("predicateType") != PREDICATE_TYPE:
-        raise VerificationError("UnsupportedPredicate", f"predicate type {str(doc.get('predicateType'))[:100]!r}")
+        raise VerificationError(Reason.UNSUPPORTED_PREDICATE, f"predicate type {str(doc.get('predicateType'))[:100]!r}")
     subjects = doc.get("subject")
     if not isinstance(subjects, list) or len(subjects) != 1 or not isinstance(subjects[0], dict):
-        raise VerificationError("MalformedSignature", "statement must have exactly one subject")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "statement must have exactly one subject")
     subject = subjects[0]
     expected = (subject.get("digest") or {}).get("sha256") if isinstance(subject.get("digest"), dict) else None
     if not isinstance(expected, str) or not _HEX64.match(expected):
-        raise VerificationError("MalformedSignature", "subject has no sha256 digest")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "subject has no sha256 digest")
     predicate = doc.get("predicate")
     if not isinstance(predicate, dict):
-        raise VerificationError("MalformedSignature", "statement has no predicate")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "statement has no predicate")
     serialization = _serialization(predicate.get("serialization"))
     entries = predicate.get("resources")
     if not isinstance(entries, list) or not entries:
-        raise VerificationError("MalformedSignature", "statement lists no resources")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "statement lists no resources")
     if len(entries) > MAX_RESOURCES:
-        raise VerificationError("MalformedSignature", f"statement lists more than {MAX_RESOURCES} resources")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, f"statement lists more than {MAX_RESOURCES} resources")
     name = subject.get("name")
     if len(entries) == 1 and isinstance(entries[0], dict) and entries[0].get("name") == SINGLE_FILE:
         # model_signing names the one resource of a single-file model "."; the file is the subject's name
@@ -327,10 +328,10 @@ def parse_statement(payload: bytes) -> SignedManifest:
     resources = tuple(_resource(e, serialization) for e in entries)
     names = [r.name for r in resources]
     if len(set(names)) != len(names):
-        raise VerificationError("MalformedSignature", "statement lists a resource twice")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "statement lists a resource twice")
     computed = root_digest(resources)
     if computed != expected:
-        raise VerificationError("MalformedSignature", "subject digest does not match the listed resources")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "subject digest does not match the listed resources")
     return SignedManifest(
         model_name=name if isinstance(name, str) else "",
         serialization=serialization,
@@ -344,19 +345,19 @@ def _manifest_v02(doc: dict[str, Any]) -> SignedManifest:
     SHA-256, no serialization record (whole files, no symlinks, git paths ignored as the CLI defaults)."""
     subjects = doc.get("subject")
     if not isinstance(subjects, list) or not subjects or len(subjects) > MAX_RESOURCES:
-        raise VerificationError("MalformedSignature", "a model_signing 0.2 statement lists its files as subjects")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "a model_signing 0.2 statement lists its files as subjects")
     serialization = Serialization()
     entries = []
     for subject in subjects:
         if not isinstance(subject, dict) or not isinstance(subject.get("digest"), dict):
-            raise VerificationError("MalformedSignature", "subject entry is not an object with a digest")
+            raise VerificationError(Reason.MALFORMED_SIGNATURE, "subject entry is not an object with a digest")
         algorithm = (subject.get("annotations") or {}).get("actual_hash_algorithm", "file-sha256")
         if algorithm != "file-sha256":
-            raise VerificationError("UnsupportedAlgorithm", f"subject digest algorithm {str(algorithm)[:40]!r}")
+            raise VerificationError(Reason.UNSUPPORTED_ALGORITHM, f"subject digest algorithm {str(algorithm)[:40]!r}")
         entries.append({"name": subject.get("name"), "algorithm": "sha256", "digest": subject["digest"].get("sha256")})
     resources = tuple(_resource(e, serialization) for e in entries)
     if len({r.name for r in resources}) != len(resources):
-        raise VerificationError("MalformedSignature", "statement lists a file twice")
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "statement lists a file twice")
     ordered = tuple(sorted(resources, key=Resource.sort_key))
     return SignedManifest(
         model_name="", serialization=serialization, resources=ordered, root_digest=root_digest(ordered)

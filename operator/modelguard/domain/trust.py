@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain.crypto import key_hint, load_public_key
 from modelguard.domain.errors import VerificationError
 
@@ -37,13 +38,15 @@ class TrustedKey:
 
     def usable_at(self, now: datetime) -> VerificationError | None:
         if self.revoked:
-            return VerificationError("KeyRevoked", f"{self.what} {self.id!r} is revoked by the TrustPolicy")
+            return VerificationError(Reason.KEY_REVOKED, f"{self.what} {self.id!r} is revoked by the TrustPolicy")
         if self.not_before is not None and now < self.not_before:
             return VerificationError(
-                "KeyNotYetValid", f"{self.what} {self.id!r} is not valid before {self.not_before.isoformat()}"
+                Reason.KEY_NOT_YET_VALID, f"{self.what} {self.id!r} is not valid before {self.not_before.isoformat()}"
             )
         if self.not_after is not None and now > self.not_after:
-            return VerificationError("KeyExpired", f"{self.what} {self.id!r} expired at {self.not_after.isoformat()}")
+            return VerificationError(
+                Reason.KEY_EXPIRED, f"{self.what} {self.id!r} expired at {self.not_after.isoformat()}"
+            )
         return None
 
 
@@ -80,7 +83,7 @@ def authenticate_chain(
 
     cas = [a for a in anchors if isinstance(a, TrustedCA)]
     if not cas:
-        raise VerificationError("UnknownSigner", "the bundle is signed with a certificate, and no CA is trusted")
+        raise VerificationError(Reason.UNKNOWN_SIGNER, "the bundle is signed with a certificate, and no CA is trusted")
     refusal: VerificationError | None = None
     for ca in cas:
         try:
@@ -89,7 +92,9 @@ def authenticate_chain(
             refusal = refusal or exc
             continue
         if not check(signer.public_key):
-            raise VerificationError("SignatureInvalid", f"the signature does not verify with {signer.subject}'s key")
+            raise VerificationError(
+                Reason.SIGNATURE_INVALID, f"the signature does not verify with {signer.subject}'s key"
+            )
         problem = ca.usable_at(now)
         if problem is None:
             return f"{ca.id}:{signer.subject}"
@@ -118,7 +123,9 @@ def authenticate(
     if hint is not None:
         parsed = [(k, pub) for k, pub in parsed if key_hint(pub) == hint]
         if not parsed:
-            raise VerificationError("UnknownSigner", "the signature names a key that is not among the trusted keys")
+            raise VerificationError(
+                Reason.UNKNOWN_SIGNER, "the signature names a key that is not among the trusted keys"
+            )
     refusal: VerificationError | None = None
     for key, pub in parsed:
         if not check(pub):
@@ -129,7 +136,7 @@ def authenticate(
         refusal = refusal or problem
     if refusal is not None:
         raise refusal
-    raise VerificationError("SignatureInvalid", "the signature does not verify with any trusted key")
+    raise VerificationError(Reason.SIGNATURE_INVALID, "the signature does not verify with any trusted key")
 
 
 def selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain.errors import VerificationError
 
 
@@ -31,7 +32,7 @@ def load_roots(pem: bytes) -> list[x509.Certificate]:
     try:
         roots = x509.load_pem_x509_certificates(pem)
     except ValueError:
-        raise VerificationError("InvalidKey", "the CA bundle holds no readable PEM certificate") from None
+        raise VerificationError(Reason.INVALID_KEY, "the CA bundle holds no readable PEM certificate") from None
     return roots
 
 
@@ -40,7 +41,7 @@ def verify_chain(chain: Sequence[bytes], roots: Sequence[x509.Certificate]) -> S
     try:
         leaf, *intermediates = [x509.load_der_x509_certificate(c) for c in chain]
     except ValueError:
-        raise VerificationError("MalformedSignature", "a certificate in the bundle is not valid DER") from None
+        raise VerificationError(Reason.MALFORMED_SIGNATURE, "a certificate in the bundle is not valid DER") from None
     verifier = (
         verification.PolicyBuilder()
         .store(verification.Store(list(roots)))
@@ -55,13 +56,13 @@ def verify_chain(chain: Sequence[bytes], roots: Sequence[x509.Certificate]) -> S
         verifier.verify(leaf, intermediates)
     except verification.VerificationError as exc:
         raise VerificationError(
-            "UntrustedCertificate", f"the signing certificate does not chain to a trusted CA: {str(exc)[:200]}"
+            Reason.UNTRUSTED_CERTIFICATE, f"the signing certificate does not chain to a trusted CA: {str(exc)[:200]}"
         ) from None
     if not _may_sign(leaf):
-        raise VerificationError("UntrustedCertificate", "the signing certificate is not for signing (key usage)")
+        raise VerificationError(Reason.UNTRUSTED_CERTIFICATE, "the signing certificate is not for signing (key usage)")
     key = leaf.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise VerificationError("UnsupportedAlgorithm", "the signing certificate's key is not an ECDSA key")
+        raise VerificationError(Reason.UNSUPPORTED_ALGORITHM, "the signing certificate's key is not an ECDSA key")
     return Signer(key, leaf.subject.rfc4514_string(), leaf.issuer.rfc4514_string())
 
 

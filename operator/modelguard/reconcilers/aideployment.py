@@ -21,6 +21,7 @@ from modelguard.adapters.resources import AIDEPLOYMENTS, BY_CHILD_KIND, DEPLOYME
 from modelguard.adapters.secrets import policy_keys
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus, DriftRecord
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, VerifiedRecord
+from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.builders import gateway, model_cache, network, workload
 from modelguard.builders.labels import COMPONENT, DIGEST_ANNOTATION
@@ -79,17 +80,17 @@ async def _api_keys(ctx: Context, namespace: str, spec: AIDeploymentSpec) -> str
     name = spec.authentication.api_keys_secret_ref.name
     secret = await ctx.kube.get(SECRETS, namespace, name)
     if secret is None:
-        raise Retry("APIKeysNotFound", f"Secret {name!r} with the API keys does not exist in {namespace!r}")
+        raise Retry(Reason.API_KEYS_NOT_FOUND, f"Secret {name!r} with the API keys does not exist in {namespace!r}")
     keys = {
         client: base64.b64decode(value).decode(errors="replace").strip()
         for client, value in (secret.get("data") or {}).items()
     }
     if not keys:
-        raise VerificationError("InvalidAPIKeys", f"Secret {name!r} holds no API keys")
+        raise VerificationError(Reason.INVALID_API_KEYS, f"Secret {name!r} holds no API keys")
     try:
         return gateway.keys_map(keys)
     except gateway.InvalidKeys as exc:
-        raise VerificationError("InvalidAPIKeys", f"Secret {name!r}: {exc}") from None
+        raise VerificationError(Reason.INVALID_API_KEYS, f"Secret {name!r}: {exc}") from None
 
 
 async def not_enabled(ctx: Context, namespace: str) -> str | None:
@@ -123,7 +124,7 @@ async def _signature_and_key(
     keys = await policy_keys(ctx.kube, ctx.operator_namespace, policy)
     anchor = anchor_of(signer, keys)
     if anchor is None:
-        raise Retry("SignerNotFound", f"the key or CA of signer {signer!r} is no longer in the TrustPolicy")
+        raise Retry(Reason.SIGNER_NOT_FOUND, f"the key or CA of signer {signer!r} is no longer in the TrustPolicy")
     verified_spec = as_verified(model.spec, record)
     return await model_access.signature(ctx, key, verified_spec, tuple(policy.allowed_sources)), anchor
 
@@ -134,14 +135,14 @@ async def _desired(
     assert model.spec is not None
     problem = await not_enabled(ctx, key.namespace)
     if problem is not None:
-        raise VerificationError("NamespaceNotEnabled", problem)
+        raise VerificationError(Reason.NAMESPACE_NOT_ENABLED, problem)
     record = model.status.verified
     if record is None or record.digest != decision.digest:
-        raise Retry("WaitingForModel", "the model's verification record is not available yet")
+        raise Retry(Reason.WAITING_FOR_MODEL, "the model's verification record is not available yet")
     if spec.service_account_name:  # admission may have been down or only warning: run as it only if granted
         problem = await _account_not_granted(ctx, body)
         if problem is not None:
-            raise VerificationError("ServiceAccountNotAdmitted", problem)
+            raise VerificationError(Reason.SERVICE_ACCOUNT_NOT_ADMITTED, problem)
     keys_map = await _api_keys(ctx, key.namespace, spec)
     signature, anchor = await _signature_and_key(ctx, key, model, record)
     conf = gateway.nginx_conf(gateway.config_for(spec, authenticated=keys_map is not None))
@@ -192,7 +193,7 @@ def _still_owner(ctx: Context, key: Key, uid: str) -> None:
     body = ctx.store.get(key)
     meta = (body or {}).get("metadata") or {}
     if body is None or meta.get("uid") != uid or meta.get("deletionTimestamp"):
-        raise Retry("OwnerGone", f"{key.name} was deleted while its children were being applied")
+        raise Retry(Reason.OWNER_GONE, f"{key.name} was deleted while its children were being applied")
 
 
 async def _cache_address(ctx: Context, key: Key, uid: str, service: dict[str, Any]) -> str:
@@ -203,12 +204,12 @@ async def _cache_address(ctx: Context, key: Key, uid: str, service: dict[str, An
     if live is None or not controlled_by(live, uid):
         clashes = await ownership.foreign(ctx, key.namespace, uid, [service])
         if clashes:
-            raise VerificationError("NameConflict", clash_message(clashes))
+            raise VerificationError(Reason.NAME_CONFLICT, clash_message(clashes))
         _still_owner(ctx, key, uid)
         live = await ctx.kube.apply(BY_CHILD_KIND["Service"], service)
     ip = str((live.get("spec") or {}).get("clusterIP") or "")
     if ip in ("", "None"):
-        raise Retry("WaitingForModelCache", f"the model cache Service {name} has no cluster IP yet")
+        raise Retry(Reason.WAITING_FOR_MODEL_CACHE, f"the model cache Service {name} has no cluster IP yet")
     return ip
 
 
@@ -221,7 +222,7 @@ async def _apply(
     Nothing is applied while any child's name is taken by an object this AIDeployment did not create."""
     clashes = await ownership.foreign(ctx, key.namespace, uid, objects)
     if clashes:
-        raise VerificationError("NameConflict", clash_message(clashes))
+        raise VerificationError(Reason.NAME_CONFLICT, clash_message(clashes))
     children, drift = [], []
     for obj in objects:
         ref = f"{obj['kind']}/{obj['metadata']['name']}"
@@ -350,7 +351,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     try:
         spec = AIDeploymentSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
-        invalid = Verdict(Cond.READY, "False", "InvalidSpec", spec_error(exc))
+        invalid = Verdict(Cond.READY, "False", Reason.INVALID_SPEC, spec_error(exc))
         await _status(ctx, key, body, current, [invalid], current.served_digest, current.children, None)
         return None
 
@@ -360,20 +361,20 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     decision = rollout_decision(obs)
 
     children, drift = current.children, []
-    enforced = Verdict(Cond.POLICY_ENFORCED, "True", "Enforced", "network, access and pod security policy applied")
+    enforced = Verdict(Cond.POLICY_ENFORCED, "True", Reason.ENFORCED, "network, access and pod security policy applied")
     blocked = await not_enabled(ctx, key.namespace)
     if decision.action == "Quarantine" and deployed is not None and blocked is not None:
-        enforced = Verdict(Cond.POLICY_ENFORCED, "False", "NamespaceNotEnabled", f"cannot quarantine: {blocked}")
+        enforced = Verdict(Cond.POLICY_ENFORCED, "False", Reason.NAMESPACE_NOT_ENABLED, f"cannot quarantine: {blocked}")
     elif decision.action == "Quarantine" and deployed is not None and controlled_by(deployed, body["metadata"]["uid"]):
         await _quarantine(ctx, key, body, deployment_name)
-        enforced = Verdict(Cond.POLICY_ENFORCED, "True", "Quarantined", "all traffic denied, scaled to zero")
+        enforced = Verdict(Cond.POLICY_ENFORCED, "True", Reason.QUARANTINED, "all traffic denied, scaled to zero")
     elif model is not None and (
         decision.action == "Rollout"
         or (decision.action == "Keep" and model.status.verified is not None and model.status.verified.digest == served)
     ):
         try:
             objects = await _desired(ctx, key, body, spec, model, decision)
-            if decision.action == "Keep" and decision.reason == "AwaitingApproval":  # a change not approved yet
+            if decision.action == "Keep" and decision.reason == Reason.AWAITING_APPROVAL:  # a change not approved yet
                 live_service = ctx.store.get(Key("Service", key.namespace, workload.names(key.name)["service"]))
                 objects = workload.keep_approved(objects, deployed, live_service)
             ours_changed = current.observed_generation != generation_of(body) or decision.digest != served
@@ -381,28 +382,30 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         except VerificationError as exc:
             decision = Decision("Hold", None, exc.reason, exc.message) if served is None else decision
             enforced = Verdict(Cond.POLICY_ENFORCED, "False", exc.reason, exc.message)
-            if exc.reason in ("NameConflict", "ServiceAccountNotAdmitted", "NamespaceNotEnabled") and not _has(
-                current, Cond.POLICY_ENFORCED, exc.reason
-            ):
+            if exc.reason in (
+                Reason.NAME_CONFLICT,
+                Reason.SERVICE_ACCOUNT_NOT_ADMITTED,
+                Reason.NAMESPACE_NOT_ENABLED,
+            ) and not _has(current, Cond.POLICY_ENFORCED, exc.reason):
                 await ctx.events.record(body, "Warning", exc.reason, exc.message, action="Apply")
         except KubeError as exc:
             if exc.conflict:
-                raise Retry("Conflict", "a managed object changed while applying") from None
+                raise Retry(Reason.CONFLICT, "a managed object changed while applying") from None
             if exc.status not in (400, 403, 422):
                 raise
             # refused for good (admission policy, quota, validation): say so instead of retrying silently
             message = f"the API server refused a managed object ({exc.status} {exc.reason}): {exc.message[:400]}"
-            decision = Decision("Hold", None, "ApplyRejected", message) if served is None else decision
-            enforced = Verdict(Cond.POLICY_ENFORCED, "False", "ApplyRejected", message)
-            if not _has(current, Cond.POLICY_ENFORCED, "ApplyRejected"):
-                await ctx.events.record(body, "Warning", "ApplyRejected", message, action="Apply")
+            decision = Decision("Hold", None, Reason.APPLY_REJECTED, message) if served is None else decision
+            enforced = Verdict(Cond.POLICY_ENFORCED, "False", Reason.APPLY_REJECTED, message)
+            if not _has(current, Cond.POLICY_ENFORCED, Reason.APPLY_REJECTED):
+                await ctx.events.record(body, "Warning", Reason.APPLY_REJECTED, message, action="Apply")
         else:
             children, drift, served = result.children, drift_to_report(ctx, key, result.drift), decision.digest
             if drift:
                 enforced = Verdict(
                     Cond.POLICY_ENFORCED,
                     "True",
-                    "DriftReverted",
+                    Reason.DRIFT_REVERTED,
                     "reverted changes made outside ModelGuard: " + "; ".join(drift),
                 )
             else:  # the last reverted drift stays reported until the spec changes
@@ -414,10 +417,10 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
                 for c in current.conditions
                 if c.type == Cond.POLICY_ENFORCED
             ),
-            Verdict(Cond.POLICY_ENFORCED, "Unknown", "NotDeployed", "nothing deployed yet"),
+            Verdict(Cond.POLICY_ENFORCED, "Unknown", Reason.NOT_DEPLOYED, "nothing deployed yet"),
         )
     else:
-        enforced = Verdict(Cond.POLICY_ENFORCED, "Unknown", "NotDeployed", "nothing deployed yet")
+        enforced = Verdict(Cond.POLICY_ENFORCED, "Unknown", Reason.NOT_DEPLOYED, "nothing deployed yet")
 
     replicas = deployment_status.replicas_shown(decision, spec, deployed)
     available = deployment_status.availability(deployed if served else None, replicas)
@@ -448,9 +451,9 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         log.info("%s: %s %s", key, decision.action, decision.reason)
     drift_reported(ctx, key)  # the status holds it (a failed write raised above)
     if drift:
-        await ctx.events.record(body, "Warning", "DriftReverted", enforced.message, action="Enforce")
+        await ctx.events.record(body, "Warning", Reason.DRIFT_REVERTED, enforced.message, action="Enforce")
     if newly_quarantined:
-        await ctx.events.record(body, "Warning", "Quarantined", decision.message, action="Quarantine")
+        await ctx.events.record(body, "Warning", Reason.QUARANTINED, decision.message, action="Quarantine")
     return None
 
 

@@ -24,6 +24,7 @@ from modelguard.adapters.secrets import policy_keys
 from modelguard.adapters.source_slots import SourceBusy
 from modelguard.adapters.verifier import Verified
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, ScanSummary, VerificationAttempt, VerifiedRecord
+from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain import decommission as decommission_plan
@@ -42,7 +43,7 @@ from modelguard.reconcilers import decommission, finalizer, model_access, model_
 from modelguard.reconcilers.context import Context, lookup, spec_error, status_view
 
 log = logging.getLogger(__name__)
-SLOW_VERIFICATION = 1.0  # seconds before "Verifying" is written to status
+SLOW_VERIFICATION = 1.0  # seconds before Reason.VERIFYING is written to status
 OVERRIDE = "modelguard.io/quarantine-override"
 
 
@@ -71,7 +72,7 @@ async def _verify(
         task = asyncio.ensure_future(ctx.verifier.verify(request, signature, allowed=allowed))
         done, _ = await asyncio.wait({task}, timeout=SLOW_VERIFICATION)
         if not done and not deep:  # a big model: say so while hashing goes on (scans write once, at the end)
-            verifying = Verdict(Cond.VERIFIED, "Unknown", "Verifying", "verifying the model's signature and bytes")
+            verifying = Verdict(Cond.VERIFIED, "Unknown", Reason.VERIFYING, "verifying the model's signature and bytes")
             await model_status.write(ctx, key, body, status, [verifying], {})
         return await task
 
@@ -131,8 +132,8 @@ async def _evaluate(
             problem = exc
             verified_by_attempt = True
         else:
-            ctx.metrics.verifications.labels("SignatureValid").inc()
-            ctx.metrics.verification_duration.labels("SignatureValid").observe(result.seconds)
+            ctx.metrics.verifications.labels(Reason.SIGNATURE_VALID).inc()
+            ctx.metrics.verification_duration.labels(Reason.SIGNATURE_VALID).observe(result.seconds)
             ctx.metrics.verified_bytes.inc(result.bytes)
             record = VerifiedRecord(
                 digest=result.digest,
@@ -150,12 +151,12 @@ async def _evaluate(
                 Verdict(
                     Cond.VERIFIED,
                     "True",
-                    "SignatureValid",
+                    Reason.SIGNATURE_VALID,
                     f"{result.files} file(s) verified, signed by {result.signer}, digest {result.digest}",
                 ),
                 record,
                 VerificationAttempt(
-                    generation=generation, policy_generation=policy_generation, at=now, reason="SignatureValid"
+                    generation=generation, policy_generation=policy_generation, at=now, reason=Reason.SIGNATURE_VALID
                 ),
             )
     assert problem is not None
@@ -178,7 +179,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     try:
         spec = AIModelSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
-        invalid = Verdict(Cond.VERIFIED, "False", "InvalidSpec", spec_error(exc))
+        invalid = Verdict(Cond.VERIFIED, "False", Reason.INVALID_SPEC, spec_error(exc))
         await model_status.write(ctx, key, body, status, [invalid, model_status.summary(invalid, invalid, False)], {})
         return None
 
@@ -250,17 +251,17 @@ def _override(annotations: dict[str, str]) -> Verdict:
         return Verdict(
             Cond.QUARANTINE_OVERRIDDEN,
             "True",
-            "OverrideAnnotation",
+            Reason.OVERRIDE_ANNOTATION,
             f"scan quarantine lifted by annotation {OVERRIDE}: {justification[:300]}",
         )
-    return Verdict(Cond.QUARANTINE_OVERRIDDEN, "False", "NoOverride", "no override")
+    return Verdict(Cond.QUARANTINE_OVERRIDDEN, "False", Reason.NO_OVERRIDE, "no override")
 
 
 def _verdict_from_status(status: AIModelStatus, generation: int) -> Verdict:
     condition = find(status.conditions, Cond.VERIFIED)
     if condition is not None and condition.observed_generation == generation:
         return Verdict(Cond.VERIFIED, condition.status, condition.reason, condition.message)
-    return Verdict(Cond.VERIFIED, "Unknown", "AwaitingVerification", "verification has not completed yet")
+    return Verdict(Cond.VERIFIED, "Unknown", Reason.AWAITING_VERIFICATION, "verification has not completed yet")
 
 
 def _documentation(spec: AIModelSpec, reading: PolicyReading) -> Verdict:
@@ -274,7 +275,7 @@ def _documentation(spec: AIModelSpec, reading: PolicyReading) -> Verdict:
         return Verdict(
             Cond.DOCUMENTED,
             "False",
-            "MissingDocumentation",
+            Reason.MISSING_DOCUMENTATION,
             f"the TrustPolicy requires model card fields: {', '.join(missing)}",
         )
-    return Verdict(Cond.DOCUMENTED, "True", "CardComplete", "the model card has every field the policy requires")
+    return Verdict(Cond.DOCUMENTED, "True", Reason.CARD_COMPLETE, "the model card has every field the policy requires")

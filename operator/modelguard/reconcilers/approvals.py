@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from modelguard.adapters.cache import Key
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus, ApprovalStatus, Approver
+from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.domain import approvals
 from modelguard.domain.conditions import Verdict
@@ -42,23 +43,26 @@ class ApprovalFacts:
 
     def verdict(self) -> Verdict:
         if not self.required:
-            return Verdict(Cond.APPROVED, "True", "NotRequired", "no approval required")
+            return Verdict(Cond.APPROVED, "True", Reason.NOT_REQUIRED, "no approval required")
         if self.digest is None:
-            return Verdict(Cond.APPROVED, "Unknown", "WaitingForModel", "no verified digest to approve yet")
+            return Verdict(Cond.APPROVED, "Unknown", Reason.WAITING_FOR_MODEL, "no verified digest to approve yet")
         have = len(self.approvals)
         who = ", ".join(self.approvers) or "nobody"
         if have >= self.required:
-            return Verdict(Cond.APPROVED, "True", "Approved", f"{self.digest} approved by {who}")
+            return Verdict(Cond.APPROVED, "True", Reason.APPROVED, f"{self.digest} approved by {who}")
         if self.withdrawn:
             return Verdict(
                 Cond.APPROVED,
                 "False",
-                "ApprovalWithdrawn",
+                Reason.APPROVAL_WITHDRAWN,
                 f"approval(s) {', '.join(self.withdrawn)} withdrawn: {have} of {self.required} for {self.digest} "
                 f"({who})",
             )
         return Verdict(
-            Cond.APPROVED, "False", "AwaitingApproval", f"{have} of {self.required} approvals for {self.digest} ({who})"
+            Cond.APPROVED,
+            "False",
+            Reason.AWAITING_APPROVAL,
+            f"{have} of {self.required} approvals for {self.digest} ({who})",
         )
 
 

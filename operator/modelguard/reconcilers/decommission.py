@@ -31,6 +31,7 @@ from modelguard.adapters.secrets import registry_credentials
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, DecommissionProgress, DecommissionStep
 from modelguard.api.base import API_VERSION
 from modelguard.api.certificate import CertifiedAction, CertifiedModel, DecommissionCertificateSpec, Requester
+from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.builders import workload
 from modelguard.builders.labels import object_name
@@ -95,7 +96,7 @@ async def stop_serving(ctx: Context, run: Run) -> None:
     deployments = await _deployments(ctx, run)
     if run.spec.end_of_life.deployments == "Wait" and deployments:
         names = ", ".join(d["metadata"]["name"] for d in deployments)
-        raise Retry("WaitingForDeployments", f"waiting for the owners to delete AIDeployments: {names}")
+        raise Retry(Reason.WAITING_FOR_DEPLOYMENTS, f"waiting for the owners to delete AIDeployments: {names}")
     ns = run.key.namespace
     for dep, part in ((d, p) for d in deployments for p in ("deployment", "cache")):
         name = workload.names(dep["metadata"]["name"])[part]  # the model servers, then their model cache
@@ -137,14 +138,14 @@ async def _delete_as_requester(ctx: Context, run: Run, step: str, kind: str, nam
     user, groups = run.requester.username, run.requester.groups
     if user == "unknown":
         raise VerificationError(
-            "RequesterUnknown",
+            Reason.REQUESTER_UNKNOWN,
             "who asked for the decommission was not recorded (admission "
             "webhook unavailable?): refusing to delete data on nobody's authority",
         )
     allowed, _ = await may(ctx.kube, user, groups, "delete", DATA_KINDS[kind].plural, run.key.namespace, name)
     if not allowed:
         raise VerificationError(
-            "DataDeletionForbidden",
+            Reason.DATA_DELETION_FORBIDDEN,
             f"{user} may not delete {kind} {name!r} in {run.key.namespace!r}; nothing was deleted on their behalf",
         )
     if ctx.enabled_namespace_label is not None:  # restricted writes: only what its owner marked (docs/rbac.md)
@@ -154,7 +155,7 @@ async def _delete_as_requester(ctx: Context, run: Run, step: str, kind: str, nam
             return
         if ((current.get("metadata") or {}).get("labels") or {}).get(END_OF_LIFE_LABEL) != "delete":
             raise VerificationError(
-                "NotMarkedForDeletion",
+                Reason.NOT_MARKED_FOR_DELETION,
                 f"{kind} {name!r} is not marked {END_OF_LIFE_LABEL}=delete: ModelGuard deletes tenant data and keys "
                 "only when their owner marked them (label it, and the decommission goes on)",
             )
@@ -276,7 +277,7 @@ async def confirm_deleted(ctx: Context, run: Run) -> None:
         else:
             run.act("ConfirmDeleted", action["kind"], action["name"], "Verify404", "Done", "GET answered 404")
     if still:
-        raise Retry("NotYetDeleted", f"still present: {', '.join(still[:5])}")
+        raise Retry(Reason.NOT_YET_DELETED, f"still present: {', '.join(still[:5])}")
 
 
 async def issue_certificate(ctx: Context, run: Run) -> None:

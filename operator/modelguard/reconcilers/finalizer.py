@@ -7,6 +7,7 @@ from typing import Any
 from modelguard.adapters.cache import Key
 from modelguard.adapters.kube import KubeError
 from modelguard.adapters.resources import AIMODELS
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain.errors import Retry
 from modelguard.reconcilers.context import Context
 
@@ -25,7 +26,7 @@ async def add(ctx: Context, key: Key, meta: dict[str, Any]) -> None:
         )
     except KubeError as exc:
         if exc.conflict:
-            raise Retry("Conflict", "the AIModel changed while adding the finalizer") from None
+            raise Retry(Reason.CONFLICT, "the AIModel changed while adding the finalizer") from None
         raise
 
 
@@ -43,5 +44,5 @@ async def release(ctx: Context, key: Key, meta: dict[str, Any]) -> None:
         if exc.not_found:  # released already and gone
             return
         if exc.status == 422:  # the finalizers changed meanwhile: look again
-            raise Retry("Conflict", "the finalizers changed while releasing ours") from None
+            raise Retry(Reason.CONFLICT, "the finalizers changed while releasing ours") from None
         raise

@@ -10,13 +10,14 @@ from pydantic import ValidationError
 from modelguard.adapters.cache import Key
 from modelguard.adapters.resources import AIMODELS
 from modelguard.api.aimodel import AIModelStatus
+from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions, progress
 from modelguard.domain.model_checks import TRANSIENT
 from modelguard.reconcilers.context import Context, current_conditions, write_status
 
 EVENT_CONDITIONS = (Cond.VERIFIED, Cond.SCAN_PASSED, Cond.QUARANTINE_OVERRIDDEN, Cond.DECOMMISSIONED)
-IN_FLIGHT = TRANSIENT | {"InProgress", "LegalHold"}
+IN_FLIGHT = TRANSIENT | {Reason.IN_PROGRESS, Reason.LEGAL_HOLD}
 
 
 def as_status(status: dict[str, Any]) -> AIModelStatus:
@@ -66,7 +67,7 @@ def summary(verified: Verdict, documented: Verdict, warn_only: bool) -> Verdict:
         return Verdict(Cond.READY, "False", verified.reason, verified.message)
     if documented.status != "True" and not warn_only:
         return Verdict(Cond.READY, "False", documented.reason, documented.message)
-    return Verdict(Cond.READY, "True", "Verified", verified.message)
+    return Verdict(Cond.READY, "True", Reason.VERIFIED, verified.message)
 
 
 def wire(model: Any) -> Any:

@@ -17,6 +17,7 @@ from modelguard.adapters.cache import Key
 from modelguard.adapters.resources import CONFIGMAPS, SCANREPORTS
 from modelguard.api.aideployment import AIDeploymentStatus
 from modelguard.api.aimodel import AIModelSpec, ScanSummary, VerifiedRecord
+from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.api.scanreport import ScanReportSpec, ScanTarget
 from modelguard.api.trustpolicy import TrustPolicySpec
@@ -157,25 +158,29 @@ async def run(
         verdict = Verdict(
             Cond.SCAN_PASSED,
             "False",
-            "CriticalFindings",
+            Reason.CRITICAL_FINDINGS,
             f"{counts['critical']} critical finding(s), see ScanReport {summary.report}",
         )
     elif result == "Failed":
         verdict = Verdict(
             Cond.SCAN_PASSED,
             "False",
-            "HighFindings",
+            Reason.HIGH_FINDINGS,
             f"{counts['high']} high finding(s), see ScanReport {summary.report}",
         )
     else:
         verdict = Verdict(
             Cond.SCAN_PASSED,
             "True",
-            "NoFindings" if not findings else "MinorFindings",
+            Reason.NO_FINDINGS if not findings else Reason.MINOR_FINDINGS,
             f"{len(findings)} finding(s) below High, see ScanReport {summary.report}",
         )
     await ctx.events.record(
-        body, "Normal" if result == "Passed" else "Warning", f"Scan{result}", verdict.message, action="Scan"
+        body,
+        "Normal" if result == "Passed" else "Warning",
+        Reason.SCAN_PASSED if result == "Passed" else Reason.SCAN_FAILED,
+        verdict.message,
+        action="Scan",
     )
     log.info("%s: scan %s (%s)", key, result, ", ".join(f"{k}={v}" for k, v in counts.items()))
     return ScanOutcome(summary, verdict)

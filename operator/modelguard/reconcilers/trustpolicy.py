@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from modelguard.adapters.cache import Key
 from modelguard.adapters.resources import TRUSTPOLICIES
 from modelguard.adapters.secrets import policy_keys
+from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.api.trustpolicy import TrustPolicySpec, TrustPolicyStatus
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions
@@ -26,7 +27,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     try:
         spec = TrustPolicySpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
-        verdict = Verdict(Cond.READY, "False", "InvalidSpec", spec_error(exc))
+        verdict = Verdict(Cond.READY, "False", Reason.INVALID_SPEC, spec_error(exc))
     else:
         resolved = await policy_keys(ctx.kube, ctx.operator_namespace, spec)
         declared = {k.id for k in spec.keys} | {c.id for c in spec.certificate_authorities}
@@ -43,15 +44,17 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
             problems += (
                 [f"not ECDSA P-256/P-384/P-521 keys or PEM certificates: {', '.join(invalid)}"] if invalid else []
             )
-            verdict = Verdict(Cond.READY, "False", "InvalidKey", "; ".join(problems))
+            verdict = Verdict(Cond.READY, "False", Reason.INVALID_KEY, "; ".join(problems))
         elif not active:
-            verdict = Verdict(Cond.READY, "False", "NoUsableKey", "every key and certificate authority is revoked")
+            verdict = Verdict(
+                Cond.READY, "False", Reason.NO_USABLE_KEY, "every key and certificate authority is revoked"
+            )
         else:
             cas = sum(1 for k in active if isinstance(k, TrustedCA))
             verdict = Verdict(
                 Cond.READY,
                 "True",
-                "KeysLoaded",
+                Reason.KEYS_LOADED,
                 f"{len(active) - cas} usable key(s), {cas} certificate authorities, "
                 f"{len(resolved) - len(active)} revoked",
             )
