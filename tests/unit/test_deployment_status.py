@@ -90,3 +90,71 @@ def test_the_last_reverted_drift_is_kept_until_the_spec_changes() -> None:
     assert kept is not None and kept.message == "Deployment/s"
     assert ds.last_drift(status, 5) is None
     assert ds.authentication(SPEC).reason == "AuthenticationDisabled"
+
+
+def _with_enforced(reason: str, generation: int) -> AIDeploymentStatus:
+    return AIDeploymentStatus.model_validate(
+        {
+            "conditions": [
+                {
+                    "type": "PolicyEnforced",
+                    "status": "True",
+                    "reason": reason,
+                    "message": "earlier",
+                    "observedGeneration": generation,
+                    "lastTransitionTime": "2026-12-03T12:00:00Z",
+                }
+            ]
+        }
+    )
+
+
+APPLIED = ds.Enforcement("Applied", ["Deployment/s"], DIGEST)
+
+
+@pytest.mark.parametrize(
+    ("done", "current", "status", "reason", "says"),
+    [
+        (APPLIED, AIDeploymentStatus(), "True", "Enforced", "policy applied"),
+        (
+            ds.Enforcement("Applied", [], DIGEST, ("Deployment/s: hostNetwork",)),
+            AIDeploymentStatus(),
+            "True",
+            "DriftReverted",
+            "hostNetwork",
+        ),
+        (APPLIED, _with_enforced("DriftReverted", 2), "True", "DriftReverted", "earlier"),  # kept for the spec
+        (APPLIED, _with_enforced("DriftReverted", 1), "True", "Enforced", "policy applied"),  # a new spec clears it
+        (
+            ds.Enforcement("Refused", [], None, (), "NameConflict", "taken"),
+            AIDeploymentStatus(),
+            "False",
+            "NameConflict",
+            "taken",
+        ),
+        (ds.Enforcement("Quarantined", [], DIGEST), AIDeploymentStatus(), "True", "Quarantined", "scaled to zero"),
+        (
+            ds.Enforcement("QuarantineBlocked", [], DIGEST, (), "NamespaceNotEnabled", "not labelled"),
+            AIDeploymentStatus(),
+            "False",
+            "NamespaceNotEnabled",
+            "cannot quarantine: not labelled",
+        ),
+        (ds.Enforcement("Untouched", [], None), AIDeploymentStatus(), "Unknown", "NotDeployed", "nothing deployed"),
+        (ds.Enforcement("Untouched", [], DIGEST), _with_enforced("Enforced", 1), "True", "Enforced", "earlier"),
+    ],
+)
+def test_policy_enforced_says_what_this_pass_did(
+    done: ds.Enforcement, current: AIDeploymentStatus, status: str, reason: str, says: str
+) -> None:
+    verdict = ds.policy_enforced(done, current, 2)
+    assert (verdict.status, verdict.reason) == (status, reason) and says in verdict.message
+
+
+def test_a_refused_first_rollout_holds_and_a_serving_one_keeps_its_decision() -> None:
+    rollout = Decision("Rollout", DIGEST, "ModelVerified", "serving")
+    refused_first = ds.Enforcement("Refused", [], None, (), "ApplyRejected", "quota")
+    assert ds.held(rollout, refused_first) == Decision("Hold", None, "ApplyRejected", "quota")
+    refused_serving = ds.Enforcement("Refused", [], DIGEST, (), "ApplyRejected", "quota")
+    assert ds.held(rollout, refused_serving) is rollout
+    assert ds.held(rollout, APPLIED) is rollout

@@ -89,7 +89,7 @@ def test_a_pass_stops_writing_children_once_its_aideployment_is_deleted() -> Non
     import pytest
 
     from modelguard.domain.errors import Retry
-    from modelguard.reconcilers.aideployment import _apply
+    from modelguard.reconcilers.deployment_children import _apply
 
     class DeletedMidway(FakeKube):
         def __init__(self, store: Store) -> None:

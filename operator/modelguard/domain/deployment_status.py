@@ -4,7 +4,8 @@ authentication, Ready, the replicas shown, and the last reverted drift kept unti
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
 from modelguard.api.condition_reasons import Reason
@@ -108,3 +109,49 @@ def ready(decision: Decision, available: Verdict) -> Verdict:
     if decision.action == "Keep":
         return Verdict(Cond.READY, "True", decision.reason, decision.message)
     return Verdict(Cond.READY, "True", Reason.SERVING, decision.message)
+
+
+EnforcementOutcome = Literal["Applied", "Refused", "Quarantined", "QuarantineBlocked", "Untouched"]
+
+
+@dataclass(frozen=True)
+class Enforcement:
+    """What a pass did to the AIDeployment's children (reconcilers/deployment_children.enforce): the facts the
+    PolicyEnforced verdict and a first rollout's hold are decided from."""
+
+    outcome: EnforcementOutcome
+    children: list[str]  # the children it owns now
+    served: str | None  # the digest the model servers are pinned to now
+    drift: tuple[str, ...] = ()  # reverted changes made by others, to report
+    reason: str = ""  # why it was refused
+    message: str = ""
+
+
+def held(decision: Decision, enforcement: Enforcement) -> Decision:
+    """A first rollout the API server or a name clash refused holds with that reason; one that serves keeps its
+    decision (the old pods keep serving, PolicyEnforced says what failed)."""
+    if enforcement.outcome == "Refused" and enforcement.served is None:
+        return Decision("Hold", None, enforcement.reason, enforcement.message)
+    return decision
+
+
+def policy_enforced(enforcement: Enforcement, current: AIDeploymentStatus, generation: int) -> Verdict:
+    outcome = enforcement.outcome
+    if outcome == "Quarantined":
+        return Verdict(Cond.POLICY_ENFORCED, "True", Reason.QUARANTINED, "all traffic denied, scaled to zero")
+    if outcome == "QuarantineBlocked":
+        return Verdict(Cond.POLICY_ENFORCED, "False", enforcement.reason, f"cannot quarantine: {enforcement.message}")
+    if outcome == "Refused":
+        return Verdict(Cond.POLICY_ENFORCED, "False", enforcement.reason, enforcement.message)
+    if outcome == "Applied" and enforcement.drift:
+        message = "reverted changes made outside ModelGuard: " + "; ".join(enforcement.drift)
+        return Verdict(Cond.POLICY_ENFORCED, "True", Reason.DRIFT_REVERTED, message)
+    if outcome == "Applied":  # the last reverted drift stays reported until the spec changes
+        enforced = Verdict(
+            Cond.POLICY_ENFORCED, "True", Reason.ENFORCED, "network, access and pod security policy applied"
+        )
+        return last_drift(current, generation) or enforced
+    shown = next((c for c in current.conditions if c.type == Cond.POLICY_ENFORCED), None)
+    if shown is not None:  # nothing applied in this pass: what was last enforced still holds
+        return Verdict(shown.type, shown.status, shown.reason, shown.message)
+    return Verdict(Cond.POLICY_ENFORCED, "Unknown", Reason.NOT_DEPLOYED, "nothing deployed yet")

@@ -1,343 +1,33 @@
-"""AIDeployment reconciler: gather facts -> decide (domain) -> build (builders) -> apply what drifted -> status.
+"""AIDeployment reconciler: observe -> decide (domain) -> enforce (apply, revert drift, or quarantine) -> one
+status write.
 
-Children (ServiceAccount, ConfigMaps, the gateway key Secret, NetworkPolicies, Deployment, Service) are
-compared with the watch cache and server-side applied only when missing or different. A difference in
-an object that was applied before is drift: it is reverted, and an Event and the PolicyEnforced
-condition say what had changed.
+    observe (reconcilers/deployment_observation)   the object, its model and policy, approvals, live workload
+      -> rollout_decision (domain/rollout.decide)   Rollout, Keep, Hold or Quarantine, and why (pure)
+      -> deployment_children.enforce                apply what the verified record calls for, report drift
+      -> domain/deployment_status                   PolicyEnforced, Available, Ready, ... (pure)
+      -> _status                                    one status write; then the Events of what happened
 """
 
 from __future__ import annotations
 
-import base64
 import logging
-from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from modelguard.adapters.cache import Key
-from modelguard.adapters.kube import KubeError
-from modelguard.adapters.resources import AIDEPLOYMENTS, BY_CHILD_KIND, DEPLOYMENTS, SECRETS
-from modelguard.adapters.secrets import policy_keys
+from modelguard.adapters.resources import AIDEPLOYMENTS
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus, DriftRecord
-from modelguard.api.aimodel import AIModelSpec, AIModelStatus, VerifiedRecord
 from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
-from modelguard.builders import gateway, model_cache, network, workload
-from modelguard.builders.labels import COMPONENT, DIGEST_ANNOTATION
+from modelguard.builders import workload
 from modelguard.domain import deployment_status
-from modelguard.domain.account_grant import granted
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions, progress
-from modelguard.domain.crypto import public_pem
-from modelguard.domain.drift import DELETED, FOREIGN_FIELDS, by_others, comparable, differences, summarize
-from modelguard.domain.errors import Retry, VerificationError
-from modelguard.domain.model_checks import as_verified
-from modelguard.domain.ownership import clash_message, controlled_by
-from modelguard.domain.pod_security import template_violations
-from modelguard.domain.policy_reading import read_policy
-from modelguard.domain.rollout import Decision, ModelView, decide
-from modelguard.domain.trust import TrustedCA, TrustedKey, anchor_of
-from modelguard.reconcilers import approvals, model_access, ownership
-from modelguard.reconcilers.context import (
-    Context,
-    drift_reported,
-    drift_to_report,
-    lookup,
-    spec_error,
-    status_view,
-    write_status,
-)
+from modelguard.reconcilers import deployment_children
+from modelguard.reconcilers.context import Context, drift_reported, spec_error, status_view, write_status
+from modelguard.reconcilers.deployment_observation import observe, rollout_decision
 
 log = logging.getLogger(__name__)
-QUARANTINE_MANAGER = "modelguard-quarantine"
-
-
-@dataclass
-class Applied:
-    children: list[str]
-    drift: list[str]
-
-
-def _parse(model_body: dict[str, Any] | None, policy_body: dict[str, Any] | None) -> ModelView | None:
-    if model_body is None:
-        return None
-    try:
-        spec: AIModelSpec | None = AIModelSpec.model_validate(model_body.get("spec") or {})
-    except ValidationError:
-        spec = None
-    try:
-        status = AIModelStatus.model_validate(model_body.get("status") or {})
-    except ValidationError:
-        status = AIModelStatus()
-    warn = read_policy(spec.trust_policy if spec else "", policy_body).warn_only
-    return ModelView(spec, status, generation_of(model_body), warn)
-
-
-async def _api_keys(ctx: Context, namespace: str, spec: AIDeploymentSpec) -> str | None:
-    """The gateway's key map, or None without authentication. Values never leave this function in messages."""
-    if spec.authentication is None:
-        return None
-    name = spec.authentication.api_keys_secret_ref.name
-    secret = await ctx.kube.get(SECRETS, namespace, name)
-    if secret is None:
-        raise Retry(Reason.API_KEYS_NOT_FOUND, f"Secret {name!r} with the API keys does not exist in {namespace!r}")
-    keys = {
-        client: base64.b64decode(value).decode(errors="replace").strip()
-        for client, value in (secret.get("data") or {}).items()
-    }
-    if not keys:
-        raise VerificationError(Reason.INVALID_API_KEYS, f"Secret {name!r} holds no API keys")
-    try:
-        return gateway.keys_map(keys)
-    except gateway.InvalidKeys as exc:
-        raise VerificationError(Reason.INVALID_API_KEYS, f"Secret {name!r}: {exc}") from None
-
-
-async def not_enabled(ctx: Context, namespace: str) -> str | None:
-    """Why ModelGuard may not write in this namespace (restricted writes, docs/rbac.md), or None."""
-    label = ctx.enabled_namespace_label
-    if label is None or namespace == ctx.operator_namespace:
-        return None
-    body = await lookup(ctx, Key("Namespace", "", namespace))
-    if ((body or {}).get("metadata") or {}).get("labels", {}).get(label) == "true":
-        return None
-    return f"namespace {namespace!r} is not enabled for ModelGuard: a cluster admin labels it {label}=true"
-
-
-async def _account_not_granted(ctx: Context, body: dict[str, Any]) -> str | None:
-    if ctx.operator_key is None:
-        return "no operator key to check the service account grant with"
-    return granted(body, public_pem((await ctx.operator_key.get()).public_key()))
-
-
-async def _signature_and_key(
-    ctx: Context, key: Key, model: ModelView, record: VerifiedRecord
-) -> tuple[bytes, TrustedKey]:
-    """The verified signature (from where it was verified, whatever the spec says now) and the key or CA that
-    trusted its signer."""
-    assert model.spec is not None
-    signer = record.signer
-    reading = read_policy(model.spec.trust_policy, await lookup(ctx, Key("TrustPolicy", "", model.spec.trust_policy)))
-    if reading.spec is None:
-        raise Retry(reading.reason, reading.message)
-    policy = reading.spec
-    keys = await policy_keys(ctx.kube, ctx.operator_namespace, policy)
-    anchor = anchor_of(signer, keys)
-    if anchor is None:
-        raise Retry(Reason.SIGNER_NOT_FOUND, f"the key or CA of signer {signer!r} is no longer in the TrustPolicy")
-    verified_spec = as_verified(model.spec, record)
-    return await model_access.signature(ctx, key, verified_spec, tuple(policy.allowed_sources)), anchor
-
-
-async def _desired(
-    ctx: Context, key: Key, body: dict[str, Any], spec: AIDeploymentSpec, model: ModelView, decision: Decision
-) -> list[dict[str, Any]]:
-    assert model.spec is not None
-    problem = await not_enabled(ctx, key.namespace)
-    if problem is not None:
-        raise VerificationError(Reason.NAMESPACE_NOT_ENABLED, problem)
-    record = model.status.verified
-    if record is None or record.digest != decision.digest:
-        raise Retry(Reason.WAITING_FOR_MODEL, "the model's verification record is not available yet")
-    if spec.service_account_name:  # admission may have been down or only warning: run as it only if granted
-        problem = await _account_not_granted(ctx, body)
-        if problem is not None:
-            raise VerificationError(Reason.SERVICE_ACCOUNT_NOT_ADMITTED, problem)
-    keys_map = await _api_keys(ctx, key.namespace, spec)
-    signature, anchor = await _signature_and_key(ctx, key, model, record)
-    conf = gateway.nginx_conf(gateway.config_for(spec, authenticated=keys_map is not None))
-    creds = model.spec.source.credentials_secret_ref
-    facts = workload.WorkloadFacts(
-        name=key.name,
-        namespace=key.namespace,
-        uid=body["metadata"]["uid"],
-        spec=spec,
-        digest=record.digest,
-        source=record.source,
-        signature_format=model.spec.signature.format,
-        signer=anchor.id,  # the key or CA the init container trusts, under the policy's name
-        signed_by_certificate=isinstance(anchor, TrustedCA),
-        operator_image=ctx.operator_image,
-        credentials_secret=creds.name if creds else None,
-        gateway_image=ctx.gateway_image,
-        ca_bundle=ctx.ca_bundle_pem,
-        gateway_hash=gateway.config_hash(conf, keys_map or ""),
-        model_card=gateway.model_card(spec.model_ref.name, model.spec.version, record.digest, model.spec.card.wire()),
-    )
-    owner = workload.owner(facts)
-    verification = workload.verify_config(facts, signature, anchor.pem)
-    cache_service = model_cache.service(facts)
-    cache_ip = await _cache_address(ctx, key, facts.uid, cache_service)
-    facts = replace(facts, verification=verification["metadata"]["name"], cache_url=model_cache.url(cache_ip))
-    objects = [
-        network.default_deny(key.name, key.namespace, owner),
-        network.allow(key.name, key.namespace, spec, owner, ctx.monitoring_namespace),
-        network.cache(key.name, key.namespace, spec, owner),
-        verification,
-        cache_service,
-        model_cache.deployment(facts),
-        workload.gateway_config(facts, conf),
-        workload.deployment(facts),
-        workload.service(facts),
-    ]
-    if keys_map is not None:
-        objects.insert(3, workload.gateway_keys(facts, keys_map))
-    if not spec.service_account_name:
-        objects.insert(0, workload.service_account(facts))
-    return objects
-
-
-def _still_owner(ctx: Context, key: Key, uid: str) -> None:
-    """Stop writing children once the AIDeployment is deleted or being deleted (the watch cache learns it within
-    milliseconds): a pass that began before a decommission deleted it must not re-create what it deleted."""
-    body = ctx.store.get(key)
-    meta = (body or {}).get("metadata") or {}
-    if body is None or meta.get("uid") != uid or meta.get("deletionTimestamp"):
-        raise Retry(Reason.OWNER_GONE, f"{key.name} was deleted while its children were being applied")
-
-
-async def _cache_address(ctx: Context, key: Key, uid: str, service: dict[str, Any]) -> str:
-    """The model cache Service's cluster IP, which the model server pods fetch from: its Service is applied
-    first when it does not exist yet (after the same name check as every child)."""
-    name = service["metadata"]["name"]
-    live = ctx.store.get(Key("Service", key.namespace, name))
-    if live is None or not controlled_by(live, uid):
-        clashes = await ownership.foreign(ctx, key.namespace, uid, [service])
-        if clashes:
-            raise VerificationError(Reason.NAME_CONFLICT, clash_message(clashes))
-        _still_owner(ctx, key, uid)
-        live = await ctx.kube.apply(BY_CHILD_KIND["Service"], service)
-    ip = str((live.get("spec") or {}).get("clusterIP") or "")
-    if ip in ("", "None"):
-        raise Retry(Reason.WAITING_FOR_MODEL_CACHE, f"the model cache Service {name} has no cluster IP yet")
-    return ip
-
-
-async def _apply(
-    ctx: Context, key: Key, uid: str, objects: list[dict[str, Any]], previous: list[str], ours_changed: bool = False
-) -> Applied:
-    """Apply what is missing or different. Drift is what someone else did: a child we had applied that is gone,
-    a difference in a field another field manager wrote, unsafe fields someone added; a difference only our
-    own writes explain (the owner's spec changed) is applied without a word.
-    Nothing is applied while any child's name is taken by an object this AIDeployment did not create."""
-    clashes = await ownership.foreign(ctx, key.namespace, uid, objects)
-    if clashes:
-        raise VerificationError(Reason.NAME_CONFLICT, clash_message(clashes))
-    children, drift = [], []
-    for obj in objects:
-        ref = f"{obj['kind']}/{obj['metadata']['name']}"
-        children.append(ref)
-        _still_owner(ctx, key, uid)
-        live = ctx.store.get(Key(obj["kind"], key.namespace, obj["metadata"]["name"]))
-        changed = [DELETED] if live is None else differences(comparable(obj), live)
-        # fields someone else added (hostNetwork, hostPath, privileged): apply would leave them, replace removes
-        unsafe = template_violations(live) if live is not None and obj["kind"] == "Deployment" else []
-        if not changed and not unsafe:
-            continue
-        if live is None:
-            theirs = changed if ref in previous else []  # deleted by someone, not yet created by us
-        elif ours_changed:  # the owner's spec or the served digest moved: only other managers' fields are drift
-            theirs = by_others(changed, live.get(FOREIGN_FIELDS) or [])
-        else:  # nothing of ours changed: every difference is someone else's, even a removed field nobody owns now
-            theirs = changed if ref in previous else []
-        if theirs or unsafe:
-            drift.append(summarize(obj["kind"], obj["metadata"]["name"], theirs + unsafe))
-        if unsafe:
-            assert live is not None
-            rv = live["metadata"]["resourceVersion"]
-            await ctx.kube.replace(
-                BY_CHILD_KIND[obj["kind"]], {**obj, "metadata": {**obj["metadata"], "resourceVersion": rv}}
-            )
-        else:
-            await ctx.kube.apply(BY_CHILD_KIND[obj["kind"]], obj)
-    await _prune_verification(ctx, key, uid, previous, children)
-    return Applied(children, drift)
-
-
-async def _prune_verification(ctx: Context, key: Key, uid: str, previous: list[str], children: list[str]) -> None:
-    """Verification ConfigMaps are immutable and named by content: once the Deployment names a new one, the
-    ones it named before go (only ours: delete_child checks the owner and uses a uid precondition)."""
-    for ref in previous:
-        kind, _, name = ref.partition("/")
-        if kind != "ConfigMap" or ref in children:
-            continue
-        live = ctx.store.get(Key("ConfigMap", key.namespace, name)) or {}
-        if (live.get("metadata") or {}).get("labels", {}).get(COMPONENT) == "verification":
-            await ownership.delete_child(ctx, "ConfigMap", key.namespace, name, uid)
-
-
-async def _quarantine(ctx: Context, key: Key, body: dict[str, Any], deployment_name: str) -> None:
-    """Scale the model servers and their cache to zero and cut the network, without the (possibly gone)
-    verification record."""
-    await ctx.kube.merge_patch(
-        DEPLOYMENTS, key.namespace, deployment_name, {"spec": {"replicas": 0}}, field_manager=QUARANTINE_MANAGER
-    )
-    cache_name = workload.names(key.name)["cache"]
-    cached = ctx.store.get(Key("Deployment", key.namespace, cache_name))
-    if cached is not None and controlled_by(cached, body["metadata"]["uid"]):
-        await ctx.kube.merge_patch(
-            DEPLOYMENTS, key.namespace, cache_name, {"spec": {"replicas": 0}}, field_manager=QUARANTINE_MANAGER
-        )
-    owner = {
-        "apiVersion": body["apiVersion"],
-        "kind": "AIDeployment",
-        "name": key.name,
-        "uid": body["metadata"]["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-    for policy in (
-        network.quarantine(key.name, key.namespace, owner),
-        network.cache_quarantine(key.name, key.namespace, owner),
-    ):
-        if not await ownership.foreign(ctx, key.namespace, owner["uid"], [policy]):
-            await ctx.kube.apply(BY_CHILD_KIND["NetworkPolicy"], policy)
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What one pass decides from, gathered once from the watch cache (read through to the API for the model
-    and its policy: after a start or a takeover the cache may not hold them yet; a missing model quarantines)."""
-
-    spec: AIDeploymentSpec
-    current: AIDeploymentStatus
-    model: ModelView | None
-    approval: approvals.ApprovalFacts
-    deployed: dict[str, Any] | None  # the live model server Deployment
-    served: str | None  # the digest it is pinned to
-
-    @property
-    def quarantined(self) -> bool:
-        return any(c.type == Cond.QUARANTINED and c.status == "True" for c in self.current.conditions)
-
-
-async def observe(
-    ctx: Context, key: Key, body: dict[str, Any], spec: AIDeploymentSpec, current: AIDeploymentStatus
-) -> Observation:
-    model_body = await lookup(ctx, Key("AIModel", key.namespace, spec.model_ref.name))
-    policy_name = ((model_body or {}).get("spec") or {}).get("trustPolicy")
-    policy_body = await lookup(ctx, Key("TrustPolicy", "", policy_name)) if policy_name else None
-    model = _parse(model_body, policy_body)
-    approval = await approvals.gather(ctx, key, body, spec, model, policy_body)
-    deployed = ctx.store.get(Key("Deployment", key.namespace, workload.names(key.name)["deployment"]))
-    served = ((deployed or {}).get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
-    return Observation(spec, current, model, approval, deployed, served)
-
-
-def rollout_decision(obs: Observation) -> Decision:
-    """The pure decision (domain/rollout.decide) from the observation."""
-    approval = obs.approval
-    return decide(
-        obs.model,
-        obs.spec.model_ref.name,
-        obs.served,
-        obs.spec.access.exposure,
-        approval.required,
-        approval.approvers,
-        obs.quarantined,
-        approval.withdrawn if obs.served == approval.digest else (),
-        approval.quarantine_withdrawn,
-    )
 
 
 async def reconcile(ctx: Context, key: Key) -> float | None:
@@ -356,90 +46,28 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         return None
 
     obs = await observe(ctx, key, body, spec, current)
-    model, approval, deployed, served = obs.model, obs.approval, obs.deployed, obs.served
-    deployment_name = workload.names(key.name)["deployment"]
     decision = rollout_decision(obs)
+    done = await deployment_children.enforce(ctx, key, obs, decision)
+    decision = deployment_status.held(decision, done)
+    enforced = deployment_status.policy_enforced(done, current, obs.generation)
 
-    children, drift = current.children, []
-    enforced = Verdict(Cond.POLICY_ENFORCED, "True", Reason.ENFORCED, "network, access and pod security policy applied")
-    blocked = await not_enabled(ctx, key.namespace)
-    if decision.action == "Quarantine" and deployed is not None and blocked is not None:
-        enforced = Verdict(Cond.POLICY_ENFORCED, "False", Reason.NAMESPACE_NOT_ENABLED, f"cannot quarantine: {blocked}")
-    elif decision.action == "Quarantine" and deployed is not None and controlled_by(deployed, body["metadata"]["uid"]):
-        await _quarantine(ctx, key, body, deployment_name)
-        enforced = Verdict(Cond.POLICY_ENFORCED, "True", Reason.QUARANTINED, "all traffic denied, scaled to zero")
-    elif model is not None and (
-        decision.action == "Rollout"
-        or (decision.action == "Keep" and model.status.verified is not None and model.status.verified.digest == served)
-    ):
-        try:
-            objects = await _desired(ctx, key, body, spec, model, decision)
-            if decision.action == "Keep" and decision.reason == Reason.AWAITING_APPROVAL:  # a change not approved yet
-                live_service = ctx.store.get(Key("Service", key.namespace, workload.names(key.name)["service"]))
-                objects = workload.keep_approved(objects, deployed, live_service)
-            ours_changed = current.observed_generation != generation_of(body) or decision.digest != served
-            result = await _apply(ctx, key, body["metadata"]["uid"], objects, current.children, ours_changed)
-        except VerificationError as exc:
-            decision = Decision("Hold", None, exc.reason, exc.message) if served is None else decision
-            enforced = Verdict(Cond.POLICY_ENFORCED, "False", exc.reason, exc.message)
-            if exc.reason in (
-                Reason.NAME_CONFLICT,
-                Reason.SERVICE_ACCOUNT_NOT_ADMITTED,
-                Reason.NAMESPACE_NOT_ENABLED,
-            ) and not _has(current, Cond.POLICY_ENFORCED, exc.reason):
-                await ctx.events.record(body, "Warning", exc.reason, exc.message, action="Apply")
-        except KubeError as exc:
-            if exc.conflict:
-                raise Retry(Reason.CONFLICT, "a managed object changed while applying") from None
-            if exc.status not in (400, 403, 422):
-                raise
-            # refused for good (admission policy, quota, validation): say so instead of retrying silently
-            message = f"the API server refused a managed object ({exc.status} {exc.reason}): {exc.message[:400]}"
-            decision = Decision("Hold", None, Reason.APPLY_REJECTED, message) if served is None else decision
-            enforced = Verdict(Cond.POLICY_ENFORCED, "False", Reason.APPLY_REJECTED, message)
-            if not _has(current, Cond.POLICY_ENFORCED, Reason.APPLY_REJECTED):
-                await ctx.events.record(body, "Warning", Reason.APPLY_REJECTED, message, action="Apply")
-        else:
-            children, drift, served = result.children, drift_to_report(ctx, key, result.drift), decision.digest
-            if drift:
-                enforced = Verdict(
-                    Cond.POLICY_ENFORCED,
-                    "True",
-                    Reason.DRIFT_REVERTED,
-                    "reverted changes made outside ModelGuard: " + "; ".join(drift),
-                )
-            else:  # the last reverted drift stays reported until the spec changes
-                enforced = deployment_status.last_drift(current, generation_of(body)) or enforced
-    elif current.conditions:
-        enforced = next(
-            (
-                Verdict(c.type, c.status, c.reason, c.message)
-                for c in current.conditions
-                if c.type == Cond.POLICY_ENFORCED
-            ),
-            Verdict(Cond.POLICY_ENFORCED, "Unknown", Reason.NOT_DEPLOYED, "nothing deployed yet"),
-        )
-    else:
-        enforced = Verdict(Cond.POLICY_ENFORCED, "Unknown", Reason.NOT_DEPLOYED, "nothing deployed yet")
-
+    served, deployed = done.served, obs.deployed
     replicas = deployment_status.replicas_shown(decision, spec, deployed)
     available = deployment_status.availability(deployed if served else None, replicas)
-    namespace_labels = ((ctx.store.get(Key("Namespace", "", key.namespace)) or {}).get("metadata") or {}).get(
-        "labels"
-    ) or {}
+    namespace = ctx.store.get(Key("Namespace", "", key.namespace)) or {}
+    namespace_labels = (namespace.get("metadata") or {}).get("labels") or {}
     verdicts = [
         *decision.verdicts(),
         available,
         enforced,
         deployment_status.authentication(spec),
         deployment_status.pod_security(key.namespace, namespace_labels, deployed if served else None),
-        approval.verdict(),
+        obs.approval.verdict(),
         deployment_status.ready(decision, available),
     ]
+    drift = done.drift
     drift_record = DriftRecord(at=ctx.clock(), objects="; ".join(drift)[:2048]) if drift else current.last_drift
-    newly_quarantined = decision.action == "Quarantine" and not any(
-        c.type == Cond.QUARANTINED and c.status == "True" for c in current.conditions
-    )
+    newly_quarantined = decision.action == "Quarantine" and not obs.quarantined
     if newly_quarantined:  # counted before the status shows it: whoever sees the condition sees the count
         ctx.metrics.quarantines.labels(key.namespace).inc()
     serving = {
@@ -447,7 +75,8 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         "availableReplicas": int(((deployed or {}).get("status") or {}).get("availableReplicas") or 0) if served else 0,
         "endpoint": workload.endpoint(key.name, key.namespace) if served else None,
     }
-    if await _status(ctx, key, body, current, verdicts, served, children, drift_record, approval.status(), serving):
+    children = done.children
+    if await _status(ctx, key, body, current, verdicts, served, children, drift_record, obs.approval.status(), serving):
         log.info("%s: %s %s", key, decision.action, decision.reason)
     drift_reported(ctx, key)  # the status holds it (a failed write raised above)
     if drift:
@@ -455,10 +84,6 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     if newly_quarantined:
         await ctx.events.record(body, "Warning", Reason.QUARANTINED, decision.message, action="Quarantine")
     return None
-
-
-def _has(current: AIDeploymentStatus, type_: str, reason: str) -> bool:
-    return any(c.type == type_ and c.reason == reason for c in current.conditions)
 
 
 async def _status(

@@ -1,0 +1,92 @@
+"""One typed observation of an AIDeployment, gathered once per reconcile: the object, its model (read with
+the one TrustPolicy reading), the approval facts, and the live model server Deployment and the digest it
+serves; and the pure rollout decision taken from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from modelguard.adapters.cache import Key
+from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
+from modelguard.api.aimodel import AIModelSpec, AIModelStatus
+from modelguard.api.condition_types import Cond
+from modelguard.builders import workload
+from modelguard.builders.labels import DIGEST_ANNOTATION
+from modelguard.domain.conditions import generation_of
+from modelguard.domain.policy_reading import read_policy
+from modelguard.domain.rollout import Decision, ModelView, decide
+from modelguard.reconcilers import approvals
+from modelguard.reconcilers.context import Context, lookup
+
+
+def _parse(model_body: dict[str, Any] | None, policy_body: dict[str, Any] | None) -> ModelView | None:
+    if model_body is None:
+        return None
+    try:
+        spec: AIModelSpec | None = AIModelSpec.model_validate(model_body.get("spec") or {})
+    except ValidationError:
+        spec = None
+    try:
+        status = AIModelStatus.model_validate(model_body.get("status") or {})
+    except ValidationError:
+        status = AIModelStatus()
+    warn = read_policy(spec.trust_policy if spec else "", policy_body).warn_only
+    return ModelView(spec, status, generation_of(model_body), warn)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one pass decides from, gathered once from the watch cache (read through to the API for the model
+    and its policy: after a start or a takeover the cache may not hold them yet; a missing model quarantines)."""
+
+    body: dict[str, Any]
+    spec: AIDeploymentSpec
+    current: AIDeploymentStatus
+    model: ModelView | None
+    approval: approvals.ApprovalFacts
+    deployed: dict[str, Any] | None  # the live model server Deployment
+    served: str | None  # the digest it is pinned to
+
+    @property
+    def generation(self) -> int:
+        return generation_of(self.body)
+
+    @property
+    def uid(self) -> str:
+        return str(self.body["metadata"]["uid"])
+
+    @property
+    def quarantined(self) -> bool:
+        return any(c.type == Cond.QUARANTINED and c.status == "True" for c in self.current.conditions)
+
+
+async def observe(
+    ctx: Context, key: Key, body: dict[str, Any], spec: AIDeploymentSpec, current: AIDeploymentStatus
+) -> Observation:
+    model_body = await lookup(ctx, Key("AIModel", key.namespace, spec.model_ref.name))
+    policy_name = ((model_body or {}).get("spec") or {}).get("trustPolicy")
+    policy_body = await lookup(ctx, Key("TrustPolicy", "", policy_name)) if policy_name else None
+    model = _parse(model_body, policy_body)
+    approval = await approvals.gather(ctx, key, body, spec, model, policy_body)
+    deployed = ctx.store.get(Key("Deployment", key.namespace, workload.names(key.name)["deployment"]))
+    served = ((deployed or {}).get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
+    return Observation(body, spec, current, model, approval, deployed, served)
+
+
+def rollout_decision(obs: Observation) -> Decision:
+    """The pure decision (domain/rollout.decide) from the observation."""
+    approval = obs.approval
+    return decide(
+        obs.model,
+        obs.spec.model_ref.name,
+        obs.served,
+        obs.spec.access.exposure,
+        approval.required,
+        approval.approvers,
+        obs.quarantined,
+        approval.withdrawn if obs.served == approval.digest else (),
+        approval.quarantine_withdrawn,
+    )
