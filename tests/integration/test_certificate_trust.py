@@ -119,7 +119,9 @@ def test_a_policy_must_trust_something(api: KubeTestClient, operator: OperatorPr
     empty["spec"] = {"keys": [], "allowedSources": []}  # type: ignore[index]
     with pytest.raises(ApiException) as refused:
         api.create("trustpolicies", None, empty)
-    assert refused.value.status == 422 and "trust at least one key or certificate authority" in str(refused.value.body)
+    assert refused.value.status == 422 and "trust at least one key, certificate authority or Sigstore identity" in str(
+        refused.value.body
+    )
     with pytest.raises(ValueError, match="trust at least one"):
         TrustPolicySpec.model_validate({"keys": []})
     pem = issue("Root", ca=True).cert_pem().decode()

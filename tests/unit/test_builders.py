@@ -349,3 +349,30 @@ def test_only_the_model_cache_may_reach_the_source_and_only_the_model_servers_re
     for quarantined in (network.quarantine("scorer", "risk", owner), network.cache_quarantine("scorer", "risk", owner)):
         assert quarantined["spec"]["ingress"] == [] and quarantined["spec"]["egress"] == []
         assert quarantined["spec"]["policyTypes"] == ["Ingress", "Egress"]
+
+
+def test_pods_verify_keyless_against_the_identity_the_operator_matched_never_a_pattern() -> None:
+    """Issue 16: the init containers verify the way the operator did; for Sigstore that is the certificate
+    identity the policy's identity (or pattern) matched, with its OIDC issuer, and a private Sigstore's trust
+    configuration mounted from the verification ConfigMap when the policy names one."""
+    identity = "https://github.com/acme/models/.github/workflows/release.yml@refs/tags/v1"
+    issuer = "https://token.actions.githubusercontent.com"
+    facts = replace(FACTS, signer="release", method="sigstore", sigstore_identity=(identity, issuer))
+    args = workload.verify_args(facts, "/model", None)
+    assert args[1:5] == ["--identity", identity, "--identity-provider", issuer]
+    assert "--key" not in args and "--certificate-chain" not in args and "--trust-config" not in args
+    public_good = verify_config(facts, b"bundle", None)
+    assert "signer.pem" not in public_good["data"] and "trust-config.json" not in public_good["data"]
+    private = replace(facts, sigstore_trust_config=True)
+    assert workload.verify_args(private, "/model", None)[5:7] == [
+        "--trust-config",
+        f"{workload.VERIFY_DIR}/trust-config.json",
+    ]
+    assert (
+        verify_config(private, b"bundle", b'{"trustedRoot": {}}')["data"]["trust-config.json"] == '{"trustedRoot": {}}'
+    )
+    ca = replace(FACTS, signer="corp-ca", method="certificate")
+    assert workload.verify_args(ca, "/model", None)[1:3] == [
+        "--certificate-chain",
+        f"corp-ca={workload.VERIFY_DIR}/signer.pem",
+    ]

@@ -13,6 +13,7 @@ import http.client
 import os
 import time
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from modelguard.domain.crypto import decode_detached, verify_detached
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.manifest_check import compare
 from modelguard.domain.statement import Resource, Serialization, SignedManifest
-from modelguard.domain.trust import TrustedKey, authenticate
+from modelguard.domain.trust import Anchor, SignedBy, TrustedKey, authenticate
 
 MAX_SIGNATURE = 16 * 1024 * 1024
 BUNDLE_MEDIA_HINTS = ("sigstore.bundle", "model-signing", "modelguard.signature")
@@ -47,12 +48,13 @@ class Fetch:
 
     source: str
     signature_format: Literal["model-signing", "detached"]
-    keys: list[TrustedKey]
+    keys: Sequence[Anchor]  # keys, CAs and Sigstore identities
     now: datetime
     credentials: Credentials | None = None
     expect_digest: str | None = None
     deep: bool = False
     progress: Progress | None = field(default=None, compare=False)
+    trust_config: bytes | None = None  # a private Sigstore's client trust configuration
 
 
 def local_path(uri: str, roots: tuple[Path, ...]) -> Path:
@@ -178,11 +180,12 @@ def verify_source(request: Fetch, signature: bytes, settings: SourceSettings) ->
             expect_digest=request.expect_digest,
             workers=settings.workers,
             progress=request.progress,
+            trust_config=request.trust_config,
         )
     if request.signature_format == "detached":
         return _verify_detached_remote(request, signature, settings)
     started = time.monotonic()
-    signer, manifest = authenticate_bundle(signature, request.keys, request.now)
+    signed_by, manifest = authenticate_bundle(signature, request.keys, request.now, request.trust_config)
     check_expected(manifest, request.expect_digest)
     if scheme == "https":
         found, total = _hash_https(request, manifest, settings)
@@ -191,7 +194,9 @@ def verify_source(request: Fetch, signature: bytes, settings: SourceSettings) ->
     else:
         raise VerificationError(Reason.INVALID_SOURCE, f"unsupported source scheme {scheme!r}")
     compare(manifest, found)
-    return Verified(manifest.digest, signer, len(manifest.files), total, time.monotonic() - started)
+    return Verified(
+        manifest.digest, signed_by.signer, len(manifest.files), total, time.monotonic() - started, signed_by
+    )
 
 
 def _hash_https(request: Fetch, manifest: SignedManifest, settings: SourceSettings) -> tuple[dict[str, Resource], int]:
@@ -256,7 +261,6 @@ def _verify_detached_remote(request: Fetch, signature: bytes, settings: SourceSe
         raise VerificationError(
             Reason.UNEXPECTED_DIGEST, f"artifact digest {digest} is not the pinned {request.expect_digest}"
         )
-    signer = authenticate(
-        request.keys, None, lambda pub: verify_detached(pub, bytes.fromhex(digest_hex), sig), request.now
-    )
-    return Verified(digest, signer, 1, size, time.monotonic() - started)
+    keys = [a for a in request.keys if isinstance(a, TrustedKey)]
+    signer = authenticate(keys, None, lambda pub: verify_detached(pub, bytes.fromhex(digest_hex), sig), request.now)
+    return Verified(digest, signer, 1, size, time.monotonic() - started, SignedBy("key", signer))

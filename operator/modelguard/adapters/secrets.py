@@ -18,7 +18,7 @@ from modelguard.api import trustpolicy as api
 from modelguard.api.condition_reasons import Reason
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain.errors import Retry, VerificationError
-from modelguard.domain.trust import TrustedCA, TrustedKey
+from modelguard.domain.trust import Anchor, TrustedCA, TrustedIdentity, TrustedKey
 
 
 def _decode(secret: dict[str, Any], key: str) -> bytes | None:
@@ -65,12 +65,15 @@ async def registry_credentials(kube: Kube, namespace: str, name: str, host: str 
     raise VerificationError(Reason.INVALID_CREDENTIALS, f"Secret {name!r} has neither token nor username/password")
 
 
-async def policy_keys(kube: Kube, operator_namespace: str, policy: TrustPolicySpec) -> list[TrustedKey]:
-    """The policy's trust anchors, keys and certificate authorities (TrustedCA), with PEMs resolved (inline or
-    from Secrets in the operator's namespace); one whose Secret is missing is left out (the TrustPolicy's status
-    reports it)."""
+async def policy_keys(kube: Kube, operator_namespace: str, policy: TrustPolicySpec) -> list[Anchor]:
+    """The policy's trust anchors: keys and certificate authorities (TrustedCA), with PEMs resolved (inline or
+    from Secrets in the operator's namespace; one whose Secret is missing is left out, the TrustPolicy's status
+    reports it), and Sigstore identities."""
     revoked = set(policy.revoked_keys)
-    anchors: list[TrustedKey] = []
+    anchors: list[Anchor] = [
+        TrustedIdentity(i.id, i.issuer, i.identity, i.identity_pattern, i.not_before, i.not_after, i.id in revoked)
+        for i in policy.sigstore_identities
+    ]
     declared: list[tuple[type[TrustedKey], api.TrustedKey | api.TrustedCertificateAuthority, str | None]] = [
         *((TrustedKey, k, k.public_key) for k in policy.keys),
         *((TrustedCA, c, c.certificates) for c in policy.certificate_authorities),
@@ -86,6 +89,24 @@ async def policy_keys(kube: Kube, operator_namespace: str, policy: TrustPolicySp
         if pem is not None:
             anchors.append(kind(anchor.id, pem, anchor.not_before, anchor.not_after, anchor.id in revoked))
     return anchors
+
+
+async def sigstore_trust_config(kube: Kube, operator_namespace: str, policy: TrustPolicySpec) -> bytes | None:
+    """A private Sigstore's client trust configuration named by the policy (a ConfigMap in the operator's
+    namespace), or None for the public-good trust root. A policy naming one that is missing verifies nothing
+    keyless (fail closed) until it exists."""
+    ref = policy.sigstore_trust_config
+    if ref is None:
+        return None
+    cm = await kube.get(CONFIGMAPS, operator_namespace, ref.name)
+    value = ((cm or {}).get("data") or {}).get(ref.key)
+    if value is None:
+        raise Retry(
+            Reason.SIGNER_NOT_FOUND,
+            f"the Sigstore trust configuration ConfigMap {ref.name!r} (key {ref.key!r}) is not in "
+            f"{operator_namespace!r}",
+        )
+    return str(value).encode()
 
 
 async def configmap_value(kube: Kube, namespace: str, name: str, key: str) -> bytes:

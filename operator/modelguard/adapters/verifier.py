@@ -16,13 +16,13 @@ from typing import Literal
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from modelguard.adapters.hashing import Progress, hash_model, hash_range
-from modelguard.adapters.sigstore_keyless import KeylessTrust, verify_keyless
+from modelguard.adapters.sigstore_keyless import is_keyless, verify_keyless
 from modelguard.api.condition_reasons import Reason
 from modelguard.domain.crypto import decode_detached, verify_detached, verify_dsse
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.manifest_check import compare
 from modelguard.domain.statement import SignedManifest, parse_bundle, parse_statement
-from modelguard.domain.trust import TrustedCA, TrustedKey, authenticate, authenticate_chain
+from modelguard.domain.trust import Anchor, SignedBy, TrustedIdentity, TrustedKey, authenticate, authenticate_chain
 
 
 @dataclass(frozen=True)
@@ -32,32 +32,30 @@ class Verified:
     files: int
     bytes: int
     seconds: float
+    signed_by: SignedBy | None = None  # the method and what vouched for the signature (None: not recorded)
 
 
 def authenticate_bundle(
-    raw: bytes,
-    keys: list[TrustedKey],
-    now: datetime,
-    cas: Sequence[TrustedCA] = (),
-    keyless: KeylessTrust | None = None,
-) -> tuple[str, SignedManifest]:
-    """(signer, signed manifest) of an authentic model_signing bundle: signed with a trusted key (the key's
-    id), or with a certificate chaining to a trusted CA (`<CA id>:<certificate subject>`)."""
-    if keyless is not None:  # Sigstore: the signer is an identity, not a key or CA we hold
-        signer, payload = verify_keyless(raw, keyless)
-        return signer, parse_statement(payload)
+    raw: bytes, anchors: Sequence[Anchor], now: datetime, trust_config: bytes | None = None
+) -> tuple[SignedBy, SignedManifest]:
+    """(who signed, signed manifest) of an authentic model_signing bundle: signed with a trusted key, with a
+    certificate chaining to a trusted CA, or keyless with Sigstore by a trusted identity (`trust_config`: a
+    private Sigstore's client trust configuration)."""
+    if is_keyless(raw):  # Sigstore: the signer is an identity, not a key or CA we hold
+        identities = [a for a in anchors if isinstance(a, TrustedIdentity)]
+        signed_by, payload = verify_keyless(raw, identities, now, trust_config)
+        return signed_by, parse_statement(payload)
     bundle = parse_bundle(raw)
 
     def check(pub: ec.EllipticCurvePublicKey) -> bool:
         return verify_dsse(pub, bundle.payload, bundle.signature)
 
-    anchors = [*keys, *cas]
-    signer = (
-        authenticate_chain(anchors, bundle.chain, check, now)
-        if bundle.chain
-        else authenticate(anchors, bundle.key_hint, check, now)
-    )
-    return signer, parse_statement(bundle.payload)
+    keys = [a for a in anchors if isinstance(a, TrustedKey)]
+    if bundle.chain:
+        signed_by = authenticate_chain(keys, bundle.chain, check, now)
+    else:
+        signed_by = SignedBy("key", authenticate(keys, bundle.key_hint, check, now))
+    return signed_by, parse_statement(bundle.payload)
 
 
 def check_expected(manifest: SignedManifest, expect_digest: str | None) -> None:
@@ -70,7 +68,7 @@ def check_expected(manifest: SignedManifest, expect_digest: str | None) -> None:
 def verify_local(
     model: Path,
     signature: bytes,
-    keys: list[TrustedKey],
+    anchors: Sequence[Anchor],
     now: datetime,
     *,
     format: Literal["model-signing", "detached"] = "model-signing",
@@ -78,22 +76,22 @@ def verify_local(
     workers: int | None = None,
     progress: Progress | None = None,
     use_mmap: bool = False,
-    cas: Sequence[TrustedCA] = (),
     ignore: Sequence[str] = (),
-    keyless: KeylessTrust | None = None,
+    trust_config: bytes | None = None,
 ) -> Verified:
     """`ignore`: paths (relative to the model) left out besides those the signature records, as
     model_signing's --ignore-paths at verification."""
     if format == "detached":
+        keys = [a for a in anchors if isinstance(a, TrustedKey)]
         return _verify_detached(model, signature, keys, now, expect_digest, progress)
-    signer, manifest = authenticate_bundle(signature, keys, now, cas, keyless)
+    signed_by, manifest = authenticate_bundle(signature, anchors, now, trust_config)
     check_expected(manifest, expect_digest)
     serialization = manifest.serialization
     if ignore:
         serialization = replace(serialization, ignore_paths=(*serialization.ignore_paths, *ignore))
     result = hash_model(model, serialization, workers=workers, progress=progress, use_mmap=use_mmap)
     compare(manifest, result.resources)
-    return Verified(manifest.digest, signer, result.files, result.bytes, result.seconds)
+    return Verified(manifest.digest, signed_by.signer, result.files, result.bytes, result.seconds, signed_by)
 
 
 def _verify_detached(
@@ -120,7 +118,7 @@ def _verify_detached(
         raise VerificationError(Reason.UNEXPECTED_DIGEST, f"file digest {digest} is not the pinned {expect_digest}")
     raw = bytes.fromhex(hex_digest)
     signer = authenticate(keys, None, lambda pub: verify_detached(pub, raw, sig), now)
-    return Verified(digest, signer, 1, size, 0.0)
+    return Verified(digest, signer, 1, size, 0.0, SignedBy("key", signer))
 
 
 DSSE_PREFIX = b"DSSEv1 "

@@ -226,6 +226,29 @@ class AIModelSpec(KubeModel):
     end_of_life: EndOfLifeSpec = Field(default_factory=EndOfLifeSpec, description="End-of-life policy.")
 
 
+class VerifiedBy(KubeModel):
+    """What vouched for the signature."""
+
+    method: Literal["key", "certificate", "sigstore"] = Field(
+        description="key: a trusted public key; certificate: a signing certificate chaining to a trusted CA; "
+        "sigstore: keyless, a Fulcio certificate and a transparency-log entry for a trusted identity."
+    )
+    trusted: str = Field(description="The id of the TrustPolicy key, CA or Sigstore identity.", max_length=128)
+    subject: str | None = Field(
+        default=None,
+        description="The signing certificate's subject (certificate) or identity (sigstore).",
+        max_length=1024,
+    )
+    issuer: str | None = Field(
+        default=None,
+        description="The signing certificate's issuer (certificate) or OIDC issuer (sigstore).",
+        max_length=1024,
+    )
+    log_index: str | None = Field(
+        default=None, description="The transparency-log index of the signature (sigstore).", max_length=20
+    )
+
+
 class VerifiedRecord(KubeModel):
     """What was verified, with the inputs the result depends on."""
 
@@ -235,8 +258,11 @@ class VerifiedRecord(KubeModel):
     source: str = Field(description="The source URI the bytes were verified at.")
     signature: str = Field(description="Where the signature came from (bundle URI or configmap/NAME/KEY).")
     signer: str = Field(
-        description="Who signed it: the id of the TrustPolicy key, or <CA id>:<signing certificate subject> for a "
-        "model signed with a certificate."
+        description="Who signed it: the id of the TrustPolicy key, <CA id>:<signing certificate subject> for a "
+        "model signed with a certificate, <identity id>:<certificate identity> for Sigstore keyless."
+    )
+    verified_by: VerifiedBy | None = Field(
+        default=None, description="What vouched for the signature (method, trusted id, subject, issuer, log index)."
     )
     files: int = Field(description="Number of files verified.", ge=0)
     bytes: int = Field(description="Total bytes hashed.", ge=0)

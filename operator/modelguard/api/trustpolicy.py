@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -9,6 +10,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from modelguard.api.base import (
     Condition,
+    ConfigMapKeyReference,
     Identifier,
     KubeModel,
     LabelSelector,
@@ -75,6 +77,62 @@ class TrustedCertificateAuthority(KubeModel):
     not_after: datetime | None = Field(default=None, description="Signatures are not trusted after this time.")
 
 
+class TrustedSigstoreIdentity(KubeModel):
+    """A Sigstore keyless signer: the identity its Fulcio certificate names (exact, or a pattern) and the OIDC
+    issuer that vouched for it, with the same validity window and revocation (spec.revokedKeys) as a key. What
+    it verified is recorded as signed by <id>:<certificate identity>, with the transparency-log index."""
+
+    model_config = with_cel(
+        ("has(self.identity) != has(self.identityPattern)", "set exactly one of identity or identityPattern"),
+        (
+            "!has(self.notBefore) || !has(self.notAfter) || self.notBefore < self.notAfter",
+            "notBefore must be earlier than notAfter",
+        ),
+    )
+
+    id: str = Field(
+        description="Identity id; what it verified is recorded as signed by <id>:<certificate identity>.",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+    )
+    identity: str | None = Field(
+        default=None,
+        description="The exact identity (subject alternative name) of the signing certificate: an e-mail "
+        "address, or a workload URI such as https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main.",
+        min_length=1,
+        max_length=1024,
+    )
+    identity_pattern: str | None = Field(
+        default=None,
+        description="A regular expression (Python syntax) the whole identity must match, e.g. "
+        r"^https://github\.com/acme/[^/]+/\.github/workflows/release\.yml@refs/tags/v.*$ ; anchor it and "
+        "escape dots: a pattern that matches more than you meant trusts more than you meant.",
+        min_length=1,
+        max_length=512,
+    )
+    issuer: str = Field(
+        description="The OIDC issuer the certificate must name, exactly, e.g. "
+        "https://token.actions.githubusercontent.com or https://accounts.google.com.",
+        min_length=1,
+        max_length=1024,
+        pattern=r"^https://",
+    )
+    not_before: datetime | None = Field(default=None, description="Signatures are trusted from this time.")
+    not_after: datetime | None = Field(default=None, description="Signatures are not trusted after this time.")
+
+    @model_validator(mode="after")
+    def _pattern_compiles(self) -> TrustedSigstoreIdentity:
+        if (self.identity is None) == (self.identity_pattern is None):
+            raise ValueError("set exactly one of identity or identityPattern")
+        if self.identity_pattern is not None:
+            try:
+                re.compile(self.identity_pattern)
+            except re.error as exc:
+                raise ValueError(f"identityPattern is not a regular expression: {exc}") from None
+        return self
+
+
 class Requirements(KubeModel):
     """Documentation required before a model may be deployed."""
 
@@ -119,8 +177,9 @@ class TrustPolicySpec(KubeModel):
     model_config = with_cel(
         (
             "(has(self.keys) ? size(self.keys) : 0)"
-            " + (has(self.certificateAuthorities) ? size(self.certificateAuthorities) : 0) > 0",
-            "trust at least one key or certificate authority",
+            " + (has(self.certificateAuthorities) ? size(self.certificateAuthorities) : 0)"
+            " + (has(self.sigstoreIdentities) ? size(self.sigstoreIdentities) : 0) > 0",
+            "trust at least one key, certificate authority or Sigstore identity",
         ),
     )
 
@@ -136,9 +195,22 @@ class TrustPolicySpec(KubeModel):
         max_length=16,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"]},
     )
+    sigstore_identities: list[TrustedSigstoreIdentity] = Field(
+        default_factory=list,
+        description="Trusted Sigstore keyless signers (identity and OIDC issuer), verified offline against "
+        "sigstoreTrustConfig or the Sigstore public-good trust root.",
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"]},
+    )
+    sigstore_trust_config: ConfigMapKeyReference | None = Field(
+        default=None,
+        description="A Sigstore client trust configuration (JSON) in a ConfigMap of the operator's namespace, for "
+        "a private Sigstore (its Fulcio CA, Rekor log key, timestamp authority); unset: the public-good trust root "
+        "that ships with the operator (nothing is fetched).",
+    )
     revoked_keys: list[Identifier] = Field(
         default_factory=list,
-        description="Ids of keys and certificate authorities that are no longer trusted.",
+        description="Ids of keys, certificate authorities and Sigstore identities that are no longer trusted.",
         max_length=256,
     )
     namespace_selector: LabelSelector = Field(
@@ -156,11 +228,12 @@ class TrustPolicySpec(KubeModel):
 
     @model_validator(mode="after")
     def _trusts_something(self) -> TrustPolicySpec:
-        if not self.keys and not self.certificate_authorities:
-            raise ValueError("trust at least one key or certificate authority")
+        if not self.keys and not self.certificate_authorities and not self.sigstore_identities:
+            raise ValueError("trust at least one key, certificate authority or Sigstore identity")
         ids = [k.id for k in self.keys] + [c.id for c in self.certificate_authorities]
+        ids += [i.id for i in self.sigstore_identities]
         if len(ids) != len(set(ids)):
-            raise ValueError("key and certificate authority ids must be unique together")
+            raise ValueError("key, certificate authority and Sigstore identity ids must be unique together")
         return self
 
 
@@ -178,4 +251,11 @@ class TrustPolicy(KubeModel):
     status: TrustPolicyStatus | None = Field(default=None, description="Observed state, written by the operator.")
 
 
-__all__ = ["TrustPolicy", "TrustPolicySpec", "TrustPolicyStatus", "TrustedCertificateAuthority", "TrustedKey"]
+__all__ = [
+    "TrustPolicy",
+    "TrustPolicySpec",
+    "TrustPolicyStatus",
+    "TrustedCertificateAuthority",
+    "TrustedKey",
+    "TrustedSigstoreIdentity",
+]

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from modelguard.api.aideployment import AIDeploymentSpec
 from modelguard.api.base import API_VERSION
@@ -48,7 +48,9 @@ class WorkloadFacts:
     ca_bundle: str | None = None  # PEM CAs the operator trusts for https:// and oci:// sources (public)
     verification: str = ""  # name of the verification ConfigMap (verify_config), which the pods mount
     cache_url: str = ""  # http://<cluster IP>:<port> of the model cache the model server pods fetch from
-    signed_by_certificate: bool = False  # signer is a CA (the certificate method), not a key
+    method: Literal["key", "certificate", "sigstore"] = "key"  # how the verified signature was signed
+    sigstore_identity: tuple[str, str] | None = None  # (certificate identity, OIDC issuer) for method sigstore
+    sigstore_trust_config: bool = False  # a private Sigstore's trust configuration is in the verification ConfigMap
 
 
 def owner(facts: WorkloadFacts) -> dict[str, Any]:
@@ -95,15 +97,17 @@ def service_account(facts: WorkloadFacts) -> dict[str, Any]:
 CONFIGMAP_LIMIT = 1024 * 1024 - 4096  # the API server's 1 MiB for a ConfigMap's data, less room for keys
 
 
-def verify_config(facts: WorkloadFacts, signature: bytes, public_key_pem: bytes) -> dict[str, Any]:
-    """The signed manifest (gzip) and the signer's public key or CA certificates (all public), mounted into the
-    init container.
+def verify_config(facts: WorkloadFacts, signature: bytes, trust_material: bytes | None) -> dict[str, Any]:
+    """The signed manifest (gzip) and what the signer is trusted by (all public), mounted into the init
+    container: the key's PEM or the CA certificates, or for Sigstore a private instance's client trust
+    configuration (None: the public-good trust root in the image).
     Immutable and named by its content: nobody can edit what a pod verifies with between the operator's
     verification and the pod's start, and new material is a new ConfigMap (and a rollout). Raises
     SignatureTooLarge when it cannot fit in one ConfigMap."""
     packed = pack_signature(signature)
+    material = {} if trust_material is None else {TRUST_FILE[facts.method]: trust_material.decode()}
     data = {
-        "signer.pem": public_key_pem.decode(),
+        **material,
         "digest": facts.digest,
         **({"ca.crt": facts.ca_bundle} if facts.ca_bundle else {}),
     }
@@ -136,6 +140,21 @@ def restricted() -> dict[str, Any]:
     }
 
 
+TRUST_FILE = {"key": "signer.pem", "certificate": "signer.pem", "sigstore": "trust-config.json"}
+
+
+def trust_args(facts: WorkloadFacts) -> list[str]:
+    """What the init container trusts: exactly what vouched for the signature the operator verified (the
+    key or CA under its TrustPolicy id; the certificate identity and OIDC issuer a Sigstore identity matched)."""
+    if facts.method == "sigstore":
+        assert facts.sigstore_identity is not None, "a Sigstore signature is verified against its identity"
+        identity, issuer = facts.sigstore_identity
+        config = ["--trust-config", f"{VERIFY_DIR}/{TRUST_FILE['sigstore']}"] if facts.sigstore_trust_config else []
+        return ["--identity", identity, "--identity-provider", issuer, *config]
+    option = "--certificate-chain" if facts.method == "certificate" else "--key"
+    return [option, f"{facts.signer}={VERIFY_DIR}/{TRUST_FILE[facts.method]}"]  # named as in the TrustPolicy
+
+
 CACHE_WAIT = 600  # seconds a model server's init container waits for its model cache to serve
 
 
@@ -144,8 +163,7 @@ def verify_args(facts: WorkloadFacts, model_dir: str, via: str | None) -> list[s
     credentials or CAs: plain HTTP inside the cluster, the bytes verified here all the same)."""
     return [
         "verify",
-        "--certificate-chain" if facts.signed_by_certificate else "--key",
-        f"{facts.signer}={VERIFY_DIR}/signer.pem",  # named as in the TrustPolicy
+        *trust_args(facts),
         "--signature",
         f"{VERIFY_DIR}/signature",
         "--format",

@@ -20,14 +20,13 @@ from modelguard.adapters.fetch import clear, fetch_model
 from modelguard.adapters.http import HttpClient
 from modelguard.adapters.model_sources import SourceSettings
 from modelguard.adapters.oci import Credentials
-from modelguard.adapters.sigstore_keyless import KeylessTrust
 from modelguard.adapters.verification_service import ssl_context
 from modelguard.adapters.verifier import authenticate_bundle, check_expected, verify_local
 from modelguard.api.condition_reasons import Reason
 from modelguard.domain import crypto
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.statement import Resource, Serialization, SignedManifest, unpack_signature
-from modelguard.domain.trust import TrustedCA, TrustedKey
+from modelguard.domain.trust import Anchor, SignedBy, TrustedCA, TrustedIdentity, TrustedKey
 from modelguard.domain.x509_chain import load_roots
 
 WAIT_STEP = 3.0  # seconds between attempts to reach a source that is not up yet (--wait)
@@ -155,9 +154,8 @@ def _credentials(directory: Path | None) -> Credentials | None:
 def _fetch(
     args: argparse.Namespace,
     signature: bytes,
-    keys: list[TrustedKey],
-    cas: list[TrustedCA],
-    keyless: KeylessTrust | None,
+    anchors: list[Anchor],
+    trust_config: bytes | None,
     now: datetime,
 ) -> Path:
     """Authenticate the signature, then fetch exactly the files it lists (verification follows). Returns what
@@ -173,7 +171,7 @@ def _fetch(
         name = args.source.rstrip("/").rsplit("/", 1)[-1].split("@")[0] or "model"
         manifest = SignedManifest(name, Serialization(), (Resource(name, ""),))
     else:
-        _, manifest = authenticate_bundle(signature, keys, now, cas, keyless)
+        _, manifest = authenticate_bundle(signature, anchors, now, trust_config)
         check_expected(manifest, args.expect_digest)
     credentials = _credentials(args.credentials)
     deadline = time.monotonic() + args.wait
@@ -246,15 +244,11 @@ def main(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        keys = [trusted_key(value) for value in args.key]
-        cas = [trusted_ca(value) for value in args.certificate_chain]
-        keyless = (
-            KeylessTrust(
-                args.identity, args.identity_provider, args.trust_config.read_bytes() if args.trust_config else None
-            )
-            if args.identity
-            else None
-        )
+        anchors: list[Anchor] = [trusted_key(value) for value in args.key]
+        anchors += [trusted_ca(value) for value in args.certificate_chain]
+        if args.identity:  # exactly this identity and issuer, as model_signing takes them
+            anchors.append(TrustedIdentity("sigstore", args.identity_provider, identity=args.identity))
+        trust_config = args.trust_config.read_bytes() if args.trust_config else None
         signature = unpack_signature(Path(args.signature).read_bytes())  # the operator ships it gzipped
     except OSError as exc:
         print(f"not verified: Unreadable: {exc.filename}: {exc.strerror}")
@@ -269,7 +263,7 @@ def main(args: argparse.Namespace) -> int:
             print("not verified: Usage: --source needs --fetch-into")
             return 2
         try:
-            model = _fetch(args, signature, keys, cas, keyless, now)
+            model = _fetch(args, signature, anchors, trust_config, now)
         except (VerificationError, Retry) as exc:
             print(f"not verified: {exc.reason}: {exc.message}")
             return 1
@@ -280,16 +274,15 @@ def main(args: argparse.Namespace) -> int:
         result = verify_local(
             model,
             signature,
-            keys,
+            anchors,
             now,
             format=args.format,
             expect_digest=args.expect_digest,
             workers=args.workers,
             progress=_Progress(not args.quiet),
             use_mmap=True,  # a short-lived process: a file truncated under it fails closed
-            cas=cas,
             ignore=ignored_paths(model, [*args.ignore_paths, args.signature]),
-            keyless=keyless,
+            trust_config=trust_config,
         )
     except VerificationError as exc:
         print(f"not verified: {exc.reason}: {exc.message}")
@@ -298,7 +291,15 @@ def main(args: argparse.Namespace) -> int:
         print(f"not verified: Unreadable: {exc.strerror}")
         return 1
     print(
-        f"verified {result.digest} signer={result.signer} files={result.files} bytes={result.bytes} "
-        f"in {result.seconds:.2f}s"
+        f"verified {result.digest} signer={result.signer}{_details(result.signed_by)} files={result.files} "
+        f"bytes={result.bytes} in {result.seconds:.2f}s"
     )
     return 0
+
+
+def _details(signed_by: SignedBy | None) -> str:
+    """What else vouched for the signer: a certificate's issuer, a Sigstore issuer and transparency-log index."""
+    if signed_by is None or signed_by.method == "key":
+        return ""
+    shown = f" issuer={signed_by.issuer!r}" if signed_by.method == "certificate" else f" issuer={signed_by.issuer}"
+    return shown + (f" logIndex={signed_by.log_index}" if signed_by.log_index else "")

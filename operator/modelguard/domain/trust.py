@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -15,6 +16,23 @@ from modelguard.domain.errors import VerificationError
 
 if TYPE_CHECKING:  # the API models (pydantic) are not loaded by `modelguard verify`
     from modelguard.api.base import LabelSelector
+
+
+@dataclass(frozen=True)
+class SignedBy:
+    """What vouched for a signature: a key, a CA (with the signing certificate's subject and issuer) or a
+    Sigstore identity (with the certificate's identity, the OIDC issuer and the transparency-log index)."""
+
+    method: Literal["key", "certificate", "sigstore"]
+    anchor: str  # the id of the key, CA or identity in the TrustPolicy (or on the command line)
+    subject: str | None = None
+    issuer: str | None = None
+    log_index: str | None = None
+
+    @property
+    def signer(self) -> str:
+        """As recorded and shown: a key's id, or `<CA or identity id>:<subject>`."""
+        return self.anchor if self.method == "key" else f"{self.anchor}:{self.subject}"
 
 
 @dataclass(frozen=True)
@@ -37,17 +55,7 @@ class TrustedKey:
         self.public_key()
 
     def usable_at(self, now: datetime) -> VerificationError | None:
-        if self.revoked:
-            return VerificationError(Reason.KEY_REVOKED, f"{self.what} {self.id!r} is revoked by the TrustPolicy")
-        if self.not_before is not None and now < self.not_before:
-            return VerificationError(
-                Reason.KEY_NOT_YET_VALID, f"{self.what} {self.id!r} is not valid before {self.not_before.isoformat()}"
-            )
-        if self.not_after is not None and now > self.not_after:
-            return VerificationError(
-                Reason.KEY_EXPIRED, f"{self.what} {self.id!r} expired at {self.not_after.isoformat()}"
-            )
-        return None
+        return _validity(self.what, self.id, self.not_before, self.not_after, self.revoked, now)
 
 
 @dataclass(frozen=True)
@@ -63,12 +71,86 @@ class TrustedCA(TrustedKey):
         load_roots(self.pem)
 
 
-def anchor_of(signer: str, anchors: Sequence[TrustedKey]) -> TrustedKey | None:
-    """The key or CA a recorded signer came from: a key's id, or `<CA id>:<certificate subject>`."""
+def _validity(
+    what: str, id: str, not_before: datetime | None, not_after: datetime | None, revoked: bool, now: datetime
+) -> VerificationError | None:
+    """Why a trust anchor may not vouch for a signature now (revoked, not yet or no longer valid), or None."""
+    if revoked:
+        return VerificationError(Reason.KEY_REVOKED, f"{what} {id!r} is revoked by the TrustPolicy")
+    if not_before is not None and now < not_before:
+        return VerificationError(
+            Reason.KEY_NOT_YET_VALID, f"{what} {id!r} is not valid before {not_before.isoformat()}"
+        )
+    if not_after is not None and now > not_after:
+        return VerificationError(Reason.KEY_EXPIRED, f"{what} {id!r} expired at {not_after.isoformat()}")
+    return None
+
+
+@dataclass(frozen=True)
+class TrustedIdentity:
+    """A Sigstore keyless signer: the identity its certificate must name (exact, or a pattern the whole identity
+    matches) and the OIDC issuer, with a key's validity window and revocation."""
+
+    id: str
+    issuer: str
+    identity: str | None = None
+    pattern: str | None = None
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    revoked: bool = False
+
+    what = "Sigstore identity"
+
+    def validate(self) -> None:
+        """Nothing to load: the API admitted the issuer and a compiling pattern."""
+
+    def matches(self, identities: Collection[str], issuer: str | None) -> str | None:
+        """The certificate identity (one of its subject alternative names) this trusts, given the certificate's
+        OIDC issuer; None when it trusts none of them."""
+        if issuer != self.issuer:
+            return None
+        for name in sorted(identities):
+            if name == self.identity or (self.pattern is not None and re.fullmatch(self.pattern, name)):
+                return name
+        return None
+
+    def usable_at(self, now: datetime) -> VerificationError | None:
+        return _validity(self.what, self.id, self.not_before, self.not_after, self.revoked, now)
+
+
+Anchor = TrustedKey | TrustedIdentity  # a key or CA (TrustedCA is a TrustedKey), or a Sigstore identity
+
+
+def anchor_of(signer: str, anchors: Sequence[Anchor]) -> Anchor | None:
+    """The key, CA or identity a recorded signer came from: a key's id, or `<CA or identity id>:<subject>`."""
     for anchor in anchors:
-        if signer == anchor.id if not isinstance(anchor, TrustedCA) else signer.startswith(anchor.id + ":"):
+        plain = isinstance(anchor, TrustedKey) and not isinstance(anchor, TrustedCA)
+        if signer == anchor.id if plain else signer.startswith(anchor.id + ":"):
             return anchor
     return None
+
+
+def keyless_signer(
+    identities: Sequence[TrustedIdentity], names: Collection[str], issuer: str | None, now: datetime
+) -> tuple[TrustedIdentity, str]:
+    """The first usable trusted identity the certificate's names and issuer match, and the name it matched;
+    a refusal otherwise: UnknownSigner when none matches, the validity reason when only unusable ones do."""
+    refusal: VerificationError | None = None
+    for trusted in identities:
+        name = trusted.matches(names, issuer)
+        if name is None:
+            continue
+        problem = trusted.usable_at(now)
+        if problem is None:
+            return trusted, name
+        refusal = refusal or problem
+    if refusal is not None:
+        raise refusal
+    shown = ", ".join(sorted(names))[:300] or "no identity"
+    raise VerificationError(
+        Reason.UNKNOWN_SIGNER,
+        f"the certificate names {shown} (issuer {issuer or 'none'}): no trusted Sigstore identity",
+    )
 
 
 def authenticate_chain(
@@ -76,9 +158,9 @@ def authenticate_chain(
     chain: Sequence[bytes],
     check: Callable[[ec.EllipticCurvePublicKey], bool],
     now: datetime,
-) -> str:
-    """`<CA id>:<signing certificate subject>` of the first usable CA the chain leads to and whose signing
-    certificate's key verifies the signature; raises the most telling refusal otherwise."""
+) -> SignedBy:
+    """The first usable CA the chain leads to and whose signing certificate's key verifies the signature, with
+    that certificate's subject and issuer; raises the most telling refusal otherwise."""
     from modelguard.domain.x509_chain import load_roots, verify_chain
 
     cas = [a for a in anchors if isinstance(a, TrustedCA)]
@@ -97,7 +179,7 @@ def authenticate_chain(
             )
         problem = ca.usable_at(now)
         if problem is None:
-            return f"{ca.id}:{signer.subject}"
+            return SignedBy("certificate", ca.id, signer.subject, signer.issuer)
         refusal = problem
     assert refusal is not None
     raise refusal

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from modelguard.adapters.cache import Key
 from modelguard.adapters.kube import KubeError
 from modelguard.adapters.resources import BY_CHILD_KIND, DEPLOYMENTS, SECRETS
-from modelguard.adapters.secrets import policy_keys
+from modelguard.adapters.secrets import policy_keys, sigstore_trust_config
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
 from modelguard.api.aimodel import VerifiedRecord
 from modelguard.api.condition_reasons import Reason
@@ -33,7 +33,7 @@ from modelguard.domain.ownership import clash_message, controlled_by
 from modelguard.domain.pod_security import template_violations
 from modelguard.domain.policy_reading import read_policy
 from modelguard.domain.rollout import Decision, ModelView
-from modelguard.domain.trust import TrustedCA, TrustedKey, anchor_of
+from modelguard.domain.trust import TrustedCA, TrustedIdentity, anchor_of
 from modelguard.reconcilers import model_access, ownership
 from modelguard.reconcilers.context import Context, drift_to_report, lookup
 from modelguard.reconcilers.deployment_observation import Observation
@@ -86,23 +86,36 @@ async def _account_not_granted(ctx: Context, body: dict[str, Any]) -> str | None
     return granted(body, public_pem((await ctx.operator_key.get()).public_key()))
 
 
-async def _signature_and_key(
-    ctx: Context, key: Key, model: ModelView, record: VerifiedRecord
-) -> tuple[bytes, TrustedKey]:
-    """The verified signature (from where it was verified, whatever the spec says now) and the key or CA that
-    trusted its signer."""
+@dataclass(frozen=True)
+class PodTrust:
+    """What the init containers verify with: the signature the operator verified (from where it was verified,
+    whatever the spec says now) and exactly what vouched for it."""
+
+    signature: bytes
+    method: Literal["key", "certificate", "sigstore"]
+    anchor_id: str  # the key, CA or identity id in the TrustPolicy
+    material: bytes | None  # the key's PEM or the CA certificates; for Sigstore a private trust config, or None
+    sigstore_identity: tuple[str, str] | None = None  # (certificate identity, OIDC issuer)
+
+
+async def _pod_trust(ctx: Context, key: Key, model: ModelView, record: VerifiedRecord) -> PodTrust:
     assert model.spec is not None
     signer = record.signer
     reading = read_policy(model.spec.trust_policy, await lookup(ctx, Key("TrustPolicy", "", model.spec.trust_policy)))
     if reading.spec is None:
         raise Retry(reading.reason, reading.message)
     policy = reading.spec
-    keys = await policy_keys(ctx.kube, ctx.operator_namespace, policy)
-    anchor = anchor_of(signer, keys)
+    anchor = anchor_of(signer, await policy_keys(ctx.kube, ctx.operator_namespace, policy))
     if anchor is None:
-        raise Retry(Reason.SIGNER_NOT_FOUND, f"the key or CA of signer {signer!r} is no longer in the TrustPolicy")
+        raise Retry(Reason.SIGNER_NOT_FOUND, f"the key, CA or identity of signer {signer!r} is no longer trusted")
     verified_spec = as_verified(model.spec, record)
-    return await model_access.signature(ctx, key, verified_spec, tuple(policy.allowed_sources)), anchor
+    signature = await model_access.signature(ctx, key, verified_spec, tuple(policy.allowed_sources))
+    if isinstance(anchor, TrustedIdentity):  # the identity the operator matched, not the pattern
+        identity = signer.removeprefix(anchor.id + ":")
+        config = await sigstore_trust_config(ctx.kube, ctx.operator_namespace, policy)
+        return PodTrust(signature, "sigstore", anchor.id, config, (identity, anchor.issuer))
+    method: Literal["key", "certificate"] = "certificate" if isinstance(anchor, TrustedCA) else "key"
+    return PodTrust(signature, method, anchor.id, anchor.pem)
 
 
 async def _desired(
@@ -120,7 +133,7 @@ async def _desired(
         if problem is not None:
             raise VerificationError(Reason.SERVICE_ACCOUNT_NOT_ADMITTED, problem)
     keys_map = await _api_keys(ctx, key.namespace, spec)
-    signature, anchor = await _signature_and_key(ctx, key, model, record)
+    trust = await _pod_trust(ctx, key, model, record)
     conf = gateway.nginx_conf(gateway.config_for(spec, authenticated=keys_map is not None))
     creds = model.spec.source.credentials_secret_ref
     facts = workload.WorkloadFacts(
@@ -131,8 +144,10 @@ async def _desired(
         digest=record.digest,
         source=record.source,
         signature_format=model.spec.signature.format,
-        signer=anchor.id,  # the key or CA the init container trusts, under the policy's name
-        signed_by_certificate=isinstance(anchor, TrustedCA),
+        signer=trust.anchor_id,  # the key, CA or identity the init container trusts, under the policy's name
+        method=trust.method,
+        sigstore_identity=trust.sigstore_identity,
+        sigstore_trust_config=trust.method == "sigstore" and trust.material is not None,
         operator_image=ctx.operator_image,
         credentials_secret=creds.name if creds else None,
         gateway_image=ctx.gateway_image,
@@ -141,7 +156,7 @@ async def _desired(
         model_card=gateway.model_card(spec.model_ref.name, model.spec.version, record.digest, model.spec.card.wire()),
     )
     owner = workload.owner(facts)
-    verification = workload.verify_config(facts, signature, anchor.pem)
+    verification = workload.verify_config(facts, trust.signature, trust.material)
     cache_service = model_cache.service(facts)
     cache_ip = await _cache_address(ctx, key, facts.uid, cache_service)
     facts = replace(facts, verification=verification["metadata"]["name"], cache_url=model_cache.url(cache_ip))

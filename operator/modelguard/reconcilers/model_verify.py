@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from modelguard.adapters.cache import Key
 from modelguard.adapters.model_sources import Fetch
-from modelguard.adapters.secrets import policy_keys
+from modelguard.adapters.secrets import policy_keys, sigstore_trust_config
 from modelguard.adapters.source_slots import SourceBusy
 from modelguard.adapters.verifier import Verified
-from modelguard.api.aimodel import VerificationAttempt, VerifiedRecord
+from modelguard.api.aimodel import VerificationAttempt, VerifiedBy, VerifiedRecord
 from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.api.trustpolicy import TrustPolicySpec
@@ -26,6 +26,7 @@ from modelguard.domain import model_verdicts
 from modelguard.domain.conditions import Verdict, find
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.model_checks import ModelFacts, first_problem, keeps_last_verified, signature_location
+from modelguard.domain.trust import SignedBy
 from modelguard.reconcilers import model_access, model_status
 from modelguard.reconcilers.context import Context
 from modelguard.reconcilers.model_observation import ModelObservation
@@ -47,7 +48,10 @@ async def _verify(ctx: Context, key: Key, obs: ModelObservation, policy: TrustPo
         allowed = tuple(policy.allowed_sources)
         signature = await model_access.signature(ctx, key, spec, allowed, creds)
         keys = await policy_keys(ctx.kube, ctx.operator_namespace, policy)
-        request = Fetch(spec.source.uri, spec.signature.format, keys, obs.now, creds, deep=deep)
+        trust_config = await sigstore_trust_config(ctx.kube, ctx.operator_namespace, policy)
+        request = Fetch(
+            spec.source.uri, spec.signature.format, keys, obs.now, creds, deep=deep, trust_config=trust_config
+        )
         task = asyncio.ensure_future(ctx.verifier.verify(request, signature, allowed=allowed))
         done, _ = await asyncio.wait({task}, timeout=SLOW_VERIFICATION)
         if not done and not deep:  # a big model: say so while hashing goes on (scans write once, at the end)
@@ -96,6 +100,7 @@ async def evaluate(ctx: Context, key: Key, obs: ModelObservation, force: bool) -
                 source=spec.source.uri,
                 signature=signature_location(spec),
                 signer=result.signer,
+                verified_by=_verified_by(result.signed_by),
                 files=result.files,
                 bytes=result.bytes,
                 duration_seconds=round(result.seconds, 3),
@@ -120,3 +125,15 @@ async def evaluate(ctx: Context, key: Key, obs: ModelObservation, force: bool) -
             generation=generation, policy_generation=policy_generation, at=now, reason=problem.reason
         )
     return Outcome(Verdict(Cond.VERIFIED, "False", problem.reason, problem.message), record, attempt)
+
+
+def _verified_by(signed_by: SignedBy | None) -> VerifiedBy | None:
+    if signed_by is None:
+        return None
+    return VerifiedBy(
+        method=signed_by.method,
+        trusted=signed_by.anchor,
+        subject=signed_by.subject,
+        issuer=signed_by.issuer,
+        log_index=signed_by.log_index,
+    )

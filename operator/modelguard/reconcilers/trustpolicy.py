@@ -1,4 +1,4 @@
-"""TrustPolicy reconciler: check that every key loads, and report it in status."""
+"""TrustPolicy reconciler: check that every key, CA and trust configuration loads, and report it in status."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from pydantic import ValidationError
 
 from modelguard.adapters.cache import Key
 from modelguard.adapters.resources import TRUSTPOLICIES
-from modelguard.adapters.secrets import policy_keys
+from modelguard.adapters.secrets import policy_keys, sigstore_trust_config
+from modelguard.adapters.sigstore_keyless import check_trust_config
 from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.api.trustpolicy import TrustPolicySpec, TrustPolicyStatus
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions
-from modelguard.domain.errors import VerificationError
-from modelguard.domain.trust import TrustedCA
+from modelguard.domain.errors import Retry, VerificationError
+from modelguard.domain.trust import TrustedCA, TrustedIdentity
 from modelguard.reconcilers.context import Context, spec_error, write_status
 
 
@@ -32,6 +33,11 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         resolved = await policy_keys(ctx.kube, ctx.operator_namespace, spec)
         declared = {k.id for k in spec.keys} | {c.id for c in spec.certificate_authorities}
         missing = sorted(declared - {k.id for k in resolved})
+        if spec.sigstore_trust_config is not None:
+            try:
+                check_trust_config(await sigstore_trust_config(ctx.kube, ctx.operator_namespace, spec) or b"")
+            except (Retry, VerificationError):
+                missing.append(f"sigstoreTrustConfig (ConfigMap {spec.sigstore_trust_config.name})")
         invalid = []
         for trusted in resolved:
             try:
@@ -47,16 +53,20 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
             verdict = Verdict(Cond.READY, "False", Reason.INVALID_KEY, "; ".join(problems))
         elif not active:
             verdict = Verdict(
-                Cond.READY, "False", Reason.NO_USABLE_KEY, "every key and certificate authority is revoked"
+                Cond.READY,
+                "False",
+                Reason.NO_USABLE_KEY,
+                "every key, certificate authority and Sigstore identity is revoked",
             )
         else:
             cas = sum(1 for k in active if isinstance(k, TrustedCA))
+            identities = sum(1 for k in active if isinstance(k, TrustedIdentity))
             verdict = Verdict(
                 Cond.READY,
                 "True",
                 Reason.KEYS_LOADED,
-                f"{len(active) - cas} usable key(s), {cas} certificate authorities, "
-                f"{len(resolved) - len(active)} revoked",
+                f"{len(active) - cas - identities} usable key(s), {cas} certificate authorities, {identities} "
+                f"Sigstore identities, {len(resolved) - len(active)} revoked",
             )
     conditions = merge_conditions(status.conditions, [verdict], generation_of(body), ctx.clock())
     await write_status(
