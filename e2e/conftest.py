@@ -31,6 +31,9 @@ from tests.harness.models import KeyPair, sign, write_model
 
 GROUP = "modelguard.io/v1alpha1"
 KEY_ID = "e2e-publisher"
+KEYLESS_VECTOR = "v1.1.0-sigstore"  # signed by KEYLESS_SIGNER, issuer KEYLESS_ISSUER
+KEYLESS_SIGNER = "stefanb@us.ibm.com"
+KEYLESS_ISSUER = "https://sigstore.verify.ibm.com/oauth2"
 SOURCE_PORT = 443  # the operator's own NetworkPolicy allows egress to 443, 6443 and 5000
 
 
@@ -323,7 +326,8 @@ def _source_pod(namespace: str, image: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
-    """Signed models `m1` and `m2` served over https by a pod in a namespace of its own."""
+    """Signed models `m1` and `m2` (a key) and `k1` (Sigstore keyless) served over https by a pod in a namespace
+    of its own."""
     image = env("MODELGUARD_E2E_MODEL_SERVER_IMAGE")
     stem = Path(env("MODELGUARD_E2E_SOURCE_CA"))
     ca = LocalCA.load(stem.parent, stem.name)
@@ -345,6 +349,15 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
             content[k], manifest[k] = data, f"{name}/{rel}"
         k = f"{name}-sig"
         content[k], manifest[k] = (root / f"{name}.sig").read_bytes(), f"{name}.sig"
+    # `k1`: a real model signed keyless with the Sigstore public-good instance (model_signing's test vector)
+    keyless = Path(__file__).resolve().parents[1] / "tests" / "data" / "model_signing_vectors" / KEYLESS_VECTOR
+    files["k1"] = {}
+    for path in sorted(p for p in keyless.iterdir() if p.is_file() and p.name not in ("model.sig", "ignore-me")):
+        data = path.read_bytes()
+        files["k1"][path.name] = "sha256:" + hashlib.sha256(data).hexdigest()
+        k = f"k1-{len(manifest)}"
+        content[k], manifest[k] = data, f"k1/{path.name}"
+    content["k1-sig"], manifest["k1-sig"] = (keyless / "model.sig").read_bytes(), "k1.sig"
     service = {
         "apiVersion": "v1",
         "kind": "Service",
