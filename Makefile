@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo sandbox test test-unit test-integration lint crds manifests testbin venv system-deps bench e2e e2e-local e2e-kind clean
+.PHONY: compare-scanners demo sandbox test test-unit test-integration lint crds manifests testbin venv system-deps bench e2e e2e-local e2e-kind clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,7 @@ sandbox: system-deps $(STAMP) testbin  ## a local control plane and the operator
 
 bench: $(STAMP)  ## benchmarks -> docs/benchmarks*.md (ratios to baselines of the same run)
 	$(BIN)/python bench/bench_verify.py
+	$(BIN)/python bench/bench_inspect.py
 	$(BIN)/python bench/bench_admission.py
 	$(BIN)/python bench/bench_scale.py
 
@@ -70,3 +71,9 @@ e2e-kind:  ## kind cluster + image + chart + e2e suite (needs Docker)
 
 clean:
 	rm -rf .demo .sandbox .pytest_cache .mypy_cache .ruff_cache
+
+SCANNERS_VENV ?= $(HOME)/.cache/modelguard/scanners
+compare-scanners:  ## compare the PyPI model scanners with ModelGuard's inspection on the corpus (docs/inspection-engines.md)
+	test -x $(SCANNERS_VENV)/bin/python || python3 -m venv $(SCANNERS_VENV)
+	$(SCANNERS_VENV)/bin/pip install --quiet picklescan==1.0.5 fickling==0.1.12 modelscan==0.8.8 modelaudit==0.2.54
+	$(SCANNERS_VENV)/bin/python bench/compare_scanners.py --doc docs/inspection-engines.md

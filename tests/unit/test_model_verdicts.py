@@ -14,7 +14,7 @@ from modelguard.api.condition_types import Cond
 from modelguard.domain import model_verdicts as mv
 from modelguard.domain.conditions import Verdict
 from modelguard.domain.policy_reading import read_policy
-from tests.harness.samples import ai_model, trust_policy
+from tests.harness.samples import ai_model, trust_policy, verified_record
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=5)
@@ -154,11 +154,67 @@ def test_the_status_plan_carries_every_verdict_once_and_a_scan_when_one_ran() ->
     spec = AIModelSpec.model_validate(ai_model("m")["spec"])
     reading = read_policy("p", trust_policy("p"))
     scanned = Verdict(Cond.SCAN_PASSED, "True", Reason.NO_FINDINGS, "")
-    plan = mv.status_plan(VERIFIED, True, spec, reading, {}, scanned, _timing(), NOW)
+    record = verified_record("sha256:" + "a" * 64)
+    plan = mv.status_plan(VERIFIED, record, spec, reading, {}, scanned, _timing(), NOW)
     types = [v.type for v in plan.verdicts]
-    assert types == [Cond.VERIFIED, Cond.DOCUMENTED, Cond.READY, Cond.QUARANTINE_OVERRIDDEN, Cond.SCAN_PASSED]
+    assert types == [
+        Cond.VERIFIED,
+        Cond.INSPECTED,
+        Cond.DOCUMENTED,
+        Cond.READY,
+        Cond.QUARANTINE_OVERRIDDEN,
+        Cond.SCAN_PASSED,
+    ]
     assert plan.next_scan == LATER
-    refused = mv.status_plan(REFUSED, False, spec, reading, {}, None, _timing(), NOW)
+    refused = mv.status_plan(REFUSED, None, spec, reading, {}, None, _timing(), NOW)
     assert Cond.SCAN_PASSED not in [v.type for v in refused.verdicts] and refused.next_scan is None
-    kept = mv.status_plan(REFUSED, True, spec, reading, {}, None, _timing(), NOW)  # still serving the last
+    kept = mv.status_plan(REFUSED, record, spec, reading, {}, None, _timing(), NOW)  # still serving the last
     assert kept.next_scan == LATER
+
+
+def _with_inspection(findings: list[str], engine: str = "") -> Any:
+    from modelguard.api.aimodel import InspectionRecord
+    from modelguard.domain.inspection import ENGINE
+
+    record = verified_record("sha256:" + "b" * 64)
+    inspection = InspectionRecord(
+        engine=engine or ENGINE, formats=["json", "pytorch"], files=2, bytes_read=10, findings=findings, at=NOW
+    )
+    return record.model_copy(update={"inspection": inspection})
+
+
+INSPECTING = read_policy("p", trust_policy("p", inspection={"allowedFormats": ["safetensors"]}))
+
+
+@pytest.mark.parametrize(
+    ("record", "reading", "status", "reason"),
+    [
+        (None, read_policy("p", trust_policy("p")), "True", Reason.NOT_REQUIRED),
+        (None, INSPECTING, "Unknown", Reason.AWAITING_VERIFICATION),
+        (verified_record("sha256:" + "b" * 64), INSPECTING, "Unknown", Reason.AWAITING_VERIFICATION),
+        (_with_inspection([]), INSPECTING, "True", Reason.FILES_SAFE),
+        (_with_inspection(["m.bin (pytorch): would import posix.system"]), INSPECTING, "False", Reason.UNSAFE_FILES),
+        (_with_inspection([], engine="old-engine/0"), INSPECTING, "Unknown", Reason.AWAITING_VERIFICATION),
+    ],
+)
+def test_inspected_says_what_inspection_of_the_verified_files_found(
+    record: Any, reading: Any, status: str, reason: str
+) -> None:
+    verdict = mv.inspected(record, reading)
+    assert (verdict.status, verdict.reason) == (status, reason)
+
+
+def test_unsafe_files_keep_a_verified_model_from_ready_unless_the_policy_only_warns() -> None:
+    unsafe = mv.inspected(_with_inspection(["m.bin (pytorch): would import posix.system"]), INSPECTING)
+    assert mv.summary(VERIFIED, DOCUMENTED, False, unsafe).reason == Reason.UNSAFE_FILES
+    assert mv.summary(VERIFIED, DOCUMENTED, True, unsafe).status == "True"
+
+
+def test_a_new_engine_or_a_record_without_inspection_verifies_and_inspects_again() -> None:
+    status = _status((3, 2, Reason.SIGNATURE_VALID), (Reason.SIGNATURE_VALID, 3))
+    assert mv.verification_current(status, 3, 2, inspect=True)  # no record at all: the attempt decides
+    with_old = status.model_copy(update={"verified": _with_inspection([], engine="old-engine/0")})
+    assert not mv.verification_current(with_old, 3, 2, inspect=True)
+    assert mv.verification_current(with_old, 3, 2, inspect=False)
+    current = status.model_copy(update={"verified": _with_inspection([])})
+    assert mv.verification_current(current, 3, 2, inspect=True)

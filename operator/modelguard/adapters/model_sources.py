@@ -14,7 +14,7 @@ import os
 import time
 import urllib.parse
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -26,6 +26,7 @@ from modelguard.adapters.verifier import Verified, authenticate_bundle, check_ex
 from modelguard.api.condition_reasons import Reason
 from modelguard.domain.crypto import decode_detached, verify_detached
 from modelguard.domain.errors import VerificationError
+from modelguard.domain.inspection import Rules
 from modelguard.domain.manifest_check import compare
 from modelguard.domain.statement import Resource, Serialization, SignedManifest
 from modelguard.domain.trust import Anchor, SignedBy, TrustedKey, authenticate
@@ -55,6 +56,7 @@ class Fetch:
     deep: bool = False
     progress: Progress | None = field(default=None, compare=False)
     trust_config: bytes | None = None  # a private Sigstore's client trust configuration
+    inspect: Rules | None = None  # inspect the signed files after verification (the TrustPolicy asks for it)
 
 
 def local_path(uri: str, roots: tuple[Path, ...]) -> Path:
@@ -168,6 +170,17 @@ def hash_stream(
 
 
 def verify_source(request: Fetch, signature: bytes, settings: SourceSettings) -> Verified:
+    """Verify, then (when asked) inspect exactly the files that verified, where they are."""
+    verified = _verify_source(request, signature, settings)
+    if request.inspect is None:
+        return verified
+    from modelguard.adapters.source_inspection import inspect_source
+
+    reports = inspect_source(request, verified.paths, settings, _auth_headers(request.credentials))
+    return replace(verified, inspection=tuple(reports))
+
+
+def _verify_source(request: Fetch, signature: bytes, settings: SourceSettings) -> Verified:
     scheme = request.source.split("://", 1)[0]
     if scheme == "file":
         path = local_path(request.source, settings.file_roots)
@@ -194,9 +207,8 @@ def verify_source(request: Fetch, signature: bytes, settings: SourceSettings) ->
     else:
         raise VerificationError(Reason.INVALID_SOURCE, f"unsupported source scheme {scheme!r}")
     compare(manifest, found)
-    return Verified(
-        manifest.digest, signed_by.signer, len(manifest.files), total, time.monotonic() - started, signed_by
-    )
+    seconds = time.monotonic() - started
+    return Verified(manifest.digest, signed_by.signer, len(manifest.files), total, seconds, signed_by, manifest.files)
 
 
 def _hash_https(request: Fetch, manifest: SignedManifest, settings: SourceSettings) -> tuple[dict[str, Resource], int]:
@@ -263,4 +275,5 @@ def _verify_detached_remote(request: Fetch, signature: bytes, settings: SourceSe
         )
     keys = [a for a in request.keys if isinstance(a, TrustedKey)]
     signer = authenticate(keys, None, lambda pub: verify_detached(pub, bytes.fromhex(digest_hex), sig), request.now)
-    return Verified(digest, signer, 1, size, time.monotonic() - started, SignedBy("key", signer))
+    name = request.source.rstrip("/").rsplit("/", 1)[-1].split("@")[0] or "artifact"
+    return Verified(digest, signer, 1, size, time.monotonic() - started, SignedBy("key", signer), (name,))

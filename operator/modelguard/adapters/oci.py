@@ -82,8 +82,11 @@ class Registry:
             f"Bearer {self._credentials.token}" if self._credentials.token else self._credentials.basic()
         )
 
-    def _open(self, path: str, accept: str | None = None, method: str = "GET") -> http.client.HTTPResponse:
+    def _open(
+        self, path: str, accept: str | None = None, method: str = "GET", extra: dict[str, str] | None = None
+    ) -> http.client.HTTPResponse:
         headers = {"Accept": accept} if accept else {}
+        headers.update(extra or {})
         for attempt in range(2):
             if self._authorization:
                 headers["Authorization"] = self._authorization
@@ -154,6 +157,10 @@ class Registry:
 
     def blob(self, repository: str, digest: str) -> http.client.HTTPResponse:
         return self._open(f"/v2/{repository}/blobs/{digest}")
+
+    def blob_range(self, repository: str, digest: str, offset: int, length: int) -> http.client.HTTPResponse:
+        """Part of a blob (registries answer Range on blobs; one that does not sends it whole)."""
+        return self._open(f"/v2/{repository}/blobs/{digest}", extra={"Range": f"bytes={offset}-{offset + length - 1}"})
 
     def delete_manifest(self, ref: Reference) -> bool:
         """DELETE the manifest; False when it was already gone."""

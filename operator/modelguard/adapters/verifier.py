@@ -20,6 +20,7 @@ from modelguard.adapters.sigstore_keyless import is_keyless, verify_keyless
 from modelguard.api.condition_reasons import Reason
 from modelguard.domain.crypto import decode_detached, verify_detached, verify_dsse
 from modelguard.domain.errors import VerificationError
+from modelguard.domain.inspection import FileReport
 from modelguard.domain.manifest_check import compare
 from modelguard.domain.statement import SignedManifest, parse_bundle, parse_statement
 from modelguard.domain.trust import Anchor, SignedBy, TrustedIdentity, TrustedKey, authenticate, authenticate_chain
@@ -33,6 +34,8 @@ class Verified:
     bytes: int
     seconds: float
     signed_by: SignedBy | None = None  # the method and what vouched for the signature (None: not recorded)
+    paths: tuple[str, ...] = ()  # the signed files, relative to the model (what a loader may read)
+    inspection: tuple[FileReport, ...] | None = None  # when the request asked for inspection
 
 
 def authenticate_bundle(
@@ -91,7 +94,9 @@ def verify_local(
         serialization = replace(serialization, ignore_paths=(*serialization.ignore_paths, *ignore))
     result = hash_model(model, serialization, workers=workers, progress=progress, use_mmap=use_mmap)
     compare(manifest, result.resources)
-    return Verified(manifest.digest, signed_by.signer, result.files, result.bytes, result.seconds, signed_by)
+    return Verified(
+        manifest.digest, signed_by.signer, result.files, result.bytes, result.seconds, signed_by, manifest.files
+    )
 
 
 def _verify_detached(
@@ -118,7 +123,7 @@ def _verify_detached(
         raise VerificationError(Reason.UNEXPECTED_DIGEST, f"file digest {digest} is not the pinned {expect_digest}")
     raw = bytes.fromhex(hex_digest)
     signer = authenticate(keys, None, lambda pub: verify_detached(pub, raw, sig), now)
-    return Verified(digest, signer, 1, size, 0.0, SignedBy("key", signer))
+    return Verified(digest, signer, 1, size, 0.0, SignedBy("key", signer), (model.name,))
 
 
 DSSE_PREFIX = b"DSSEv1 "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
 from modelguard.api.base import (
     DNS_SUBDOMAIN,
@@ -270,6 +270,22 @@ class VerifiedRecord(KubeModel):
     policy_generation: int = Field(description="TrustPolicy generation the result was computed under.", ge=0)
     generation: int = Field(description="AIModel generation the result was computed for.", ge=0)
     at: datetime = Field(description="When verification finished.")
+    inspection: InspectionRecord | None = Field(
+        default=None, description="What inspection of these files found, when the TrustPolicy requires it."
+    )
+
+
+class InspectionRecord(KubeModel):
+    """What inspection of the verified files found (TrustPolicy spec.inspection)."""
+
+    engine: str = Field(description="The inspection engine and version; a new one inspects again.", max_length=64)
+    formats: list[str] = Field(default_factory=list, description="Formats the model contains.", max_length=32)
+    files: int = Field(description="Files inspected.", ge=0)
+    bytes_read: int = Field(description="Bytes read to inspect them.", ge=0)
+    findings: list[Annotated[str, StringConstraints(max_length=700)]] = Field(
+        default_factory=list, description="One line per refused file (empty: every file may be loaded).", max_length=20
+    )
+    at: datetime = Field(description="When inspection finished.")
 
 
 class VerificationAttempt(KubeModel):

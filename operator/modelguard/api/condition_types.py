@@ -14,6 +14,7 @@ class Cond(StrEnum):
     # AIModel
     VERIFIED = "Verified"
     DOCUMENTED = "Documented"
+    INSPECTED = "Inspected"
     SCAN_PASSED = "ScanPassed"
     QUARANTINE_OVERRIDDEN = "QuarantineOverridden"
     DECOMMISSIONED = "Decommissioned"

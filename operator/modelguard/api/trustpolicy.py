@@ -18,6 +18,7 @@ from modelguard.api.base import (
     conditions_field,
     with_cel,
 )
+from modelguard.api.model_formats import SAFE_FORMATS, ModelFormat
 
 
 class TrustedKey(KubeModel):
@@ -171,6 +172,32 @@ class Requirements(KubeModel):
     )
 
 
+class InspectionPolicy(KubeModel):
+    """Inspect model files before anything loads them: their formats (told by content, not name), their
+    structure, and what their pickles would import. Set it to require inspection; nothing rolls out until it
+    passes, and every pod inspects the bytes it will load again."""
+
+    allowed_formats: list[ModelFormat] = Field(
+        default_factory=lambda: list(SAFE_FORMATS),
+        description="Formats a model may contain. Default: safetensors, gguf, onnx, json, text (loading them runs "
+        "no code). pytorch, pickle and numpy (object arrays) hold pickles; keras may hold Lambda layers; hdf5 and "
+        "unknown content cannot be inspected and are refused.",
+        max_length=16,
+    )
+    pickles: Literal["Refuse", "AllowListed"] = Field(
+        default="Refuse",
+        description="Refuse: a file holding a pickle is refused whatever its format. AllowListed: a pickle may "
+        "import only plain-tensor globals (as torch.load(weights_only=True) allows) and allowedGlobals.",
+    )
+    allowed_globals: list[Annotated[str, StringConstraints(max_length=256, pattern=r"^[A-Za-z_][\w.]*(\.\*)?$")]] = (
+        Field(
+            default_factory=list,
+            description="Imports pickles may make besides plain tensors', as module.name or module.* (AllowListed).",
+            max_length=256,
+        )
+    )
+
+
 class TrustPolicySpec(KubeModel):
     """Desired state of a TrustPolicy."""
 
@@ -222,6 +249,10 @@ class TrustPolicySpec(KubeModel):
         max_length=64,
     )
     requirements: Requirements = Field(default_factory=Requirements, description="Documentation requirements.")
+    inspection: InspectionPolicy | None = Field(
+        default=None,
+        description="Require inspection of model files for unsafe serialization before rollout (unset: none).",
+    )
     mode: Literal["Enforce", "Warn"] = Field(
         default="Enforce", description="Enforce blocks what fails; Warn records it and lets it pass."
     )

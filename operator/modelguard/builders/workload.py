@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -50,6 +51,7 @@ class WorkloadFacts:
     cache_url: str = ""  # http://<cluster IP>:<port> of the model cache the model server pods fetch from
     method: Literal["key", "certificate", "sigstore"] = "key"  # how the verified signature was signed
     sigstore_identity: tuple[str, str] | None = None  # (certificate identity, OIDC issuer) for method sigstore
+    inspection: tuple[str, ...] = ()  # `modelguard verify` options that inspect after verifying (the policy's)
     sigstore_trust_config: bool = False  # a private Sigstore's trust configuration is in the verification ConfigMap
 
 
@@ -177,6 +179,7 @@ def verify_args(facts: WorkloadFacts, model_dir: str, via: str | None) -> list[s
         *(["--via", via, "--wait", str(CACHE_WAIT)] if via else []),
         *(["--ca-bundle", f"{VERIFY_DIR}/ca.crt"] if facts.ca_bundle and not via else []),
         *(["--credentials", CREDENTIALS_DIR] if facts.credentials_secret and not via else []),
+        *facts.inspection,
         model_dir,
     ]
 
@@ -396,3 +399,14 @@ def keep_approved(
             }
         out.append(obj)
     return out
+
+
+def inspection_args(formats: Sequence[str], allowed_globals: Sequence[str], refuse_pickles: bool) -> tuple[str, ...]:
+    """The init containers' inspection, with the TrustPolicy's rules (spec.inspection)."""
+    return (
+        "--inspect",
+        "--allow-formats",
+        ",".join(formats),
+        *(("--allow-globals", ",".join(allowed_globals)) if allowed_globals else ()),
+        *(("--refuse-pickles",) if refuse_pickles else ()),
+    )

@@ -21,6 +21,7 @@ COMMANDS = {
     "keygen": "signing",
     "sign": "signing",
     "verify": "verify",
+    "inspect": "inspect_model",
     "serve-model": "serve_model",
     "certificate": "certificate",
     "register": "register",

@@ -111,6 +111,14 @@ def add_parser(commands: Any) -> None:
         default=[],
         help="loopback registry host:port reached over http (tests)",
     )
+    parser.add_argument(
+        "--inspect",
+        action="store_true",
+        help="after verifying, inspect the files for unsafe serialization (as `modelguard inspect`); fail if refused",
+    )
+    parser.add_argument("--allow-formats", default=None, metavar="LIST", help="with --inspect: formats allowed")
+    parser.add_argument("--allow-globals", default="", metavar="LIST", help="with --inspect: extra pickle imports")
+    parser.add_argument("--refuse-pickles", action="store_true", help="with --inspect: refuse every pickle")
     parser.add_argument("model", type=Path, help="model directory or file")
     parser.set_defaults(func=main)
 
@@ -294,6 +302,25 @@ def main(args: argparse.Namespace) -> int:
         f"verified {result.digest} signer={result.signer}{_details(result.signed_by)} files={result.files} "
         f"bytes={result.bytes} in {result.seconds:.2f}s"
     )
+    return _inspect(args, model, result.paths) if args.inspect else 0
+
+
+def _inspect(args: argparse.Namespace, model: Path, paths: tuple[str, ...]) -> int:
+    """The files that verified, inspected with the TrustPolicy's rules: a pod never starts on a forbidden file."""
+    from modelguard.adapters.inspector import inspect_model
+    from modelguard.domain.inspection import Rules, summary
+
+    try:
+        rules = Rules.parse(args.allow_formats, args.allow_globals.split(","), refuse_pickles=args.refuse_pickles)
+    except ValueError as exc:
+        print(f"not verified: Usage: {exc}")
+        return 2
+    reports = [r for r in inspect_model(model) if model.is_file() or r.path in set(paths)]
+    formats, refused = summary(reports, rules)
+    if refused:
+        print(f"not verified: UnsafeFiles: {'; '.join(refused)[:1500]}")
+        return 1
+    print(f"inspected {len(reports)} file(s): {', '.join(formats) or 'none'}; every file may be loaded")
     return 0
 
 

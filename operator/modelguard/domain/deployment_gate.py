@@ -108,6 +108,18 @@ def model_scan_clean(facts: GateFacts) -> Violation | None:
     )
 
 
+def model_inspected(facts: GateFacts) -> Violation | None:
+    """Files the TrustPolicy's inspection refused are not rolled out (what serves keeps serving; its pods
+    inspect again when they start, so none starts on a forbidden file)."""
+    assert facts.model is not None
+    inspected = find(facts.model.status.conditions, Cond.INSPECTED)
+    if inspected is None or inspected.status == "True" or facts.model.warn_only:
+        return None
+    if inspected.status == "Unknown":
+        return Violation(Reason.WAITING_FOR_MODEL, f"AIModel {facts.model_name!r}: {inspected.message}")
+    return Violation(Reason.UNSAFE_FILES, f"AIModel {facts.model_name!r}: {inspected.message}")
+
+
 def model_documented(facts: GateFacts) -> Violation | None:
     assert facts.model is not None
     documented = find(facts.model.status.conditions, Cond.DOCUMENTED)
@@ -165,6 +177,7 @@ GATE: tuple[Check, ...] = (
     model_decommissioning,
     model_verified_for_current_generation,
     model_verified,
+    model_inspected,
     model_scan_clean,
     model_documented,
     model_card_published,

@@ -8,15 +8,17 @@ next maintenance scan is due.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from modelguard.api.aimodel import AIModelSpec, AIModelStatus
+from modelguard.api.aimodel import AIModelSpec, AIModelStatus, InspectionRecord, VerifiedRecord
 from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.domain import schedule
 from modelguard.domain.conditions import Verdict, find, progress
+from modelguard.domain.inspection import ENGINE, FileReport, Rules
+from modelguard.domain.inspection import summary as inspection_summary
 from modelguard.domain.model_checks import TRANSIENT, missing_card_fields
 from modelguard.domain.policy_reading import PolicyReading
 
@@ -24,11 +26,15 @@ OVERRIDE = "modelguard.io/quarantine-override"
 IN_FLIGHT = TRANSIENT | {Reason.IN_PROGRESS, Reason.LEGAL_HOLD}
 
 
-def verification_current(status: AIModelStatus, generation: int, policy_generation: int) -> bool:
+def verification_current(status: AIModelStatus, generation: int, policy_generation: int, inspect: bool = False) -> bool:
     """Whether the last completed verification covered exactly these inputs (AIModel and TrustPolicy
-    generations) and the Verified condition still shows its outcome: then nothing is verified again."""
+    generations, and the inspection engine when inspection is required) and the Verified condition still shows
+    its outcome: then nothing is verified again."""
     attempt = status.attempt
     shown = find(status.conditions, Cond.VERIFIED)
+    record = status.verified
+    if inspect and record is not None and (record.inspection is None or record.inspection.engine != ENGINE):
+        return False  # a new engine (or a record from before inspection was required) inspects again
     return (
         attempt is not None
         and (attempt.generation, attempt.policy_generation) == (generation, policy_generation)
@@ -74,13 +80,33 @@ def override(annotations: Mapping[str, str]) -> Verdict:
     return Verdict(Cond.QUARANTINE_OVERRIDDEN, "False", Reason.NO_OVERRIDE, "no override")
 
 
-def summary(verified: Verdict, documented: Verdict, warn_only: bool) -> Verdict:
-    """Ready: verified, and documented unless the policy only warns."""
+def summary(verified: Verdict, documented: Verdict, warn_only: bool, inspected: Verdict | None = None) -> Verdict:
+    """Ready: verified, inspected (when required) and documented, the last two unless the policy only warns."""
     if verified.status != "True":
         return Verdict(Cond.READY, "False", verified.reason, verified.message)
-    if documented.status != "True" and not warn_only:
-        return Verdict(Cond.READY, "False", documented.reason, documented.message)
+    for check in (inspected, documented):
+        if check is not None and check.status != "True" and not warn_only:
+            return Verdict(Cond.READY, "False", check.reason, check.message)
     return Verdict(Cond.READY, "True", Reason.VERIFIED, verified.message)
+
+
+def inspection_required(reading: PolicyReading) -> bool:
+    return reading.spec is not None and reading.spec.inspection is not None
+
+
+def inspected(record: VerifiedRecord | None, reading: PolicyReading) -> Verdict:
+    """Inspected: the verified files' inspection, when the TrustPolicy requires one."""
+    if not inspection_required(reading):
+        return Verdict(Cond.INSPECTED, "True", Reason.NOT_REQUIRED, "the TrustPolicy does not require inspection")
+    found = record.inspection if record is not None else None
+    if found is None or found.engine != ENGINE:
+        return Verdict(Cond.INSPECTED, "Unknown", Reason.AWAITING_VERIFICATION, "inspection follows verification")
+    if found.findings:
+        return Verdict(Cond.INSPECTED, "False", Reason.UNSAFE_FILES, "; ".join(found.findings[:3])[:1500])
+    formats = ", ".join(found.formats) or "none"
+    return Verdict(
+        Cond.INSPECTED, "True", Reason.FILES_SAFE, f"{found.files} file(s) may be loaded ({formats}; {ENGINE})"
+    )
 
 
 def kstatus(verdicts: list[Verdict]) -> list[Verdict]:
@@ -121,7 +147,7 @@ class StatusPlan:
 
 def status_plan(
     verified: Verdict,
-    trusted: bool,
+    record: VerifiedRecord | None,
     spec: AIModelSpec,
     reading: PolicyReading,
     annotations: Mapping[str, str],
@@ -129,11 +155,33 @@ def status_plan(
     timing: ScheduleFacts,
     now: datetime,
 ) -> StatusPlan:
-    """Everything one status write says, from the verification outcome (`trusted`: a verification record
-    survives it) and the scan's verdict when one ran."""
+    """Everything one status write says, from the verification outcome (the verification record that survives
+    it, with its inspection) and the scan's verdict when one ran."""
     documented = documentation(spec, reading)
-    verdicts = [verified, documented, summary(verified, documented, reading.warn_only), override(annotations)]
+    checked = inspected(record, reading)
+    ready = summary(verified, documented, reading.warn_only, checked if verified.status == "True" else None)
+    verdicts = [verified, checked, documented, ready, override(annotations)]
     if scan_verdict is not None:
         verdicts.append(scan_verdict)
-    nothing_trusted = not trusted and verified.status == "False"
+    nothing_trusted = record is None and verified.status == "False"
     return StatusPlan(verdicts, next_scan(timing, nothing_trusted, now))
+
+
+def inspection_rules(reading: PolicyReading) -> Rules | None:
+    """The TrustPolicy's inspection as rules, or None when it does not require inspection."""
+    policy = reading.spec.inspection if reading.spec is not None else None
+    if policy is None:
+        return None
+    return Rules.parse(policy.allowed_formats, policy.allowed_globals, refuse_pickles=policy.pickles == "Refuse")
+
+
+def inspection_record(reports: Sequence[FileReport], rules: Rules, at: datetime) -> InspectionRecord:
+    formats, refused = inspection_summary(reports, rules)
+    return InspectionRecord(
+        engine=ENGINE,
+        formats=formats[:32],
+        files=len(reports),
+        bytes_read=sum(r.bytes_read for r in reports),
+        findings=[line[:700] for line in refused[:20]],
+        at=at,
+    )

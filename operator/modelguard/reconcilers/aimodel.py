@@ -73,7 +73,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
 
     plan = model_verdicts.status_plan(
         outcome.verdict,
-        outcome.record is not None,
+        outcome.record,
         spec,
         obs.reading,
         obs.annotations,

@@ -96,6 +96,7 @@ class PodTrust:
     anchor_id: str  # the key, CA or identity id in the TrustPolicy
     material: bytes | None  # the key's PEM or the CA certificates; for Sigstore a private trust config, or None
     sigstore_identity: tuple[str, str] | None = None  # (certificate identity, OIDC issuer)
+    inspection: tuple[str, ...] = ()  # the init containers' inspection options (the policy's spec.inspection)
 
 
 async def _pod_trust(ctx: Context, key: Key, model: ModelView, record: VerifiedRecord) -> PodTrust:
@@ -110,12 +111,18 @@ async def _pod_trust(ctx: Context, key: Key, model: ModelView, record: VerifiedR
         raise Retry(Reason.SIGNER_NOT_FOUND, f"the key, CA or identity of signer {signer!r} is no longer trusted")
     verified_spec = as_verified(model.spec, record)
     signature = await model_access.signature(ctx, key, verified_spec, tuple(policy.allowed_sources))
+    rules = policy.inspection
+    inspection = (
+        workload.inspection_args(rules.allowed_formats, rules.allowed_globals, rules.pickles == "Refuse")
+        if rules is not None
+        else ()
+    )
     if isinstance(anchor, TrustedIdentity):  # the identity the operator matched, not the pattern
         identity = signer.removeprefix(anchor.id + ":")
         config = await sigstore_trust_config(ctx.kube, ctx.operator_namespace, policy)
-        return PodTrust(signature, "sigstore", anchor.id, config, (identity, anchor.issuer))
+        return PodTrust(signature, "sigstore", anchor.id, config, (identity, anchor.issuer), inspection)
     method: Literal["key", "certificate"] = "certificate" if isinstance(anchor, TrustedCA) else "key"
-    return PodTrust(signature, method, anchor.id, anchor.pem)
+    return PodTrust(signature, method, anchor.id, anchor.pem, None, inspection)
 
 
 async def _desired(
@@ -148,6 +155,7 @@ async def _desired(
         method=trust.method,
         sigstore_identity=trust.sigstore_identity,
         sigstore_trust_config=trust.method == "sigstore" and trust.material is not None,
+        inspection=trust.inspection,
         operator_image=ctx.operator_image,
         credentials_secret=creds.name if creds else None,
         gateway_image=ctx.gateway_image,

@@ -15,7 +15,7 @@ from modelguard.domain.conditions import Verdict, generation_of, merge_condition
 from modelguard.domain.model_verdicts import kstatus
 from modelguard.reconcilers.context import Context, current_conditions, write_status
 
-EVENT_CONDITIONS = (Cond.VERIFIED, Cond.SCAN_PASSED, Cond.QUARANTINE_OVERRIDDEN, Cond.DECOMMISSIONED)
+EVENT_CONDITIONS = (Cond.VERIFIED, Cond.INSPECTED, Cond.SCAN_PASSED, Cond.QUARANTINE_OVERRIDDEN, Cond.DECOMMISSIONED)
 
 
 def as_status(status: dict[str, Any]) -> AIModelStatus:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 
 from modelguard.adapters.cache import Key
 from modelguard.adapters.model_sources import Fetch
 from modelguard.adapters.secrets import policy_keys, sigstore_trust_config
 from modelguard.adapters.source_slots import SourceBusy
 from modelguard.adapters.verifier import Verified
-from modelguard.api.aimodel import VerificationAttempt, VerifiedBy, VerifiedRecord
+from modelguard.api.aimodel import InspectionRecord, VerificationAttempt, VerifiedBy, VerifiedRecord
 from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.api.trustpolicy import TrustPolicySpec
@@ -26,6 +27,7 @@ from modelguard.domain import model_verdicts
 from modelguard.domain.conditions import Verdict, find
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.model_checks import ModelFacts, first_problem, keeps_last_verified, signature_location
+from modelguard.domain.policy_reading import PolicyReading
 from modelguard.domain.trust import SignedBy
 from modelguard.reconcilers import model_access, model_status
 from modelguard.reconcilers.context import Context
@@ -50,7 +52,14 @@ async def _verify(ctx: Context, key: Key, obs: ModelObservation, policy: TrustPo
         keys = await policy_keys(ctx.kube, ctx.operator_namespace, policy)
         trust_config = await sigstore_trust_config(ctx.kube, ctx.operator_namespace, policy)
         request = Fetch(
-            spec.source.uri, spec.signature.format, keys, obs.now, creds, deep=deep, trust_config=trust_config
+            spec.source.uri,
+            spec.signature.format,
+            keys,
+            obs.now,
+            creds,
+            deep=deep,
+            trust_config=trust_config,
+            inspect=model_verdicts.inspection_rules(obs.reading),
         )
         task = asyncio.ensure_future(ctx.verifier.verify(request, signature, allowed=allowed))
         done, _ = await asyncio.wait({task}, timeout=SLOW_VERIFICATION)
@@ -70,7 +79,8 @@ async def evaluate(ctx: Context, key: Key, obs: ModelObservation, force: bool) -
     problem = first_problem(facts)
     verified_by_attempt = False
     if problem is None and policy is not None:
-        if model_verdicts.verification_current(status, generation, policy_generation) and not force:
+        inspect = model_verdicts.inspection_required(reading)
+        if model_verdicts.verification_current(status, generation, policy_generation, inspect) and not force:
             return Outcome(model_verdicts.verdict_from_status(status, generation), record, attempt)
         try:
             result = await _verify(ctx, key, obs, policy, deep=force)
@@ -101,6 +111,7 @@ async def evaluate(ctx: Context, key: Key, obs: ModelObservation, force: bool) -
                 signature=signature_location(spec),
                 signer=result.signer,
                 verified_by=_verified_by(result.signed_by),
+                inspection=_inspection(result, reading, now),
                 files=result.files,
                 bytes=result.bytes,
                 duration_seconds=round(result.seconds, 3),
@@ -137,3 +148,10 @@ def _verified_by(signed_by: SignedBy | None) -> VerifiedBy | None:
         issuer=signed_by.issuer,
         log_index=signed_by.log_index,
     )
+
+
+def _inspection(result: Verified, reading: PolicyReading, now: datetime) -> InspectionRecord | None:
+    rules = model_verdicts.inspection_rules(reading)
+    if rules is None or result.inspection is None:
+        return None
+    return model_verdicts.inspection_record(result.inspection, rules, now)
