@@ -23,6 +23,7 @@ REASON_ARGUMENT = {
     "Deferred": 0,
     "HttpStatusError": 0,
     "record": 2,
+    "__init__": 0,  # super().__init__(reason, message) of a Retry or VerificationError subclass
 }
 
 

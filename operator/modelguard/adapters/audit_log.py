@@ -33,6 +33,7 @@ from modelguard.adapters.http import HttpClient
 from modelguard.adapters.kube import Kube, KubeError
 from modelguard.adapters.resources import CONFIGMAPS
 from modelguard.adapters.signing_key import OperatorKey
+from modelguard.api.condition_reasons import Reason
 from modelguard.domain import audit, crypto, signed_json
 from modelguard.domain.audit import Entry
 from modelguard.domain.errors import Retry, VerificationError
@@ -96,7 +97,7 @@ class AuditUnavailable(Retry):
     """The record could not be committed: the caller must not act (fail closed), and tries again."""
 
     def __init__(self, why: str) -> None:
-        super().__init__("AuditUnavailable", f"the audit record could not be committed ({why})")
+        super().__init__(Reason.AUDIT_UNAVAILABLE, f"the audit record could not be committed ({why})")
 
 
 class HttpSink:

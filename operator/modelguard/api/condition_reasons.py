@@ -18,6 +18,7 @@ class Reason(StrEnum):
     APPLY_REJECTED = "ApplyRejected"
     APPROVAL_WITHDRAWN = "ApprovalWithdrawn"
     APPROVED = "Approved"
+    AUDIT_UNAVAILABLE = "AuditUnavailable"
     AUTHENTICATION_DISABLED = "AuthenticationDisabled"
     AWAITING_APPROVAL = "AwaitingApproval"
     AWAITING_VERIFICATION = "AwaitingVerification"
