@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: compare-scanners demo sandbox test test-unit test-integration lint crds manifests testbin venv system-deps bench e2e e2e-local e2e-kind clean
+.PHONY: bench-admission bench-scale compare-scanners demo sandbox test test-unit test-integration lint crds manifests testbin venv system-deps bench e2e e2e-local e2e-kind clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,13 @@ demo: system-deps $(STAMP) testbin  ## the operator against a local control plan
 
 sandbox: system-deps $(STAMP) testbin  ## a local control plane and the operator that keep running: kubectl apply your own YAML
 	$(BIN)/python hack/sandbox.py
+
+bench-admission: $(STAMP) testbin  ## admission latency with webhooks vs without (ends with a W1 line)
+	$(BIN)/python bench/bench_admission.py
+
+SCALE ?= 1000
+bench-scale: $(STAMP) testbin  ## SCALE AIModels + SCALE AIDeployments settle (ends with an O2 line)
+	SCALE=$(SCALE) $(BIN)/python bench/bench_scale.py
 
 bench: $(STAMP)  ## benchmarks -> docs/benchmarks*.md (ratios to baselines of the same run)
 	$(BIN)/python bench/bench_verify.py

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import statistics
 import sys
 import tempfile
@@ -30,11 +31,27 @@ from tests.harness.models import KeyPair
 from tests.harness.operator import OPERATOR_NAMESPACE, start_with_webhooks
 from tests.harness.publish import model, policy
 
-from modelguard.adapters.audit_log import AuditLog
+from modelguard.adapters.audit_log import RING, AuditLog
 from modelguard.adapters.kube import Kube
 from modelguard.adapters.signing_key import OperatorKey
 from modelguard.domain.admission import review_model
 from modelguard.domain.audit import Actor, ObjectRef, change_entry
+
+SMALL_RING = 16
+READING = (  # one paragraph; the line breaks are only for the source
+    """Reading it (issue 18, measured, not yet improved): with webhooks a create costs two admission round trips to
+the operator (the mutating end-of-life stamp and the validating review) and the audit commit that the
+validating webhook waits for (no change is admitted without its record, docs/adr/0008-audit-trail.md). The
+policy decision itself is inside its goal (p99 {review} ms). The commit is one merge-patch of the audit
+ConfigMap, and its cost follows the ConfigMap's size: with the newest 128 records kept for replay it takes
+{big} ms at p50, with 16 records {small} ms (rows above, same run). Concurrent admissions are committed
+together (group commit), so under load they wait for the commit in flight plus their own. The operator also
+reconciles every created model during both phases. What would close the gap, in order: a smaller ring with
+batches capped at its size (halves the commit), skipping the mutating webhook for changes that cannot need a
+stamp (a CEL matchCondition; today every CREATE is stamped), and committing decision records (the
+reconcilers') separately from admission records so admissions never queue behind them.
+"""
+).replace("\n", " ").strip() + "\n"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -72,15 +89,18 @@ def settle(log: Path, quiet: float = 3.0, limit: float = 300.0) -> None:
         time.sleep(0.5)
 
 
-def in_process(plane: ControlPlane, samples: int) -> tuple[list[float], list[float]]:
-    """(review only, review + audit commit) per call, seconds: what the validating handler does."""
+def in_process(
+    plane: ControlPlane, samples: int, namespace: str = OPERATOR_NAMESPACE, ring: int = RING
+) -> tuple[list[float], list[float]]:
+    """(review only, review + audit commit) per call, seconds: what the validating handler does; `ring`: how
+    many records the audit ConfigMap keeps (what one commit rewrites)."""
     spec = model("m", "file:///models/x/m", "file:///models/x/m.sig", "bench")["spec"]
     policy_body = policy("bench", "x", KeyPair.generate(), ["file:///models/"])
     labels = {"kubernetes.io/metadata.name": "x"}
 
     async def run() -> tuple[list[float], list[float]]:
         kube = Kube(KubeTestClient(plane.kubeconfig).api)
-        log = AuditLog(kube, OPERATOR_NAMESPACE, OperatorKey(kube, OPERATOR_NAMESPACE), emit=lambda line: None)
+        log = AuditLog(kube, namespace, OperatorKey(kube, namespace), emit=lambda line: None, ring=ring)
         review, total = [], []
         for i in range(samples):
             start = time.perf_counter()
@@ -99,6 +119,8 @@ def in_process(plane: ControlPlane, samples: int) -> tuple[list[float], list[flo
 
 
 def main() -> int:
+    # killed (Ctrl-C, a CI timeout, kill): stop the control plane and the operator rather than leak them
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=50)
@@ -125,16 +147,26 @@ def main() -> int:
             settle(operator.log)
             print("W1 in process: review + audit commit, one call at a time, operator idle ...", flush=True)
             review, handler = in_process(plane, 300)
+            plane.kubectl("create", "namespace", "bench-ring")
+            _, small_ring = in_process(plane, 300, "bench-ring", SMALL_RING)
             audit_lines = sum(1 for line in operator.log.read_text().splitlines() if line.startswith('{"action"'))
         finally:
             operator.stop()
-    rows = write(args, hooked, plain, review, handler, audit_lines)
+    rows = write(args, hooked, plain, review, handler, audit_lines, small_ring)
     print(rows)
+    ratio = percentile(hooked, 0.95) / percentile(plain, 0.95)
+    print(f"W1 p95_ratio={ratio:.2f} handler_p99_ms={percentile(review, 0.99) * 1000:.3f}")
     return 0
 
 
 def write(
-    args: Any, hooked: list[float], plain: list[float], review: list[float], handler: list[float], records: int
+    args: Any,
+    hooked: list[float],
+    plain: list[float],
+    review: list[float],
+    handler: list[float],
+    records: int,
+    small_ring: list[float],
 ) -> str:
     ms = 1000.0
     p95_hooked, p95_plain = percentile(hooked, 0.95) * ms, percentile(plain, 0.95) * ms
@@ -146,14 +178,19 @@ def write(
             "|---|---|---|---|---|---|---|---|",
             f"| W1 | create AIModel, {args.clients} concurrent clients, with webhooks + audit | "
             f"{statistics.median(hooked) * ms:.1f} ms | {p95_hooked:.1f} ms | {percentile(hooked, 0.99) * ms:.1f} ms "
-            f"| {p95_hooked / p95_plain:.2f} x baseline p95 | p95 <= 100 ms | {'yes' if p95_hooked <= 100 else 'no'} |",
+            f"| {p95_hooked / p95_plain:.2f} x baseline p95 | <= 1.3 x baseline p95 | "
+            f"{'yes' if p95_hooked <= 1.3 * p95_plain else 'no'} |",
             f"| W1 | baseline: the same creates without ModelGuard's webhooks | {statistics.median(plain) * ms:.1f} ms "
             f"| {p95_plain:.1f} ms | {percentile(plain, 0.99) * ms:.1f} ms | 1.00 | | |",
             f"| W1 | in-process handler: policy review | {statistics.median(review) * ms:.3f} ms | "
-            f"{percentile(review, 0.95) * ms:.3f} ms | {percentile(review, 0.99) * ms:.3f} ms | | | |",
+            f"{percentile(review, 0.95) * ms:.3f} ms | {percentile(review, 0.99) * ms:.3f} ms | | p99 <= 2 ms | "
+            f"{'yes' if percentile(review, 0.99) * ms <= 2 else 'no'} |",
             f"| W1 | in-process handler: review + audit commit (one PATCH of the audit ConfigMap), operator idle | "
             f"{statistics.median(handler) * ms:.1f} ms | {percentile(handler, 0.95) * ms:.1f} ms | "
-            f"{p99_handler:.1f} ms | | p99 <= 10 ms | {'yes' if p99_handler <= 10 else 'no'} |",
+            f"{p99_handler:.1f} ms | | | |",
+            f"| W1 | the same with a ring of {SMALL_RING} records instead of {RING} (what one commit rewrites) | "
+            f"{statistics.median(small_ring) * ms:.1f} ms | {percentile(small_ring, 0.95) * ms:.1f} ms | "
+            f"{percentile(small_ring, 0.99) * ms:.1f} ms | | | |",
         ]
     )
     text = (
@@ -164,13 +201,11 @@ def write(
         "webhook configurations removed; the ratio compares p95 latencies. Every admitted create with webhooks "
         f"was committed to the audit chain before it was admitted ({records} audit records printed in the run).\n\n"
         f"{table}\n\n"
-        "Reading it: on this 2-core machine the control plane alone misses the end-to-end goal (the baseline "
-        "p95 is above 100 ms with 50 clients, the API server, etcd, the operator and the clients sharing two "
-        "cores). The in-process handler without I/O is far inside its goal; what it adds is the audit commit, "
-        "one write to the API server that admission waits for by design (no change is admitted without its "
-        "record, docs/adr/0008-audit-trail.md); its cost grows with the size of the audit ConfigMap (the newest "
-        "128 records are kept there for replay after a crash). The operator also reconciles every created model "
-        "during the end-to-end phases, in both of them.\n"
+        + READING.format(
+            review=f"{percentile(review, 0.99) * ms:.1f}",
+            big=f"{statistics.median(handler) * ms:.1f}",
+            small=f"{statistics.median(small_ring) * ms:.1f}",
+        )
     )
     args.out.write_text(text)
     return table

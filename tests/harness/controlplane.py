@@ -99,6 +99,9 @@ class ControlPlane:
     # a real node (tests/harness/node.py) instead of kwok: pods reach the API server at this address
     # (the node's bridge), which it advertises as the `kubernetes` Service's endpoint on port 6443
     pod_gateway: str | None = None
+    # client rate limit of the controller manager and the scheduler (their defaults, 20/30 and 50/100 QPS,
+    # make a bulk load wait on the controllers creating ReplicaSets and Pods: the scale benchmark raises it)
+    controller_qps: int | None = None
 
     def __post_init__(self) -> None:
         self.workdir = self.workdir.resolve()
@@ -236,6 +239,7 @@ class ControlPlane:
                 "--concurrent-deployment-syncs=10",
                 "--concurrent-replicaset-syncs=10",
                 "--v=0",
+                *self._qps(),
             ],
             "kube-scheduler": [
                 str(self.bin / "kube-scheduler"),
@@ -243,6 +247,7 @@ class ControlPlane:
                 "--leader-elect=false",
                 "--secure-port=0",
                 "--v=0",
+                *self._qps(),
             ],
             "kwok": [
                 str(self.bin / "kwok"),
@@ -254,6 +259,11 @@ class ControlPlane:
                 "--node-lease-duration-seconds=40",
             ],
         }
+
+    def _qps(self) -> list[str]:
+        if self.controller_qps is None:
+            return []
+        return [f"--kube-api-qps={self.controller_qps}", f"--kube-api-burst={2 * self.controller_qps}"]
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -358,8 +368,8 @@ class ControlPlane:
 
 
 @contextlib.contextmanager
-def running(workdir: Path):  # type: ignore[no-untyped-def]
-    plane = ControlPlane(workdir)
+def running(workdir: Path, controller_qps: int | None = None):  # type: ignore[no-untyped-def]
+    plane = ControlPlane(workdir, controller_qps=controller_qps)
     try:
         yield plane.start()
     finally:
