@@ -144,3 +144,49 @@ def test_a_deferred_key_frees_its_worker_without_backoff_and_runs_when_woken(loo
     queue = loop_run(main())
     assert ran == ["waits", "other", "waits"]
     assert queue.backoff("waits") == queue.backoff("never-failed")  # a wait is not a failure
+
+
+def test_a_team_behind_another_teams_bulk_load_waits_for_one_key_per_team_not_the_backlog(loop_run) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18 item 4: the queue was one FIFO, so a model created during another namespace's bulk load of
+    thousands waited for all of them (146 s in the 1,000 + 1,000 benchmark)."""
+    order: list[str] = []
+
+    async def handler(key: str) -> float | None:
+        order.append(key)
+        await asyncio.sleep(0)
+        return None
+
+    async def main() -> None:
+        queue: WorkQueue[str] = WorkQueue(handler, workers=1, shard=lambda key: key.split("/")[0])
+        for i in range(200):
+            queue.add(f"bulk/m-{i}")
+        queue.add("other/probe")
+        queue.add("third/x")
+        queue.start()
+        assert await queue.wait_idle(5)
+        await queue.stop()
+
+    loop_run(main())
+    assert order.index("other/probe") <= 2 and order.index("third/x") <= 3
+    bulk = [k for k in order if k.startswith("bulk/")]
+    assert bulk == [f"bulk/m-{i}" for i in range(200)]  # FIFO within a shard, nothing lost or repeated
+    assert len(order) == 202
+
+
+def test_without_shards_the_queue_is_fifo(loop_run) -> None:  # type: ignore[no-untyped-def]
+    order: list[int] = []
+
+    async def handler(key: int) -> float | None:
+        order.append(key)
+        return None
+
+    async def main() -> None:
+        queue: WorkQueue[int] = WorkQueue(handler, workers=1)
+        for i in range(20):
+            queue.add(i)
+        queue.start()
+        assert await queue.wait_idle(5)
+        await queue.stop()
+
+    loop_run(main())
+    assert order == list(range(20))

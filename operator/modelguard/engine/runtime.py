@@ -127,7 +127,11 @@ class Runtime:
         self.kube.observe = self.context.metrics.api_request
         metrics = self.context.metrics
         self.queue = WorkQueue(
-            self._dispatch, workers=self.settings.workers, name="reconcile", on_wait=metrics.queue_wait.observe
+            self._dispatch,
+            workers=self.settings.workers,
+            name="reconcile",
+            on_wait=metrics.queue_wait.observe,
+            shard=lambda key: key.namespace,  # fair across namespaces (teams)
         )
         metrics.queue_depth.set_function(lambda: len(self.queue))
         metrics.source_slots.set_function(lambda: verifier.slots.in_use)

@@ -8,7 +8,10 @@ report when to look again. Properties:
 - failures back off exponentially per key (capped), successes reset the backoff;
 - concurrency is bounded by the number of workers;
 - a handler that must wait for capacity raises Deferred and returns its worker at once; whoever frees the
-  capacity adds the key again (a fallback timer covers a lost wake-up).
+  capacity adds the key again (a fallback timer covers a lost wake-up);
+- fair across shards (the runtime shards by namespace): ready keys wait in one FIFO per shard and workers
+  take from the shards in turn, so a team that creates one model while another bulk-loads thousands waits
+  for at most one key of each other shard, not for the whole backlog.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -41,13 +45,17 @@ class WorkQueue(Generic[K]):
         max_backoff: float = 300.0,
         name: str = "queue",
         on_wait: Callable[[float], None] | None = None,
+        shard: Callable[[K], Hashable] = lambda key: None,
     ) -> None:
         self._handler = handler
         self._workers = workers
         self._base = base_backoff
         self._max = max_backoff
         self._name = name
-        self._ready: asyncio.Queue[K] = asyncio.Queue()
+        self._shard = shard
+        self._shards: dict[Hashable, deque[K]] = {}  # ready keys, one FIFO per shard
+        self._turns: deque[Hashable] = deque()  # shards with ready keys, in the order they are served
+        self._available = asyncio.Semaphore(0)  # one release per ready key
         self._queued: set[K] = set()
         self._processing: set[K] = set()
         self._dirty: set[K] = set()
@@ -76,7 +84,13 @@ class WorkQueue(Generic[K]):
             return
         self._queued.add(key)
         self._queued_at[key] = time.monotonic()
-        self._ready.put_nowait(key)
+        shard = self._shard(key)
+        waiting = self._shards.get(shard)
+        if waiting is None:
+            waiting = self._shards[shard] = deque()
+            self._turns.append(shard)
+        waiting.append(key)
+        self._available.release()
 
     def add_after(self, key: K, delay: float) -> None:
         """Reconcile the key after `delay` seconds unless something enqueues it earlier."""
@@ -109,7 +123,8 @@ class WorkQueue(Generic[K]):
 
     async def _work(self) -> None:
         while True:
-            key = await self._ready.get()
+            await self._available.acquire()
+            key = self._next()
             self._queued.discard(key)
             queued_at = self._queued_at.pop(key, None)
             if self._on_wait is not None and queued_at is not None:
@@ -142,6 +157,17 @@ class WorkQueue(Generic[K]):
                 self.add(key)
             elif requeue is not None:
                 self.add_after(key, requeue)
+
+    def _next(self) -> K:
+        """The oldest ready key of the shard whose turn it is; the shard goes to the back of the line."""
+        shard = self._turns.popleft()
+        waiting = self._shards[shard]
+        key = waiting.popleft()
+        if waiting:
+            self._turns.append(shard)
+        else:
+            del self._shards[shard]
+        return key
 
     def start(self) -> None:
         if not self._tasks:
