@@ -4,15 +4,13 @@ quarantines; a certificate from another CA, or a CA where a key is expected, is 
 
 from __future__ import annotations
 
-import base64
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from modelguard.cli.main import main as cli
 from tests.harness.client import KubeTestClient, condition, wait_for_condition
+from tests.harness.init_containers import run_init_command, shipped_material
 from tests.harness.models import write_model
 from tests.harness.operator import OperatorProcess
 from tests.harness.pki import issue
@@ -71,23 +69,9 @@ def test_a_certificate_signed_model_verifies_rolls_out_and_is_quarantined_when_i
     assert args[args.index("--certificate-chain") + 1] == f"{CA_ID}=/etc/modelguard/verify/signer.pem"
     assert "--key" not in args
     # the pod's exact command verifies with the CA the ConfigMap ships (containers do not run under kwok)
-    (volume,) = [v for v in cache.volumes if v.name == "verify"]
-    shipped = api.core.read_namespaced_config_map(volume.config_map.name, namespace)
     verify_dir = tmp_path / "verify"
-    verify_dir.mkdir()
-    for key, text in shipped.data.items():  # signer.pem (the CA), digest, ca.crt (the operator's source CAs)
-        (verify_dir / key).write_text(text)
-    (verify_dir / "signature").write_bytes(base64.b64decode(shipped.binary_data["signature"]))
-    into = tmp_path / "fetched"
-    command = [a.replace("/etc/modelguard/verify", str(verify_dir)) for a in args]
-    command = [str(into) if a == "/var/lib/modelguard/model" else a for a in command]
-    ran = subprocess.run(
-        [sys.executable, "-m", "modelguard.cli.main", *command, "--file-root", str(models_root), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    shipped_material(api, namespace, cache, verify_dir)  # signer.pem (the CA), digest, ca.crt (source CAs)
+    ran = run_init_command(args, verify_dir, tmp_path / "fetched", models_root)
     assert ran.returncode == 0 and f"signer={CA_ID}:CN=release-bot@acme.example" in ran.stdout, ran.stdout + ran.stderr
 
     api.patch("trustpolicies", None, name, {"spec": {"revokedKeys": [CA_ID]}})

@@ -5,15 +5,14 @@ way, so a pod never starts on a forbidden file."""
 
 from __future__ import annotations
 
-import base64
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.harness.client import KubeTestClient, condition, wait_for_condition
+from tests.harness.init_containers import run_init_command, shipped_material
 from tests.harness.model_corpus import SAMPLES_BY_NAME
 from tests.harness.models import KeyPair, sign
 from tests.harness.operator import OperatorProcess
@@ -76,24 +75,11 @@ def test_a_pickled_model_is_refused_and_a_safetensors_model_rolls_out_with_pods_
     assert "--inspect" in list(server.init_containers[0].args)
     # the cache's exact command (containers do not run under kwok) passes the safe model ...
     verify_dir = tmp_path / "verify"
-    verify_dir.mkdir()
-    (volume,) = [v for v in cache.volumes if v.name == "verify"]
-    shipped = api.core.read_namespaced_config_map(volume.config_map.name, namespace)
-    for key, text in shipped.data.items():
-        (verify_dir / key).write_text(text)
-    (verify_dir / "signature").write_bytes(base64.b64decode(shipped.binary_data["signature"]))
+    shipped_material(api, namespace, cache, verify_dir)
 
     def pod_command(source: Path) -> subprocess.CompletedProcess[str]:
-        command = [a.replace("/etc/modelguard/verify", str(verify_dir)) for a in args]
-        command = [str(tmp_path / "fetched") if a == "/var/lib/modelguard/model" else a for a in command]
-        command = [f"file://{source}" if a == safe.source else a for a in command]
-        return subprocess.run(
-            [sys.executable, "-m", "modelguard.cli.main", *command, "--file-root", str(models_root), "--quiet"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        swap = {safe.source: f"file://{source}"}
+        return run_init_command(args, verify_dir, tmp_path / "fetched", models_root, swap)
 
     ran = pod_command(safe.model)
     assert ran.returncode == 0 and "every file may be loaded" in ran.stdout, ran.stdout + ran.stderr

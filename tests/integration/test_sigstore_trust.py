@@ -6,15 +6,13 @@ verifies nothing."""
 
 from __future__ import annotations
 
-import base64
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.harness.client import KubeTestClient, condition, wait_for_condition
+from tests.harness.init_containers import run_init_command, shipped_material
 from tests.harness.operator import OperatorProcess
 from tests.harness.publish import model
 from tests.harness.samples import ai_deployment
@@ -77,24 +75,10 @@ def test_a_keyless_model_verifies_rolls_out_with_its_identity_and_is_quarantined
         assert "--key" not in args and "--certificate-chain" not in args and "--trust-config" not in args
     # the cache's exact command verifies with what the ConfigMap ships (containers do not run under kwok)
     cache = api.apps.read_namespaced_deployment("svc-model-cache", namespace).spec.template.spec
-    (volume,) = [v for v in cache.volumes if v.name == "verify"]
-    shipped = api.core.read_namespaced_config_map(volume.config_map.name, namespace)
-    assert "signer.pem" not in shipped.data  # nothing to trust but the identity and the shipped trust root
     verify_dir = tmp_path / "verify"
-    verify_dir.mkdir()
-    for key, text in shipped.data.items():
-        (verify_dir / key).write_text(text)
-    (verify_dir / "signature").write_bytes(base64.b64decode(shipped.binary_data["signature"]))
-    args = list(cache.init_containers[0].args)
-    command = [a.replace("/etc/modelguard/verify", str(verify_dir)) for a in args]
-    command = [str(tmp_path / "fetched") if a == "/var/lib/modelguard/model" else a for a in command]
-    ran = subprocess.run(
-        [sys.executable, "-m", "modelguard.cli.main", *command, "--file-root", str(models_root), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    shipped = shipped_material(api, namespace, cache, verify_dir)
+    assert "signer.pem" not in shipped  # nothing to trust but the identity and the shipped trust root
+    ran = run_init_command(list(cache.init_containers[0].args), verify_dir, tmp_path / "fetched", models_root)
     assert ran.returncode == 0 and f"signer=sigstore:{SIGNER} issuer={ISSUER}" in ran.stdout, ran.stdout + ran.stderr
 
     api.patch("trustpolicies", None, name, {"spec": {"revokedKeys": [ID]}})

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 from modelguard.adapters.model_file_server import server
 from tests.harness.client import KubeTestClient, condition, eventually, gone, wait_for_condition
 from tests.harness.controlplane import ControlPlane
+from tests.harness.init_containers import run_init_command, shipped_material
 from tests.harness.models import KeyPair, flip_byte, truncate
 from tests.harness.operator import OperatorProcess
 from tests.harness.publish import KEY_ID, model, policy, publish, push_to_registry
@@ -422,7 +422,6 @@ def test_init_container_command_verifies_intact_and_refuses_tampered(
     """Containers do not run under kwok: run the pods' exact commands here instead. The model cache's init
     container fetches from the source and verifies; `serve-model` serves what it fetched (on loopback here);
     the model server's init container fetches from it and verifies again (ADR 0012)."""
-    from modelguard.builders.model_cache import MODEL_DIR
 
     pub = publish(models_root, namespace, "pod-model", KEY)
     api.create("aimodels", namespace, model("pod-model", pub.source, pub.bundle, trust))
@@ -430,25 +429,12 @@ def test_init_container_command_verifies_intact_and_refuses_tampered(
     _wait_deployment(api, namespace, "pod", "ModelVerified", "True")
     server_pod = api.apps.read_namespaced_deployment("pod", namespace).spec.template.spec
     cache_pod = api.apps.read_namespaced_deployment("pod-model-cache", namespace).spec.template.spec
-    (volume,) = [v for v in server_pod.volumes if v.name == "verify"]
-    config = api.core.read_namespaced_config_map(volume.config_map.name, namespace)
     verify_dir = tmp_path / "verify"
-    verify_dir.mkdir()
-    for name, text in config.data.items():  # signer.pem, digest, and ca.crt (the operator runs with --ca-bundle)
-        (verify_dir / name).write_text(text)
-    (verify_dir / "signature").write_bytes(base64.b64decode(config.binary_data["signature"]))  # gzip, as shipped
+    shipped_material(api, namespace, server_pod, verify_dir)  # signer.pem, digest, ca.crt (--ca-bundle)
     cached, served = tmp_path / "cache", tmp_path / "models"
-    verify = "/etc/modelguard/verify"
-
-    def command(args: list[str], model_dir: str, into: Path, via: str | None = None) -> list[str]:
-        out = [str(into) if a == model_dir else a.replace(verify, str(verify_dir)) for a in args]
-        if via is not None:
-            out[out.index("--via") + 1] = via
-        return [sys.executable, "-m", "modelguard.cli.main", *out, "--file-root", str(models_root), "--quiet"]
-
-    fetch = command(list(cache_pod.init_containers[0].args), MODEL_DIR, cached)
-    assert "--via" not in fetch  # the cache fetches from the source
-    ok = subprocess.run(fetch, capture_output=True, text=True, timeout=120, check=False)
+    fetch_args = list(cache_pod.init_containers[0].args)
+    assert "--via" not in fetch_args  # the cache fetches from the source
+    ok = run_init_command(fetch_args, verify_dir, cached, models_root)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.startswith("verified sha256:")
     assert f" signer={KEY_ID} " in ok.stdout  # the TrustPolicy's name for the key, not the file's
@@ -456,24 +442,27 @@ def test_init_container_command_verifies_intact_and_refuses_tampered(
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        load = command(
-            list(server_pod.init_containers[0].args), "/models", served, f"http://127.0.0.1:{httpd.server_address[1]}"
-        )
-        ok = subprocess.run(load, capture_output=True, text=True, timeout=120, check=False)
+        load_args = list(server_pod.init_containers[0].args)
+        via = {load_args[load_args.index("--via") + 1]: f"http://127.0.0.1:{httpd.server_address[1]}"}
+
+        def load() -> subprocess.CompletedProcess[str]:
+            return run_init_command(load_args, verify_dir, served, models_root, via, mount="/models")
+
+        ok = load()
         assert ok.returncode == 0, ok.stdout + ok.stderr
         assert ok.stdout.startswith("verified sha256:")
         assert (served / "weights/model-00002.safetensors").read_bytes() == (
             pub.model / "weights/model-00002.safetensors"
         ).read_bytes()
         flip_byte(cached / "weights/model-00002.safetensors", 77)  # the cache serves other bytes
-        bad = subprocess.run(load, capture_output=True, text=True, timeout=120, check=False)
+        bad = load()
         assert bad.returncode == 1
         assert bad.stdout.startswith("not verified: DigestMismatch")
     finally:
         httpd.shutdown()
         httpd.server_close()
     flip_byte(pub.model / "weights/model-00002.safetensors", 77)  # the source serves other bytes
-    bad = subprocess.run(fetch, capture_output=True, text=True, timeout=120, check=False)
+    bad = run_init_command(fetch_args, verify_dir, cached, models_root)
     assert bad.returncode == 1
     assert bad.stdout.startswith("not verified: DigestMismatch")
 
