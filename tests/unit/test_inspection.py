@@ -126,3 +126,75 @@ def test_cli_exit_codes_and_lines(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert cli(["inspect", "--allow-formats", "safetensors,nonsense", str(model)]) == 2
     assert cli(["inspect", "--json", "--allow-formats", "all", str(model)]) == 1
     assert '"posix.system"' in capsys.readouterr().out
+
+
+def _fetch_file(root: Path, paths: tuple[str, ...]) -> list[object]:
+    import ssl
+    from datetime import UTC, datetime
+
+    from modelguard.adapters.http import HttpClient
+    from modelguard.adapters.model_sources import Fetch, SourceSettings
+    from modelguard.adapters.source_inspection import inspect_source
+
+    request = Fetch(f"file://{root}", "model-signing", [], datetime.now(UTC), inspect=Rules.parse(None))
+    settings = SourceSettings(HttpClient(ssl.create_default_context()), (root.parent,))
+    return inspect_source(request, paths, settings, {})  # type: ignore[return-value]
+
+
+def test_a_signed_name_that_links_to_a_pickle_is_inspected_through_the_link(tmp_path: Path) -> None:
+    """Attacker: a model signed with symbolic links allowed names `model.safetensors`, a link to a pickle kept
+    under a path the signature ignores. The walk skipped links and the filter kept only signed names, so
+    nothing was inspected and the model read as safe."""
+    root = tmp_path / "model"
+    (root / "ignored").mkdir(parents=True)
+    (root / "ignored" / "payload.bin").write_bytes(SAMPLES["reduce-p2.bin"].data)
+    (root / "model.safetensors").symlink_to("ignored/payload.bin")
+    (root / "config.json").write_bytes(b"{}")
+    (tmp_path / "outside.pkl").write_bytes(SAMPLES["reduce-p2.bin"].data)
+    (root / "escape.bin").symlink_to(tmp_path / "outside.pkl")
+    reports = {r.path: r for r in _fetch_file(root, ("model.safetensors", "config.json", "escape.bin"))}  # type: ignore[attr-defined]
+    assert set(reports) == {"model.safetensors", "config.json", "escape.bin"}
+    assert any("posix.system" in f for f in findings(reports["model.safetensors"], Rules.parse("all")))
+    assert "leads outside the model directory" in findings(reports["escape.bin"], Rules.parse("all"))[-1]
+    assert findings(reports["config.json"], Rules.parse(None)) == []
+
+
+def test_a_safetensors_header_naming_a_tensor_twice_is_refused(tmp_path: Path) -> None:
+    """Attacker: two entries for one tensor; Python keeps the last, another loader may keep the first."""
+    header = (
+        b'{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, '
+        b'"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}'
+    )
+    (tmp_path / "m.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\x00" * 4)
+    report = inspect_file(tmp_path / "m.safetensors", "m.safetensors")
+    assert report.format == "safetensors" and "duplicate key 'w'" in "; ".join(report.problems)
+
+
+def test_a_protocol_0_pickle_in_an_oddly_named_zip_member_is_found(tmp_path: Path) -> None:
+    """Attacker: no PROTO header (so no magic number) and no .pkl name inside the archive."""
+    (tmp_path / "m.bin").write_bytes(model_corpus.torch_zip(model_corpus.protocol0_inst(), "model/weights"))
+    found = findings(inspect_file(tmp_path / "m.bin", "m.bin"), Rules.parse("all"))
+    assert any("would import os.system in model/weights" in f for f in found), found
+
+
+def test_a_keras_module_that_merely_starts_with_keras_is_foreign(tmp_path: Path) -> None:
+    layer = {"class_name": "Dense", "config": {"name": "d"}, "module": "kerasevil.layers"}
+    (tmp_path / "m.keras").write_bytes(model_corpus.keras([layer]))
+    found = findings(inspect_file(tmp_path / "m.keras", "m.keras"), Rules.parse("all"))
+    assert found == ["custom object 'Dense' from module 'kerasevil.layers'"]
+
+
+@pytest.mark.parametrize(
+    ("source", "files", "url"),
+    [
+        ("https://h/m.bin", ("m.bin",), "https://h/m.bin"),  # the model is the one file
+        ("https://h/m.bin/", ("m.bin",), "https://h/m.bin/m.bin"),  # a directory that happens to share its name
+        ("https://h/dir", ("a b.json", "w.bin"), "https://h/dir/a%20b.json"),
+    ],
+)
+def test_verification_inspection_and_the_pods_read_one_url_per_file(
+    source: str, files: tuple[str, ...], url: str
+) -> None:
+    from modelguard.adapters.model_sources import file_url
+
+    assert file_url(source, files[0], files) == url

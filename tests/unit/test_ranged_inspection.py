@@ -100,3 +100,24 @@ def test_a_server_without_range_support_is_read_from_the_start_and_bounded(serve
     ranged = http_ranged(HttpClient(ssl.create_default_context()), f"{url}/model.safetensors", {})
     report = inspect_stream(ranged, ranged.size, "model.safetensors")  # type: ignore[arg-type]
     assert report.format == "safetensors" and report.problems == []
+
+
+def test_bytes_already_fetched_are_not_fetched_again() -> None:
+    """A long read fetches past one block at once; reading inside it again must not go back to the source
+    (it did whenever the position was not at the start of that fetch)."""
+    from modelguard.adapters.ranged_file import RangedFile
+
+    data = bytes(range(256)) * 4096  # 1 MiB
+    calls: list[tuple[int, int]] = []
+
+    def fetch(offset: int, length: int) -> bytes:
+        calls.append((offset, length))
+        return data[offset : offset + length]
+
+    ranged = RangedFile(fetch, len(data))
+    assert ranged.read(600_000) == data[:600_000]
+    ranged.seek(300_000)
+    assert ranged.read(1000) == data[300_000:301_000]
+    ranged.seek(BLOCK + 10)
+    assert ranged.read(10) == data[BLOCK + 10 : BLOCK + 20]
+    assert len(calls) == 1 and ranged.fetched == 600_000

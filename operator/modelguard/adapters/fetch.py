@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import urllib.parse
 from pathlib import Path
 
 from modelguard.adapters.hashing import CHUNK, scan_model
-from modelguard.adapters.model_sources import SourceSettings, _auth_headers, local_path
+from modelguard.adapters.model_sources import SourceSettings, _auth_headers, file_url, local_path
 from modelguard.adapters.oci import Credentials, Reference, Registry
 from modelguard.api.condition_reasons import Reason
 from modelguard.domain.errors import VerificationError
@@ -56,14 +55,8 @@ def fetch_model(
                     total += _copy_stream(f, _target(into, entry.rel))
         return total
     if scheme in ("https", "http"):  # http: the model cache, where the HttpClient allows it
-        base = source.rstrip("/")
         for rel in manifest.files:
-            url = (
-                base
-                if len(manifest.files) == 1 and base.rsplit("/", 1)[-1] == rel
-                else f"{base}/{urllib.parse.quote(rel)}"
-            )
-            with settings.http.open(url, _auth_headers(credentials)) as response:
+            with settings.http.open(file_url(source, rel, manifest.files), _auth_headers(credentials)) as response:
                 total += _copy_stream(response, _target(into, rel))
         return total
     if scheme == "oci":

@@ -13,7 +13,7 @@ import lzma
 import os
 import struct
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -29,18 +29,34 @@ MAX_DECOMPRESSED = 512 * 1024 * 1024
 ONNX_FIELDS = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2}  # ModelProto: wire types
 
 
-def inspect_model(root: Path, ignore: Sequence[str] = ()) -> list[FileReport]:
-    """Every regular file of a model directory (or the one file), in path order; `ignore`: relative paths
-    (files or directories) left out, as for verification."""
+def inspect_model(root: Path, ignore: Sequence[str] = (), only: Collection[str] | None = None) -> list[FileReport]:
+    """Every regular file of a model directory (or the one file), in path order. `only`: exactly these relative
+    paths (the signed files: what a loader may read), each read through a symbolic link that stays inside the
+    model as verification reads it; `ignore`: relative paths (files or directories) left out of a walk."""
     if root.is_file():
         return [inspect_file(root, root.name)]
+    if only is not None:
+        return [_inspect_path(root, rel) for rel in sorted(only)]
     reports = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
         if any(rel == i or rel.startswith(i.rstrip("/") + "/") for i in ignore):
             continue
-        reports.append(inspect_file(path, rel))
+        reports.append(_inspect_path(root, rel))
     return reports
+
+
+def _inspect_path(root: Path, rel: str) -> FileReport:
+    path = root / rel
+    try:
+        inside = path.resolve().is_relative_to(root.resolve())
+    except OSError:
+        inside = False
+    if not inside:
+        return FileReport(rel, "unknown", [f"{rel} leads outside the model directory"])
+    if not path.is_file():
+        return FileReport(rel, "unknown", [f"{rel} is not a regular file"])
+    return inspect_file(path, rel)
 
 
 def inspect_file(path: Path, name: str) -> FileReport:
@@ -153,21 +169,34 @@ def _member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, report: FileRepor
                 return
             report.problems += fmt.keras_code_layers(config)
             return
-        pickled = kind == "pickle" or name.endswith((".pkl", ".pickle")) or name.rsplit("/", 1)[-1] == "data.pkl"
-        if pickled:
-            if member.file_size > MAX_PICKLE:
-                report.problems.append(f"{name}: a pickle of {member.file_size} bytes is larger than inspected")
-                return
-            data = head + stream.read(MAX_PICKLE)
-            report.bytes_read += len(data) - len(head)
-            _pickle(data, report, name)
+        named = name.endswith((".pkl", ".pickle")) or name.rsplit("/", 1)[-1] == "data.pkl"
+        if kind == "pickle" or named:
+            data = _rest(stream, head, name, report)
+            if data is not None:
+                _pickle(data, report, name)
         elif kind == "numpy":
             header, start = fmt.numpy_header(head)
             if header is not None and fmt.numpy_holds_objects(header):
-                data = head + stream.read(MAX_PICKLE)
-                _pickle(data[start:], report, name)
+                data = _rest(stream, head, name, report)
+                if data is not None:
+                    _pickle(data[start:], report, name)
         elif kind in ("zip", "gzip", "bzip2", "xz", "zstd"):
             report.problems.append(f"{name}: a nested archive ({kind}) is not inspected")
+        elif kind == "unknown":  # a protocol 0/1 pickle has no magic number: read it as one if it parses
+            data = _rest(stream, head, name, report, MAX_SNIFF)
+            scanned = pickle_globals.scan(data) if data is not None else None
+            if scanned is not None and scanned.pickles and not scanned.problems and scanned.opcodes > 1:
+                _pickle(data, report, name)
+
+
+def _rest(stream: IO[bytes], head: bytes, name: str, report: FileReport, limit: int = MAX_PICKLE) -> bytes | None:
+    """The whole member, read up to `limit` bytes: its declared size is the archive's claim, not a bound."""
+    data = head + stream.read(limit + 1 - len(head))
+    report.bytes_read += len(data) - len(head)
+    if len(data) > limit:
+        report.problems.append(f"{name}: larger than the {limit} bytes inspected")
+        return None
+    return data
 
 
 def _compressed(f: IO[bytes], kind: str, report: FileReport) -> None:

@@ -211,16 +211,21 @@ def _verify_source(request: Fetch, signature: bytes, settings: SourceSettings) -
     return Verified(manifest.digest, signed_by.signer, len(manifest.files), total, seconds, signed_by, manifest.files)
 
 
+def file_url(source: str, rel: str, files: Sequence[str]) -> str:
+    """Where a signed file of an https (or model cache) source is: `source/rel`, or the source itself when the
+    model is that one file (`https://host/m.bin` signed as `m.bin`). Verification, inspection and the pods'
+    fetch all read this URL, so they read the same bytes."""
+    base = source.rstrip("/")
+    if len(files) == 1 and not source.endswith("/") and base.rsplit("/", 1)[-1] == rel:
+        return base
+    return f"{base}/{urllib.parse.quote(rel)}"
+
+
 def _hash_https(request: Fetch, manifest: SignedManifest, settings: SourceSettings) -> tuple[dict[str, Resource], int]:
-    base = request.source.rstrip("/")
     found: dict[str, Resource] = {}
     total = 0
     for path in manifest.files:
-        url = (
-            base
-            if len(manifest.files) == 1 and not request.source.endswith("/") and base.rsplit("/", 1)[-1] == path
-            else f"{base}/{urllib.parse.quote(path)}"
-        )
+        url = file_url(request.source, path, manifest.files)
         with settings.http.open(url, _auth_headers(request.credentials)) as response:
             resources, size = hash_stream(response, path, manifest.serialization, request.progress)
         total += size

@@ -47,12 +47,13 @@ class RangedFile(io.RawIOBase):
             return 0
         out = bytearray()
         while len(out) < want:
-            at = (self._pos + len(out)) // BLOCK * BLOCK
-            if at != self._block_at:
-                length = min(max(BLOCK, want - len(out)), self._size - at)
+            position = self._pos + len(out)
+            if not self._block_at <= position < self._block_at + len(self._block):  # not in the cached block
+                at = position // BLOCK * BLOCK
+                length = min(max(BLOCK, position + want - len(out) - at), self._size - at)
                 self._block, self._block_at = self._fetch(at, length), at
                 self.fetched += len(self._block)
-            start = self._pos + len(out) - at
+            start = position - self._block_at
             piece = self._block[start : start + want - len(out)]
             if not piece:
                 break

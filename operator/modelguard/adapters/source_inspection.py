@@ -5,7 +5,6 @@ and a zip its central directory and pickles, never a download of the weights."""
 from __future__ import annotations
 
 import io
-import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -24,21 +23,18 @@ if TYPE_CHECKING:
 def inspect_source(
     request: Fetch, paths: Sequence[str], settings: SourceSettings, auth: Mapping[str, str]
 ) -> list[FileReport]:
-    from modelguard.adapters.model_sources import local_path
+    from modelguard.adapters.model_sources import file_url, local_path
 
     scheme = request.source.split("://", 1)[0]
     wanted = set(paths)
     if scheme == "file":
         root = local_path(request.source, settings.file_roots)
-        if root.is_file():
-            return inspect_model(root)
-        return [r for r in inspect_model(root) if r.path in wanted]
+        return inspect_model(root, only=None if root.is_file() else wanted)
     if scheme == "https":
-        base = request.source.rstrip("/")
         reports = []
         for rel in sorted(wanted):
-            single = len(wanted) == 1 and base.rsplit("/", 1)[-1].split("@")[0] == rel
-            url = base if single or request.signature_format == "detached" else f"{base}/{urllib.parse.quote(rel)}"
+            detached = request.signature_format == "detached"  # the source is the one signed file
+            url = request.source if detached else file_url(request.source, rel, paths)
             ranged = http_ranged(settings.http, url, auth)
             reports.append(_inspected(ranged, rel))
         return reports

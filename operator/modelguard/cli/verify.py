@@ -315,7 +315,7 @@ def _inspect(args: argparse.Namespace, model: Path, paths: tuple[str, ...]) -> i
     except ValueError as exc:
         print(f"not verified: Usage: {exc}")
         return 2
-    reports = [r for r in inspect_model(model) if model.is_file() or r.path in set(paths)]
+    reports = inspect_model(model, only=None if model.is_file() else paths)
     formats, refused = summary(reports, rules)
     if refused:
         print(f"not verified: UnsafeFiles: {'; '.join(refused)[:1500]}")

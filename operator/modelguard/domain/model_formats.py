@@ -14,8 +14,6 @@ import struct
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from modelguard.domain import safe_json
-
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024  # what the safetensors library itself accepts
 SAFETENSORS_DTYPES = {
     "BOOL": 1,
@@ -73,7 +71,9 @@ def safetensors_problems(header: bytes, file_size: int) -> list[str]:
     the shape, or overlap another tensor, or data the tensors do not cover."""
     data_size = file_size - 8 - len(header)
     try:
-        doc = safe_json.loads(header)
+        doc = json.loads(header, object_pairs_hook=_unique_keys)
+    except RecursionError:
+        return ["header is nested too deeply"]
     except ValueError as exc:
         return [f"header is not JSON ({str(exc)[:100]})"]
     if not isinstance(doc, dict):
@@ -100,6 +100,14 @@ def safetensors_problems(header: bytes, file_size: int) -> list[str]:
     if not problems and covered != data_size:
         problems.append(f"{data_size - covered} bytes of data no tensor covers")
     return problems[:20]
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A key twice is refused: loaders disagree on which one counts (a tensor named twice can point twice)."""
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError(f"duplicate key {next(k for k in keys if keys.count(k) > 1)[:80]!r}")
+    return dict(pairs)
 
 
 def _tensor_problem(name: str, info: Any, data_size: int) -> str | None:
@@ -165,7 +173,7 @@ def keras_code_layers(config: Any) -> list[str]:
         if cls == "Lambda":
             found.append(f"Lambda layer {str(node.get('config', {}).get('name', '?'))[:80]!r}")
         module = node.get("module")
-        if isinstance(module, str) and module and not module.startswith(("keras", "tensorflow.keras", "builtins")):
+        if isinstance(module, str) and module and module.split(".")[0] != "keras" and module != "builtins":
             found.append(f"custom object {str(cls)[:60]!r} from module {module[:80]!r}")
     return found[:20]
 
