@@ -13,8 +13,9 @@ import pytest
 
 from tests.harness.client import KubeTestClient, condition, wait_for_condition
 from tests.harness.init_containers import run_init_command, shipped_material
+from tests.harness.models import KeyPair
 from tests.harness.operator import OperatorProcess
-from tests.harness.publish import model
+from tests.harness.publish import model, publish
 from tests.harness.samples import ai_deployment
 
 pytestmark = pytest.mark.timeout(240)
@@ -111,4 +112,10 @@ def test_another_identity_or_a_missing_trust_configuration_verifies_nothing(
     api.create("aimodels", namespace, model("m2", f"file://{path}", f"file://{signature}", private))
     body = wait_for_condition(api, "aimodels", namespace, "m2", "Verified", "False", "SignerNotFound")
     assert "no-such-config" in condition(body, "Verified")["message"]
+    # ... but a model the same policy trusts by key does not need the Sigstore configuration
+    key = KeyPair.generate()
+    api.patch("trustpolicies", None, private, {"spec": {"keys": [{"id": "k", "publicKey": key.public_pem.decode()}]}})
+    keyed = publish(models_root, namespace, "keyed", key)
+    api.create("aimodels", namespace, model("m3", keyed.source, keyed.bundle, private))
+    wait_for_condition(api, "aimodels", namespace, "m3", "Verified", "True", "SignatureValid")
     api.delete("trustpolicies", None, private)

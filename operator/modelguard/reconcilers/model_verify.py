@@ -17,6 +17,7 @@ from datetime import datetime
 from modelguard.adapters.cache import Key
 from modelguard.adapters.model_sources import Fetch
 from modelguard.adapters.secrets import policy_keys, sigstore_trust_config
+from modelguard.adapters.sigstore_keyless import is_keyless
 from modelguard.adapters.source_slots import SourceBusy
 from modelguard.adapters.verifier import Verified
 from modelguard.api.aimodel import InspectionRecord, VerificationAttempt, VerifiedBy, VerifiedRecord
@@ -28,6 +29,7 @@ from modelguard.domain.conditions import Verdict, find
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.model_checks import ModelFacts, first_problem, keeps_last_verified, signature_location
 from modelguard.domain.policy_reading import PolicyReading
+from modelguard.domain.statement import unpack_signature
 from modelguard.domain.trust import SignedBy
 from modelguard.reconcilers import model_access, model_status
 from modelguard.reconcilers.context import Context
@@ -50,7 +52,10 @@ async def _verify(ctx: Context, key: Key, obs: ModelObservation, policy: TrustPo
         allowed = tuple(policy.allowed_sources)
         signature = await model_access.signature(ctx, key, spec, allowed, creds)
         keys = await policy_keys(ctx.kube, ctx.operator_namespace, policy)
-        trust_config = await sigstore_trust_config(ctx.kube, ctx.operator_namespace, policy)
+        # a private Sigstore's trust configuration matters only to a keyless signature (a missing one must not
+        # hold models signed with a key or a certificate)
+        keyless = spec.signature.format == "model-signing" and is_keyless(unpack_signature(signature))
+        trust_config = await sigstore_trust_config(ctx.kube, ctx.operator_namespace, policy) if keyless else None
         request = Fetch(
             spec.source.uri,
             spec.signature.format,
