@@ -198,3 +198,39 @@ def test_verification_inspection_and_the_pods_read_one_url_per_file(
     from modelguard.adapters.model_sources import file_url
 
     assert file_url(source, files[0], files) == url
+
+
+def test_a_signed_file_no_registry_layer_holds_is_a_finding_not_a_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every signed file is inspected or says why not: a file the artifact does not hold must not drop out."""
+    import ssl
+    from datetime import UTC, datetime
+
+    from modelguard.adapters import source_inspection
+    from modelguard.adapters.http import HttpClient
+    from modelguard.adapters.model_sources import Fetch, SourceSettings
+    from modelguard.adapters.oci import Layer
+
+    safe = SAMPLES["plain.safetensors"].data
+
+    class OneLayer:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def layers(self, ref: object) -> list[Layer]:
+            return [Layer("sha256:" + "a" * 64, len(safe), "application/octet-stream", "model.safetensors")]
+
+        def blob_range(self, repository: str, digest: str, offset: int, length: int) -> object:
+            import io
+
+            class Answer(io.BytesIO):  # what read_limited reads of an http.client response
+                status, length = 206, None
+
+            return Answer(safe[offset : offset + length])
+
+    monkeypatch.setattr(source_inspection, "Registry", OneLayer)
+    request = Fetch("oci://r.example/m@sha256:" + "b" * 64, "model-signing", [], datetime.now(UTC))
+    settings = SourceSettings(HttpClient(ssl.create_default_context()))
+    reports = source_inspection.inspect_source(request, ("model.safetensors", "weights.bin"), settings, {})
+    by_path = {r.path: r for r in reports}
+    assert findings(by_path["model.safetensors"], Rules.parse(None)) == []
+    assert "no layer holds this signed file" in findings(by_path["weights.bin"], Rules.parse(None))

@@ -50,6 +50,8 @@ def inspect_source(
                 continue
             ranged = RangedFile(_blob_reader(registry, ref.repository, layer.digest), layer.size)
             reports.append(_inspected(ranged, name))
+        seen = {r.path for r in reports}  # every signed file is inspected, or says why not (fail closed)
+        reports += [FileReport(rel, "unknown", ["no layer holds this signed file"]) for rel in sorted(wanted - seen)]
         return reports
     raise VerificationError(Reason.INVALID_SOURCE, f"unsupported source scheme {scheme!r}")
 
