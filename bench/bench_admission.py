@@ -33,6 +33,7 @@ from tests.harness.publish import model, policy
 
 from modelguard.adapters.audit_log import RING, AuditLog
 from modelguard.adapters.kube import Kube
+from modelguard.adapters.kube_connection import from_kubeconfig
 from modelguard.adapters.signing_key import OperatorKey
 from modelguard.domain.admission import review_model
 from modelguard.domain.audit import Actor, ObjectRef, change_entry
@@ -99,7 +100,7 @@ def in_process(
     labels = {"kubernetes.io/metadata.name": "x"}
 
     async def run() -> tuple[list[float], list[float]]:
-        kube = Kube(KubeTestClient(plane.kubeconfig).api)
+        kube = Kube(from_kubeconfig(plane.kubeconfig))
         log = AuditLog(kube, namespace, OperatorKey(kube, namespace), emit=lambda line: None, ring=ring)
         review, total = [], []
         for i in range(samples):

@@ -1,8 +1,9 @@
 """The Kubernetes adapter: the only code that talks to the API server.
 
-A thin async layer over the official client's REST core: calls run in worker threads so the event
-loop never blocks, writes use server-side apply under one field manager, and errors come back as
-typed exceptions whose messages never carry request bodies.
+JSON over HTTPS with urllib3 (what the official client uses underneath, without its API model classes, which
+cost the operator ~45 MiB: docs/adr/0016-operator-memory.md): calls run in worker threads so the event loop
+never blocks, writes use server-side apply under one field manager, and errors come back as typed
+exceptions whose messages never carry request bodies.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
-from kubernetes.client import ApiClient, Configuration
-from kubernetes.client.exceptions import ApiException
+import urllib3
 
+from modelguard.adapters.kube_connection import Connection
 from modelguard.api.kinds import Resource
 
 __all__ = ["FIELD_MANAGER", "Kube", "KubeError", "Resource", "may"]
@@ -42,15 +44,17 @@ class KubeError(Exception):
         return self.status == 409
 
 
-def _error(exc: ApiException) -> KubeError:
-    reason, message = str(exc.reason or ""), ""
+def _error(status: int, reason: str, payload: bytes) -> KubeError:
+    """The API's Status object names the reason and says what was wrong; never echo anything else."""
+    message = ""
     try:
-        payload = json.loads(exc.body or "{}")
-        reason = str(payload.get("reason") or reason)
-        message = str(payload.get("message") or "")
-    except (TypeError, ValueError):
+        parsed = json.loads(payload or b"{}")
+        if isinstance(parsed, dict):
+            reason = str(parsed.get("reason") or reason)
+            message = str(parsed.get("message") or "")
+    except ValueError:
         message = ""
-    return KubeError(int(exc.status or 0), reason, message)
+    return KubeError(status, reason, message)
 
 
 API_THREADS = 16
@@ -61,24 +65,23 @@ class Kube:
 
     def __init__(
         self,
-        api: ApiClient,
+        connection: Connection,
         field_manager: str = FIELD_MANAGER,
         timeout: float = 30.0,
         observe: Callable[[str, str], None] | None = None,
     ) -> None:
-        self._api = api
+        self.connection = connection
+        self._server = connection.server.rstrip("/")
         self._field_manager = field_manager
         self._timeout = timeout
         self.observe = observe  # (verb, path) of every request, for metrics
+        self._http = urllib3.PoolManager(
+            num_pools=2, maxsize=API_THREADS, ssl_context=connection.ssl_context(), retries=False
+        )
         # API calls have threads of their own: nothing else (a slow source, the audit sink) can hold them
         self._pool = ThreadPoolExecutor(max_workers=API_THREADS, thread_name_prefix="kube")
 
-    @property
-    def configuration(self) -> Configuration:
-        """The client configuration (server, CA, credentials) this adapter was built with."""
-        return cast("Configuration", self._api.configuration)
-
-    def _call(
+    def call(
         self,
         method: str,
         path: str,
@@ -87,24 +90,22 @@ class Kube:
         query: Sequence[tuple[str, str]] = (),
         content_type: str = "application/json",
     ) -> dict[str, Any]:
+        """One request, blocking (the async methods run it in a worker thread)."""
+        url = self._server + path + (f"?{urllib.parse.urlencode(list(query))}" if query else "")
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        token = self.connection.bearer_token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        payload = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
         try:
-            result = self._api.call_api(
-                path,
-                method,
-                query_params=list(query),
-                header_params={"Accept": "application/json", "Content-Type": content_type},
-                body=body,
-                response_type="object",
-                auth_settings=["BearerToken"],
-                _return_http_data_only=True,
-                _preload_content=True,
-                _request_timeout=self._timeout,
+            response = self._http.request(
+                method, url, body=payload, headers=headers, timeout=self._timeout, preload_content=True
             )
-        except ApiException as exc:
-            raise _error(exc) from None
-        except OSError as exc:  # connection refused, reset, TLS errors
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused, reset, timed out, TLS errors
             raise KubeError(0, "Unreachable", type(exc).__name__) from None
-        return cast("dict[str, Any]", result or {})
+        if response.status >= 400:
+            raise _error(response.status, str(response.reason or ""), response.data)
+        return cast("dict[str, Any]", json.loads(response.data) if response.data else {})
 
     async def request(
         self,
@@ -117,7 +118,7 @@ class Kube:
     ) -> dict[str, Any]:
         if self.observe is not None:
             self.observe(method, path)
-        call = functools.partial(self._call, method, path, body=body, query=query, content_type=content_type)
+        call = functools.partial(self.call, method, path, body=body, query=query, content_type=content_type)
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     async def get(self, res: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:

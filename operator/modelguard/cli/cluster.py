@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelguard.adapters.kube import Kube
 
 API = "/apis/modelguard.io/v1alpha1"
 
 
 def get(path: str) -> dict[str, Any]:
     """GET an API path (raises on any API or connection error)."""
-    from modelguard.cli.run import api_client
+    return _kube().call("GET", path)
 
-    data: dict[str, Any] = api_client().call_api(
-        path, "GET", response_type="object", auth_settings=["BearerToken"], _return_http_data_only=True
-    )
-    return data
+
+@functools.cache
+def _kube() -> Kube:
+    """Credentials as the official client reads them (exec plugins and cloud logins included: these
+    commands run on workstations), requests through the operator's own adapter."""
+    from kubernetes import config as kube_config
+    from kubernetes.client import Configuration
+
+    from modelguard.adapters.kube import Kube
+    from modelguard.adapters.kube_connection import from_client_configuration
+
+    configuration = Configuration()
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        kube_config.load_incluster_config(client_configuration=configuration)
+    else:
+        kube_config.load_kube_config(client_configuration=configuration)
+    return Kube(from_client_configuration(configuration))
 
 
 def items(plural: str, namespace: str | None = None, api: str = API) -> list[dict[str, Any]]:

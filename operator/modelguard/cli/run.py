@@ -8,25 +8,16 @@ import hashlib
 import logging
 import os
 import socket
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from kubernetes.client import ApiClient
+from typing import Any
 
 
-def api_client() -> ApiClient:
-    """In-cluster credentials when running in a pod, else the kubeconfig ($KUBECONFIG)."""
-    from kubernetes import config as kube_config
-    from kubernetes.client import ApiClient, Configuration
-
-    configuration = Configuration()
-    if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        kube_config.load_incluster_config(client_configuration=configuration)
-    else:
-        kube_config.load_kube_config(client_configuration=configuration)
-    configuration.connection_pool_maxsize = 32
-    return ApiClient(configuration)
+def without_official_client() -> None:
+    """The operator process never loads the official Kubernetes client: Kopf imports it when installed (to
+    recognise its objects), and that import alone holds ~45 MiB for the process's life. The operator talks to
+    the API server through adapters/kube.py only (docs/adr/0016-operator-memory.md)."""
+    sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
 
 
 def add_parser(commands: Any) -> None:
@@ -172,9 +163,13 @@ def setup_logging(log_format: str, verbose: bool) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import kopf  # imported here so that `modelguard verify` in init containers starts fast
-    from kubernetes.config.config_exception import ConfigException
+    from modelguard.adapters.process_memory import cap_malloc_arenas
 
+    without_official_client()
+    cap_malloc_arenas()  # before any thread starts
+    import kopf  # imported here so that `modelguard verify` in init containers starts fast
+
+    from modelguard.adapters import kube_connection
     from modelguard.adapters.kube import Kube
     from modelguard.engine.runtime import Runtime, Settings
     from modelguard.handlers.registry import build_registry
@@ -212,12 +207,13 @@ def main(args: argparse.Namespace) -> int:
         print(f"--audit-sink must be an https:// URL (plain http only to loopback), not {args.audit_sink!r}")
         return 2
     try:
-        client = api_client()
-    except (ConfigException, OSError, ValueError) as exc:
+        connection = kube_connection.load()
+        kube = Kube(connection)
+    except (kube_connection.NoCredentials, OSError, ValueError) as exc:
         where = os.environ.get("KUBECONFIG") or "~/.kube/config"
-        print(f"modelguard run: no cluster to talk to ({type(exc).__name__}): set KUBECONFIG or create {where}")
+        print(f"modelguard run: no cluster to talk to: {exc}; set KUBECONFIG or create {where}")
         return 2
-    runtime = Runtime(kube=Kube(client), settings=settings)
+    runtime = Runtime(kube=kube, settings=settings)
     registry = build_registry(runtime)
     asyncio.run(
         kopf.operator(

@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import kopf
-from kubernetes.client import Configuration
 
 from modelguard.adapters.cache import Key
+from modelguard.adapters.kube_connection import Connection
 from modelguard.api.base import GROUP
 from modelguard.api.kinds import CHILDREN, WATCHED
 from modelguard.builders.labels import MANAGED_BY
@@ -39,7 +39,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
         """Kopf uses the very credentials the operator's own client was built with."""
-        return connection_info(runtime.kube.configuration)
+        return connection_info(runtime.kube.connection)
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -72,19 +72,19 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     return registry
 
 
-def connection_info(cfg: Configuration) -> kopf.ConnectionInfo:
-    if cfg.refresh_api_key_hook is not None:  # in-cluster: projected tokens rotate
-        cfg.refresh_api_key_hook(cfg)
-    auth = (cfg.api_key or {}).get("authorization") or (cfg.api_key or {}).get("BearerToken")
-    scheme, _, token = (auth or "").partition(" ")
+def connection_info(conn: Connection) -> kopf.ConnectionInfo:
+    token = conn.bearer_token()  # a rotating token file is read again at each login
     return kopf.ConnectionInfo(
-        server=cfg.host,
-        ca_path=cfg.ssl_ca_cert,
-        insecure=not cfg.verify_ssl,
-        scheme=scheme or None,
-        token=token or None,
-        certificate_path=cfg.cert_file,
-        private_key_path=cfg.key_file,
+        server=conn.server,
+        ca_path=conn.ca_path,
+        ca_data=conn.ca_data,
+        insecure=conn.insecure,
+        scheme="Bearer" if token else None,
+        token=token,
+        certificate_path=conn.certificate_path,
+        certificate_data=conn.certificate_data,
+        private_key_path=conn.private_key_path,
+        private_key_data=conn.private_key_data,
     )
 
 
