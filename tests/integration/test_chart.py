@@ -101,6 +101,7 @@ def test_chart_webhooks_match_the_tested_configuration(cluster: ControlPlane) ->
                     h.get("namespaceSelector"),
                     h["rules"],
                     h["sideEffects"],
+                    h.get("matchConditions"),
                     h["clientConfig"]
                     .get("url", h["clientConfig"].get("service", {}).get("path", ""))
                     .rsplit("/", 1)[-1],

@@ -257,12 +257,33 @@ def test_retire_decommissions_and_keeps_the_record(
 def test_forged_requester_annotation_is_undone(
     api: KubeTestClient, namespace: str, trust: str, models_root: Path
 ) -> None:
-    pub = publish(models_root, namespace, "m", KEY)
-    api.create("aimodels", namespace, model("m", pub.source, pub.bundle, trust))
+    """The stamp names whoever set the end-of-life policy; the mutating webhook is called only for writes that
+    can change it (a CEL match condition, issue 18), and a forged value never survives any of them."""
+    set_by = "modelguard.io/end-of-life-set-by"
     forged = json.dumps({"username": "ceo", "groups": []})
-    api.patch("aimodels", namespace, "m", {"metadata": {"annotations": {"modelguard.io/end-of-life-set-by": forged}}})
-    stamped = api.get("aimodels", namespace, "m")["metadata"]["annotations"]["modelguard.io/end-of-life-set-by"]
-    assert json.loads(stamped)["username"] == "admin"
+    pub = publish(models_root, namespace, "m", KEY)
+
+    def stamp(name: str) -> str | None:
+        annotations = api.get("aimodels", namespace, name)["metadata"].get("annotations") or {}
+        return annotations.get(set_by)
+
+    api.create("aimodels", namespace, model("plain", pub.source, pub.bundle, trust))
+    assert stamp("plain") is None  # no end-of-life policy: nothing to stamp (the webhook was not called)
+    api.patch("aimodels", namespace, "plain", {"metadata": {"annotations": {set_by: forged}}})
+    assert stamp("plain") == ""  # a forged requester is dropped: nobody set a policy
+    api.patch("aimodels", namespace, "plain", {"metadata": {"labels": {"team": "a"}}})
+    assert stamp("plain") == ""
+
+    with_policy = model("eol", pub.source, pub.bundle, trust, endOfLife={"legalHold": True})
+    api.create("aimodels", namespace, with_policy)
+    assert json.loads(stamp("eol") or "{}")["username"] == "admin"
+    api.patch("aimodels", namespace, "eol", {"metadata": {"annotations": {set_by: forged}}})
+    assert json.loads(stamp("eol") or "{}")["username"] == "admin"  # restored
+
+    forged_at_create = model("forged", pub.source, pub.bundle, trust)
+    forged_at_create["metadata"]["annotations"] = {set_by: forged}
+    api.create("aimodels", namespace, forged_at_create)
+    assert json.loads(stamp("forged") or "{}")["username"] == "admin"  # the creator, never the claimed one
 
 
 STEPS = ("StopServing", "DeleteWorkloads", "DeleteData", "DeleteArtifacts", "DestroyKeys", "ConfirmDeleted")

@@ -376,3 +376,16 @@ def test_pods_verify_keyless_against_the_identity_the_operator_matched_never_a_p
         "--certificate-chain",
         f"corp-ca={workload.VERIFY_DIR}/signer.pem",
     ]
+
+
+def test_the_mutating_webhooks_match_condition_names_the_stamp_the_domain_writes() -> None:
+    from modelguard.builders.webhooks import END_OF_LIFE_STAMP_NEEDED, SET_BY, mutating_webhook_configuration
+    from modelguard.domain.decommission import SET_BY as DOMAIN_SET_BY
+
+    assert SET_BY == DOMAIN_SET_BY and f"'{DOMAIN_SET_BY}'" in END_OF_LIFE_STAMP_NEEDED
+    hooks = {h["name"]: h for h in mutating_webhook_configuration("x", b"ca", url="https://x")["webhooks"]}
+    assert hooks["aimodels-requester.modelguard.io"]["matchConditions"] == [
+        {"name": "end-of-life-stamp-needed", "expression": END_OF_LIFE_STAMP_NEEDED}
+    ]
+    # approvals and grants are stamped on every write: no condition may skip them
+    assert all("matchConditions" not in h for n, h in hooks.items() if not n.startswith("aimodels-"))

@@ -16,6 +16,19 @@ APPROVALS_MUTATE_HOOK = "stamp-modelapprovals"
 GRANT_MUTATE_HOOK = "grant-aideployments"
 MUTATE_HOOK = "mutate-aimodels"
 WARN_LABEL = "modelguard.io/admission"
+SET_BY = "modelguard.io/end-of-life-set-by"  # domain/decommission.SET_BY
+
+# The end-of-life stamp (domain/admission.end_of_life_stamp) can only change when the end-of-life policy is
+# set or changed, or someone writes the annotation: every other AIModel write skips the mutating round trip
+# (issue 18: one admission call per create instead of two). The validating webhook still sees every write.
+END_OF_LIFE_STAMP_NEEDED = (
+    "request.operation == 'CREATE' "
+    f"? (has(object.spec.endOfLife) || object.metadata.?annotations[?'{SET_BY}'].hasValue()) "
+    ": (has(object.spec.endOfLife) != has(oldObject.spec.endOfLife) "
+    "|| (has(object.spec.endOfLife) && object.spec.endOfLife != oldObject.spec.endOfLife) "
+    f"|| object.metadata.?annotations[?'{SET_BY}'].orValue('') "
+    f"!= oldObject.metadata.?annotations[?'{SET_BY}'].orValue(''))"
+)
 
 
 def _client(path: str, ca_pem: bytes, url: str | None, service: tuple[str, str, int] | None) -> dict[str, Any]:
@@ -174,6 +187,8 @@ def mutating_webhook_configuration(
             ["CREATE", "UPDATE"],
         )
         hook["reinvocationPolicy"] = "Never"
+        if plural == "aimodels":
+            hook["matchConditions"] = [{"name": "end-of-life-stamp-needed", "expression": END_OF_LIFE_STAMP_NEEDED}]
         hooks.append(hook)
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
