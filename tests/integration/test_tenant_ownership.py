@@ -69,14 +69,33 @@ def someone_elses(cluster: ControlPlane, namespace: str) -> None:
     ]
     cluster.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
 
+    def revised() -> bool:  # the controller manager's own first write (its revision annotation) is behind us
+        out = cluster.kubectl("get", "deployment", "db", "-n", namespace, "-o", "json").stdout
+        return "deployment.kubernetes.io/revision" in (json.loads(out)["metadata"].get("annotations") or {})
 
-def snapshot(cluster: ControlPlane, namespace: str) -> dict[str, tuple[str, Any, Any]]:
+    eventually(revised, timeout=30, what="the controller manager has seen Deployment db")
+
+
+def snapshot(cluster: ControlPlane, namespace: str) -> dict[str, tuple[Any, ...]]:
+    """What anyone but the controllers could change of the objects: spec (a Deployment's generation; other
+    kinds have none, so their resourceVersion), owners, labels, annotations and which field managers wrote them.
+    A Deployment's resourceVersion also moves when the controller manager updates its status as its pods
+    come up, which says nothing about who else wrote to it."""
     out = cluster.kubectl("get", "deployments,services,configmaps,secrets", "-n", namespace, "-o", "json").stdout
     return {
         f"{o['kind']}/{o['metadata']['name']}": (
-            o["metadata"]["resourceVersion"],
+            o["metadata"].get("generation") if o["kind"] == "Deployment" else o["metadata"]["resourceVersion"],
             o["metadata"].get("ownerReferences"),
             (o.get("spec") or {}).get("replicas"),
+            o["metadata"].get("labels"),
+            o["metadata"].get("annotations"),
+            sorted(
+                {
+                    (m["manager"], m["operation"])
+                    for m in o["metadata"].get("managedFields") or []
+                    if m.get("subresource") != "status"
+                }
+            ),
         )
         for o in json.loads(out)["items"]
         if o["metadata"]["name"] in ("db", "db-gateway", "db-gateway-keys", "victim")
