@@ -59,13 +59,18 @@ def api(tmp_path: Path) -> Iterator[ApiServer]:
                     "client": dict(x[0] for x in peer["subject"])["commonName"] if peer else None,
                 }
             )
-            if self.path.startswith("/missing"):
+            busy = self.path.startswith("/busy") and sum(1 for s in seen if s["path"] == self.path) == 1
+            if busy:  # what the API server answers while a new resource's storage initialises
+                status, payload = 429, {"kind": "Status", "reason": "TooManyRequests", "message": "initializing"}
+            elif self.path.startswith("/missing"):
                 status, payload = 404, {"kind": "Status", "reason": "NotFound", "message": 'aimodels "x" not found'}
             else:
                 status, payload = 200, {"kind": "Thing", "echo": self.path}
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
+            if busy:
+                self.send_header("Retry-After", "0")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -219,3 +224,14 @@ def test_the_operator_process_never_loads_the_official_client() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_read_the_api_server_asks_to_retry_later_is_retried(api: ApiServer) -> None:
+    """429 with Retry-After (a new CRD's storage initialising) is retried for reads, as the official client did;
+    `modelguard report` right after installing failed without it."""
+    cert, key = api.ca.issue("erin", client=True)
+    conn = Connection(
+        server=api.url, ca_data=api.ca.pem.decode(), certificate_data=cert.decode(), private_key_data=key.decode()
+    )
+    assert Kube(conn).call("GET", "/busy/scanreports") == {"kind": "Thing", "echo": "/busy/scanreports"}
+    assert [s["path"] for s in api.seen] == ["/busy/scanreports", "/busy/scanreports"]

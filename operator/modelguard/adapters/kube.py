@@ -75,9 +75,9 @@ class Kube:
         self._field_manager = field_manager
         self._timeout = timeout
         self.observe = observe  # (verb, path) of every request, for metrics
-        self._http = urllib3.PoolManager(
-            num_pools=2, maxsize=API_THREADS, ssl_context=connection.ssl_context(), retries=False
-        )
+        # urllib3's default retries, as the official client had them: reads are retried on connection errors and
+        # on 429/503 with Retry-After (the API server says so while a new resource's storage initialises)
+        self._http = urllib3.PoolManager(num_pools=2, maxsize=API_THREADS, ssl_context=connection.ssl_context())
         # API calls have threads of their own: nothing else (a slow source, the audit sink) can hold them
         self._pool = ThreadPoolExecutor(max_workers=API_THREADS, thread_name_prefix="kube")
 

@@ -80,7 +80,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         facts = gather(args.namespace, args.operator_namespace)
     except Exception as exc:
-        print(f"cannot read the cluster ({type(exc).__name__})", file=sys.stderr)
+        print(f"cannot read the cluster ({type(exc).__name__}: {exc})", file=sys.stderr)
         return 1
     document = report_json(
         assess(facts),
