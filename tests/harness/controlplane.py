@@ -102,6 +102,8 @@ class ControlPlane:
     # client rate limit of the controller manager and the scheduler (their defaults, 20/30 and 50/100 QPS,
     # make a bulk load wait on the controllers creating ReplicaSets and Pods: the scale benchmark raises it)
     controller_qps: int | None = None
+    # the API server's /debug/pprof (benchmarks record where its time goes; off otherwise, as in production)
+    profiling: bool = False
 
     def __post_init__(self) -> None:
         self.workdir = self.workdir.resolve()
@@ -206,7 +208,7 @@ class ControlPlane:
             f"--service-account-signing-key-file={self.sa_key}",
             "--service-cluster-ip-range=10.0.0.0/16",  # room for thousands of Services (bench/bench_scale.py)
             "--allow-privileged=true",
-            "--profiling=false",
+            f"--profiling={'true' if self.profiling else 'false'}",
             "--enable-priority-and-fairness=false",
             "--v=0",
         ]
@@ -368,8 +370,8 @@ class ControlPlane:
 
 
 @contextlib.contextmanager
-def running(workdir: Path, controller_qps: int | None = None):  # type: ignore[no-untyped-def]
-    plane = ControlPlane(workdir, controller_qps=controller_qps)
+def running(workdir: Path, controller_qps: int | None = None, profiling: bool = False):  # type: ignore[no-untyped-def]
+    plane = ControlPlane(workdir, controller_qps=controller_qps, profiling=profiling)
     try:
         yield plane.start()
     finally:

@@ -15,8 +15,9 @@ from modelguard.cli import cluster
 from modelguard.domain import signed_json
 from modelguard.domain.audit import verify_chain
 from modelguard.domain.compliance import AuditState, Facts, assess
-from modelguard.domain.compliance_document import report_json
+from modelguard.domain.compliance_document import parse_framework, report_json
 from modelguard.domain.decommission import verify as verify_certificate
+from modelguard.domain.framework_crosswalk import FRAMEWORK_KEYS
 
 
 def add_parser(commands: Any) -> None:
@@ -24,6 +25,14 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--namespace", default=None, help="one namespace (default: all)")
     parser.add_argument("--output-dir", type=Path, default=Path("modelguard-report"), help="where to write")
     parser.add_argument("--operator-namespace", default="modelguard-system")
+    parser.add_argument(
+        "--framework",
+        default=None,
+        metavar="KEY[=REFERENCE]",
+        help=f"only the provisions that support this framework ({', '.join(FRAMEWORK_KEYS)}), or one of its "
+        "articles / subcategories / controls (`eu-ai-act=Art. 15`, `iso-27001=8.15`), summarised by its "
+        "references (ModelGuard's reading of the cross-references)",
+    )
     parser.set_defaults(func=main)
 
 
@@ -77,6 +86,12 @@ def gather(namespace: str | None, operator_namespace: str) -> Facts:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.framework is not None:
+        try:
+            parse_framework(args.framework)
+        except ValueError as exc:
+            print(f"modelguard report: --framework: {exc}", file=sys.stderr)
+            return 2
     try:
         facts = gather(args.namespace, args.operator_namespace)
     except Exception as exc:
@@ -88,6 +103,7 @@ def main(args: argparse.Namespace) -> int:
         namespace=args.namespace,
         generated_at=datetime.now(UTC).replace(microsecond=0),
         operator_namespace=args.operator_namespace,
+        framework=args.framework,
     )
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "report.json").write_text(json.dumps(document, indent=2) + "\n")

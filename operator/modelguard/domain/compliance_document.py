@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from modelguard.domain.compliance import Assessment, Facts, record_ref, ref
-from modelguard.domain.etsi_provisions import DISCLAIMER, PRINCIPLES
+from modelguard.domain.etsi_provisions import DISCLAIMER, PRINCIPLES, PROVISIONS
+from modelguard.domain.framework_crosswalk import FRAMEWORK_KEYS, FRAMEWORKS, READING, references
 
 STATUSES = ("met", "not met", "not applicable", "organisational")
 
@@ -85,6 +86,46 @@ def evidence_index(facts: Facts, operator_namespace: str) -> dict[str, dict[str,
     return index
 
 
+def framework_summary(assessments: Sequence[Assessment]) -> dict[str, Any]:
+    """Per framework, per article / subcategory / control: how many of the provisions that support it are in
+    each status (ModelGuard's reading of the cross-references)."""
+    result: dict[str, Any] = {}
+    for framework in FRAMEWORKS:
+        by_ref: dict[str, Counter[str]] = {}
+        for a in assessments:
+            for key in references(a.provision).get(framework.key, ()):
+                by_ref.setdefault(key, Counter())[a.status] += 1
+        result[framework.key] = {
+            "title": framework.title,
+            "unit": framework.unit,
+            "references": {
+                key: {status: counts.get(status, 0) for status in STATUSES}
+                for key, counts in sorted(by_ref.items(), key=lambda item: _natural(item[0]))
+            },
+        }
+    return result
+
+
+def _natural(key: str) -> tuple[Any, ...]:
+    """Art. 9 before Art. 10, A.6.2.4 before A.6.2.10, GOVERN before MAP as written."""
+    parts = key.replace(".", " ").split()
+    return tuple(int(part) if part.isdigit() else RMF_FUNCTIONS.get(part, part) for part in parts)
+
+
+RMF_FUNCTIONS = {"GOVERN": "0", "MAP": "1", "MEASURE": "2", "MANAGE": "3"}  # the RMF's own order
+
+
+def parse_framework(text: str) -> tuple[str, str | None]:
+    """`KEY` or `KEY=REFERENCE` (`iso-27001=8.15`): ValueError names what is accepted."""
+    key, _, reference = text.partition("=")
+    key, reference = key.strip(), reference.strip()
+    if key not in FRAMEWORK_KEYS:
+        raise ValueError(f"unknown framework {key!r}: one of {', '.join(FRAMEWORK_KEYS)}")
+    if reference and not any(reference in references(p).get(key, ()) for p in PROVISIONS):
+        raise ValueError(f"no provision supports {reference!r} of {key} in ModelGuard's reading")
+    return key, reference or None
+
+
 def report_json(
     assessments: Sequence[Assessment],
     facts: Facts,
@@ -92,14 +133,30 @@ def report_json(
     namespace: str | None,
     generated_at: datetime,
     operator_namespace: str = "modelguard-system",
+    framework: str | None = None,
 ) -> dict[str, Any]:
+    """The report; with `framework` (a key of FRAMEWORKS, or KEY=REFERENCE such as `eu-ai-act=Art. 15`), only
+    the provisions that support that framework (or that article / subcategory / control), summarised by its
+    references."""
+    key, reference = parse_framework(framework) if framework else (None, None)
+    if key is not None:
+        assessments = [
+            a
+            for a in assessments
+            if references(a.provision).get(key) and (reference is None or reference in references(a.provision)[key])
+        ]
     counts: Counter[str] = Counter(a.status for a in assessments)
+    frameworks = framework_summary(assessments)
     return {
         "title": "ModelGuard compliance report: ETSI TS 104 223 / EN 304 223",
         "disclaimer": DISCLAIMER,
         "generatedAt": generated_at.isoformat().replace("+00:00", "Z"),
-        "scope": {"namespace": namespace or "(all namespaces)"},
+        "scope": {"namespace": namespace or "(all namespaces)", "framework": framework or "(all)"},
         "summary": {status: counts.get(status, 0) for status in STATUSES},
+        "crossReferences": {
+            "reading": READING,
+            "frameworks": frameworks if key is None else {key: frameworks[key]},
+        },
         "principles": {p.clause: f"{p.number}. {p.title} ({p.clause}, {p.phase})" for p in PRINCIPLES},
         "provisions": [
             {
@@ -112,6 +169,7 @@ def report_json(
                 "checked": a.checked,
                 "note": a.note,
                 "evidence": list(a.evidence),
+                "frameworks": {k: list(v) for k, v in references(a.provision).items()},
             }
             for a in assessments
         ],
