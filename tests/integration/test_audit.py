@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from modelguard.domain.audit import content_hash, parse_log
+from modelguard.domain.audit import content_hash, parse_log, record_hash
 from tests.harness.audit import cli, find, operator_logs, records
 from tests.harness.client import KubeTestClient, eventually, wait_for_condition
 from tests.harness.controlplane import ControlPlane, free_port, grant
@@ -288,6 +288,54 @@ def test_records_reach_the_http_sink_even_across_an_outage_and_a_restart(
         (two,) = eventually(lambda: received("two"), what="the undelivered record after the restart")
         assert two["actor"]["username"] == "alice"
         assert sink.token not in operator.log.read_text()  # the token is never logged
+    finally:
+        operator.restart()
+        api.delete("trustpolicies", None, name)
+
+
+def test_the_sink_receives_ocsf_events_a_siem_reads_without_a_modelguard_parser(
+    cluster: ControlPlane,
+    api: KubeTestClient,
+    operator: OperatorProcess,
+    namespace: str,
+    models_root: Path,
+    sink: Sink,
+    tmp_path: Path,
+) -> None:
+    """Issue 19, item 4: alice's change is an OCSF API Activity with her as the actor; a model signed by a key
+    the policy does not trust is a Detection Finding; each event keeps the record, whose hash still verifies."""
+    grant(cluster, namespace, "alice", ["aimodels"])
+    name = f"p-{namespace}"
+    api.create("trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"]))
+    good = publish(models_root, namespace, "good", KEY)
+    forged = publish(models_root, namespace, "forged", KeyPair.generate())  # a key the policy does not trust
+    operator.restart(["--audit-sink", sink.url, "--audit-sink-format", "ocsf"])
+    try:
+
+        def events(class_uid: int, model_name: str) -> list[dict[str, Any]]:
+            with sink.lock:
+                got = [json.loads(line) for line in sink.lines]
+            return [
+                e
+                for e in got
+                if e["class_uid"] == class_uid
+                and e["resources"][0] == {**e["resources"][0], "namespace": namespace, "name": model_name}
+            ]
+
+        assert as_user(cluster, "alice", namespace, model("good", good.source, good.bundle, name)).returncode == 0
+        assert as_user(cluster, "alice", namespace, model("forged", forged.source, forged.bundle, name)).returncode == 0
+        (created, *_) = eventually(lambda: events(6003, "good"), what="alice's change as OCSF API Activity")
+        assert (created["activity_name"], created["actor"]["user"]["name"]) == ("Create", "alice")
+        assert created["type_uid"] == 600301 and created["metadata"]["product"]["name"] == "ModelGuard"
+        record = created["unmapped"]["modelguard_record"]
+        assert record_hash(record) == record["hash"] == created["metadata"]["uid"]
+        (finding, *_) = eventually(lambda: events(2004, "forged"), what="the rejected model as an OCSF finding")
+        assert finding["severity_id"] == 4 and finding["finding_info"]["title"] == "AI model failed verification"
+        assert finding["actor"]["user"]["name"] == "system:modelguard-operator"
+        rejected = wait_for_condition(api, "aimodels", namespace, "forged", "Verified", "False")
+        (verified,) = [c for c in rejected["status"]["conditions"] if c["type"] == "Verified"]
+        assert finding["finding_info"]["desc"] == verified["reason"]
+        assert not events(2004, "good")  # a verified model is no finding
     finally:
         operator.restart()
         api.delete("trustpolicies", None, name)

@@ -123,6 +123,20 @@ def test_values_schema_rejects_unpinned_gateway(cluster: ControlPlane) -> None:
     assert result.returncode != 0 and "/gateway/image" in result.stderr
 
 
+def test_the_audit_sink_takes_its_format_and_the_schema_refuses_unknown_ones(cluster: ControlPlane) -> None:
+    docs = render(cluster, "audit.sink.url=https://siem.example/ingest", "audit.sink.format=ocsf")
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "modelguard"]
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--audit-sink=https://siem.example/ingest" in args and "--audit-sink-format=ocsf" in args
+    result = subprocess.run(
+        [str(cluster.bin / "helm"), "template", "x", str(CHART), "--set", "audit.sink.format=cef"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0 and "/audit/sink/format" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("sets", "budget"),
     [

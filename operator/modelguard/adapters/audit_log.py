@@ -37,6 +37,7 @@ from modelguard.api.condition_reasons import Reason
 from modelguard.domain import audit, crypto, signed_json
 from modelguard.domain.audit import Entry
 from modelguard.domain.errors import Retry, VerificationError
+from modelguard.domain.ocsf import SinkFormat, to_ocsf
 
 log = logging.getLogger(__name__)
 
@@ -101,16 +102,20 @@ class AuditUnavailable(Retry):
 
 
 class HttpSink:
-    """POSTs records as JSON lines (application/x-ndjson); a 2xx answer confirms them."""
+    """POSTs records as JSON lines (application/x-ndjson), as they are or as OCSF events (ADR 0017); a 2xx
+    answer confirms them."""
 
-    def __init__(self, url: str, client: HttpClient, token: str | None = None) -> None:
+    def __init__(
+        self, url: str, client: HttpClient, token: str | None = None, event_format: SinkFormat = "modelguard"
+    ) -> None:
         self._url, self._client, self._token = url, client, token
+        self._convert: Callable[[dict[str, Any]], dict[str, Any]] = to_ocsf if event_format == "ocsf" else dict
 
     def send(self, records: Sequence[dict[str, Any]]) -> None:
         headers = {"Content-Type": "application/x-ndjson"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        body = "".join(dumps(r) + "\n" for r in records).encode()
+        body = "".join(dumps(self._convert(r)) + "\n" for r in records).encode()
         with self._client.open(self._url, headers=headers, method="POST", data=body) as response:
             response.read(1024)
 

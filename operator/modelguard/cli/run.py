@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from modelguard.domain.ocsf import SINK_FORMATS
+
 
 def without_official_client() -> None:
     """The operator process never loads the official Kubernetes client: Kopf imports it when installed (to
@@ -122,6 +124,12 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--audit-sink-token-file", type=Path, default=None, help="bearer token for the audit sink, read from a file"
     )
+    parser.add_argument(
+        "--audit-sink-format",
+        choices=SINK_FORMATS,
+        default="modelguard",
+        help="what the sink receives: ModelGuard's audit records as they are, or OCSF events (docs/traceability.md)",
+    )
     parser.set_defaults(func=main)
 
 
@@ -200,6 +208,7 @@ def main(args: argparse.Namespace) -> int:
         webhook_key=args.webhook_key,
         audit_sink=args.audit_sink,
         audit_sink_token_file=args.audit_sink_token_file,
+        audit_sink_format=args.audit_sink_format,
     )
     if args.gateway_image:
         settings.gateway_image = args.gateway_image

@@ -1,4 +1,3 @@
-# ruff: noqa: E501 (the cross-references are data)
 """Which parts of other frameworks each ETSI provision supports, as ModelGuard reads them (pure data).
 
 No authoritative crosswalk between ETSI TS 104 223 and the EU AI Act, the NIST AI RMF, ISO/IEC 42001 or

@@ -19,6 +19,7 @@ from modelguard.adapters.source_slots import SourceSlots
 from modelguard.adapters.verification_service import ModelVerifier, ssl_context
 from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
 from modelguard.domain.errors import Deferred, Retry
+from modelguard.domain.ocsf import SinkFormat
 from modelguard.engine.workqueue import WorkQueue
 from modelguard.reconcilers import aideployment, aimodel, approvals, trustpolicy
 from modelguard.reconcilers.context import Context
@@ -87,6 +88,7 @@ class Settings:
     webhook_key: Path | None = None
     audit_sink: str | None = None
     audit_sink_token_file: Path | None = None
+    audit_sink_format: SinkFormat = "modelguard"
 
 
 @dataclass
@@ -151,7 +153,8 @@ class Runtime:
         if not s.audit_sink:
             return None
         token = s.audit_sink_token_file.read_text().strip() if s.audit_sink_token_file else None
-        return HttpSink(s.audit_sink, HttpClient(ssl_context(s.ca_bundle), timeout=10.0), token)
+        client = HttpClient(ssl_context(s.ca_bundle), timeout=10.0)
+        return HttpSink(s.audit_sink, client, token, s.audit_sink_format)
 
     async def start(self) -> None:
         """Start what runs beside the watchers: the audit log, the workers and the metrics endpoint."""

@@ -1,0 +1,137 @@
+"""Audit records as OCSF events, for a SIEM that should not need a ModelGuard parser (pure; ADR 0017).
+
+A Change (someone created, updated, deleted or annotated a modelguard.io object, admitted by the webhook)
+is an OCSF API Activity (6003). A security decision is a Detection Finding (2004): a model whose verification
+failed, an AIDeployment quarantined (the finding is opened) and released (the same finding is closed). The
+operator's other decisions (verified, rolled out, approved, decommissioned) are API Activity with activity
+"Other" and the decision as the operation. Every event carries the whole ModelGuard record in
+`unmapped.modelguard_record`, so the chain (`prev`, `hash`) can still be verified from what the SIEM kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+SinkFormat = Literal["modelguard", "ocsf"]  # what the audit sink receives
+SINK_FORMATS: tuple[SinkFormat, ...] = ("modelguard", "ocsf")
+
+OCSF_VERSION = "1.3.0"
+PRODUCT = {"name": "ModelGuard", "vendor_name": "ModelGuard", "feature": {"name": "audit trail"}}
+
+API_ACTIVITY, DETECTION_FINDING = 6003, 2004
+CATEGORY = {API_ACTIVITY: 6, DETECTION_FINDING: 2}  # Application Activity, Findings
+CHANGE_ACTIVITY = {"CREATE": (1, "Create"), "UPDATE": (3, "Update"), "DELETE": (4, "Delete"), "ANNOTATE": (3, "Update")}
+INFORMATIONAL, HIGH = 1, 4
+
+# decision -> (activity_id, activity_name, severity_id, finding status_id, status name, title)
+FINDINGS: dict[str, tuple[int, str, int, int, str, str]] = {
+    "Rejected": (1, "Create", HIGH, 1, "New", "AI model failed verification"),
+    "Quarantined": (1, "Create", HIGH, 1, "New", "AI deployment quarantined"),
+    "Released": (3, "Close", INFORMATIONAL, 4, "Resolved", "AI deployment quarantined"),
+}
+
+
+def _millis(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _user(actor: Mapping[str, Any]) -> dict[str, Any]:
+    name = str(actor.get("username", ""))
+    system = name.startswith("system:")
+    return {
+        "name": name,
+        "type_id": 3 if system else 1,
+        "type": "System" if system else "User",
+        "groups": [{"name": str(g)} for g in actor.get("groups") or []],
+    }
+
+
+def _resource(record: Mapping[str, Any]) -> dict[str, Any]:
+    obj = record.get("object") or {}
+    resource: dict[str, Any] = {"type": str(obj.get("kind")), "name": str(obj.get("name"))}
+    if obj.get("namespace"):
+        resource["namespace"] = str(obj["namespace"])
+    hashes = {k: record[k] for k in ("oldHash", "newHash") if record.get(k)}
+    if hashes:
+        resource["data"] = hashes
+    return resource
+
+
+def _where(record: Mapping[str, Any]) -> str:
+    obj = record.get("object") or {}
+    return f"{obj.get('kind')} {obj.get('namespace')}/{obj.get('name')}" if obj.get("namespace") else str(obj)
+
+
+def _base(
+    record: Mapping[str, Any], class_uid: int, activity_id: int, activity_name: str, severity: int
+) -> dict[str, Any]:
+    return {
+        "class_uid": class_uid,
+        "category_uid": CATEGORY[class_uid],
+        "activity_id": activity_id,
+        "activity_name": activity_name,
+        "type_uid": class_uid * 100 + activity_id,
+        "severity_id": severity,
+        "time": _millis(str(record["time"])),
+        "metadata": {
+            "version": OCSF_VERSION,
+            "product": PRODUCT,
+            "uid": str(record.get("hash")),
+            "sequence": int(record["seq"]),
+            "log_name": "modelguard-audit",
+            "original_time": str(record["time"]),
+        },
+        "actor": {"user": _user(record.get("actor") or {})},
+        "resources": [_resource(record)],
+        "unmapped": {"modelguard_record": dict(record)},
+    }
+
+
+def _finding(record: Mapping[str, Any]) -> dict[str, Any]:
+    action = str(record["action"])
+    activity_id, activity_name, severity, status_id, status, title = FINDINGS[action]
+    obj = record.get("object") or {}
+    details = record.get("details") or {}
+    key = f"{obj.get('kind')}/{obj.get('namespace')}/{obj.get('name')}"
+    # a quarantine and its release share one finding; each verification failure is its own
+    quarantine = action in ("Quarantined", "Released")
+    uid = f"modelguard:quarantine:{key}" if quarantine else f"modelguard:{action}:{key}:{record['seq']}"
+    event = _base(record, DETECTION_FINDING, activity_id, activity_name, severity)
+    event |= {
+        "status_id": status_id,
+        "status": status,
+        "message": f"{action} {_where(record)}: {details.get('reason', '')}".rstrip(": "),
+        "finding_info": {
+            "uid": uid,
+            "title": title,
+            "desc": str(details.get("reason", action)),
+            "types": ["AI model supply chain" if action == "Rejected" else "AI deployment quarantine"],
+        },
+    }
+    return event
+
+
+def to_ocsf(record: Mapping[str, Any]) -> dict[str, Any]:
+    """One OCSF event for one committed audit record."""
+    action = str(record.get("action"))
+    if record.get("type") == "Decision" and action in FINDINGS:
+        return _finding(record)
+    username = (record.get("actor") or {}).get("username")
+    if record.get("type") == "Change":
+        activity_id, activity_name = CHANGE_ACTIVITY.get(action, (99, "Other"))
+        message = f"{username} {action.lower()}d {_where(record)}"
+    else:
+        activity_id, activity_name = 99, "Other"
+        message = f"{action} {_where(record)}"
+    event = _base(record, API_ACTIVITY, activity_id, activity_name, INFORMATIONAL)
+    event |= {
+        "status_id": 1,  # admitted / decided: a refused change is never recorded
+        "status": "Success",
+        "message": message,
+        "api": {"operation": action, "service": {"name": "modelguard.io"}},
+        # admission sees the request, not the client's address: the endpoint is the API server that asked
+        "src_endpoint": {"name": "kube-apiserver"},
+    }
+    return event

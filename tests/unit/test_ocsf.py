@@ -1,0 +1,137 @@
+"""Audit records as OCSF events (pure), and the HTTP sink sending them to a loopback collector."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from modelguard.adapters.audit_log import HttpSink
+from modelguard.adapters.http import HttpClient
+from modelguard.domain.audit import Actor, Entry, ObjectRef, record_hash, seal
+from modelguard.domain.ocsf import to_ocsf
+
+NOW = datetime(2026, 12, 7, 12, 30, 5, tzinfo=UTC)
+MODEL = ObjectRef("AIModel", "team-a", "m")
+SVC = ObjectRef("AIDeployment", "team-a", "svc")
+ALICE = Actor("alice", ("team-a-devs", "system:authenticated"))
+DIGEST = "sha256:" + "d" * 64
+
+ENTRIES = [
+    Entry("Change", "CREATE", MODEL, ALICE, None, "sha256:" + "1" * 64),
+    Entry("Change", "UPDATE", SVC, ALICE, "sha256:" + "2" * 64, "sha256:" + "3" * 64, {"systemPrompt": "sha256:9"}),
+    Entry("Change", "DELETE", SVC, ALICE, "sha256:" + "3" * 64, None),
+    Entry("Decision", "Verified", MODEL, new_hash=DIGEST, details={"signer": "k", "source": "s"}),
+    Entry("Decision", "Rejected", MODEL, details={"reason": "DigestMismatch"}),
+    Entry("Decision", "Quarantined", SVC, old_hash=DIGEST, details={"reason": "ScanFailed"}),
+    Entry("Decision", "Released", SVC, new_hash=DIGEST, details={"reason": "ScanPassed"}),
+]
+RECORDS = seal(ENTRIES, 40, "sha256:" + "0" * 64, NOW)
+# what every OCSF event must carry (the base event) and what its class adds
+BASE = {"class_uid", "category_uid", "activity_id", "type_uid", "severity_id", "time", "metadata"}
+REQUIRED = {6003: BASE | {"actor", "api", "src_endpoint"}, 2004: BASE | {"finding_info"}}
+
+
+def by_action() -> dict[str, dict[str, Any]]:
+    return {r["action"]: to_ocsf(r) for r in RECORDS}
+
+
+def test_every_record_is_a_well_formed_event_that_keeps_the_record_verifiable() -> None:
+    for record in RECORDS:
+        event = to_ocsf(record)
+        assert REQUIRED[event["class_uid"]] <= set(event), record["action"]
+        assert event["type_uid"] == event["class_uid"] * 100 + event["activity_id"]
+        assert event["category_uid"] == event["class_uid"] // 1000
+        assert event["time"] == int(NOW.timestamp() * 1000)
+        meta = event["metadata"]
+        assert meta["version"] == "1.3.0" and meta["product"]["name"] == "ModelGuard"
+        assert meta["uid"] == record["hash"] and meta["sequence"] == record["seq"]
+        kept = event["unmapped"]["modelguard_record"]
+        assert kept == record and record_hash(kept) == record["hash"]  # the chain verifies from the SIEM's copy
+        json.dumps(event)  # serialisable as it is
+
+
+def test_changes_are_api_activity_by_the_requester() -> None:
+    events = by_action()
+    created, updated, deleted = events["CREATE"], events["UPDATE"], events["DELETE"]
+    assert (created["class_uid"], created["activity_id"], created["activity_name"]) == (6003, 1, "Create")
+    assert (updated["activity_id"], deleted["activity_id"]) == (3, 4)
+    assert created["actor"]["user"] == {
+        "name": "alice",
+        "type_id": 1,
+        "type": "User",
+        "groups": [{"name": "team-a-devs"}, {"name": "system:authenticated"}],
+    }
+    assert created["resources"] == [
+        {"type": "AIModel", "name": "m", "namespace": "team-a", "data": {"newHash": "sha256:" + "1" * 64}}
+    ]
+    assert created["message"] == "alice created AIModel team-a/m" and deleted["message"].startswith("alice deleted")
+    assert created["status_id"] == 1 and created["severity_id"] == 1 and created["api"]["operation"] == "CREATE"
+
+
+def test_security_decisions_are_findings_and_a_release_closes_its_quarantine() -> None:
+    events = by_action()
+    rejected, quarantined, released = events["Rejected"], events["Quarantined"], events["Released"]
+    assert rejected["class_uid"] == quarantined["class_uid"] == released["class_uid"] == 2004
+    assert rejected["severity_id"] == quarantined["severity_id"] == 4  # High
+    assert rejected["finding_info"]["desc"] == "DigestMismatch" and rejected["finding_info"]["uid"].endswith(
+        f":{rejected['metadata']['sequence']}"
+    )
+    assert quarantined["finding_info"]["uid"] == released["finding_info"]["uid"]
+    assert (quarantined["activity_name"], quarantined["status"]) == ("Create", "New")
+    assert (released["activity_name"], released["status"], released["severity_id"]) == ("Close", "Resolved", 1)
+    assert quarantined["actor"]["user"]["type"] == "System"
+
+
+def test_other_operator_decisions_are_api_activity_of_the_operator() -> None:
+    verified = by_action()["Verified"]
+    assert (verified["class_uid"], verified["activity_id"], verified["api"]["operation"]) == (6003, 99, "Verified")
+    assert verified["actor"]["user"]["name"] == "system:modelguard-operator"
+    assert verified["resources"][0]["data"] == {"newHash": DIGEST}
+
+
+class Collector(ThreadingHTTPServer):
+    def __init__(self) -> None:
+        self.bodies: list[tuple[str, bytes]] = []
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                collector.bodies.append((str(self.headers.get("Content-Type")), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    server = Collector()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("event_format", ["modelguard", "ocsf"])
+def test_the_sink_sends_one_json_line_per_record_in_the_chosen_format(collector: Collector, event_format: Any) -> None:
+    url = f"http://127.0.0.1:{collector.server_address[1]}/ingest"
+    HttpSink(url, HttpClient(ssl.create_default_context()), None, event_format).send(RECORDS)
+    ((content_type, body),) = collector.bodies
+    lines = [json.loads(line) for line in body.decode().splitlines()]
+    assert content_type == "application/x-ndjson" and len(lines) == len(RECORDS)
+    if event_format == "ocsf":
+        assert lines == [to_ocsf(r) for r in RECORDS] and {e["class_uid"] for e in lines} == {6003, 2004}
+    else:
+        assert lines == RECORDS
