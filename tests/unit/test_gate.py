@@ -14,6 +14,7 @@ from modelguard.domain.deployment_gate import (
     ModelView,
     approved,
     evaluate,
+    incident_response_declared,
     model_card_published,
     model_decommissioning,
     model_documented,
@@ -87,6 +88,7 @@ def test_order() -> None:
         model_scan_clean,
         model_documented,
         model_card_published,
+        incident_response_declared,
         approved,
     ) == GATE
     missing = Verdict("Documented", "False", "MissingDocumentation")

@@ -98,10 +98,10 @@ def test_ready_summarises_verified_then_documented(
 def test_the_card_is_checked_against_the_policy_and_an_unusable_policy_says_why() -> None:
     spec = AIModelSpec.model_validate(ai_model("m")["spec"])
     strict = read_policy("p", trust_policy("p", requirements={"cardFields": ["intendedUse", "limitations"]}))
-    assert mv.documentation(spec, strict).reason == Reason.MISSING_DOCUMENTATION
-    assert "limitations" in mv.documentation(spec, strict).message
-    assert mv.documentation(spec, read_policy("p", trust_policy("p"))).status == "True"
-    missing = mv.documentation(spec, read_policy("p", None))
+    assert mv.documentation(spec, strict, None, NOW).reason == Reason.MISSING_DOCUMENTATION
+    assert "limitations" in mv.documentation(spec, strict, None, NOW).message
+    assert mv.documentation(spec, read_policy("p", trust_policy("p")), None, NOW).status == "True"
+    missing = mv.documentation(spec, read_policy("p", None), None, NOW)
     assert (missing.status, missing.reason) == ("Unknown", Reason.TRUST_POLICY_NOT_FOUND)
 
 

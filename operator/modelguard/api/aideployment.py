@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from modelguard.api.assurance import IncidentResponse
 from modelguard.api.base import (
     DNS_SUBDOMAIN,
     Condition,
@@ -294,6 +295,11 @@ class AIDeploymentSpec(KubeModel):
         description="Use this ServiceAccount instead of a generated one.",
         pattern=DNS_SUBDOMAIN,
         max_length=253,
+    )
+    incident_response: IncidentResponse | None = Field(
+        default=None,
+        description="Who answers incidents for this deployment and the plans they follow (the TrustPolicy can "
+        "require it: spec.requirements.incidentResponse).",
     )
 
 

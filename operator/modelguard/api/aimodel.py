@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
+from modelguard.api.assurance import ModelAssurance, reviewed_at
 from modelguard.api.base import (
     DNS_SUBDOMAIN,
     Condition,
@@ -23,12 +24,6 @@ SHA256_DIGEST = r"^sha256:[a-f0-9]{64}$"
 # registry[:port]/repository@sha256:<64 hex>: pinned by manifest digest, no tag beside the digest
 OCI_PINNED = r"^oci://[A-Za-z0-9.-]+(:[0-9]+)?/[a-z0-9]+([._/-][a-z0-9]+)*@sha256:[a-f0-9]{64}$"
 OCI_MESSAGE = "oci:// references must be registry/repository@sha256:<64 hex>: pinned by manifest digest, no tag"
-
-
-def reviewed_at(value: str) -> datetime:
-    """A date or an RFC 3339 date-time as an aware UTC datetime (a date: midnight UTC)."""
-    moment = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _pinned_if_oci(uri: str | None) -> str | None:
@@ -224,6 +219,12 @@ class AIModelSpec(KubeModel):
     sbom: SbomReference | None = Field(default=None, description="SBOM checked against the cluster's advisories.")
     maintenance: MaintenanceSpec = Field(default_factory=MaintenanceSpec, description="Maintenance scans.")
     end_of_life: EndOfLifeSpec = Field(default_factory=EndOfLifeSpec, description="End-of-life policy.")
+    assurance: ModelAssurance | None = Field(
+        default=None,
+        description="Threat model, risk assessment, evaluations bound to the model digest and the "
+        "vulnerability disclosure policy, each pinned by digest (the TrustPolicy can require them: "
+        "spec.requirements.assurance).",
+    )
 
 
 class VerifiedBy(KubeModel):

@@ -47,6 +47,7 @@ class Reason(StrEnum):
     KEY_EXPIRED = "KeyExpired"
     KEY_NOT_YET_VALID = "KeyNotYetValid"
     KEY_REVOKED = "KeyRevoked"
+    INCIDENT_RESPONSE_MISSING = "IncidentResponseMissing"
     LEGAL_HOLD = "LegalHold"
     LIVE_WORKLOAD_NOT_RESTRICTED = "LiveWorkloadNotRestricted"
     MALFORMED_MANIFEST = "MalformedManifest"

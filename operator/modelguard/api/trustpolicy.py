@@ -164,6 +164,27 @@ class Requirements(KubeModel):
         description="Separation of duties: approvals by whoever last changed the AIDeployment's spec (as the "
         "admission webhook recorded it) do not count; when nobody was recorded, no approval counts.",
     )
+    assurance: list[Literal["threatModel", "riskAssessment", "evaluation", "redTeam", "vulnerabilityDisclosure"]] = (
+        Field(
+            default_factory=list,
+            description="Assurance evidence each AIModel must declare before it rolls out (spec.assurance): "
+            "threatModel, riskAssessment, vulnerabilityDisclosure; evaluation / redTeam: an evaluation / a RedTeam "
+            "result that did not fail, of the verified digest itself. Missing evidence makes the model "
+            "Documented=False (MissingDocumentation), which holds new rollouts.",
+            max_length=8,
+        )
+    )
+    assurance_max_age_days: int | None = Field(
+        default=None,
+        description="A threat model or risk assessment reviewed longer ago than this no longer counts.",
+        ge=1,
+        le=3650,
+    )
+    incident_response: bool = Field(
+        default=False,
+        description="AIDeployments of the selected namespaces must name an incident-response contact and runbook "
+        "(spec.incidentResponse) before they roll out.",
+    )
     on_approval_withdrawn: Literal["Quarantine", "Keep"] = Field(
         default="Quarantine",
         description="When a ModelApproval that counted for the digest being served is deleted and fewer than "

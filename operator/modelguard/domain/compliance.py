@@ -7,35 +7,21 @@ A provision ModelGuard cannot see is `not met` with `checked: false`: no evidenc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from modelguard.api.condition_types import Cond
+from modelguard.domain.compliance_assurance import ASSURANCE_CHECKS, ORGANISATIONAL
+from modelguard.domain.compliance_facts import AuditState, Body, Check, Facts, Status, record_ref, ref
+from modelguard.domain.compliance_facts import all_pass as _all
+from modelguard.domain.compliance_facts import card as _card
+from modelguard.domain.compliance_facts import condition as _condition
+from modelguard.domain.compliance_facts import enforcing_policy as _enforcing_policy
+from modelguard.domain.compliance_facts import model_of as _model_of
+from modelguard.domain.compliance_facts import verified as _verified
 from modelguard.domain.etsi_provisions import PROVISIONS, Provision
 
-Status = Literal["met", "not met", "not applicable", "organisational"]
-Body = Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class AuditState:
-    """The signed checkpoint of the audit trail, as the report found it."""
-
-    seq: int | None
-    problem: str | None  # None when the checkpoint exists and its signature verifies
-
-
-@dataclass(frozen=True)
-class Facts:
-    models: Sequence[Body] = ()
-    deployments: Sequence[Body] = ()
-    policies: Sequence[Body] = ()
-    certificates: Sequence[Body] = ()  # (already filtered to the scope)
-    certificate_problems: Mapping[str, str] = field(default_factory=dict)  # name -> why it does not verify
-    audit: AuditState = AuditState(None, "no audit checkpoint found")
-    scan_reports: Sequence[Body] = ()
-    audit_records: Sequence[Body] = ()  # the newest records kept in the cluster, about objects in scope
+__all__ = ["Assessment", "AuditState", "Facts", "assess", "record_ref", "ref"]
 
 
 @dataclass(frozen=True)
@@ -45,57 +31,6 @@ class Assessment:
     note: str
     evidence: tuple[str, ...] = ()
     checked: bool = True
-
-
-def ref(body: Body) -> str:
-    """The evidence key of an object: Kind/namespace/name (Kind/name when cluster-scoped)."""
-    meta = body.get("metadata") or {}
-    kind = str(body.get("kind", "Object"))
-    ns = meta.get("namespace")
-    return f"{kind}/{ns}/{meta.get('name')}" if ns else f"{kind}/{meta.get('name')}"
-
-
-def _condition(body: Body, kind: str) -> tuple[str | None, str | None]:
-    for cond in (body.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == kind:
-            return cond.get("status"), cond.get("reason")
-    return None, None
-
-
-def _card(body: Body) -> Mapping[str, Any]:
-    return (body.get("spec") or {}).get("card") or {}
-
-
-def _model_of(facts: Facts, deployment: Body) -> Body | None:
-    ns = (deployment.get("metadata") or {}).get("namespace")
-    name = ((deployment.get("spec") or {}).get("modelRef") or {}).get("name")
-    for m in facts.models:
-        meta = m.get("metadata") or {}
-        if meta.get("namespace") == ns and meta.get("name") == name:
-            return m
-    return None
-
-
-Check = Callable[[Facts], tuple[Status, str, tuple[str, ...]]]
-
-
-def _all(
-    items: Iterable[Body], ok: Callable[[Body], bool], what: str, none: str | None = None
-) -> tuple[Status, str, tuple[str, ...]]:
-    """met when every item passes (evidence: all of them); not met naming those that fail; nothing to check
-    is not applicable (never met by default)."""
-    items = list(items)
-    if not items:
-        return "not applicable", none or f"nothing in scope to check: {what}", ()
-    failing = [ref(i) for i in items if not ok(i)]
-    refs = tuple(ref(i) for i in items)
-    if failing:
-        return "not met", f"{len(failing)} of {len(items)} fail: {what}: {', '.join(failing[:10])}", tuple(failing)
-    return "met", f"all {len(items)}: {what}", refs
-
-
-def record_ref(record: Body) -> str:
-    return f"AuditRecord/{record.get('seq')}"
 
 
 def _audit_trail(facts: Facts) -> tuple[Status, str, tuple[str, ...]]:
@@ -108,19 +43,6 @@ def _audit_trail(facts: Facts) -> tuple[Status, str, tuple[str, ...]]:
         "verify a log with `modelguard audit verify`",
         ("AuditCheckpoint", *recent),
     )
-
-
-def _verified(m: Body) -> bool:
-    return _condition(m, Cond.VERIFIED)[0] == "True" and bool(
-        ((m.get("status") or {}).get("verified") or {}).get("digest")
-    )
-
-
-def _enforcing_policy(facts: Facts) -> Callable[[Body], bool]:
-    modes = {
-        (p.get("metadata") or {}).get("name"): (p.get("spec") or {}).get("mode", "Enforce") for p in facts.policies
-    }
-    return lambda m: _verified(m) and modes.get((m.get("spec") or {}).get("trustPolicy")) == "Enforce"
 
 
 def _deployed_card(field_name: str, what: str, external_only: bool = False) -> Check:
@@ -278,7 +200,9 @@ CHECKS: dict[str, Check] = {
         lambda m: bool((m.get("status") or {}).get("lastScan")),
         "scheduled scans re-verify, compare serving state with the desired state and check advisories",
     ),
+    "5.5.1-1": _certificates,  # a model handed over ends its life here with a certificate
     "5.5.1-2": _certificates,
+    **ASSURANCE_CHECKS,
 }
 
 
@@ -290,6 +214,8 @@ def assess(facts: Facts) -> list[Assessment]:
         if check is not None:
             status, note, evidence = check(facts)
             result.append(Assessment(provision, status, note, evidence))
+        elif provision.id in ORGANISATIONAL:
+            result.append(Assessment(provision, "organisational", ORGANISATIONAL[provision.id], checked=False))
         elif provision.role == "ORG":
             result.append(Assessment(provision, "organisational", "an organisational measure", checked=False))
         else:

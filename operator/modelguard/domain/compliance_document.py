@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -73,6 +73,7 @@ def evidence_index(facts: Facts, operator_namespace: str) -> dict[str, dict[str,
             lines.append(f"last scan {scan.get('result')} at {scan.get('at')}: ScanReport {scan['report']}")
         for approver in (status.get("approval") or {}).get("approvers") or []:
             lines.append(f"approved by {approver.get('username')} (ModelApproval {approver.get('approval')})")
+        lines += declared_evidence(body.get("spec") or {})
         ns = meta.get("namespace")
         kind = str(body.get("kind"))
         where = f" -n {ns}" if ns else ""
@@ -124,6 +125,35 @@ def parse_framework(text: str) -> tuple[str, str | None]:
     if reference and not any(reference in references(p).get(key, ()) for p in PROVISIONS):
         raise ValueError(f"no provision supports {reference!r} of {key} in ModelGuard's reading")
     return key, reference or None
+
+
+def _document_line(what: str, doc: Mapping[str, Any]) -> str:
+    return f"{what}: {doc.get('uri')} ({doc.get('digest')}), reviewed {doc.get('reviewedAt')} by {doc.get('reviewer')}"
+
+
+def declared_evidence(spec: Mapping[str, Any]) -> list[str]:
+    """The documents an object declares (spec.assurance, spec.incidentResponse), each with the digest an auditor
+    compares after fetching it."""
+    lines = []
+    assurance = spec.get("assurance") or {}
+    incident = spec.get("incidentResponse") or {}
+    for key, what in (("threatModel", "threat model"), ("riskAssessment", "risk assessment")):
+        if assurance.get(key):
+            lines.append(_document_line(what, assurance[key]))
+    for e in assurance.get("evaluations") or []:
+        covers = f", covers {', '.join(e['covers'])}" if e.get("covers") else ""
+        lines.append(
+            f"{e.get('kind')} of {e.get('modelDigest')}: {e.get('result')} ({e.get('completedAt')}, "
+            f"{e.get('assessor')}{covers}): {e.get('uri')} ({e.get('digest')})"
+        )
+    if assurance.get("vulnerabilityDisclosure"):
+        lines.append(f"vulnerability disclosure policy: {assurance['vulnerabilityDisclosure']}")
+    if incident:
+        lines.append(f"incident response: {incident.get('contact')}")
+        for key, what in (("runbook", "incident runbook"), ("recoveryPlan", "recovery plan")):
+            if incident.get(key):
+                lines.append(_document_line(what, incident[key]))
+    return lines
 
 
 def report_json(

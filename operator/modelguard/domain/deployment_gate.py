@@ -26,6 +26,7 @@ class ModelView:
     status: AIModelStatus
     generation: int
     warn_only: bool = False
+    requires_incident_response: bool = False  # its TrustPolicy's spec.requirements.incidentResponse
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class GateFacts:
     approvers: tuple[str, ...] = ()  # distinct, validly stamped approvers of the digest to roll out
     withdrawn: tuple[str, ...] = ()  # ModelApprovals that counted for the served digest and were deleted
     quarantine_withdrawn: bool = True  # the policy's onApprovalWithdrawn is Quarantine
+    incident_response: bool = False  # the AIDeployment names an incident-response contact and runbook
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,18 @@ def model_card_published(facts: GateFacts) -> Violation | None:
     return None
 
 
+def incident_response_declared(facts: GateFacts) -> Violation | None:
+    """Who answers incidents, and the runbook they follow, are named before anything rolls out when the
+    policy requires it (TS 104 223 5.2.2-5); what serves keeps serving while they are missing."""
+    assert facts.model is not None
+    if facts.incident_response or not facts.model.requires_incident_response or facts.model.warn_only:
+        return None
+    return Violation(
+        Reason.INCIDENT_RESPONSE_MISSING,
+        "the TrustPolicy requires spec.incidentResponse (a contact and a digest-pinned runbook) before rollout",
+    )
+
+
 def approved(facts: GateFacts) -> Violation | None:
     """Enough distinct people approved the digest to roll out (TS 104 223 5.1.4-3); a new digest starts
     again from zero, while the approved digest keeps serving."""
@@ -181,6 +195,7 @@ GATE: tuple[Check, ...] = (
     model_scan_clean,
     model_documented,
     model_card_published,
+    incident_response_declared,
     approved,
 )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from modelguard.api.aimodel import AIModelSpec, VerifiedRecord
 from modelguard.api.base import ConfigMapKeyReference
@@ -120,6 +120,35 @@ def missing_card_fields(spec: AIModelSpec, policy: TrustPolicySpec) -> list[str]
     """Card fields the policy requires that are empty."""
     card = spec.card.model_dump(by_alias=True)
     return [name for name in policy.requirements.card_fields if not card.get(name)]
+
+
+def missing_assurance(spec: AIModelSpec, policy: TrustPolicySpec, digest: str | None, now: datetime) -> list[str]:
+    """Assurance evidence the policy requires that the model does not declare (or declares too old, or not for
+    the digest being verified), one phrase each."""
+    required = policy.requirements.assurance
+    if not required:
+        return []
+    assurance = spec.assurance
+    max_age = policy.requirements.assurance_max_age_days
+    missing = []
+    for name, document in (
+        ("threatModel", assurance.threat_model if assurance else None),
+        ("riskAssessment", assurance.risk_assessment if assurance else None),
+    ):
+        if name not in required:
+            continue
+        if document is None:
+            missing.append(f"assurance.{name}")
+        elif max_age is not None and now - document.reviewed() > timedelta(days=max_age):
+            missing.append(f"assurance.{name} (reviewed {document.reviewed().date()}, older than {max_age} days)")
+    if "vulnerabilityDisclosure" in required and not (assurance and assurance.vulnerability_disclosure):
+        missing.append("assurance.vulnerabilityDisclosure")
+    what = digest or "the verified digest"
+    if "evaluation" in required and not (assurance and assurance.current_evaluations(digest)):
+        missing.append(f"an evaluation of {what} that did not fail")
+    if "redTeam" in required and not (assurance and assurance.current_evaluations(digest, ("RedTeam",))):
+        missing.append(f"a RedTeam result for {what} that did not fail")
+    return missing
 
 
 def signer_still_trusted(record: VerifiedRecord, policy: TrustPolicySpec, now: datetime) -> bool:

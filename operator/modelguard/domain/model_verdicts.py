@@ -19,7 +19,7 @@ from modelguard.domain import schedule
 from modelguard.domain.conditions import Verdict, find, progress
 from modelguard.domain.inspection import ENGINE, FileReport, Rules
 from modelguard.domain.inspection import summary as inspection_summary
-from modelguard.domain.model_checks import TRANSIENT, missing_card_fields
+from modelguard.domain.model_checks import TRANSIENT, missing_assurance, missing_card_fields
 from modelguard.domain.policy_reading import PolicyReading
 
 OVERRIDE = "modelguard.io/quarantine-override"
@@ -51,21 +51,24 @@ def verdict_from_status(status: AIModelStatus, generation: int) -> Verdict:
     return Verdict(Cond.VERIFIED, "Unknown", Reason.AWAITING_VERIFICATION, "verification has not completed yet")
 
 
-def documentation(spec: AIModelSpec, reading: PolicyReading) -> Verdict:
+def documentation(spec: AIModelSpec, reading: PolicyReading, digest: str | None, now: datetime) -> Verdict:
+    """The card fields and the assurance evidence the policy requires (evaluations of `digest`, the digest
+    verified or being verified)."""
     policy = reading.spec
     if policy is None:
         return Verdict(
             Cond.DOCUMENTED, "Unknown", reading.reason, f"no policy to check the model card against: {reading.message}"
         )
-    missing = missing_card_fields(spec, policy)
-    if missing:
+    missing_card = missing_card_fields(spec, policy)
+    missing_evidence = missing_assurance(spec, policy, digest, now)
+    if missing_card or missing_evidence:
+        said = [f"model card fields: {', '.join(missing_card)}"] if missing_card else []
+        said += [f"assurance evidence: {'; '.join(missing_evidence)}"] if missing_evidence else []
         return Verdict(
-            Cond.DOCUMENTED,
-            "False",
-            Reason.MISSING_DOCUMENTATION,
-            f"the TrustPolicy requires model card fields: {', '.join(missing)}",
+            Cond.DOCUMENTED, "False", Reason.MISSING_DOCUMENTATION, f"the TrustPolicy requires {' and '.join(said)}"
         )
-    return Verdict(Cond.DOCUMENTED, "True", Reason.CARD_COMPLETE, "the model card has every field the policy requires")
+    what = "every field and all assurance evidence" if policy.requirements.assurance else "every field"
+    return Verdict(Cond.DOCUMENTED, "True", Reason.CARD_COMPLETE, f"the model card has {what} the policy requires")
 
 
 def override(annotations: Mapping[str, str]) -> Verdict:
@@ -157,7 +160,7 @@ def status_plan(
 ) -> StatusPlan:
     """Everything one status write says, from the verification outcome (the verification record that survives
     it, with its inspection) and the scan's verdict when one ran."""
-    documented = documentation(spec, reading)
+    documented = documentation(spec, reading, record.digest if record is not None else None, now)
     checked = inspected(record, reading)
     ready = summary(verified, documented, reading.warn_only, checked if verified.status == "True" else None)
     verdicts = [verified, checked, documented, ready, override(annotations)]

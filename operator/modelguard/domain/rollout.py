@@ -60,10 +60,13 @@ def decide(
     quarantined: bool = False,
     withdrawn: tuple[str, ...] = (),
     quarantine_withdrawn: bool = True,
+    incident_response: bool = False,
 ) -> Decision:
     """`quarantined`: the workload is quarantined now; only an open gate lifts that, never a "keep".
     `withdrawn`: approvals of the served digest that were deleted (the policy's onApprovalWithdrawn decides)."""
-    facts = GateFacts(model_name, model, exposure, approvals_required, approvers, withdrawn, quarantine_withdrawn)
+    facts = GateFacts(
+        model_name, model, exposure, approvals_required, approvers, withdrawn, quarantine_withdrawn, incident_response
+    )
     decision = _decide(model, model_name, served_digest, facts)
     if quarantined and decision.action == "Keep":
         return Decision("Quarantine", served_digest, decision.reason, f"{decision.message}; stays quarantined")

@@ -16,7 +16,7 @@ from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.builders.labels import DIGEST_ANNOTATION
 from modelguard.domain.advisories import Component, match
 from modelguard.domain.conditions import find
-from modelguard.domain.model_checks import TRANSIENT, missing_card_fields
+from modelguard.domain.model_checks import TRANSIENT, missing_assurance, missing_card_fields
 
 INTEGRITY = ["5.2.1-2", "5.2.3-1", "5.2.4-1.2", "5.4.1-1"]
 DRIFT = ["5.1.3-4", "5.2.1-2", "5.2.2-1"]
@@ -190,6 +190,17 @@ def documentation(facts: ScanFacts) -> list[Finding]:
                 provisions=DOCS,
                 message=f"model card lacks required fields: {', '.join(missing)}",
                 evidence={"missing": ",".join(missing)},
+            )
+        )
+    evidence = missing_assurance(facts.spec, facts.policy, facts.record.digest if facts.record else None, facts.now)
+    if evidence:
+        out.append(
+            Finding(
+                check="documentation",
+                severity="Medium",
+                provisions=DOCS,
+                message=f"assurance evidence the policy requires is missing or out of date: {'; '.join(evidence)}",
+                evidence={"missing": "; ".join(evidence)[:1000]},
             )
         )
     max_age = facts.policy.requirements.review_max_age_days

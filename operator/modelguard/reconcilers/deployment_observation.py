@@ -33,8 +33,9 @@ def _parse(model_body: dict[str, Any] | None, policy_body: dict[str, Any] | None
         status = AIModelStatus.model_validate(model_body.get("status") or {})
     except ValidationError:
         status = AIModelStatus()
-    warn = read_policy(spec.trust_policy if spec else "", policy_body).warn_only
-    return ModelView(spec, status, generation_of(model_body), warn)
+    reading = read_policy(spec.trust_policy if spec else "", policy_body)
+    incident = reading.spec is not None and reading.spec.requirements.incident_response
+    return ModelView(spec, status, generation_of(model_body), reading.warn_only, incident)
 
 
 @dataclass(frozen=True)
@@ -89,4 +90,5 @@ def rollout_decision(obs: Observation) -> Decision:
         obs.quarantined,
         approval.withdrawn if obs.served == approval.digest else (),
         approval.quarantine_withdrawn,
+        obs.spec.incident_response is not None,
     )
