@@ -52,7 +52,16 @@ def test_report_maps_live_evidence_to_every_provision(
 
     assert found["5.2.1-2"]["status"] == "not met"  # one model does not verify
     assert found["5.2.1-2"]["evidence"] == [f"AIModel/{namespace}/tampered"]
-    assert found["5.1.2-6"]["status"] == "met" and found["5.1.2-6"]["evidence"] == [f"AIDeployment/{namespace}/svc"]
+    # re-checked on the live workload: the model server Deployment and its NetworkPolicies are evidence too
+    assert found["5.1.2-6"]["status"] == "met", found["5.1.2-6"]["note"]
+    assert found["5.1.2-6"]["evidence"][:2] == [f"AIDeployment/{namespace}/svc", f"Deployment/{namespace}/svc"]
+    assert any(e.startswith(f"NetworkPolicy/{namespace}/") for e in found["5.1.2-6"]["evidence"])
+    assert "re-checked on the live workload" in found["5.1.2-6"]["note"]
+    digest = api.get("aideployments", namespace, "svc")["status"]["servedDigest"]
+    assert (
+        f"pod template pinned to model digest {digest}" in document["evidence"][f"Deployment/{namespace}/svc"]["facts"]
+    )
+    assert "restricted pod: yes" in document["evidence"][f"Deployment/{namespace}/svc"]["facts"]
     assert found["5.1.2-3"]["status"] == "met" and found["5.1.2-3"]["evidence"][0] == "AuditCheckpoint"
     assert found["5.1.4-5"]["status"] == "not met"  # the card publishes no prohibited uses
     assert found["5.2.2-2"]["status"] == "not applicable"

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from modelguard.adapters.audit_log import CHECKPOINT, CONFIGMAP, ring_records
+from modelguard.builders import labels
 from modelguard.builders.compliance_report import report_html
 from modelguard.cli import cluster
 from modelguard.domain import signed_json
 from modelguard.domain.audit import verify_chain
-from modelguard.domain.compliance import AuditState, Facts, assess
+from modelguard.domain.compliance import AuditState, Facts, assess, ref
 from modelguard.domain.compliance_document import parse_framework, report_json
+from modelguard.domain.compliance_facts import LiveWorkload
 from modelguard.domain.decommission import verify as verify_certificate
 from modelguard.domain.framework_crosswalk import FRAMEWORK_KEYS
 
@@ -62,6 +64,33 @@ def _audit(
     return AuditState(point.get("seq"), problem), in_scope if problem is None else []
 
 
+MANAGED = f"{labels.MANAGED_BY}=modelguard"
+
+
+def live_workloads(
+    deployments: list[dict[str, Any]], workloads: list[dict[str, Any]], policies: list[dict[str, Any]]
+) -> dict[str, LiveWorkload]:
+    """Each AIDeployment's live model server Deployment and NetworkPolicies, found by the labels ModelGuard
+    gives them (never by the AIDeployment's status)."""
+
+    def owned(body: dict[str, Any], ns: str, name: str) -> bool:
+        meta = body.get("metadata") or {}
+        return meta.get("namespace") == ns and (meta.get("labels") or {}).get(labels.DEPLOYMENT_LABEL) == name
+
+    result = {}
+    for d in deployments:
+        ns, name = d["metadata"].get("namespace"), d["metadata"]["name"]
+        servers = [
+            w
+            for w in workloads
+            if owned(w, ns, name) and (w["metadata"].get("labels") or {}).get(labels.COMPONENT) == "model-server"
+        ]
+        server = servers[0] if len(servers) == 1 else None
+        digest = ((server or {}).get("metadata", {}).get("annotations") or {}).get(labels.DIGEST_ANNOTATION)
+        result[ref(d)] = LiveWorkload(server, digest, [p for p in policies if owned(p, ns, name)])
+    return result
+
+
 def gather(namespace: str | None, operator_namespace: str) -> Facts:
     models = _kind(cluster.items("aimodels", namespace), "AIModel")
     deployments = _kind(cluster.items("aideployments", namespace), "AIDeployment")
@@ -82,7 +111,10 @@ def gather(namespace: str | None, operator_namespace: str) -> Facts:
             problems[str(cert["metadata"]["name"])] = why
     audit_state, records = _audit(operator_namespace, pem, namespace)
     reports = _kind(cluster.items("scanreports", namespace), "ScanReport")
-    return Facts(models, deployments, policies, certificates, problems, audit_state, reports, records)
+    workloads = _kind(cluster.items("deployments", namespace, "/apis/apps/v1", MANAGED), "Deployment")
+    network = _kind(cluster.items("networkpolicies", namespace, "/apis/networking.k8s.io/v1", MANAGED), "NetworkPolicy")
+    live = live_workloads(deployments, workloads, network)
+    return Facts(models, deployments, policies, certificates, problems, audit_state, reports, records, live)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from modelguard.api.condition_types import Cond
+from modelguard.domain import compliance_live as live
 from modelguard.domain.compliance_assurance import ASSURANCE_CHECKS, ORGANISATIONAL
 from modelguard.domain.compliance_facts import AuditState, Body, Check, Facts, Status, record_ref, ref
 from modelguard.domain.compliance_facts import all_pass as _all
@@ -154,14 +155,12 @@ def _external_protected(d: Body) -> bool:
 
 
 CHECKS: dict[str, Check] = {
-    "5.1.2-2": _deployments(
-        lambda d: _condition(d, Cond.POLICY_ENFORCED)[0] == "True",
-        "behind the gateway (body-size limit, per-client rate limit) with restricted pods (partial)",
+    "5.1.2-2": live.check(
+        live.enforced, "behind the gateway (body-size limit, per-client rate limit) with restricted pods (partial)"
     ),
     "5.1.2-3": _audit_trail,
-    "5.1.2-6": _deployments(
-        lambda d: _condition(d, Cond.POLICY_ENFORCED)[0] == "True",
-        "token-less ServiceAccount without RBAC, default-deny NetworkPolicies with declared egress only",
+    "5.1.2-6": live.check(
+        live.enforced, "token-less ServiceAccount without RBAC, default-deny NetworkPolicies with declared egress only"
     ),
     "5.1.4-1": _deployments(_approvals_required, "a human approval gate before each new digest rolls out"),
     "5.1.4-3": _oversight,
@@ -173,8 +172,8 @@ CHECKS: dict[str, Check] = {
         tuple(ref(b) for b in (*facts.models, *facts.deployments)),
     ),
     "5.2.1-2": _models(_verified, "verified signature and digest (status.verified)"),
-    "5.2.2-1": _deployments(
-        lambda d: _condition(d, Cond.POLICY_ENFORCED)[0] == "True" and _condition(d, Cond.AUTHENTICATED)[0] == "True",
+    "5.2.2-1": live.check(
+        lambda facts, d: live.enforced(facts, d) and _condition(d, Cond.AUTHENTICATED)[0] == "True",
         "NetworkPolicy-restricted and authenticated at the gateway",
     ),
     "5.2.2-2": lambda facts: _all(

@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from modelguard.api.condition_types import Cond
+from modelguard.domain import compliance_live as live
 from modelguard.domain.compliance_facts import (
     Body,
     Check,
     Facts,
-    Status,
+    Result,
     all_pass,
     card,
     condition,
@@ -25,8 +26,6 @@ from modelguard.domain.compliance_facts import (
     model_of,
     verified,
 )
-
-Result = tuple[Status, str, tuple[str, ...]]
 
 PRIVACY_ATTACKS = ("ModelInversion", "MembershipInference", "TrainingDataExtraction", "ModelExtraction")
 INFLUENCE_ATTACKS = ("PromptInjection", "Jailbreak", "UnintendedInfluence")
@@ -80,21 +79,15 @@ def _deployments(ok: Callable[[Body], bool], what: str) -> Check:
     return lambda facts: all_pass(facts.deployments, ok, what, "no deployments")
 
 
-def _enforced(d: Body) -> bool:
-    return condition(d, Cond.POLICY_ENFORCED)[0] == "True"
-
-
 def _incident(d: Body) -> Mapping[str, Any]:
     return (d.get("spec") or {}).get("incidentResponse") or {}
 
 
-def _known_good(facts: Facts) -> Callable[[Body], bool]:
-    def ok(d: Body) -> bool:
-        m = model_of(facts, d)
-        served = (d.get("status") or {}).get("servedDigest")
-        return m is not None and verified(m) and served == m["status"]["verified"]["digest"]
-
-    return ok
+def _known_good(facts: Facts, d: Body) -> bool:
+    """Serving the model's verified digest (the live pod template's pin is compared by live.check)."""
+    m = model_of(facts, d)
+    served = (d.get("status") or {}).get("servedDigest")
+    return m is not None and verified(m) and served == m["status"]["verified"]["digest"]
 
 
 def _poorly_documented(facts: Facts) -> list[Body]:
@@ -128,12 +121,9 @@ def _with_facts(make: Callable[[Facts], Callable[[Body], bool]], what: str) -> C
     return lambda facts: all_pass(facts.deployments, make(facts), what, "no deployments")
 
 
-def _documented_controls(facts: Facts) -> Callable[[Body], bool]:
-    def ok(d: Body) -> bool:
-        m = model_of(facts, d)
-        return _enforced(d) and m is not None and condition(m, Cond.DOCUMENTED)[0] == "True"
-
-    return ok
+def _documented_controls(facts: Facts, d: Body) -> bool:
+    m = model_of(facts, d)
+    return live.enforced(facts, d) and m is not None and condition(m, Cond.DOCUMENTED)[0] == "True"
 
 
 def _scanned_on_schedule(m: Body) -> bool:
@@ -183,7 +173,7 @@ ASSURANCE_CHECKS: dict[str, Check] = {
         _scanned_on_schedule,
         "re-checked on a schedule (status.lastScan, status.nextScan): signature, digests, serving state, advisories",
     ),
-    "5.1.4-4": _with_facts(
+    "5.1.4-4": live.check(
         _documented_controls,
         "the controls the TrustPolicy specifies are in place: model documented as required, workload restricted",
     ),
@@ -191,13 +181,13 @@ ASSURANCE_CHECKS: dict[str, Check] = {
         lambda d: document(_incident(d), "recoveryPlan"),
         "recovery plan covering attacks on AI systems declared (spec.incidentResponse.recoveryPlan)",
     ),
-    "5.2.1-3.1": _with_facts(
+    "5.2.1-3.1": live.check(
         _known_good,
         "serving a verified, digest-pinned version that can be restored (a failing new version never replaces it, "
         "ADR 0004)",
     ),
-    "5.2.1-4": _deployments(
-        _enforced,
+    "5.2.1-4": live.check(
+        live.enforced,
         "model weights and data reachable only by the deployment's own pods: default-deny NetworkPolicies, "
         "token-less ServiceAccount, restricted pods",
     ),
@@ -205,8 +195,8 @@ ASSURANCE_CHECKS: dict[str, Check] = {
         lambda m: condition(m, Cond.INSPECTED)[0] == "True",
         "model files inspected before loading (formats, pickle imports: TrustPolicy spec.inspection)",
     ),
-    "5.2.1-4.2": _deployments(
-        _enforced, "confidential weights served only inside the deployment's NetworkPolicy boundary"
+    "5.2.1-4.2": live.check(
+        live.enforced, "confidential weights served only inside the deployment's NetworkPolicy boundary"
     ),
     "5.2.2-4": _served(
         lambda m: bool(assurance(m).get("vulnerabilityDisclosure")),

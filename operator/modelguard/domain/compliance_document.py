@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from modelguard.domain import pod_security
 from modelguard.domain.compliance import Assessment, Facts, record_ref, ref
+from modelguard.domain.compliance_facts import LiveWorkload
 from modelguard.domain.etsi_provisions import DISCLAIMER, PRINCIPLES, PROVISIONS
 from modelguard.domain.framework_crosswalk import FRAMEWORK_KEYS, FRAMEWORKS, READING, references
 
@@ -60,6 +62,8 @@ def evidence_index(facts: Facts, operator_namespace: str) -> dict[str, dict[str,
             "facts": lines,
             "command": f"kubectl get scanreport {meta.get('name')} -n {meta.get('namespace')} -o yaml",
         }
+    for workload in facts.live.values():
+        index.update(live_evidence(workload))
     for body in (*facts.models, *facts.deployments, *facts.policies, *facts.certificates):
         meta = body.get("metadata") or {}
         status = body.get("status") or {}
@@ -125,6 +129,44 @@ def parse_framework(text: str) -> tuple[str, str | None]:
     if reference and not any(reference in references(p).get(key, ()) for p in PROVISIONS):
         raise ValueError(f"no provision supports {reference!r} of {key} in ModelGuard's reading")
     return key, reference or None
+
+
+def live_evidence(workload: LiveWorkload) -> dict[str, dict[str, Any]]:
+    """The live model server Deployment and its NetworkPolicies, as the report found them."""
+    entries: dict[str, dict[str, Any]] = {}
+    if workload.deployment is not None:
+        meta = workload.deployment.get("metadata") or {}
+        pod = ((workload.deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+        broken = pod_security.violations(pod)
+        lines = [
+            f"pod template pinned to model digest {workload.digest}",
+            f"automountServiceAccountToken={pod.get('automountServiceAccountToken')}",
+            "restricted pod: " + ("yes" if not broken else "no: " + ", ".join(broken[:5])),
+            *(f"container {c.get('name')}: {c.get('image')}" for c in pod.get("containers") or []),
+        ]
+        entries[ref(workload.deployment)] = {
+            "kind": "Deployment",
+            "namespace": meta.get("namespace"),
+            "name": meta.get("name"),
+            "facts": lines,
+            "command": f"kubectl get deployment {meta.get('name')} -n {meta.get('namespace')} -o yaml",
+        }
+    for policy in workload.network_policies:
+        meta, spec = policy.get("metadata") or {}, policy.get("spec") or {}
+        selector = ",".join(
+            f"{k}={v}" for k, v in sorted(((spec.get("podSelector") or {}).get("matchLabels") or {}).items())
+        )
+        entries[ref(policy)] = {
+            "kind": "NetworkPolicy",
+            "namespace": meta.get("namespace"),
+            "name": meta.get("name"),
+            "facts": [
+                f"selects pods {selector or '(all)'}; policy types {', '.join(spec.get('policyTypes') or [])}",
+                f"{len(spec.get('ingress') or [])} ingress and {len(spec.get('egress') or [])} egress rules",
+            ],
+            "command": f"kubectl get networkpolicy {meta.get('name')} -n {meta.get('namespace')} -o yaml",
+        }
+    return entries
 
 
 def _document_line(what: str, doc: Mapping[str, Any]) -> str:

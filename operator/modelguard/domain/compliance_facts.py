@@ -21,6 +21,15 @@ class AuditState:
 
 
 @dataclass(frozen=True)
+class LiveWorkload:
+    """What runs for one AIDeployment, read from the cluster by the report (not from its status)."""
+
+    deployment: Body | None  # the model server Deployment
+    digest: str | None  # the model digest its pod template is pinned to
+    network_policies: Sequence[Body] = ()  # the NetworkPolicies ModelGuard manages for it
+
+
+@dataclass(frozen=True)
 class Facts:
     models: Sequence[Body] = ()
     deployments: Sequence[Body] = ()
@@ -30,6 +39,7 @@ class Facts:
     audit: AuditState = AuditState(None, "no audit checkpoint found")
     scan_reports: Sequence[Body] = ()
     audit_records: Sequence[Body] = ()  # the newest records kept in the cluster, about objects in scope
+    live: Mapping[str, LiveWorkload] = field(default_factory=dict)  # by the AIDeployment's ref()
 
 
 def ref(body: Body) -> str:
@@ -61,7 +71,8 @@ def model_of(facts: Facts, deployment: Body) -> Body | None:
     return None
 
 
-Check = Callable[[Facts], tuple[Status, str, tuple[str, ...]]]
+Result = tuple[Status, str, tuple[str, ...]]
+Check = Callable[[Facts], Result]
 
 
 def all_pass(
