@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests and the demo use: an OCI registry (distribution) and nginx (the gateway);
 # for `make e2e-local` the real node (containerd, runc, CNI plugins,
-# iptables, nftables, conntrack) and the image tools (mmdebstrap, umoci, skopeo, busybox-static).
+# iptables, nftables, conntrack) and the image tools (mmdebstrap, umoci, skopeo, busybox-static);
+# Chromium (headless) renders the compliance report in the tests.
 # Go (>= 1.24) must already be installed for the control plane.
 set -euo pipefail
 need=()
@@ -9,7 +10,7 @@ command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
-for pkg in containerd runc containernetworking-plugins iptables ipset nftables conntrack mmdebstrap umoci skopeo busybox-static; do
+for pkg in containerd runc containernetworking-plugins iptables ipset nftables conntrack mmdebstrap umoci skopeo busybox-static chromium fonts-dejavu-core; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

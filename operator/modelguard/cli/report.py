@@ -16,7 +16,7 @@ from modelguard.cli import cluster
 from modelguard.domain import signed_json
 from modelguard.domain.audit import verify_chain
 from modelguard.domain.compliance import AuditState, Facts, assess, ref
-from modelguard.domain.compliance_document import parse_framework, report_json
+from modelguard.domain.compliance_document import parse_framework, report_json, with_history
 from modelguard.domain.compliance_facts import LiveWorkload
 from modelguard.domain.decommission import verify as verify_certificate
 from modelguard.domain.framework_crosswalk import FRAMEWORK_KEYS
@@ -117,6 +117,15 @@ def gather(namespace: str | None, operator_namespace: str) -> Facts:
     return Facts(models, deployments, policies, certificates, problems, audit_state, reports, records, live)
 
 
+def _previous(path: Path) -> dict[str, Any] | None:
+    """The report written there before, for its history (unreadable: a new history starts)."""
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
 def main(args: argparse.Namespace) -> int:
     if args.framework is not None:
         try:
@@ -138,6 +147,7 @@ def main(args: argparse.Namespace) -> int:
         framework=args.framework,
     )
     args.output_dir.mkdir(parents=True, exist_ok=True)
+    document = with_history(document, _previous(args.output_dir / "report.json"))
     (args.output_dir / "report.json").write_text(json.dumps(document, indent=2) + "\n")
     (args.output_dir / "report.html").write_text(report_html(document))
     summary = ", ".join(f"{count} {status}" for status, count in document["summary"].items())

@@ -198,6 +198,39 @@ def declared_evidence(spec: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+HISTORY_KEPT = 100  # summaries kept in report.json, newest last
+
+
+def by_principle(assessments: Sequence[Assessment]) -> list[dict[str, Any]]:
+    """Per principle, in the standard's order: its phase and how many of its provisions are in each status."""
+    result = []
+    for p in PRINCIPLES:
+        counts: Counter[str] = Counter(a.status for a in assessments if a.provision.clause == p.clause)
+        if counts:
+            result.append(
+                {
+                    "clause": p.clause,
+                    "number": p.number,
+                    "title": p.title,
+                    "phase": p.phase,
+                    "counts": {status: counts.get(status, 0) for status in STATUSES},
+                }
+            )
+    return result
+
+
+def with_history(document: dict[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The document with the summaries of earlier reports of the same scope (from the previous report.json),
+    newest last: the trend an auditor reads. A previous report of another scope starts a new history."""
+    entry = {"generatedAt": document["generatedAt"], "summary": document["summary"]}
+    earlier: list[dict[str, Any]] = []
+    if previous is not None and previous.get("scope") == document["scope"]:
+        earlier = list(previous.get("history") or [])
+        if not earlier and previous.get("summary"):
+            earlier = [{"generatedAt": previous.get("generatedAt"), "summary": previous["summary"]}]
+    return {**document, "history": [*earlier, entry][-HISTORY_KEPT:]}
+
+
 def report_json(
     assessments: Sequence[Assessment],
     facts: Facts,
@@ -225,6 +258,7 @@ def report_json(
         "generatedAt": generated_at.isoformat().replace("+00:00", "Z"),
         "scope": {"namespace": namespace or "(all namespaces)", "framework": framework or "(all)"},
         "summary": {status: counts.get(status, 0) for status in STATUSES},
+        "byPrinciple": by_principle(assessments),
         "crossReferences": {
             "reading": READING,
             "frameworks": frameworks if key is None else {key: frameworks[key]},
