@@ -131,3 +131,28 @@ def test_an_empty_scope_is_not_applicable_never_met() -> None:
     empty = by_id(Facts(audit=AUDIT_OK))
     assert empty["5.2.1-2"].status == "not applicable" and empty["5.2.3-1"].status == "not applicable"
     assert empty["5.4.1-1"].status == "not applicable"
+
+
+def test_the_history_carries_earlier_summaries_of_the_same_scope_only_and_is_bounded() -> None:
+    from datetime import timedelta
+
+    from modelguard.domain.compliance_document import HISTORY_KEPT, with_history
+
+    facts = Facts([GOOD_MODEL], [DEPLOYMENT], [POLICY], audit=AUDIT_OK)
+    first = with_history(report_json(assess(facts), facts, namespace="team", generated_at=NOW), None)
+    assert [h["summary"] for h in first["history"]] == [first["summary"]]
+    later = report_json(assess(Facts(audit=AUDIT_OK)), Facts(audit=AUDIT_OK), namespace="team", generated_at=NOW)
+    second = with_history(later, first)
+    assert [h["summary"]["met"] for h in second["history"]] == [first["summary"]["met"], later["summary"]["met"]]
+    other_scope = report_json(assess(facts), facts, namespace="other", generated_at=NOW)
+    assert len(with_history(other_scope, second)["history"]) == 1  # another namespace: a new history
+    legacy = {k: v for k, v in first.items() if k != "history"}  # a report written before histories existed
+    assert len(with_history(later, legacy)["history"]) == 2
+    document = None
+    for day in range(HISTORY_KEPT + 5):
+        written = report_json(assess(facts), facts, namespace="team", generated_at=NOW + timedelta(days=day))
+        document = with_history(written, document)
+    assert document is not None and len(document["history"]) == HISTORY_KEPT
+    assert document["history"][-1]["generatedAt"] == document["generatedAt"]
+    assert [p["clause"] for p in document["byPrinciple"]][:2] == ["5.1.1", "5.1.2"]
+    assert sum(sum(p["counts"].values()) for p in document["byPrinciple"]) == 72
