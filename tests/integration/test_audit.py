@@ -309,7 +309,9 @@ def test_the_sink_receives_ocsf_events_a_siem_reads_without_a_modelguard_parser(
     api.create("trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"]))
     good = publish(models_root, namespace, "good", KEY)
     forged = publish(models_root, namespace, "forged", KeyPair.generate())  # a key the policy does not trust
-    operator.restart(["--audit-sink", sink.url, "--audit-sink-format", "ocsf"])
+    token = tmp_path / "sink-token"
+    token.write_text(sink.token + "\n")
+    operator.restart(["--audit-sink", sink.url, "--audit-sink-token-file", str(token), "--audit-sink-format", "ocsf"])
     try:
 
         def events(class_uid: int, model_name: str) -> list[dict[str, Any]]:
