@@ -24,6 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import apiserver_profile
 from tests.harness.client import KubeTestClient, condition
 from tests.harness.controlplane import REPO, ControlPlane, free_port, running
 from tests.harness.models import KeyPair
@@ -91,11 +92,17 @@ def main() -> int:
         default=int(os.environ.get("CONTROLLER_QPS") or 0) or None,
         help="raise the controller manager's and scheduler's client rate limit (default: theirs, 20 and 50 QPS)",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        default=bool(os.environ.get("PROFILE")),
+        help="record a 30 s CPU profile of the API server mid-run and report where its time went",
+    )
     args = parser.parse_args()
     n = args.objects
     with (
         tempfile.TemporaryDirectory(prefix="mg-scale-") as tmp,
-        running(Path(tmp) / "cluster", args.controller_qps) as plane,
+        running(Path(tmp) / "cluster", args.controller_qps, profiling=args.profile) as plane,
     ):
         plane.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
         plane.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
@@ -151,6 +158,12 @@ def main() -> int:
 
             prober = threading.Thread(target=fairness, daemon=True)
             prober.start()
+            profile = Path(tempfile.gettempdir()) / f"modelguard-apiserver-{n}.pprof"  # kept for `go tool pprof`
+            profiler = threading.Thread(
+                target=lambda: (halfway.wait(), apiserver_profile.record(plane, 30, profile)), daemon=True
+            )
+            if args.profile:
+                profiler.start()
 
             print(f"O2: creating {n} AIModels and {n} AIDeployments with {args.clients} clients ...", flush=True)
             start = time.monotonic()
@@ -167,13 +180,16 @@ def main() -> int:
                 time.sleep(5)
             settle = time.monotonic() - start
             prober.join(timeout=30)
+            if args.profile:
+                profiler.join(timeout=120)
+                shares = apiserver_profile.summarise(profile) if profile.exists() else []
             time.sleep(5)  # the last status writes
             after = writes_by_resource(metrics_url)
             rss = peak_rss_mib(operator.popen.pid) if operator.popen else float("nan")
         finally:
             operator.stop()
     delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
-    write(args, n, created, settle, progress, delta, rss, probe.get("verified_s"))
+    write(args, n, created, settle, progress, delta, rss, probe.get("verified_s"), shares if args.profile else [])
     return 0 if progress == (n, n) else 1
 
 
@@ -195,6 +211,7 @@ def write(
     delta: dict[str, float],
     rss: float,
     probe_s: float | None = None,
+    shares: list[tuple[str, float]] | None = None,
 ) -> None:
     model_writes = (delta.get("aimodels", 0) + delta.get("aimodels/status", 0)) / n
     deployment_writes = (delta.get("aideployments", 0) + delta.get("aideployments/status", 0)) / n
@@ -238,6 +255,13 @@ def write(
         f"objects are skipped): {child_text}. ConfigMap writes include the gateway configuration of each "
         f"deployment and the audit commits ({audit:.0f} ConfigMap writes in all).\n"
     )
+    if shares:
+        text += (
+            "\nWhere the API server's CPU went (a 30 s CPU profile from its /debug/pprof, taken when half the "
+            "objects were created; share of the samples by what the function does, bench/apiserver_profile.py): "
+            + "; ".join(f"{what} {share:.0f} %" for what, share in shares)
+            + ".\n"
+        )
     line = (
         f"O2 n={n} settle_s={settle:.0f} rss_mib={rss:.0f} writes_per_model={model_writes:.2f} "
         f"writes_per_deployment={deployment_writes:.2f}"
