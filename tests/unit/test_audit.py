@@ -124,6 +124,21 @@ def test_change_entries_hash_old_and_new_specs() -> None:
     assert created is not None and created.old_hash is None
     deleted = change_entry(REF, "DELETE", new, None, ALICE)
     assert deleted is not None and deleted.new_hash is None
+    assert "changed" not in created.details and "changed" not in deleted.details
+
+
+def test_an_update_names_the_spec_fields_it_changed() -> None:
+    """Issue 19: a change of how the model behaves to its clients (rate limit, gateway, authentication) is
+    visible in the record itself, not only as a different spec hash."""
+    old = {
+        "spec": {"modelRef": {"name": "m"}, "rateLimit": {"requestsPerSecond": 20}, "gateway": {"maxBodySize": "1m"}}
+    }
+    new = {"spec": {"modelRef": {"name": "m"}, "rateLimit": {"requestsPerSecond": 500}, "authentication": {"x": 1}}}
+    entry = change_entry(REF, "UPDATE", old, new, ALICE, details={"systemPrompt": "sha256:p"})
+    assert entry is not None and entry.details == {
+        "changed": "authentication,gateway,rateLimit",
+        "systemPrompt": "sha256:p",
+    }
 
 
 def test_metadata_only_updates_are_not_changes_unless_audited_annotations_move() -> None:

@@ -265,6 +265,11 @@ def change_entry(
             return None
         action = "ANNOTATE"
         extra.update({f"annotation:{k}": str(after.get(k, "<removed>")) for k in changed})
+    elif operation == "UPDATE" and isinstance(old_spec, Mapping) and isinstance(new_spec, Mapping):
+        # which parts changed (gateway, rateLimit, authentication, access...: how the model behaves to its
+        # clients), beside the hashes of the whole specs
+        fields = sorted(k for k in {*old_spec, *new_spec} if old_spec.get(k) != new_spec.get(k))
+        extra["changed"] = ",".join(fields)[:1000]
     return Entry(
         "Change",
         action,
