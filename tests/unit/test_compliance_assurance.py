@@ -202,7 +202,7 @@ def test_the_evidence_index_shows_each_declared_document_with_its_digest() -> No
 
 
 def test_the_report_finds_each_live_workload_by_its_labels_in_its_own_namespace_only() -> None:
-    from modelguard.cli.report import live_workloads
+    from modelguard.adapters.compliance_evidence import live_workloads
 
     def deployment(ns: str, name: str, component: str = "model-server", digest: str = DIGEST) -> dict[str, Any]:
         labels = {"modelguard.io/aideployment": name, "app.kubernetes.io/component": component}

@@ -35,14 +35,10 @@ def _kube() -> Kube:
     return Kube(from_client_configuration(configuration))
 
 
-def items(plural: str, namespace: str | None = None, api: str = API, selector: str = "") -> list[dict[str, Any]]:
-    """The objects of one kind, in one namespace or all (`api` for core kinds: /api/v1), optionally only those
-    a label selector (`key=value,...`) selects."""
-    import urllib.parse
-
+def items(plural: str, namespace: str | None = None, api: str = API) -> list[dict[str, Any]]:
+    """The objects of one kind, in one namespace or all (`api` for core kinds: /api/v1)."""
     path = f"{api}/namespaces/{namespace}/{plural}" if namespace else f"{api}/{plural}"
-    query = f"?labelSelector={urllib.parse.quote(selector)}" if selector else ""
-    return list(get(path + query).get("items") or [])
+    return list(get(path).get("items") or [])
 
 
 def configmap(namespace: str, name: str) -> dict[str, str]:

@@ -1,0 +1,113 @@
+"""Read the cluster's compliance evidence (the I/O half of the report): the modelguard.io objects, the signed
+audit checkpoint and the records it covers, DecommissionCertificates with their signatures checked, and each
+AIDeployment's live model server Deployment and NetworkPolicies. Used by `modelguard report` on a
+workstation and by the operator's ComplianceReport reconciler; both pass how to GET an API path."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+from modelguard.adapters.audit_log import CHECKPOINT, CONFIGMAP, ring_records
+from modelguard.adapters.signing_key import PUBLIC, PUBLIC_KEY
+from modelguard.builders import labels
+from modelguard.domain import signed_json
+from modelguard.domain.audit import verify_chain
+from modelguard.domain.compliance_facts import AuditState, Facts, LiveWorkload, ref
+from modelguard.domain.decommission import verify as verify_certificate
+
+Get = Callable[[str], dict[str, Any]]  # GET an API path; raises on API or connection errors
+API = "/apis/modelguard.io/v1alpha1"
+MANAGED = f"{labels.MANAGED_BY}=modelguard"
+
+
+def items(
+    get: Get, plural: str, namespace: str | None = None, api: str = API, selector: str = ""
+) -> list[dict[str, Any]]:
+    """The objects of one kind, in one namespace or all, optionally only those a label selector selects."""
+    path = f"{api}/namespaces/{namespace}/{plural}" if namespace else f"{api}/{plural}"
+    query = f"?labelSelector={urllib.parse.quote(selector)}" if selector else ""
+    return list(get(path + query).get("items") or [])
+
+
+def configmap(get: Get, namespace: str, name: str) -> dict[str, str]:
+    return dict(get(f"/api/v1/namespaces/{namespace}/configmaps/{name}").get("data") or {})
+
+
+def _kind(found: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [{**item, "kind": kind} for item in found]  # list responses omit each item's kind
+
+
+def audit_state(
+    get: Get, operator_namespace: str, pem: bytes | None, namespace: str | None
+) -> tuple[AuditState, list[dict[str, Any]]]:
+    """The checkpoint (its signature checked) and the newest records about objects in scope (their chain
+    checked against it: records that do not verify are no evidence)."""
+    try:
+        data = configmap(get, operator_namespace, CONFIGMAP)
+        point = json.loads(data[CHECKPOINT])
+    except Exception as exc:  # absent, unreadable or malformed: reported, not fatal
+        why = f"no readable checkpoint in ConfigMap {operator_namespace}/{CONFIGMAP} ({type(exc).__name__})"
+        return AuditState(None, why), []
+    if pem is None:
+        return AuditState(point.get("seq"), "the operator's public key could not be read"), []
+    problem = signed_json.verify(pem, point, "checkpoint")
+    ring = ring_records(data)
+    chain = verify_chain(ring, point, partial=True)  # the ring keeps the newest records only
+    if problem is None and not chain.ok:
+        problem = "the records kept in the cluster do not verify: " + "; ".join(chain.problems[:3])
+    in_scope = [r for r in ring if namespace is None or (r.get("object") or {}).get("namespace") == namespace]
+    return AuditState(point.get("seq"), problem), in_scope if problem is None else []
+
+
+def live_workloads(
+    deployments: list[dict[str, Any]], workloads: list[dict[str, Any]], policies: list[dict[str, Any]]
+) -> dict[str, LiveWorkload]:
+    """Each AIDeployment's live model server Deployment and NetworkPolicies, found by the labels ModelGuard
+    gives them in the AIDeployment's own namespace (never by the AIDeployment's status)."""
+
+    def owned(body: dict[str, Any], ns: str, name: str) -> bool:
+        meta = body.get("metadata") or {}
+        return meta.get("namespace") == ns and (meta.get("labels") or {}).get(labels.DEPLOYMENT_LABEL) == name
+
+    result = {}
+    for d in deployments:
+        ns, name = d["metadata"].get("namespace"), d["metadata"]["name"]
+        servers = [
+            w
+            for w in workloads
+            if owned(w, ns, name) and (w["metadata"].get("labels") or {}).get(labels.COMPONENT) == "model-server"
+        ]
+        server = servers[0] if len(servers) == 1 else None  # two claim to be it: nothing is claimed
+        digest = ((server or {}).get("metadata", {}).get("annotations") or {}).get(labels.DIGEST_ANNOTATION)
+        result[ref(d)] = LiveWorkload(server, digest, [p for p in policies if owned(p, ns, name)])
+    return result
+
+
+def gather(get: Get, namespace: str | None, operator_namespace: str) -> Facts:
+    """Everything the report assesses, in one namespace or all."""
+    models = _kind(items(get, "aimodels", namespace), "AIModel")
+    deployments = _kind(items(get, "aideployments", namespace), "AIDeployment")
+    policies = _kind(items(get, "trustpolicies"), "TrustPolicy")
+    certificates = [
+        c
+        for c in _kind(items(get, "decommissioncertificates"), "DecommissionCertificate")
+        if namespace is None or ((c.get("spec") or {}).get("model") or {}).get("namespace") == namespace
+    ]
+    try:
+        pem: bytes | None = configmap(get, operator_namespace, PUBLIC)[PUBLIC_KEY].encode()
+    except Exception:  # the key is missing: certificates and checkpoint cannot be trusted
+        pem = None
+    problems = {}
+    for cert in certificates:
+        why = "the operator's public key could not be read" if pem is None else verify_certificate(pem, cert["spec"])
+        if why:
+            problems[str(cert["metadata"]["name"])] = why
+    audit, records = audit_state(get, operator_namespace, pem, namespace)
+    reports = _kind(items(get, "scanreports", namespace), "ScanReport")
+    workloads = _kind(items(get, "deployments", namespace, "/apis/apps/v1", MANAGED), "Deployment")
+    network = _kind(items(get, "networkpolicies", namespace, "/apis/networking.k8s.io/v1", MANAGED), "NetworkPolicy")
+    live = live_workloads(deployments, workloads, network)
+    return Facts(models, deployments, policies, certificates, problems, audit, reports, records, live)
