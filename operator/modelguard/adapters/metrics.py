@@ -118,6 +118,13 @@ class Metrics:
         self.audit_backlog = Gauge(
             "modelguard_audit_sink_backlog", "Committed audit records the HTTP sink has not confirmed.", registry=r
         )
+        self.compliance = Gauge(
+            "modelguard_compliance_provisions",
+            "Provisions of ETSI TS 104 223 per status and lifecycle phase, in the last regeneration of a "
+            "ComplianceReport.",
+            ["report", "phase", "status"],
+            registry=r,
+        )
         self.source_slots = Gauge("modelguard_source_slots_in_use", "Source slots held now.", registry=r)
         self.source_waiting = Gauge(
             "modelguard_source_slots_waiting", "Reconciles waiting for a source slot.", registry=r

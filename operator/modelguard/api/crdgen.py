@@ -12,6 +12,7 @@ from modelguard.api.aimodel import AIModelSpec, AIModelStatus
 from modelguard.api.approval import ModelApprovalSpec, ModelApprovalStatus
 from modelguard.api.base import GROUP, VERSION
 from modelguard.api.certificate import DecommissionCertificateSpec, DecommissionCertificateStatus
+from modelguard.api.compliancereport import ComplianceReportSpec, ComplianceReportStatus
 from modelguard.api.scanreport import ScanReportSpec, ScanReportStatus
 from modelguard.api.trustpolicy import TrustPolicySpec, TrustPolicyStatus
 
@@ -125,6 +126,22 @@ KINDS: tuple[KindInfo, ...] = (
             {"name": "Digest", "type": "string", "jsonPath": ".spec.digest", "priority": 1},
         ),
         ready_columns=False,
+    ),
+    KindInfo(
+        kind="ComplianceReport",
+        plural="compliancereports",
+        singular="compliancereport",
+        short_names=("mgreport",),
+        scope="Cluster",
+        spec=ComplianceReportSpec,
+        status=ComplianceReportStatus,
+        description="The ETSI TS 104 223 compliance report kept current by the operator, with its history "
+        "(met / not met per principle and phase); `modelguard report` writes the full document.",
+        extra_columns=(
+            {"name": "Met", "type": "integer", "jsonPath": ".status.summary.met"},
+            {"name": "Not met", "type": "integer", "jsonPath": ".status.summary.notMet"},
+            {"name": "Generated", "type": "date", "jsonPath": ".status.generatedAt"},
+        ),
     ),
     KindInfo(
         kind="TrustPolicy",

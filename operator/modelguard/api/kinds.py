@@ -43,6 +43,7 @@ TRUSTPOLICIES = Resource(API_VERSION, "TrustPolicy", "trustpolicies", namespaced
 MODELAPPROVALS = Resource(API_VERSION, "ModelApproval", "modelapprovals")
 SCANREPORTS = Resource(API_VERSION, "ScanReport", "scanreports")
 CERTIFICATES = Resource(API_VERSION, "DecommissionCertificate", "decommissioncertificates", namespaced=False)
+COMPLIANCE_REPORTS = Resource(API_VERSION, "ComplianceReport", "compliancereports", namespaced=False)
 # Kubernetes kinds
 NAMESPACES = Resource("v1", "Namespace", "namespaces", namespaced=False)
 EVENTS = Resource("events.k8s.io/v1", "Event", "events")
@@ -55,7 +56,7 @@ DEPLOYMENTS = Resource("apps/v1", "Deployment", "deployments")
 NETWORKPOLICIES = Resource("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies")
 PVCS = Resource("v1", "PersistentVolumeClaim", "persistentvolumeclaims")
 
-WATCHED = (AIMODELS, AIDEPLOYMENTS, TRUSTPOLICIES, MODELAPPROVALS)  # whole objects in the watch cache
+WATCHED = (AIMODELS, AIDEPLOYMENTS, TRUSTPOLICIES, MODELAPPROVALS, COMPLIANCE_REPORTS)  # whole objects, cached
 CHILDREN = (DEPLOYMENTS, SERVICES, SERVICEACCOUNTS, CONFIGMAPS, SECRETS, NETWORKPOLICIES)  # what AIDeployments own
 DATA = (PVCS, SECRETS, CONFIGMAPS)  # tenant data a decommission may delete (endOfLife.dataRefs)
 

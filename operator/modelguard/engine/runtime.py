@@ -21,7 +21,7 @@ from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
 from modelguard.domain.errors import Deferred, Retry
 from modelguard.domain.ocsf import SinkFormat
 from modelguard.engine.workqueue import WorkQueue
-from modelguard.reconcilers import aideployment, aimodel, approvals, trustpolicy
+from modelguard.reconcilers import aideployment, aimodel, approvals, compliance_report, trustpolicy
 from modelguard.reconcilers.context import Context
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,9 @@ RECONCILERS: dict[str, Reconcile] = {
     "AIModel": aimodel.reconcile,
     "AIDeployment": aideployment.reconcile,
     "TrustPolicy": trustpolicy.reconcile,
+    "ComplianceReport": compliance_report.reconcile,
 }
+EVIDENCE_KINDS = frozenset({"AIModel", "AIDeployment", "TrustPolicy"})  # a change makes ComplianceReports stale
 
 
 def _model_ref(key: Key, body: Mapping[str, Any]) -> Iterable[str]:
@@ -210,6 +212,17 @@ class Runtime:
                 self.queue.add(key)
         for dependent in sorted(affected):
             self.queue.add(dependent)
+        if key.kind in EVIDENCE_KINDS:
+            self._evidence_changed()
+
+    def _evidence_changed(self) -> None:
+        """The first change after a ComplianceReport was generated wakes it (it regenerates no sooner than
+        its minimum gap); later changes only move the mark, so a busy cluster does not flood the queue."""
+        ctx = self.context
+        for report in self.store.keys("ComplianceReport"):
+            if ctx.evidence_changed <= ctx.reported_at.get(report.name, (0.0, 0))[0]:
+                self.queue.add(report)
+        ctx.evidence_changed = ctx.clock().timestamp()
 
     def dependents(self, key: Key) -> list[Key]:
         if key.kind == "AIModel":

@@ -52,6 +52,10 @@ class Context:
     written: dict[Key, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
     # drift a pass reverted but could not report (its status write failed): the next pass reports it
     unreported_drift: dict[Key, list[str]] = field(default_factory=dict)
+    # when the compliance evidence (AIModels, AIDeployments, TrustPolicies) last changed, and when each
+    # ComplianceReport was last generated (wall-clock seconds)
+    evidence_changed: float = 0.0
+    reported_at: dict[str, tuple[float, int]] = field(default_factory=dict)  # name -> (time, generation)
 
     async def record(self, entries: list[Entry]) -> None:
         """Commit audit records before acting on what they say (raises AuditUnavailable, a Retry)."""
