@@ -55,7 +55,8 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def get(plane: ControlPlane, kind: str, namespace: str, name: str) -> dict[str, Any]:
-    return dict(json.loads(plane.kubectl("get", kind, name, "-n", namespace, "-o", "json").stdout))
+    where = ("-n", namespace) if namespace else ()  # "": cluster-scoped
+    return dict(json.loads(plane.kubectl("get", kind, name, *where, "-o", "json").stdout))
 
 
 def cond(body: dict[str, Any], type_: str) -> dict[str, Any]:
@@ -338,6 +339,16 @@ def main() -> int:
         for item in document["provisions"]:
             if item["id"] in ("5.1.2-3", "5.1.3-1", "5.2.1-2", "5.2.2-5", "5.2.3-1", "5.2.5-1", "5.4.1-1"):
                 print(f"  {item['id']:<9} {item['status']:<15} {item['note'][:100]}")
+        kept = {
+            "apiVersion": "modelguard.io/v1alpha1",
+            "kind": "ComplianceReport",
+            "metadata": {"name": "risk"},
+            "spec": {"namespace": "risk", "minimumGapSeconds": 10},
+        }
+        plane.kubectl("apply", "-f", "-", stdin=json.dumps(kept))
+        wait(plane, "compliancereport", "", "risk", "Ready", "True")
+        print("the same assessment kept current by the operator (history and metrics per phase):")
+        print(plane.kubectl("get", "compliancereports").stdout)
 
         step("End of life: deleting the model decommissions it and leaves a signed certificate")
         plane.kubectl("create", "secret", "generic", "fraud-dek", "-n", "risk", "--from-literal=key=demo-data-key")
