@@ -241,3 +241,42 @@ def test_live_objects_are_in_the_evidence_index_and_every_link_resolves() -> Non
     assert "policy types Ingress, Egress" in document["evidence"]["NetworkPolicy/team/svc-default-deny"]["facts"][0]
     page = report_html(document)
     assert set(re.findall(r'href="#([^"]+)"', page)) <= set(re.findall(r'id="([^"]+)"', page))
+
+
+def test_the_evidence_is_read_a_page_at_a_time_and_cut_to_what_the_checks_read() -> None:
+    from modelguard.adapters import compliance_evidence as ce
+
+    asked: list[str] = []
+    heavy = {
+        "metadata": {"name": "svc", "namespace": "team", "labels": {"a": "b"}, "managedFields": [{"x": "y" * 1000}]},
+        "spec": {"replicas": 1, "template": {"metadata": {"labels": POD_LABELS}, "spec": {**POD, "nodeName": "n"}}},
+        "status": {"conditions": [{"type": "Available"}]},
+    }
+
+    def get(path: str) -> dict[str, Any]:
+        asked.append(path)
+        more = "continue=" not in path
+        return {"items": [heavy], "metadata": {"continue": "tok" if more else ""}}
+
+    found = ce.items(get, "deployments", "team", "/apis/apps/v1", ce.MANAGED, ce._pod_template_view)
+    assert len(found) == 2 and len(asked) == 2
+    assert "limit=500" in asked[0] and "labelSelector=app.kubernetes.io%2Fmanaged-by%3Dmodelguard" in asked[0]
+    assert "continue=tok" in asked[1]
+    view = found[0]
+    assert "managedFields" not in view["metadata"] and "status" not in view and "replicas" not in view["spec"]
+    assert view["spec"]["template"]["spec"]["containers"] == POD["containers"]
+    live = LiveWorkload(view, DIGEST, [DENY])
+    from modelguard.domain.compliance_live import problems
+
+    assert problems(live, DIGEST) == []  # the view keeps everything the re-check reads
+    hostile = {
+        **heavy,
+        "spec": {
+            "template": {"spec": {**POD, "hostNetwork": True, "volumes": [{"name": "r", "hostPath": {"path": "/"}}]}}
+        },
+    }
+    cut = ce._pod_template_view(hostile)
+    assert (
+        cut["spec"]["template"]["spec"]["hostNetwork"] is True
+        and "hostPath" in cut["spec"]["template"]["spec"]["volumes"][0]
+    )

@@ -23,13 +23,60 @@ API = "/apis/modelguard.io/v1alpha1"
 MANAGED = f"{labels.MANAGED_BY}=modelguard"
 
 
+PAGE = 500  # objects per list request: a large cluster is read in pages, not in one response
+
+
 def items(
-    get: Get, plural: str, namespace: str | None = None, api: str = API, selector: str = ""
+    get: Get,
+    plural: str,
+    namespace: str | None = None,
+    api: str = API,
+    selector: str = "",
+    keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The objects of one kind, in one namespace or all, optionally only those a label selector selects."""
+    """The objects of one kind, in one namespace or all, optionally only those a label selector selects, read
+    a page at a time; `keep` cuts each object down to what is needed before the next page is read."""
     path = f"{api}/namespaces/{namespace}/{plural}" if namespace else f"{api}/{plural}"
-    query = f"?labelSelector={urllib.parse.quote(selector)}" if selector else ""
-    return list(get(path + query).get("items") or [])
+    params = {"limit": str(PAGE), **({"labelSelector": selector} if selector else {})}
+    found: list[dict[str, Any]] = []
+    while True:
+        page = get(f"{path}?{urllib.parse.urlencode(params)}")
+        found += [keep(i) if keep else i for i in page.get("items") or []]
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            return found
+        params["continue"] = token
+
+
+def _pod_template_view(deployment: dict[str, Any]) -> dict[str, Any]:
+    """What the live re-check and the evidence index read of a model server Deployment (a few hundred bytes
+    instead of the whole object with its managed fields and status)."""
+    meta = deployment.get("metadata") or {}
+    template = (deployment.get("spec") or {}).get("template") or {}
+    pod = template.get("spec") or {}
+    pod_keys = ("automountServiceAccountToken", "securityContext", "hostNetwork", "hostPID", "hostIPC")
+    container_keys = ("name", "image", "securityContext", "ports")
+
+    def containers(group: str) -> list[dict[str, Any]]:
+        return [{k: c[k] for k in container_keys if k in c} for c in pod.get(group) or []]
+
+    view_pod: dict[str, Any] = {k: pod[k] for k in pod_keys if k in pod}
+    view_pod |= {g: containers(g) for g in ("initContainers", "containers", "ephemeralContainers") if pod.get(g)}
+    view_pod["volumes"] = [{k: v[k] for k in ("name", "hostPath") if k in v} for v in pod.get("volumes") or []]
+    return {
+        "metadata": {k: meta.get(k) for k in ("name", "namespace", "labels", "annotations")},
+        "spec": {
+            "template": {"metadata": {"labels": (template.get("metadata") or {}).get("labels")}, "spec": view_pod}
+        },
+    }
+
+
+def _policy_view(policy: dict[str, Any]) -> dict[str, Any]:
+    meta, spec = policy.get("metadata") or {}, policy.get("spec") or {}
+    return {
+        "metadata": {k: meta.get(k) for k in ("name", "namespace", "labels")},
+        "spec": {k: spec.get(k) for k in ("podSelector", "policyTypes", "ingress", "egress")},
+    }
 
 
 def configmap(get: Get, namespace: str, name: str) -> dict[str, str]:
@@ -107,7 +154,8 @@ def gather(get: Get, namespace: str | None, operator_namespace: str) -> Facts:
             problems[str(cert["metadata"]["name"])] = why
     audit, records = audit_state(get, operator_namespace, pem, namespace)
     reports = _kind(items(get, "scanreports", namespace), "ScanReport")
-    workloads = _kind(items(get, "deployments", namespace, "/apis/apps/v1", MANAGED), "Deployment")
-    network = _kind(items(get, "networkpolicies", namespace, "/apis/networking.k8s.io/v1", MANAGED), "NetworkPolicy")
+    apps, networking = "/apis/apps/v1", "/apis/networking.k8s.io/v1"
+    workloads = _kind(items(get, "deployments", namespace, apps, MANAGED, _pod_template_view), "Deployment")
+    network = _kind(items(get, "networkpolicies", namespace, networking, MANAGED, _policy_view), "NetworkPolicy")
     live = live_workloads(deployments, workloads, network)
     return Facts(models, deployments, policies, certificates, problems, audit, reports, records, live)
