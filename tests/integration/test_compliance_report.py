@@ -66,9 +66,13 @@ def test_the_report_is_regenerated_after_changes_with_its_history_and_metrics(
         # this team's tampered model: not met, and the history shows the change
         api.create("aimodels", namespace, model("tampered", good.source, good.bundle + ".missing", name))
         wait_for_condition(api, "aimodels", namespace, "tampered", "Verified", "False")
-        third = eventually(
-            lambda: (r := generated(3)) and "5.2.1-2" in r["status"]["notMet"] and r, timeout=60, what="not met"
-        )["status"]
+        try:
+            third = eventually(
+                lambda: (r := generated(3)) and "5.2.1-2" in r["status"]["notMet"] and r, timeout=60, what="not met"
+            )["status"]
+        except AssertionError:
+            seen = api.get("compliancereports", None, report).get("status") or {}
+            raise AssertionError(f"report status: {json.dumps(seen)[:3000]}") from None
         history = third["history"]
         assert history[-1]["notMet"] > history[0]["notMet"] and "5.2.1" in history[-1]["principlesNotMet"]
         assert history[0]["at"] < history[-1]["at"]

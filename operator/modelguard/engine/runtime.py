@@ -216,13 +216,14 @@ class Runtime:
             self._evidence_changed()
 
     def _evidence_changed(self) -> None:
-        """The first change after a ComplianceReport was generated wakes it (it regenerates no sooner than
-        its minimum gap); later changes only move the mark, so a busy cluster does not flood the queue."""
+        """The first change after a ComplianceReport was generated wakes it (it then waits out its minimum
+        gap); later changes only move the mark, so a busy cluster does not flood the queue."""
         ctx = self.context
+        ctx.evidence_changed = time.time()  # sub-second: ctx.clock() keeps whole seconds
         for report in self.store.keys("ComplianceReport"):
-            if ctx.evidence_changed <= ctx.reported_at.get(report.name, (0.0, 0))[0]:
+            if report.name not in ctx.reports_woken:
+                ctx.reports_woken.add(report.name)
                 self.queue.add(report)
-        ctx.evidence_changed = ctx.clock().timestamp()
 
     def dependents(self, key: Key) -> list[Key]:
         if key.kind == "AIModel":

@@ -4,6 +4,8 @@ sooner than its minimum gap) after the evidence changed; keep its history and th
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,7 +21,9 @@ from modelguard.domain.compliance import assess
 from modelguard.domain.compliance_document import parse_framework, report_json
 from modelguard.domain.compliance_status import COUNTS, report_status, seconds_until_due
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions
-from modelguard.reconcilers.context import Context, spec_error, write_status
+from modelguard.reconcilers.context import Context, spec_error, status_view, write_status
+
+log = logging.getLogger(__name__)
 
 
 async def reconcile(ctx: Context, key: Key) -> float | None:
@@ -28,7 +32,7 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         ctx.reported_at.pop(key.name, None)
         return None
     try:
-        status = ComplianceReportStatus.model_validate(body.get("status") or {})
+        status = ComplianceReportStatus.model_validate(status_view(ctx, key, body))  # our last write counts
     except ValidationError:
         status = ComplianceReportStatus()
     generation = generation_of(body)
@@ -40,13 +44,15 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
         why = spec_error(exc) if isinstance(exc, ValidationError) else str(exc)
         await _write(ctx, key, body, status, Verdict(Cond.READY, "False", Reason.INVALID_SPEC, why))
         return None
-    now = ctx.clock().replace(microsecond=0)
+    started = time.time()  # wall clock, sub-second (a change in the same second as a regeneration counts)
     last = last_generated(ctx, key.name, status, generation)
     wait = seconds_until_due(
-        last, ctx.evidence_changed, now.timestamp(), spec.interval_minutes * 60.0, float(spec.minimum_gap_seconds)
+        last, ctx.evidence_changed, started, spec.interval_minutes * 60.0, float(spec.minimum_gap_seconds)
     )
     if wait > 0:
+        log.debug("ComplianceReport %s: next regeneration in %.0f s", key.name, wait)
         return wait
+    now = ctx.clock()
     try:
         facts = await asyncio.to_thread(gather, _getter(ctx), spec.namespace, ctx.operator_namespace)
     except (KubeError, OSError) as exc:
@@ -59,7 +65,10 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     conditions = [c.wire() for c in merge_conditions(status.conditions, [verdict], generation, now)]
     wire = report_status(document, status, spec.history_limit, generation, now, conditions)
     await write_status(ctx, COMPLIANCE_REPORTS, key, body, wire)
-    ctx.reported_at[key.name] = (now.timestamp(), generation)
+    log.info("ComplianceReport %s: %s", key.name, summary)
+    ctx.reported_at[key.name] = (started, generation)
+    ctx.reports_woken.discard(key.name)  # the next change wakes it again (changes during the read: `now` is
+    # when reading started, so the pass its own status write triggers sees them and waits out the gap)
     for phase in wire["byPhase"]:
         for status_name, field in COUNTS.items():
             ctx.metrics.compliance.labels(key.name, phase["phase"], status_name).set(phase[field])

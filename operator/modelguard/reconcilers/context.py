@@ -56,6 +56,7 @@ class Context:
     # ComplianceReport was last generated (wall-clock seconds)
     evidence_changed: float = 0.0
     reported_at: dict[str, tuple[float, int]] = field(default_factory=dict)  # name -> (time, generation)
+    reports_woken: set[str] = field(default_factory=set)  # woken by a change since their last regeneration
 
     async def record(self, entries: list[Entry]) -> None:
         """Commit audit records before acting on what they say (raises AuditUnavailable, a Retry)."""
