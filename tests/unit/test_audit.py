@@ -191,6 +191,18 @@ def cond(kind: str, status: str, reason: str) -> dict[str, str]:
             ["Approved"],
         ),
         ("TrustPolicy", {}, {"conditions": [cond("Ready", "True", "Valid")]}, []),
+        (
+            "AIDeployment",
+            {},
+            {"lastDrift": {"at": "2026-12-07T10:00:00Z", "objects": "Deployment/svc"}},
+            ["DriftReverted"],
+        ),
+        (
+            "AIDeployment",
+            {"lastDrift": {"at": "2026-12-07T10:00:00Z", "objects": "Deployment/svc"}},
+            {"lastDrift": {"at": "2026-12-07T10:00:00Z", "objects": "Deployment/svc"}},
+            [],  # the same drift is recorded once
+        ),
     ],
 )
 def test_decisions_are_status_transitions(

@@ -31,6 +31,7 @@ ENTRIES = [
     Entry("Decision", "Rejected", MODEL, details={"reason": "DigestMismatch"}),
     Entry("Decision", "Quarantined", SVC, old_hash=DIGEST, details={"reason": "ScanFailed"}),
     Entry("Decision", "Released", SVC, new_hash=DIGEST, details={"reason": "ScanPassed"}),
+    Entry("Decision", "DriftReverted", SVC, details={"objects": "Deployment/svc: spec.template.spec.hostNetwork"}),
 ]
 RECORDS = seal(ENTRIES, 40, "sha256:" + "0" * 64, NOW)
 # what every OCSF event must carry (the base event) and what its class adds
@@ -87,6 +88,13 @@ def test_security_decisions_are_findings_and_a_release_closes_its_quarantine() -
     assert (quarantined["activity_name"], quarantined["status"]) == ("Create", "New")
     assert (released["activity_name"], released["status"], released["severity_id"]) == ("Close", "Resolved", 1)
     assert quarantined["actor"]["user"]["type"] == "System"
+
+
+def test_reverted_drift_is_a_resolved_finding_naming_what_changed() -> None:
+    drift = by_action()["DriftReverted"]
+    assert (drift["class_uid"], drift["severity_id"], drift["status"]) == (2004, 3, "Resolved")
+    assert drift["finding_info"]["desc"] == "Deployment/svc: spec.template.spec.hostNetwork"
+    assert drift["finding_info"]["types"] == ["AI deployment drift"]
 
 
 def test_other_operator_decisions_are_api_activity_of_the_operator() -> None:

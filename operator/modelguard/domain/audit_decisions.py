@@ -76,6 +76,11 @@ def deployment_decisions(ref: ObjectRef, before: Mapping[str, Any], patch: Mappi
         entries.append(Entry("Decision", "Quarantined", ref, old_hash=old_digest, details={"reason": str(new_q[1])}))
     elif old_q[0] == "True" and new_q[0] == "False":
         entries.append(Entry("Decision", "Released", ref, new_hash=new_digest, details={"reason": str(new_q[1])}))
+    old_drift, new_drift = before.get("lastDrift") or {}, after.get("lastDrift") or {}
+    if new_drift.get("at") and new_drift != old_drift:  # someone else changed a child; the operator reverted it
+        entries.append(
+            Entry("Decision", "DriftReverted", ref, details={"objects": str(new_drift.get("objects", ""))[:1000]})
+        )
     old_a, new_a = before.get("approval") or {}, after.get("approval") or {}
     old_ok, new_ok = _condition(before, Cond.APPROVED)[0], _condition(after, Cond.APPROVED)[0]
     if new_ok == "True" and (old_ok != "True" or old_a.get("digest") != new_a.get("digest")) and new_a.get("digest"):

@@ -2,7 +2,8 @@
 
 A Change (someone created, updated, deleted or annotated a modelguard.io object, admitted by the webhook)
 is an OCSF API Activity (6003). A security decision is a Detection Finding (2004): a model whose verification
-failed, an AIDeployment quarantined (the finding is opened) and released (the same finding is closed). The
+failed, an AIDeployment quarantined (the finding is opened) and released (the same finding is closed), a
+change someone made to a deployment's workload that the operator reverted (drift, resolved at once). The
 operator's other decisions (verified, rolled out, approved, decommissioned) are API Activity with activity
 "Other" and the decision as the operation. Every event carries the whole ModelGuard record in
 `unmapped.modelguard_record`, so the chain (`prev`, `hash`) can still be verified from what the SIEM kept.
@@ -23,13 +24,22 @@ PRODUCT = {"name": "ModelGuard", "vendor_name": "ModelGuard", "feature": {"name"
 API_ACTIVITY, DETECTION_FINDING = 6003, 2004
 CATEGORY = {API_ACTIVITY: 6, DETECTION_FINDING: 2}  # Application Activity, Findings
 CHANGE_ACTIVITY = {"CREATE": (1, "Create"), "UPDATE": (3, "Update"), "DELETE": (4, "Delete"), "ANNOTATE": (3, "Update")}
-INFORMATIONAL, HIGH = 1, 4
+INFORMATIONAL, MEDIUM, HIGH = 1, 3, 4
 
 # decision -> (activity_id, activity_name, severity_id, finding status_id, status name, title)
 FINDINGS: dict[str, tuple[int, str, int, int, str, str]] = {
     "Rejected": (1, "Create", HIGH, 1, "New", "AI model failed verification"),
     "Quarantined": (1, "Create", HIGH, 1, "New", "AI deployment quarantined"),
     "Released": (3, "Close", INFORMATIONAL, 4, "Resolved", "AI deployment quarantined"),
+    "DriftReverted": (1, "Create", MEDIUM, 4, "Resolved", "Change to an AI deployment's workload reverted"),
+}
+
+
+TYPES = {
+    "Rejected": "AI model supply chain",
+    "Quarantined": "AI deployment quarantine",
+    "Released": "AI deployment quarantine",
+    "DriftReverted": "AI deployment drift",
 }
 
 
@@ -99,15 +109,16 @@ def _finding(record: Mapping[str, Any]) -> dict[str, Any]:
     quarantine = action in ("Quarantined", "Released")
     uid = f"modelguard:quarantine:{key}" if quarantine else f"modelguard:{action}:{key}:{record['seq']}"
     event = _base(record, DETECTION_FINDING, activity_id, activity_name, severity)
+    said = str(details.get("reason") or details.get("objects") or "")
     event |= {
         "status_id": status_id,
         "status": status,
-        "message": f"{action} {_where(record)}: {details.get('reason', '')}".rstrip(": "),
+        "message": f"{action} {_where(record)}: {said}".rstrip(": "),
         "finding_info": {
             "uid": uid,
             "title": title,
-            "desc": str(details.get("reason", action)),
-            "types": ["AI model supply chain" if action == "Rejected" else "AI deployment quarantine"],
+            "desc": said or action,
+            "types": [TYPES[action]],
         },
     }
     return event
