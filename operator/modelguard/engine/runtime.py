@@ -36,6 +36,7 @@ RECONCILERS: dict[str, Reconcile] = {
     "TrustPolicy": trustpolicy.reconcile,
     "ComplianceReport": compliance_report.reconcile,
 }
+REPORTS = "compliance-reports"  # the index of every ComplianceReport
 EVIDENCE_KINDS = frozenset({"AIModel", "AIDeployment", "TrustPolicy"})  # a change makes ComplianceReports stale
 
 
@@ -149,6 +150,7 @@ class Runtime:
         self.store.add_index(approvals.INDEX, "ModelApproval", _approved_deployment)
         self.store.add_index("models-by-namespace", "AIModel", lambda key, _: [key.namespace])
         self.store.add_index("deployments-by-namespace", "AIDeployment", lambda key, _: [key.namespace])
+        self.store.add_index(REPORTS, "ComplianceReport", lambda key, _: [REPORTS])  # O(1) on every change
 
     def _audit_sink(self) -> HttpSink | None:
         s = self.settings
@@ -220,7 +222,7 @@ class Runtime:
         gap); later changes only move the mark, so a busy cluster does not flood the queue."""
         ctx = self.context
         ctx.evidence_changed = time.time()  # sub-second: ctx.clock() keeps whole seconds
-        for report in self.store.keys("ComplianceReport"):
+        for report in self.store.lookup(REPORTS, REPORTS):
             if report.name not in ctx.reports_woken:
                 ctx.reports_woken.add(report.name)
                 self.queue.add(report)
