@@ -4,10 +4,12 @@ and the AIDeployment names who answers incidents; a tenant cannot reuse an evalu
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from tests.harness.client import KubeTestClient, condition, eventually, wait_for_condition
+from tests.harness.controlplane import ControlPlane
 from tests.harness.models import KeyPair
 from tests.harness.operator import OperatorProcess
 from tests.harness.publish import model, policy, publish
@@ -80,5 +82,24 @@ def test_required_evidence_holds_the_rollout_until_declared_for_the_verified_dig
             lambda: api.get("aideployments", namespace, "svc").get("status", {}).get("servedDigest") == digest,
             what="the rollout once every requirement is met",
         )
+    finally:
+        api.delete("trustpolicies", None, name)
+
+
+def test_the_api_server_refuses_a_document_link_with_credentials(
+    cluster: ControlPlane, api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path
+) -> None:
+    """A link in spec.assurance is shown to auditors in the report: the API server itself refuses one that
+    carries a user name or password, so it never reaches the report (or any copy of the object)."""
+    name = f"p-{namespace}"
+    api.create("trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"]))
+    try:
+        pub = publish(models_root, namespace, "m", KEY)
+        leaky = {"threatModel": {**DOC, "uri": "https://reader:s3cret@docs.example/threat-model.pdf"}}
+        body = model("m", pub.source, pub.bundle, name)
+        body["spec"]["assurance"] = leaky
+        refused = cluster.kubectl("create", "-n", namespace, "-f", "-", stdin=json.dumps(body), check=False)
+        assert refused.returncode != 0 and "no credentials in the link" in refused.stderr
+        assert cluster.kubectl("get", "aimodels", "-n", namespace, "-o", "name").stdout.strip() == ""
     finally:
         api.delete("trustpolicies", None, name)

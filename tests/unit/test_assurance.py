@@ -70,6 +70,8 @@ def policy(*required: str, max_age: int | None = None) -> TrustPolicySpec:
         ({"evaluations": [evaluation(kind="Vibes")]}, "kind"),
         ({"evaluations": [evaluation(covers=["Everything"])]}, "covers"),
         ({"vulnerabilityDisclosure": "mailto:security@example.com"}, "vulnerabilityDisclosure"),
+        ({"threatModel": doc(uri="https://user:secret@docs.example/tm.pdf")}, "no credentials"),
+        ({"evaluations": [evaluation(uri="https://token@docs.example/e.pdf")]}, "no credentials"),
     ],
 )
 def test_the_api_refuses_evidence_an_auditor_could_not_check(assurance: dict[str, Any], field: str) -> None:

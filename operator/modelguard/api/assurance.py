@@ -9,23 +9,35 @@ new model version needs evaluations of its own. A TrustPolicy can require these 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
 
-from modelguard.api.base import SHA256, KubeModel
+from modelguard.api.base import SHA256, KubeModel, with_cel
 
 SHA256_DIGEST = r"^sha256:[a-f0-9]{64}$"
 DATE_OR_TIME = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$"
 DATE_HELP = "a date (2026-11-30) or an RFC 3339 date-time (2026-11-30T09:00:00Z)"
 DOCUMENT_URI = r"^(https|oci)://[^\s]+$"
+# a link an auditor follows is shown in the report: a user name or password in it would be published there
+NO_CREDENTIALS = (
+    "!self.uri.matches('^https://[^/?#]*@')",
+    "uri: no credentials in the link (it is shown in the report)",
+)
 
 
 def reviewed_at(value: str) -> datetime:
     """A date or an RFC 3339 date-time as an aware UTC datetime (a date: midnight UTC)."""
     moment = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _no_credentials(uri: str) -> str:
+    if re.match(r"^https://[^/?#]*@", uri):
+        raise ValueError("no credentials in the link (it is shown in the report)")
+    return uri
 
 
 def _a_real_date(value: str | None) -> str | None:
@@ -36,6 +48,8 @@ def _a_real_date(value: str | None) -> str | None:
 
 class EvidenceDocument(KubeModel):
     """A document pinned by digest, with who reviewed it and when."""
+
+    model_config = with_cel(NO_CREDENTIALS)
 
     uri: str = Field(
         description="Where an auditor fetches the document: https:// or oci://registry/repo@sha256:<digest>.",
@@ -53,6 +67,7 @@ class EvidenceDocument(KubeModel):
     reviewer: str = Field(description="Who reviewed it (a person or a role).", min_length=1, max_length=253)
 
     _date = field_validator("reviewed_at")(_a_real_date)
+    _uri = field_validator("uri")(_no_credentials)
 
     def reviewed(self) -> datetime:
         return reviewed_at(self.reviewed_at)
@@ -77,6 +92,8 @@ Concern = Literal[
 class EvaluationResult(KubeModel):
     """The result of an evaluation, red-team exercise or security test of one model digest."""
 
+    model_config = with_cel(NO_CREDENTIALS)
+
     kind: EvaluationKind = Field(
         description="Evaluation (quality and behaviour), RedTeam (adversarial exercise) or SecurityTest."
     )
@@ -100,6 +117,7 @@ class EvaluationResult(KubeModel):
     )
 
     _date = field_validator("completed_at")(_a_real_date)
+    _uri = field_validator("uri")(_no_credentials)
 
 
 class ModelAssurance(KubeModel):
