@@ -338,6 +338,16 @@ def test_the_sink_receives_ocsf_events_a_siem_reads_without_a_modelguard_parser(
         (verified,) = [c for c in rejected["status"]["conditions"] if c["type"] == "Verified"]
         assert finding["finding_info"]["desc"] == verified["reason"]
         assert not events(2004, "good")  # a verified model is no finding
+
+        # a refused request is no audit record, but the SIEM sees it (who tried what, and why it was refused)
+        evil = model("evil", "https://evil.example/m", "https://evil.example/m.sig", name)
+        assert as_user(cluster, "alice", namespace, evil).returncode != 0
+        (refused, *_) = eventually(
+            lambda: [e for e in events(6003, "evil") if e["status"] == "Failure"], what="the refusal as an OCSF event"
+        )
+        assert refused["actor"]["user"]["name"] == "alice" and refused["activity_name"] == "Create"
+        assert "is not under an allowed source" in refused["status_detail"]
+        assert "modelguard_record" not in refused["unmapped"]  # outside the chain
     finally:
         operator.restart()
         api.delete("trustpolicies", None, name)

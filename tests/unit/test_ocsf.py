@@ -143,3 +143,38 @@ def test_the_sink_sends_one_json_line_per_record_in_the_chosen_format(collector:
         assert lines == [to_ocsf(r) for r in RECORDS] and {e["class_uid"] for e in lines} == {6003, 2004}
     else:
         assert lines == RECORDS
+
+
+def test_a_refused_request_is_a_failed_api_activity_outside_the_chain() -> None:
+    from modelguard.domain.ocsf import denial_event
+
+    review = {
+        "request": {
+            "uid": "rev-1",
+            "operation": "CREATE",
+            "kind": {"group": "modelguard.io", "kind": "AIModel"},
+            "namespace": "team-a",
+            "name": "evil",
+            "userInfo": {"username": "mallory", "groups": ["team-a-devs"]},
+        }
+    }
+    event = denial_event(review, "source https://evil.example/ is not allowed", "validate-aimodels", NOW)
+    assert (event["class_uid"], event["type_uid"], event["status"]) == (6003, 600301, "Failure")
+    assert event["actor"]["user"]["name"] == "mallory" and event["status_detail"].startswith("source https://evil")
+    assert event["resources"] == [{"type": "AIModel", "name": "evil", "namespace": "team-a"}]
+    assert event["metadata"]["uid"] == "rev-1" and "sequence" not in event["metadata"]  # not in the chain
+    assert event["unmapped"] == {"modelguard_webhook": "validate-aimodels"}
+
+
+def test_security_events_go_only_to_an_ocsf_sink_and_a_flood_is_bounded() -> None:
+    from modelguard.adapters.audit_log import EVENTS_KEPT, AuditLog
+
+    client = HttpClient(ssl.create_default_context())
+    plain = AuditLog(None, "ns", None, sink=HttpSink("http://127.0.0.1:1/x", client))  # type: ignore[arg-type]
+    plain.security_event({"n": 1})
+    assert len(plain._events) == 0  # a ModelGuard-format sink carries the chain only
+    ocsf = AuditLog(None, "ns", None, sink=HttpSink("http://127.0.0.1:1/x", client, None, "ocsf"))  # type: ignore[arg-type]
+    for n in range(EVENTS_KEPT + 25):
+        ocsf.security_event({"n": n})
+    assert len(ocsf._events) == EVENTS_KEPT and ocsf.events_dropped == 25
+    assert ocsf._events[0] == {"n": 25}  # the oldest went first

@@ -20,6 +20,7 @@ again. Concurrent appends in one process are committed together (one write for m
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -45,6 +46,7 @@ CONFIGMAP = "modelguard-audit"
 CHECKPOINT = "checkpoint.json"
 RING_PREFIX = "record-"
 DELIVERED = "sink.delivered"
+EVENTS_KEPT = 1000  # security events waiting for the sink at most
 RING = 128
 COMMIT_ATTEMPTS = 20
 
@@ -109,13 +111,18 @@ class HttpSink:
         self, url: str, client: HttpClient, token: str | None = None, event_format: SinkFormat = "modelguard"
     ) -> None:
         self._url, self._client, self._token = url, client, token
+        self.event_format = event_format
         self._convert: Callable[[dict[str, Any]], dict[str, Any]] = to_ocsf if event_format == "ocsf" else dict
 
     def send(self, records: Sequence[dict[str, Any]]) -> None:
+        self.send_events([self._convert(r) for r in records])
+
+    def send_events(self, events: Sequence[dict[str, Any]]) -> None:
+        """POST events as they are (already in the sink's format)."""
         headers = {"Content-Type": "application/x-ndjson"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        body = "".join(dumps(self._convert(r)) + "\n" for r in records).encode()
+        body = "".join(dumps(e) + "\n" for e in events).encode()
         with self._client.open(self._url, headers=headers, method="POST", data=body) as response:
             response.read(1024)
 
@@ -144,6 +151,19 @@ class AuditLog:
         self._head: Head | None = None
         self._known: Head | None = None  # the last head this process committed
         self._last_change: dict[tuple[str, str, str], str] = {}  # object -> fingerprint of its last change
+        # security events outside the chain (admission refusals, OCSF sinks only): bounded, oldest dropped
+        self._events: collections.deque[dict[str, Any]] = collections.deque(maxlen=EVENTS_KEPT)
+        self.events_dropped = 0
+
+    def security_event(self, event: dict[str, Any]) -> None:
+        """Queue an OCSF event for the sink (nothing without an OCSF sink). Best effort and bounded: a flood of
+        refusals drops the oldest refusals, never an audit record."""
+        if self._sink is None or self._sink.event_format != "ocsf":
+            return
+        if len(self._events) == self._events.maxlen:
+            self.events_dropped += 1
+        self._events.append(event)
+        self._sink_wakeup.set()
 
     def backlog(self) -> int:
         """Committed records the HTTP sink has not confirmed yet."""
@@ -331,3 +351,14 @@ class AuditLog:
                     continue
                 for record in batch:
                     self._unsent.pop(record["seq"], None)
+            while self._events:  # after the records: the chain goes first
+                events = list(self._events)[:500]
+                try:
+                    await asyncio.to_thread(self._sink.send_events, events)
+                except (Retry, VerificationError, KubeError, OSError) as exc:
+                    log.warning("audit: sink delivery of security events failed (%s); retrying", type(exc).__name__)
+                    await asyncio.sleep(self._retry_delay)
+                    continue
+                sent = {id(e) for e in events}  # those a flood pushed out meanwhile are gone already
+                while self._events and id(self._events[0]) in sent:
+                    self._events.popleft()

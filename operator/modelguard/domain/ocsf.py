@@ -24,7 +24,7 @@ PRODUCT = {"name": "ModelGuard", "vendor_name": "ModelGuard", "feature": {"name"
 API_ACTIVITY, DETECTION_FINDING = 6003, 2004
 CATEGORY = {API_ACTIVITY: 6, DETECTION_FINDING: 2}  # Application Activity, Findings
 CHANGE_ACTIVITY = {"CREATE": (1, "Create"), "UPDATE": (3, "Update"), "DELETE": (4, "Delete"), "ANNOTATE": (3, "Update")}
-INFORMATIONAL, MEDIUM, HIGH = 1, 3, 4
+INFORMATIONAL, LOW, MEDIUM, HIGH = 1, 2, 3, 4
 
 # decision -> (activity_id, activity_name, severity_id, finding status_id, status name, title)
 FINDINGS: dict[str, tuple[int, str, int, int, str, str]] = {
@@ -146,3 +146,42 @@ def to_ocsf(record: Mapping[str, Any]) -> dict[str, Any]:
         "src_endpoint": {"name": "kube-apiserver"},
     }
     return event
+
+
+def denial_event(review: Mapping[str, Any], message: str, webhook: str, now: datetime) -> dict[str, Any]:
+    """An admission request ModelGuard refused, as an OCSF API Activity that failed. Refusals are not audit
+    records (nothing changed, and any tenant could grow the chain with them): they go to the SIEM only, without
+    a place in the chain."""
+    request = review.get("request") or {}
+    operation = str(request.get("operation", ""))
+    activity_id, activity_name = CHANGE_ACTIVITY.get(operation, (99, "Other"))
+    kind = (request.get("kind") or {}).get("kind", "")
+    resource: dict[str, Any] = {"type": str(kind), "name": str(request.get("name") or "")}
+    if request.get("namespace"):
+        resource["namespace"] = str(request["namespace"])
+    user = request.get("userInfo") or {}
+    return {
+        "class_uid": API_ACTIVITY,
+        "category_uid": CATEGORY[API_ACTIVITY],
+        "activity_id": activity_id,
+        "activity_name": activity_name,
+        "type_uid": API_ACTIVITY * 100 + activity_id,
+        "severity_id": LOW,
+        "time": int(now.timestamp() * 1000),
+        "status_id": 2,
+        "status": "Failure",
+        "status_detail": message[:1000],
+        "message": f"admission refused {operation.lower()} of {kind} {resource.get('namespace', '')}/{resource['name']}"
+        f" by {user.get('username', '')}",
+        "metadata": {
+            "version": OCSF_VERSION,
+            "product": PRODUCT,
+            "uid": str(request.get("uid", "")),
+            "log_name": "modelguard-admission",
+        },
+        "actor": {"user": _user(user)},
+        "api": {"operation": operation, "service": {"name": "modelguard.io"}},
+        "src_endpoint": {"name": "kube-apiserver"},
+        "resources": [resource],
+        "unmapped": {"modelguard_webhook": webhook},
+    }

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp.web
@@ -24,6 +25,7 @@ from modelguard.domain.admission import Review, end_of_life_stamp, review_deploy
 from modelguard.domain.approvals import LAST_CHANGED_BY
 from modelguard.domain.audit import ObjectRef
 from modelguard.domain.decommission import SET_BY
+from modelguard.domain.ocsf import denial_event
 from modelguard.engine.runtime import Runtime
 from modelguard.reconcilers.context import lookup
 
@@ -238,18 +240,23 @@ class MeasuredWebhookServer(kopf.WebhookServer):
     """Kopf's webhook server, timing every admission review and counting refusals per hook (metrics)."""
 
     metrics: Metrics | None = None
+    refusals: Callable[[dict[str, Any]], None] | None = None  # refused requests, as OCSF events, to the SIEM
 
     def __call__(self, fn: Any) -> Any:
-        metrics = self.metrics
+        metrics, refusals = self.metrics, self.refusals
 
         async def measured(request: Any, *, webhook: str | None = None, **kwargs: Any) -> Any:
             started = time.monotonic()
             response = await fn(request, webhook=webhook, **kwargs)
+            hook = webhook or "unknown"
+            answer = (response or {}).get("response") or {}
             if metrics is not None:
-                hook = webhook or "unknown"
                 metrics.webhook_duration.labels(hook).observe(time.monotonic() - started)
-                if not ((response or {}).get("response") or {}).get("allowed", True):
+                if not answer.get("allowed", True):
                     metrics.webhook_rejections.labels(hook).inc()
+            if refusals is not None and not answer.get("allowed", True) and isinstance(request, Mapping):
+                message = str((answer.get("status") or {}).get("message", ""))
+                refusals(denial_event(request, message, hook, datetime.now(UTC)))
             return response
 
         return super().__call__(measured)
@@ -267,4 +274,6 @@ def webhook_server(runtime: Runtime) -> kopf.WebhookServer | None:
         pkeyfile=str(s.webhook_key) if s.webhook_key else None,
     )
     server.metrics = runtime.context.metrics
+    if runtime.context.audit is not None:
+        server.refusals = runtime.context.audit.security_event
     return server
