@@ -178,3 +178,15 @@ def test_security_events_go_only_to_an_ocsf_sink_and_a_flood_is_bounded() -> Non
         ocsf.security_event({"n": n})
     assert len(ocsf._events) == EVENTS_KEPT and ocsf.events_dropped == 25
     assert ocsf._events[0] == {"n": 25}  # the oldest went first
+
+
+def test_a_refusal_of_a_uri_with_credentials_does_not_quote_them() -> None:
+    """The refusal message goes to the SIEM: a tenant's source URI with a password in it is refused without the
+    later checks quoting the URI back (they would put the password into the event)."""
+    from modelguard.domain.admission import review_model
+    from tests.harness.samples import ai_model, trust_policy
+
+    spec = ai_model("m", "p", source={"uri": "https://reader:s3cret@models.example/m"})["spec"]
+    review = review_model(spec, "team-a", {}, trust_policy("p", allowedSources=["file:///"]))
+    assert review.denials == ["URIs must not carry credentials; use credentialsSecretRef"]
+    assert "s3cret" not in " ".join(review.denials + review.warnings)

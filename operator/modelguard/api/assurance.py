@@ -9,13 +9,12 @@ new model version needs evaluations of its own. A TrustPolicy can require these 
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
 
-from modelguard.api.base import SHA256, KubeModel, with_cel
+from modelguard.api.base import SHA256, KubeModel, carries_credentials, with_cel
 
 SHA256_DIGEST = r"^sha256:[a-f0-9]{64}$"
 DATE_OR_TIME = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$"
@@ -35,7 +34,7 @@ def reviewed_at(value: str) -> datetime:
 
 
 def _no_credentials(uri: str) -> str:
-    if re.match(r"^https://[^/?#]*@", uri):
+    if carries_credentials(uri):
         raise ValueError("no credentials in the link (it is shown in the report)")
     return uri
 

@@ -30,6 +30,14 @@ Identifier = Annotated[str, StringConstraints(max_length=253)]  # a key id, a na
 SHA256 = Annotated[str, StringConstraints(max_length=71, pattern=r"^sha256:[a-f0-9]{64}$")]
 
 
+def carries_credentials(uri: str) -> bool:
+    """A user name or password in a URI's authority (https://user:secret@host/...)."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(uri)
+    return parts.username is not None or parts.password is not None
+
+
 STRICT = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
 
 

@@ -51,8 +51,9 @@ def review_model(
         review.denials.extend(_errors(exc))
         return review
     unsafe = uris_safe(ModelFacts(namespace, namespace_labels, model, None))
-    if unsafe is not None:
+    if unsafe is not None:  # refused; the later checks would quote the URI (credentials and all) in their message
         review.denials.append(unsafe.message)
+        return review
     reading = read_policy(model.trust_policy, policy)
     if reading.reason == NOT_FOUND:  # GitOps applies policies and models in any order: the model waits
         review.warnings.append(f"{reading.message}: the model will not verify until it does")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from modelguard.api.aimodel import AIModelSpec, VerifiedRecord
-from modelguard.api.base import ConfigMapKeyReference
+from modelguard.api.base import ConfigMapKeyReference, carries_credentials
 from modelguard.api.condition_reasons import Reason
 from modelguard.api.trustpolicy import TrustedCertificateAuthority, TrustedKey, TrustPolicySpec
 from modelguard.domain.errors import VerificationError
@@ -68,7 +68,7 @@ def policy_applies(facts: ModelFacts) -> VerificationError | None:
 def uri_problem(uri: str) -> str | None:
     """Why a source or signature URI is unsafe, or None."""
     parts = urllib.parse.urlsplit(uri)
-    if parts.username is not None or parts.password is not None:
+    if carries_credentials(uri):
         return "URIs must not carry credentials; use credentialsSecretRef"
     if parts.query or parts.fragment:
         return "URIs must not have a query or fragment"

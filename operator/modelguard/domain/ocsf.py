@@ -74,9 +74,8 @@ def _where(record: Mapping[str, Any]) -> str:
     return f"{obj.get('kind')} {obj.get('namespace')}/{obj.get('name')}" if obj.get("namespace") else str(obj)
 
 
-def _base(
-    record: Mapping[str, Any], class_uid: int, activity_id: int, activity_name: str, severity: int
-) -> dict[str, Any]:
+def _header(class_uid: int, activity_id: int, activity_name: str, severity: int, millis: int) -> dict[str, Any]:
+    """What every OCSF event starts with: its class, activity, severity and time."""
     return {
         "class_uid": class_uid,
         "category_uid": CATEGORY[class_uid],
@@ -84,7 +83,23 @@ def _base(
         "activity_name": activity_name,
         "type_uid": class_uid * 100 + activity_id,
         "severity_id": severity,
-        "time": _millis(str(record["time"])),
+        "time": millis,
+    }
+
+
+def _api(operation: str) -> dict[str, Any]:
+    # admission sees the request, not the client's address: the endpoint is the API server that asked
+    return {
+        "api": {"operation": operation, "service": {"name": "modelguard.io"}},
+        "src_endpoint": {"name": "kube-apiserver"},
+    }
+
+
+def _base(
+    record: Mapping[str, Any], class_uid: int, activity_id: int, activity_name: str, severity: int
+) -> dict[str, Any]:
+    return {
+        **_header(class_uid, activity_id, activity_name, severity, _millis(str(record["time"]))),
         "metadata": {
             "version": OCSF_VERSION,
             "product": PRODUCT,
@@ -141,9 +156,7 @@ def to_ocsf(record: Mapping[str, Any]) -> dict[str, Any]:
         "status_id": 1,  # admitted / decided: a refused change is never recorded
         "status": "Success",
         "message": message,
-        "api": {"operation": action, "service": {"name": "modelguard.io"}},
-        # admission sees the request, not the client's address: the endpoint is the API server that asked
-        "src_endpoint": {"name": "kube-apiserver"},
+        **_api(action),
     }
     return event
 
@@ -161,13 +174,7 @@ def denial_event(review: Mapping[str, Any], message: str, webhook: str, now: dat
         resource["namespace"] = str(request["namespace"])
     user = request.get("userInfo") or {}
     return {
-        "class_uid": API_ACTIVITY,
-        "category_uid": CATEGORY[API_ACTIVITY],
-        "activity_id": activity_id,
-        "activity_name": activity_name,
-        "type_uid": API_ACTIVITY * 100 + activity_id,
-        "severity_id": LOW,
-        "time": int(now.timestamp() * 1000),
+        **_header(API_ACTIVITY, activity_id, activity_name, LOW, int(now.timestamp() * 1000)),
         "status_id": 2,
         "status": "Failure",
         "status_detail": message[:1000],
@@ -180,8 +187,7 @@ def denial_event(review: Mapping[str, Any], message: str, webhook: str, now: dat
             "log_name": "modelguard-admission",
         },
         "actor": {"user": _user(user)},
-        "api": {"operation": operation, "service": {"name": "modelguard.io"}},
-        "src_endpoint": {"name": "kube-apiserver"},
+        **_api(operation),
         "resources": [resource],
         "unmapped": {"modelguard_webhook": webhook},
     }
