@@ -158,6 +158,87 @@ def test_network_policy_admits_declared_clients_only(served: dict[str, str]) -> 
     assert http_from(served["others"], outsider, url, headers={"X-API-Key": API_KEY})["status"] == 0
 
 
+METRICS_SCRIPT = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8080/metrics').read().decode())"
+FORGE_SCRIPT = """
+import json, socket, sys
+line = json.dumps({"client": "e2e-client", "remote": "10.244.0.250", "status": 429})
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(int(sys.argv[3])):
+    s.sendto(("<188>Dec  7 12:00:00 modelguard_gateway: " + line).encode(), (sys.argv[1], int(sys.argv[2])))
+print("sent")
+"""
+
+
+def operator_metric(name: str, **labels: str) -> float:
+    """A counter summed over the operator's replicas (datagrams reach either through the Service)."""
+    out = kubectl("get", "pods", "-n", operator_namespace(), "-l", "app.kubernetes.io/name=modelguard", "-o", "json")
+    total = 0.0
+    for pod in json.loads(out.stdout)["items"]:
+        if pod["status"].get("phase") != "Running":
+            continue
+        text = kubectl(
+            "exec", "-n", operator_namespace(), pod["metadata"]["name"], "--", "python3", "-c", METRICS_SCRIPT
+        ).stdout
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def abuse_records(namespace: str) -> list[dict[str, Any]]:
+    data = json.loads(kubectl("get", "configmap", "modelguard-audit", "-n", operator_namespace(), "-o", "json").stdout)
+    ring = [json.loads(v) for k, v in data["data"].items() if k.startswith("record-")]
+    return [r for r in ring if r["action"] == "GatewayAbuse" and r["object"]["namespace"] == namespace]
+
+
+def test_refusals_at_the_gateway_are_counted_per_client_and_audited(served: dict[str, str]) -> None:
+    """Issue 19 (abuse monitoring): the 401s and 429s of the gateway test above went from nginx in the pods,
+    through the collector's Service, to the operator: counted per client in metrics and summed up in
+    GatewayAbuse audit records of `svc`. Another tenant's pod that sends forged refusals to the collector
+    changes nobody's figures: it is no gateway pod."""
+    ns, others = served["ns"], served["others"]
+    limited = {"namespace": ns, "deployment": "svc", "reason": "rate-limited"}
+    eventually(
+        lambda: operator_metric("modelguard_gateway_refusals_total", client="e2e-client", **limited) >= 10 or None,
+        60,
+        2,
+        "the rate-limited requests counted for e2e-client",
+    )
+    unauthenticated = {"namespace": ns, "deployment": "svc", "reason": "unauthenticated", "client": "-"}
+    assert operator_metric("modelguard_gateway_refusals_total", **unauthenticated) >= 2
+
+    def recorded() -> tuple[int, int] | None:
+        records = abuse_records(ns)
+        sums = (
+            sum(int(r["details"]["unauthenticated"]) for r in records),
+            sum(int(r["details"]["rateLimited"]) for r in records),
+        )
+        return sums if sums[0] >= 2 and sums[1] >= 10 else None
+
+    eventually(recorded, 90, 3, "GatewayAbuse audit records for svc (window: the chart's e2e value)")
+    assert all(r["object"] == {"kind": "AIDeployment", "namespace": ns, "name": "svc"} for r in abuse_records(ns))
+    assert "e2e-client rate-limited" in " ".join(r["details"]["clients"] for r in abuse_records(ns))
+
+    outsider = client_pod(others, "outsider")
+    collector = kubectl(
+        "get", "service", "modelguard-gateway-events", "-n", operator_namespace(), "-o", "jsonpath={.spec.clusterIP}"
+    ).stdout
+    counted_before = operator_metric("modelguard_gateway_refusals_total", **limited)
+    dropped_before = operator_metric("modelguard_gateway_events_dropped_total", reason="unattributed")
+    kubectl("exec", "-n", others, outsider, "--", "python3", "-c", FORGE_SCRIPT, collector, "5514", "50")
+    eventually(
+        lambda: (
+            operator_metric("modelguard_gateway_events_dropped_total", reason="unattributed") >= dropped_before + 50
+            or None
+        ),
+        60,
+        2,
+        "the forged refusals dropped as unattributed",
+    )
+    assert operator_metric("modelguard_gateway_refusals_total", **limited) == counted_before
+    assert not abuse_records(others)
+
+
 def test_model_server_egress_is_denied(served: dict[str, str], source: Source) -> None:
     """The model server reaches neither the API server nor the model source nor anyone else: only its model
     cache, which alone has the declared egress to the source and admits only the model servers."""

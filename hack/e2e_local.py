@@ -132,6 +132,8 @@ def install_chart(plane: ControlPlane, helm: Path, images: dict[str, str], ca: L
         f"gateway.image={images['gateway']}",
         "--set",
         "operator.caBundleConfigMap=modelguard-e2e-ca",
+        "--set",
+        "gateway.events.windowSeconds=5",  # GatewayAbuse records within seconds of the suite's refusals
         "--wait",
         "--timeout",
         "5m",

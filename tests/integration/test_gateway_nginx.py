@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import tempfile
 import time
 import urllib.error
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from modelguard.builders.gateway import GatewayConfig, keys_map, nginx_conf
+from modelguard.domain import gateway_abuse
 from tests.harness.controlplane import free_port
 from tests.harness.nginx import RunningGateway, call, echo_upstream, run_nginx
 
@@ -166,3 +168,53 @@ def test_keys_are_matched_literally_never_as_patterns(hostile_gateway: RunningGa
     assert call(url, {"X-API-Key": "xx-alice-key-0123456789-xx"})[0] == 401  # trudy's pattern neither
     assert call(url, {"X-API-Key": HOSTILE_KEYS["mallory"]})[1]["client"] == "mallory"  # literal: still works
     assert call(url, {"X-API-Key": HOSTILE_KEYS["trudy"]})[1]["client"] == "trudy"
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[socket.socket, str]]:
+    """A UDP socket on loopback standing in for the operator's refusal collector."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    try:
+        yield sock, f"127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+
+
+def received(sock: socket.socket, at_least: int, seconds: float = 5.0) -> list[bytes]:
+    got: list[bytes] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            got.append(sock.recv(4096))
+        except TimeoutError:
+            if len(got) >= at_least:
+                break
+    return got
+
+
+def test_refused_requests_and_only_those_reach_the_collector(
+    tmp_path: Path, upstream: int, collector: tuple[socket.socket, str]
+) -> None:
+    """Issue 19 (abuse monitoring): nginx sends one datagram per 401 and per 429, none for what it serves, with
+    the client id and never a key; each is what the operator's parser reads as a refusal."""
+    sock, address = collector
+    cfg = local(tmp_path, upstream, requests_per_second=1, burst=2, events_to=address)
+    for gw in _start(tmp_path / "gw", cfg, KEYS):
+        url = f"{gw.url}/v1/predict"
+        assert call(url)[0] == 401
+        assert call(url, {"X-API-Key": "wrong-key-000000000000"})[0] == 401
+        bob = [call(url, {"Authorization": f"Bearer {KEYS['bob']}"})[0] for _ in range(8)]
+        served, limited = bob.count(200), bob.count(429)
+        assert served >= 3 and limited >= 1, bob
+        assert call(f"{gw.url}/healthz")[0] == 200
+        datagrams = received(sock, 2 + limited)
+    assert len(datagrams) == 2 + limited  # nothing for the requests it served
+    refusals = [gateway_abuse.parse(d) for d in datagrams]
+    assert sorted((r.reason, r.client) for r in refusals if r) == sorted(
+        [("unauthenticated", "-")] * 2 + [("rate-limited", "bob")] * limited
+    )
+    assert all(r is not None and r.remote == "127.0.0.1" for r in refusals)
+    text = b"".join(datagrams)
+    assert KEYS["bob"].encode() not in text and b"wrong-key" not in text

@@ -89,10 +89,11 @@ class Kube:
         body: object | None = None,
         query: Sequence[tuple[str, str]] = (),
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> dict[str, Any]:
         """One request, blocking (the async methods run it in a worker thread)."""
         url = self._server + path + (f"?{urllib.parse.urlencode(list(query))}" if query else "")
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers = {"Accept": accept, "Content-Type": content_type}
         token = self.connection.bearer_token()
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -115,10 +116,13 @@ class Kube:
         body: object | None = None,
         query: Sequence[tuple[str, str]] = (),
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> dict[str, Any]:
         if self.observe is not None:
             self.observe(method, path)
-        call = functools.partial(self.call, method, path, body=body, query=query, content_type=content_type)
+        call = functools.partial(
+            self.call, method, path, body=body, query=query, content_type=content_type, accept=accept
+        )
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     async def get(self, res: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:

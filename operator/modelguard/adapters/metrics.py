@@ -125,6 +125,20 @@ class Metrics:
             ["report", "phase", "status"],
             registry=r,
         )
+        self.gateway_refusals = Counter(
+            "modelguard_gateway_refusals_total",
+            "Requests a gateway refused, per AIDeployment, client and reason (unauthenticated: no or a wrong API "
+            "key, client '-'; rate-limited: over the client's limit). Client 'other' once a deployment counted 50.",
+            ["namespace", "deployment", "client", "reason"],
+            registry=r,
+        )
+        self.gateway_events_dropped = Counter(
+            "modelguard_gateway_events_dropped_total",
+            "Refusal datagrams not counted: malformed, unattributed (not from a gateway pod of an AIDeployment), "
+            "overload (the queue was full).",
+            ["reason"],
+            registry=r,
+        )
         self.source_slots = Gauge("modelguard_source_slots_in_use", "Source slots held now.", registry=r)
         self.source_waiting = Gauge(
             "modelguard_source_slots_waiting", "Reconciles waiting for a source slot.", registry=r

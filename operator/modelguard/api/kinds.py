@@ -55,6 +55,7 @@ SERVICEACCOUNTS = Resource("v1", "ServiceAccount", "serviceaccounts")
 DEPLOYMENTS = Resource("apps/v1", "Deployment", "deployments")
 NETWORKPOLICIES = Resource("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies")
 PVCS = Resource("v1", "PersistentVolumeClaim", "persistentvolumeclaims")
+PODS = Resource("v1", "Pod", "pods")  # read as metadata only, to attribute gateway refusals (ADR 0018)
 
 WATCHED = (AIMODELS, AIDEPLOYMENTS, TRUSTPOLICIES, MODELAPPROVALS, COMPLIANCE_REPORTS)  # whole objects, cached
 CHILDREN = (DEPLOYMENTS, SERVICES, SERVICEACCOUNTS, CONFIGMAPS, SECRETS, NETWORKPOLICIES)  # what AIDeployments own

@@ -14,13 +14,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from modelguard.api.aideployment import AIDeploymentSpec
+from modelguard.api.gateway_wire import CLIENT_PATTERN, EVENTS_TAG
 from modelguard.builders.network import GATEWAY_PORT, STATUS_PORT
 
 DEFAULT_RPS, DEFAULT_BURST = 10, 20
 CONF_DIR = "/etc/modelguard/gateway"
 KEYS_DIR = "/etc/modelguard/gateway-keys"
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9._~+/=-]{16,256}$")
-CLIENT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+EVENTS_ADDRESS = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$")
 
 
 class InvalidKeys(ValueError):
@@ -41,6 +42,7 @@ class GatewayConfig:
     keys_file: str = f"{KEYS_DIR}/clients.map"
     model_card_file: str | None = f"{CONF_DIR}/model-card.json"
     temp_dir: str = "/tmp"  # noqa: S108 (the pod's own emptyDir)
+    events_to: str = ""  # IP:port of the operator's refusal collector ("" = none; ADR 0018)
 
 
 def config_for(spec: AIDeploymentSpec, authenticated: bool, **local: Any) -> GatewayConfig:
@@ -143,7 +145,7 @@ http {{
     log_format audit escape=json '{{"time":"$time_iso8601","client":"$client_id","remote":"$remote_addr",'
                                  '"method":"$request_method","uri":"$uri","status":$status,'
                                  '"bytes_in":$request_length,"bytes_out":$bytes_sent,"seconds":$request_time}}';
-    access_log /dev/stdout audit;
+    access_log /dev/stdout audit;{_refusals(cfg)}
     limit_req_zone {limit_key} zone=per_client:10m rate={cfg.requests_per_second}r/s;
     limit_req_status 429;
     limit_req_log_level warn;
@@ -176,6 +178,23 @@ http {{
     }}
 }}
 """
+
+
+def _refusals(cfg: GatewayConfig) -> str:
+    """Requests refused for a missing or wrong key (401) or over the rate limit (429) also go, one syslog
+    datagram each, to the operator, which counts them per client (best effort: UDP, never blocks a request)."""
+    if not cfg.events_to:
+        return ""
+    if not EVENTS_ADDRESS.match(cfg.events_to):
+        raise ValueError(f"the refusal collector must be IP:port, not {cfg.events_to!r}")
+    return f"""
+    map $status $modelguard_refused {{
+        401 1;
+        429 1;
+        default 0;
+    }}
+    access_log syslog:server={cfg.events_to},facility=local7,severity=warn,tag={EVENTS_TAG},nohostname audit
+               if=$modelguard_refused;"""
 
 
 def config_hash(conf: str, keys: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from modelguard.api.aideployment import AIDeploymentSpec
@@ -10,6 +12,28 @@ from modelguard.builders.labels import cache_selector, labels, object_name, sele
 GATEWAY_PORT = 8000
 STATUS_PORT = 8001
 CACHE_PORT = 8090  # the model cache's file server (builders/model_cache.py)
+
+
+@dataclass(frozen=True)
+class EventsRoute:
+    """Where the gateways send the refusals they count (ADR 0018): `address` (IP:port, nginx resolves no
+    names at run time) and, in a cluster, the operator's pods as a NetworkPolicy peer (namespace, labels,
+    and the port on the pod: a Service's target port)."""
+
+    address: str
+    namespace: str | None = None
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    pod_port: int | str = 0
+
+    def egress(self) -> list[dict[str, Any]]:
+        """The gateway's way to the operator: UDP to its pods' event port, nothing else."""
+        if self.namespace is None or not self.pod_labels:
+            return []
+        peer = {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": self.namespace}},
+            "podSelector": {"matchLabels": dict(self.pod_labels)},
+        }
+        return [{"to": [peer], "ports": [{"protocol": "UDP", "port": self.pod_port}]}]
 
 
 def _selector(sel: Any) -> dict[str, Any]:
@@ -43,10 +67,16 @@ def default_deny(deployment: str, namespace: str, owner: dict[str, Any]) -> dict
 
 
 def allow(
-    deployment: str, namespace: str, spec: AIDeploymentSpec, owner: dict[str, Any], monitoring_namespace: str | None
+    deployment: str,
+    namespace: str,
+    spec: AIDeploymentSpec,
+    owner: dict[str, Any],
+    monitoring_namespace: str | None,
+    events: EventsRoute | None = None,
 ) -> dict[str, Any]:
     """Declared clients to the gateway port only; monitoring to the status port; egress to the deployment's
-    model cache only (the init container fetches from it; the model server can reach nothing else)."""
+    model cache (the init container fetches from it) and, when the operator collects refusals, UDP to the
+    operator's event port (the gateway's syslog): the model server can reach nothing else."""
     ingress: list[dict[str, Any]] = []
     peers = []
     for client in spec.access.allowed_clients:
@@ -66,7 +96,7 @@ def allow(
             }
         )
     to_cache = {"to": [{"podSelector": {"matchLabels": cache_selector(deployment)}}], "ports": [_tcp(CACHE_PORT)]}
-    return _allow_policy(deployment, namespace, owner, ingress, [to_cache])
+    return _allow_policy(deployment, namespace, owner, ingress, [to_cache, *(events.egress() if events else [])])
 
 
 def _tcp(port: int) -> dict[str, Any]:

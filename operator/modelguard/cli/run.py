@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from modelguard.builders.gateway import EVENTS_ADDRESS
 from modelguard.domain.ocsf import SINK_FORMATS
 
 
@@ -112,6 +113,27 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--verify-deadline", type=float, default=3600.0, help="seconds downloading and hashing a model may take"
     )
+    parser.add_argument(
+        "--gateway-events-port",
+        type=int,
+        default=None,
+        help="collect the requests gateways refuse (401, 429) on this UDP port (docs/adr/0018)",
+    )
+    parser.add_argument("--gateway-events-host", default="0.0.0.0", help="address the collector listens on")  # noqa: S104
+    parser.add_argument(
+        "--gateway-events-service",
+        default=None,
+        help="NAMESPACE/NAME of the Service in front of the collector: gateways send to its cluster IP and UDP port",
+    )
+    parser.add_argument(
+        "--gateway-events-address", default=None, help="IP:PORT gateways send refusals to (outside a cluster)"
+    )
+    parser.add_argument(
+        "--gateway-events-window",
+        type=float,
+        default=60.0,
+        help="seconds of refusals summed up in one GatewayAbuse audit record per AIDeployment",
+    )
     parser.add_argument("--webhook-port", type=int, default=None, help="serve admission webhooks on this port")
     parser.add_argument("--webhook-host", default="0.0.0.0", help="address the webhook server listens on")  # noqa: S104
     parser.add_argument("--webhook-cert", type=Path, default=None, help="TLS certificate for the webhook server")
@@ -209,9 +231,23 @@ def main(args: argparse.Namespace) -> int:
         audit_sink=args.audit_sink,
         audit_sink_token_file=args.audit_sink_token_file,
         audit_sink_format=args.audit_sink_format,
+        watch_namespaces=tuple(args.watch_namespace),
+        gateway_events_port=args.gateway_events_port,
+        gateway_events_host=args.gateway_events_host,
+        gateway_events_service=args.gateway_events_service,
+        gateway_events_address=args.gateway_events_address,
+        gateway_events_window=args.gateway_events_window,
     )
     if args.gateway_image:
         settings.gateway_image = args.gateway_image
+    if args.gateway_events_address and not EVENTS_ADDRESS.match(args.gateway_events_address):
+        print(
+            f"--gateway-events-address must be IP:PORT (gateways resolve no names), not {args.gateway_events_address!r}"
+        )
+        return 2
+    if args.gateway_events_window < 1:
+        print("--gateway-events-window must be at least 1 second")
+        return 2
     if args.audit_sink and not sink_url_ok(args.audit_sink):
         print(f"--audit-sink must be an https:// URL (plain http only to loopback), not {args.audit_sink!r}")
         return 2

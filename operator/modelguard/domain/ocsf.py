@@ -3,7 +3,8 @@
 A Change (someone created, updated, deleted or annotated a modelguard.io object, admitted by the webhook)
 is an OCSF API Activity (6003). A security decision is a Detection Finding (2004): a model whose verification
 failed, an AIDeployment quarantined (the finding is opened) and released (the same finding is closed), a
-change someone made to a deployment's workload that the operator reverted (drift, resolved at once). The
+change someone made to a deployment's workload that the operator reverted (drift, resolved at once), the
+requests a deployment's gateway refused in a window (missing or wrong API keys, rate-limit hits). The
 operator's other decisions (verified, rolled out, approved, decommissioned) are API Activity with activity
 "Other" and the decision as the operation. Every event carries the whole ModelGuard record in
 `unmapped.modelguard_record`, so the chain (`prev`, `hash`) can still be verified from what the SIEM kept.
@@ -32,6 +33,7 @@ FINDINGS: dict[str, tuple[int, str, int, int, str, str]] = {
     "Quarantined": (1, "Create", HIGH, 1, "New", "AI deployment quarantined"),
     "Released": (3, "Close", INFORMATIONAL, 4, "Resolved", "AI deployment quarantined"),
     "DriftReverted": (1, "Create", MEDIUM, 4, "Resolved", "Change to an AI deployment's workload reverted"),
+    "GatewayAbuse": (1, "Create", MEDIUM, 1, "New", "Requests refused at an AI deployment's gateway"),
 }
 
 
@@ -40,6 +42,7 @@ TYPES = {
     "Quarantined": "AI deployment quarantine",
     "Released": "AI deployment quarantine",
     "DriftReverted": "AI deployment drift",
+    "GatewayAbuse": "AI deployment abuse",
 }
 
 

@@ -12,11 +12,14 @@ from typing import Any
 from modelguard.adapters.audit_log import AuditLog, HttpSink
 from modelguard.adapters.cache import Key, Store
 from modelguard.adapters.events import EventRecorder
+from modelguard.adapters.gateway_events import Attribution, GatewayEvents
 from modelguard.adapters.http import HttpClient
 from modelguard.adapters.kube import Kube
+from modelguard.adapters.resources import SERVICES
 from modelguard.adapters.signing_key import OperatorKey
 from modelguard.adapters.source_slots import SourceSlots
 from modelguard.adapters.verification_service import ModelVerifier, ssl_context
+from modelguard.builders.network import EventsRoute
 from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
 from modelguard.domain.errors import Deferred, Retry
 from modelguard.domain.ocsf import SinkFormat
@@ -92,6 +95,38 @@ class Settings:
     audit_sink: str | None = None
     audit_sink_token_file: Path | None = None
     audit_sink_format: SinkFormat = "modelguard"
+    watch_namespaces: tuple[str, ...] = ()  # () = all
+    # the refusal collector (ADR 0018): the UDP port it listens on, and where gateways send to: a Service
+    # (NAMESPACE/NAME, its ClusterIP and UDP port, its pods as NetworkPolicy peer) or an IP:port (tests, demo)
+    gateway_events_port: int | None = None
+    gateway_events_host: str = "0.0.0.0"  # noqa: S104 (in a pod; tests pass 127.0.0.1)
+    gateway_events_service: str | None = None
+    gateway_events_address: str | None = None
+    gateway_events_window: float = 60.0
+
+
+class EventsServiceUnusable(RuntimeError):
+    """The Service gateways should send refusals to does not exist or has no UDP port with a cluster IP."""
+
+
+def events_route(service: Mapping[str, Any] | None, name: str) -> EventsRoute:
+    """Where gateways send refusals, from the collector's Service: its cluster IP and UDP port, and its pods
+    (namespace and selector) with their target port, for the gateway's egress NetworkPolicy."""
+    if service is None:
+        raise EventsServiceUnusable(f"the gateway events Service {name} does not exist")
+    spec = service.get("spec") or {}
+    ip = spec.get("clusterIP")
+    ports = [p for p in spec.get("ports") or [] if p.get("protocol") == "UDP"]
+    if not ip or ip == "None" or not ports or not spec.get("selector"):
+        raise EventsServiceUnusable(f"the gateway events Service {name} needs a cluster IP, a selector and a UDP port")
+    port = ports[0]
+    host = f"[{ip}]" if ":" in ip else ip
+    return EventsRoute(
+        address=f"{host}:{port['port']}",
+        namespace=str((service.get("metadata") or {}).get("namespace")),
+        pod_labels=dict(spec["selector"]),
+        pod_port=port.get("targetPort") or port["port"],
+    )
 
 
 @dataclass
@@ -151,6 +186,19 @@ class Runtime:
         self.store.add_index("models-by-namespace", "AIModel", lambda key, _: [key.namespace])
         self.store.add_index("deployments-by-namespace", "AIDeployment", lambda key, _: [key.namespace])
         self.store.add_index(REPORTS, "ComplianceReport", lambda key, _: [REPORTS])  # O(1) on every change
+        s = self.settings
+        self.gateway_events = (
+            GatewayEvents(
+                Attribution(self.kube, s.watch_namespaces),
+                metrics,
+                self.context.audit,
+                s.gateway_events_port,
+                s.gateway_events_host,
+                s.gateway_events_window,
+            )
+            if s.gateway_events_port is not None
+            else None
+        )
 
     def _audit_sink(self) -> HttpSink | None:
         s = self.settings
@@ -166,10 +214,25 @@ class Runtime:
             await self.context.audit.start()
         if self.settings.metrics_port is not None:
             self.context.metrics.serve(self.settings.metrics_port, self.settings.metrics_host)
+        await self._route_gateway_events()
         self.queue.start()
+
+    async def _route_gateway_events(self) -> None:
+        """Start the refusal collector and tell the gateways where it is, before any gateway is configured."""
+        s = self.settings
+        if self.gateway_events is not None:
+            await self.gateway_events.start()
+        if s.gateway_events_service:
+            namespace, _, name = s.gateway_events_service.rpartition("/")
+            body = await self.kube.get(SERVICES, namespace or s.namespace, name)
+            self.context.gateway_events = events_route(body, s.gateway_events_service)
+        elif s.gateway_events_address:
+            self.context.gateway_events = EventsRoute(s.gateway_events_address)
 
     async def stop(self) -> None:
         await self.queue.stop()
+        if self.gateway_events is not None:
+            await self.gateway_events.stop()
         self.context.verifier.shutdown()
         if self.context.audit is not None:
             await self.context.audit.stop()

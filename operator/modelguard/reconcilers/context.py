@@ -17,6 +17,7 @@ from modelguard.adapters.metrics import Metrics
 from modelguard.adapters.resources import BY_KIND
 from modelguard.adapters.signing_key import OperatorKey
 from modelguard.adapters.verification_service import ModelVerifier
+from modelguard.builders.network import EventsRoute
 from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
 from modelguard.domain.audit import Entry, ObjectRef
 from modelguard.domain.audit_decisions import decisions
@@ -39,6 +40,7 @@ class Context:
     gateway_image: str = DEFAULT_GATEWAY_IMAGE
     ca_bundle_pem: str | None = None  # the operator's extra CAs for sources, passed on to init containers
     monitoring_namespace: str | None = "monitoring"
+    gateway_events: EventsRoute | None = None  # where gateways send the requests they refuse (ADR 0018)
     advisories_configmap: str | None = "modelguard-advisories"
     metrics: Metrics = field(default_factory=Metrics)
     operator_key: OperatorKey | None = None

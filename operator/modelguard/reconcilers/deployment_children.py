@@ -141,7 +141,8 @@ async def _desired(
             raise VerificationError(Reason.SERVICE_ACCOUNT_NOT_ADMITTED, problem)
     keys_map = await _api_keys(ctx, key.namespace, spec)
     trust = await _pod_trust(ctx, key, model, record)
-    conf = gateway.nginx_conf(gateway.config_for(spec, authenticated=keys_map is not None))
+    events_to = ctx.gateway_events.address if ctx.gateway_events else ""
+    conf = gateway.nginx_conf(gateway.config_for(spec, authenticated=keys_map is not None, events_to=events_to))
     creds = model.spec.source.credentials_secret_ref
     facts = workload.WorkloadFacts(
         name=key.name,
@@ -170,7 +171,7 @@ async def _desired(
     facts = replace(facts, verification=verification["metadata"]["name"], cache_url=model_cache.url(cache_ip))
     objects = [
         network.default_deny(key.name, key.namespace, owner),
-        network.allow(key.name, key.namespace, spec, owner, ctx.monitoring_namespace),
+        network.allow(key.name, key.namespace, spec, owner, ctx.monitoring_namespace, ctx.gateway_events),
         network.cache(key.name, key.namespace, spec, owner),
         verification,
         cache_service,

@@ -1,0 +1,182 @@
+"""Abuse at the gateways: refused requests counted per client, summed up as audit records (pure).
+
+Every gateway sends one syslog datagram for each request it refuses with 401 (no or a wrong API key) or 429
+(over the client's rate limit) to the operator (builders/gateway.py, ADR 0018). The operator attributes a
+datagram to an AIDeployment by its source address, never by what it says, counts it per client in metrics
+and sums a window's refusals per AIDeployment into one `GatewayAbuse` decision record. What a datagram says
+is untrusted: it is parsed strictly, and every table it could grow (clients, deployments) is bounded.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+
+from modelguard.api.gateway_wire import CLIENT_PATTERN, EVENTS_TAG
+from modelguard.domain.audit import Entry, ObjectRef
+
+MAX_DATAGRAM = 2048
+REASONS = {401: "unauthenticated", 429: "rate-limited"}
+UNKNOWN_CLIENT = "-"  # a 401: the request named no client the gateway knows
+OTHER_CLIENT = "other"  # the metrics label once a deployment or the operator has counted too many clients
+CLIENTS_LISTED = 10  # per record; the rest are summed up as "and N more"
+SOURCES_KEPT = 5  # addresses of unauthenticated requests per deployment and window
+_MARK = f" {EVENTS_TAG}: ".encode()
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str  # one of REASONS' values
+    client: str  # the client id, or UNKNOWN_CLIENT
+    remote: str  # the address the request came from (in the cluster: a pod or a node)
+
+
+def parse(datagram: bytes) -> Refusal | None:
+    """The refusal a gateway's syslog datagram reports, or None for anything else (malformed, other tag,
+    another status, a client id the gateway could not have written)."""
+    if len(datagram) > MAX_DATAGRAM or not datagram.startswith(b"<"):
+        return None
+    at = datagram.find(_MARK)
+    if at < 0:
+        return None
+    try:
+        line = json.loads(datagram[at + len(_MARK) :])
+    except ValueError:
+        return None
+    if not isinstance(line, dict):
+        return None
+    status, client, remote = line.get("status"), line.get("client"), line.get("remote")
+    if not isinstance(status, int) or status not in REASONS or not isinstance(client, str):
+        return None
+    if not isinstance(remote, str) or not _address(remote):
+        return None
+    if client and not CLIENT_PATTERN.match(client):
+        return None
+    return Refusal(REASONS[status], client or UNKNOWN_CLIENT, remote)
+
+
+def _address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, order=True)
+class Target:
+    """The AIDeployment a gateway serves."""
+
+    namespace: str
+    deployment: str
+
+
+class ClientLabels:
+    """The client label of a refusal in metrics: the client id while the deployment has counted fewer than
+    `per_target` clients and the operator fewer than `total`, then OTHER_CLIENT (a tenant who sends made-up
+    client ids from its own gateway pod cannot grow the operator's metrics without bound)."""
+
+    def __init__(self, per_target: int = 50, total: int = 5000) -> None:
+        self._per_target, self._total = per_target, total
+        self._seen: dict[Target, set[str]] = {}
+        self._count = 0
+
+    def label(self, target: Target, client: str) -> str:
+        seen = self._seen.setdefault(target, set())
+        if client in seen:
+            return client
+        if len(seen) >= self._per_target or self._count >= self._total:
+            return OTHER_CLIENT
+        seen.add(client)
+        self._count += 1
+        return client
+
+
+@dataclass
+class Window:
+    """One deployment's refusals since its last record."""
+
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (client, reason) -> requests
+    sources: list[str] = field(default_factory=list)  # of unauthenticated requests, first SOURCES_KEPT
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def add(self, refusal: Refusal) -> None:
+        self.counts[(refusal.client, refusal.reason)] += 1
+        if refusal.reason == "unauthenticated":
+            self._keep(refusal.remote)
+
+    def merge(self, other: Window) -> None:
+        self.counts.update(other.counts)
+        for source in other.sources:
+            self._keep(source)
+
+    def _keep(self, source: str) -> None:
+        if source not in self.sources and len(self.sources) < SOURCES_KEPT:
+            self.sources.append(source)
+
+
+class Tally:
+    """Refusals per deployment, drained into records. Clients beyond `clients_per_target` in one window are
+    counted as OTHER_CLIENT, refusals of deployments beyond `targets` only in `overflow` (and in metrics):
+    the table never grows past its bounds, however many deployments or client ids datagrams name."""
+
+    def __init__(self, targets: int = 10_000, clients_per_target: int = 100) -> None:
+        self._targets, self._clients = targets, clients_per_target
+        self.windows: dict[Target, Window] = {}
+        self.overflow = 0  # refusals of deployments the table had no room for (counted, not recorded)
+
+    def add(self, target: Target, refusal: Refusal) -> None:
+        window = self.windows.get(target)
+        if window is None:
+            if len(self.windows) >= self._targets:
+                self.overflow += 1
+                return
+            window = self.windows[target] = Window()
+        clients = {c for c, _ in window.counts}
+        if refusal.client not in clients and len(clients) >= self._clients:
+            refusal = Refusal(refusal.reason, OTHER_CLIENT, refusal.remote)
+        window.add(refusal)
+
+    def drain(self, limit: int) -> list[tuple[Target, Window]]:
+        """The `limit` deployments with the most refusals, taken out of the table; the others stay and are
+        recorded in a later window with everything they gather until then (records per window are bounded,
+        refusals are not dropped)."""
+        ranked = sorted(self.windows.items(), key=lambda item: (-item[1].total, item[0]))[:limit]
+        for target, _ in ranked:
+            del self.windows[target]
+        return ranked
+
+    def restore(self, drained: list[tuple[Target, Window]]) -> None:
+        """Put back what could not be recorded (the audit log was unavailable): the next window records it."""
+        for target, window in drained:
+            current = self.windows.setdefault(target, Window())
+            current.merge(window)
+
+
+def entry(target: Target, window: Window, seconds: int) -> Entry:
+    """The audit record of one deployment's refusals in one window."""
+    by_reason: Counter[str] = Counter()
+    for (_, reason), n in window.counts.items():
+        by_reason[reason] += n
+    ranked = sorted(window.counts.items(), key=lambda item: (-item[1], item[0]))
+    listed = ", ".join(f"{client} {reason} {n}" for (client, reason), n in ranked[:CLIENTS_LISTED])
+    if len(ranked) > CLIENTS_LISTED:
+        listed += f", and {len(ranked) - CLIENTS_LISTED} more"
+    unauthenticated, limited = by_reason["unauthenticated"], by_reason["rate-limited"]
+    details = {
+        "reason": f"{unauthenticated} requests without a valid API key and {limited} over the rate limit in {seconds}s",
+        "unauthenticated": str(unauthenticated),
+        "rateLimited": str(limited),
+        "clients": listed,
+        "window": f"{seconds}s",
+    }
+    if window.sources:
+        details["sources"] = ", ".join(window.sources)
+    return Entry(
+        "Decision", "GatewayAbuse", ObjectRef("AIDeployment", target.namespace, target.deployment), details=details
+    )
