@@ -148,6 +148,9 @@ class GatewayEvents:
             except KubeError as exc:  # the API server did not answer: this datagram is lost, the next may not be
                 self._metrics.gateway_events_dropped.labels("unattributed").inc()
                 log.warning("could not attribute a gateway refusal from %s: %s", address, exc)
+            except Exception:  # a bug must not end the counting for the operator's life
+                self._metrics.gateway_events_dropped.labels("error").inc()
+                log.exception("could not count a gateway refusal from %s", address)
 
     async def count(self, address: str, data: bytes) -> Target | None:
         """Count one datagram; the deployment it was attributed to, or None when it was dropped."""

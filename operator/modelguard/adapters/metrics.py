@@ -135,7 +135,7 @@ class Metrics:
         self.gateway_events_dropped = Counter(
             "modelguard_gateway_events_dropped_total",
             "Refusal datagrams not counted: malformed, unattributed (not from a gateway pod of an AIDeployment), "
-            "overload (the queue was full).",
+            "overload (the queue was full), error.",
             ["reason"],
             registry=r,
         )
