@@ -132,11 +132,34 @@ def test_an_address_belongs_to_a_deployment_only_through_one_model_server_pod() 
     assert attribute([pod(owner="Job")]) is None  # not made by a Deployment
 
 
-def test_clients_in_metrics_are_bounded_per_deployment_and_in_total() -> None:
-    labels = ClientLabels(per_target=2, total=3)
+def test_clients_in_metrics_are_bounded_per_deployment_namespace_and_in_total() -> None:
+    labels = ClientLabels(per_target=2, per_namespace=3, total=5)
     assert [labels.label(A, c) for c in ("x", "y", "z", "x")] == ["x", "y", OTHER_CLIENT, "x"]
-    assert labels.label(B, "p") == "p"
-    assert labels.label(B, "q") == OTHER_CLIENT  # the operator's total is reached
+    assert labels.label(Target("team-a", "other"), "p") == "p"
+    assert labels.label(Target("team-a", "third"), "q") == OTHER_CLIENT  # team-a used its namespace's share
+    assert labels.label(B, "p") == "p"  # which another tenant's noise did not take
+    assert labels.label(B, "q") == "q"
+    assert labels.label(Target("team-c", "svc"), "r") == OTHER_CLIENT  # the operator's total is reached
+
+
+def test_a_loud_tenant_cannot_keep_anothers_refusals_from_being_recorded() -> None:
+    """Mallory's 60 deployments refuse thousands of requests every window (her own pods can send as many
+    datagrams as they like); the victim's single refusal is still recorded within two windows."""
+    tally = Tally()
+    loud = [Target("mallory", f"d{i}") for i in range(60)]
+
+    def noise() -> None:
+        for target in loud:
+            for _ in range(100):
+                tally.add(target, Refusal("rate-limited", "bot", "10.0.0.66"))
+
+    noise()
+    tally.add(A, Refusal("unauthenticated", "-", "10.0.0.1"))
+    first = [t for t, _ in tally.drain(50)]
+    noise()
+    second = [t for t, _ in tally.drain(50)]
+    assert A in first + second
+    assert all(t in first + second for t in loud)  # everyone in turn, nobody starved
 
 
 def test_a_window_sums_up_per_deployment_and_keeps_a_few_sources() -> None:
@@ -164,7 +187,7 @@ def test_records_per_window_are_bounded_and_the_rest_carry_over() -> None:
         for _ in range(n + 1):
             tally.add(target, Refusal("rate-limited", "c", "10.0.0.1"))
     drained = tally.drain(2)
-    assert [t.deployment for t, _ in drained] == ["d4", "d3"]  # the most refused first
+    assert [t.deployment for t, _ in drained] == ["d4", "d3"]  # of those waiting as long, the most refused first
     assert sorted(t.deployment for t in tally.windows) == ["d0", "d1", "d2"]
     tally.restore(drained)  # could not be recorded: back, merged with what came since
     tally.add(Target("ns", "d4"), Refusal("rate-limited", "c", "10.0.0.1"))

@@ -128,7 +128,7 @@ class Metrics:
         self.gateway_refusals = Counter(
             "modelguard_gateway_refusals_total",
             "Requests a gateway refused, per AIDeployment, client and reason (unauthenticated: no or a wrong API "
-            "key, client '-'; rate-limited: over the client's limit). Client 'other' once a deployment counted 50.",
+            "key, client '-'; rate-limited: over the client's limit). Client 'other' beyond 50 per deployment.",
             ["namespace", "deployment", "client", "reason"],
             registry=r,
         )

@@ -74,23 +74,29 @@ class Target:
 
 
 class ClientLabels:
-    """The client label of a refusal in metrics: the client id while the deployment has counted fewer than
-    `per_target` clients and the operator fewer than `total`, then OTHER_CLIENT (a tenant who sends made-up
-    client ids from its own gateway pod cannot grow the operator's metrics without bound)."""
+    """The client label of a refusal in metrics: the client id while its deployment has counted fewer than
+    `per_target` clients, its namespace fewer than `per_namespace` and the operator fewer than `total`, then
+    OTHER_CLIENT. A tenant who sends made-up client ids from its own gateway pods cannot grow the operator's
+    metrics without bound, nor use up the labels of other namespaces unless it holds many namespaces."""
 
-    def __init__(self, per_target: int = 50, total: int = 5000) -> None:
-        self._per_target, self._total = per_target, total
+    def __init__(self, per_target: int = 50, per_namespace: int = 200, total: int = 5000) -> None:
+        self._per_target, self._per_namespace, self._total = per_target, per_namespace, total
         self._seen: dict[Target, set[str]] = {}
-        self._count = 0
+        self._in_namespace: Counter[str] = Counter()
 
     def label(self, target: Target, client: str) -> str:
         seen = self._seen.setdefault(target, set())
         if client in seen:
             return client
-        if len(seen) >= self._per_target or self._count >= self._total:
+        full = (
+            len(seen) >= self._per_target
+            or self._in_namespace[target.namespace] >= self._per_namespace
+            or self._in_namespace.total() >= self._total
+        )
+        if full:
             return OTHER_CLIENT
         seen.add(client)
-        self._count += 1
+        self._in_namespace[target.namespace] += 1
         return client
 
 
@@ -99,6 +105,7 @@ class Window:
     """One deployment's refusals since its last record."""
 
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (client, reason) -> requests
+    since: int = 0  # the drain round in which its first refusal arrived (older windows are recorded first)
     sources: list[str] = field(default_factory=list)  # of unauthenticated requests, first SOURCES_KEPT
 
     @property
@@ -129,6 +136,7 @@ class Tally:
         self._targets, self._clients = targets, clients_per_target
         self.windows: dict[Target, Window] = {}
         self.overflow = 0  # refusals of deployments the table had no room for (counted, not recorded)
+        self._round = 0
 
     def add(self, target: Target, refusal: Refusal) -> None:
         window = self.windows.get(target)
@@ -136,17 +144,19 @@ class Tally:
             if len(self.windows) >= self._targets:
                 self.overflow += 1
                 return
-            window = self.windows[target] = Window()
+            window = self.windows[target] = Window(since=self._round)
         clients = {c for c, _ in window.counts}
         if refusal.client not in clients and len(clients) >= self._clients:
             refusal = Refusal(refusal.reason, OTHER_CLIENT, refusal.remote)
         window.add(refusal)
 
     def drain(self, limit: int) -> list[tuple[Target, Window]]:
-        """The `limit` deployments with the most refusals, taken out of the table; the others stay and are
-        recorded in a later window with everything they gather until then (records per window are bounded,
-        refusals are not dropped)."""
-        ranked = sorted(self.windows.items(), key=lambda item: (-item[1].total, item[0]))[:limit]
+        """At most `limit` deployments taken out of the table, those waiting longest first, then the most
+        refused; the others stay and are recorded in a later window with everything they gather until then
+        (records per window are bounded, refusals are not dropped, and no tenant's noise, however loud, keeps
+        another's refusals from being recorded for longer than the backlog takes at `limit` per window)."""
+        self._round += 1
+        ranked = sorted(self.windows.items(), key=lambda item: (item[1].since, -item[1].total, item[0]))[:limit]
         for target, _ in ranked:
             del self.windows[target]
         return ranked
@@ -154,7 +164,8 @@ class Tally:
     def restore(self, drained: list[tuple[Target, Window]]) -> None:
         """Put back what could not be recorded (the audit log was unavailable): the next window records it."""
         for target, window in drained:
-            current = self.windows.setdefault(target, Window())
+            current = self.windows.setdefault(target, Window(since=window.since))
+            current.since = min(current.since, window.since)
             current.merge(window)
 
 
