@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -219,22 +220,32 @@ def test_refusals_at_the_gateway_are_counted_per_client_and_audited(served: dict
     assert all(r["object"] == {"kind": "AIDeployment", "namespace": ns, "name": "svc"} for r in abuse_records(ns))
     assert "e2e-client rate-limited" in " ".join(r["details"]["clients"] for r in abuse_records(ns))
 
+    # an ordinary pod never reaches the collector (the operator's NetworkPolicy); an impostor labelled as a
+    # model server of `svc` does, and its datagrams are dropped: no AIDeployment made it
     outsider = client_pod(others, "outsider")
+    impostor = client_pod(
+        others,
+        "impostor",
+        {
+            "app.kubernetes.io/component": "model-server",
+            "app.kubernetes.io/managed-by": "modelguard",
+            "modelguard.io/aideployment": "svc",
+        },
+    )
     collector = kubectl(
         "get", "service", "modelguard-gateway-events", "-n", operator_namespace(), "-o", "jsonpath={.spec.clusterIP}"
     ).stdout
     counted_before = operator_metric("modelguard_gateway_refusals_total", **limited)
     dropped_before = operator_metric("modelguard_gateway_events_dropped_total", reason="unattributed")
     kubectl("exec", "-n", others, outsider, "--", "python3", "-c", FORGE_SCRIPT, collector, "5514", "50")
-    eventually(
-        lambda: (
-            operator_metric("modelguard_gateway_events_dropped_total", reason="unattributed") >= dropped_before + 50
-            or None
-        ),
-        60,
-        2,
-        "the forged refusals dropped as unattributed",
-    )
+    kubectl("exec", "-n", others, impostor, "--", "python3", "-c", FORGE_SCRIPT, collector, "5514", "50")
+
+    def dropped() -> float:
+        return operator_metric("modelguard_gateway_events_dropped_total", reason="unattributed") - dropped_before
+
+    eventually(lambda: dropped() >= 50 or None, 60, 2, "the impostor's forged refusals dropped as unattributed")
+    time.sleep(3)
+    assert dropped() == 50  # the outsider's, sent first, never arrived
     assert operator_metric("modelguard_gateway_refusals_total", **limited) == counted_before
     assert not abuse_records(others)
 

@@ -20,7 +20,15 @@ from modelguard.builders.gateway import GatewayConfig, config_for, nginx_conf
 from modelguard.builders.network import EventsRoute
 from modelguard.domain import gateway_abuse
 from modelguard.domain.audit import Entry, seal
-from modelguard.domain.gateway_abuse import OTHER_CLIENT, ClientLabels, Refusal, Tally, Target, parse
+from modelguard.domain.gateway_abuse import (
+    OTHER_CLIENT,
+    ClientLabels,
+    Refusal,
+    SourceBudget,
+    Tally,
+    Target,
+    parse,
+)
 from modelguard.domain.ocsf import to_ocsf
 from modelguard.engine.runtime import EventsServiceUnusable, events_route
 from tests.harness.samples import ai_deployment
@@ -296,12 +304,22 @@ def test_refusals_wait_for_the_audit_log_instead_of_being_lost() -> None:
     assert record.details["unauthenticated"] == "2"
 
 
+def test_one_address_flooding_the_collector_is_cut_off_before_any_work() -> None:
+    budget = SourceBudget(rate=10, burst=20, sources=2)
+    assert sum(budget.take("10.0.0.66", 100.0) for _ in range(1000)) == 20  # the burst, then nothing
+    assert budget.take("10.0.0.1", 100.0)  # another address has its own bucket
+    assert sum(budget.take("10.0.0.66", 101.0) for _ in range(1000)) == 10  # refilled at the rate
+    budget.take("10.0.0.2", 101.0)
+    budget.take("10.0.0.3", 101.0)  # at most two addresses remembered: the longest idle is forgotten
+    assert len(budget._buckets) == 2
+
+
 def test_a_full_queue_drops_and_counts_instead_of_growing() -> None:
     events, metrics, _ = collector(FakeAudit(), {})
 
     async def run() -> None:
-        for _ in range(QUEUE + 5):
-            events._received(datagram(401), "10.244.0.9")
+        for i in range(QUEUE + 5):
+            events._received(datagram(401), f"10.244.{i // 1000}.{i % 1000}")  # many addresses, each within budget
 
     asyncio.run(run())
     assert sample(metrics, "modelguard_gateway_events_dropped_total", reason="overload") == 5

@@ -25,7 +25,7 @@ from modelguard.adapters.metrics import Metrics
 from modelguard.adapters.resources import AIDEPLOYMENTS, PODS
 from modelguard.builders.labels import COMPONENT, DEPLOYMENT_LABEL
 from modelguard.domain import gateway_abuse
-from modelguard.domain.gateway_abuse import ClientLabels, Tally, Target
+from modelguard.domain.gateway_abuse import ClientLabels, SourceBudget, Tally, Target
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,7 @@ class GatewayEvents:
         self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(QUEUE)
         self.tally = Tally()
         self._labels = ClientLabels()
+        self._budget = SourceBudget()
         self._transport: asyncio.DatagramTransport | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -135,6 +136,9 @@ class GatewayEvents:
             await self.record()
 
     def _received(self, data: bytes, address: str) -> None:
+        if not self._budget.take(address, time.monotonic()):
+            self._metrics.gateway_events_dropped.labels("overload").inc()
+            return
         try:
             self._queue.put_nowait((address, data))
         except asyncio.QueueFull:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 from modelguard.api.gateway_wire import CLIENT_PATTERN, EVENTS_TAG
@@ -63,6 +63,26 @@ def _address(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+class SourceBudget:
+    """Datagrams accepted per source address: a token bucket each (`rate` per second, `burst` at once), for at
+    most `sources` addresses (the longest idle forgotten first). Checked before anything else is done with a
+    datagram, so a flood from one address costs a dictionary lookup per packet, not a parse or an API call;
+    what is refused is counted as overload."""
+
+    def __init__(self, rate: float = 2000.0, burst: float = 4000.0, sources: int = 4096) -> None:
+        self._rate, self._burst, self._sources = rate, burst, sources
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # address -> (tokens, at)
+
+    def take(self, address: str, now: float) -> bool:
+        tokens, at = self._buckets.pop(address, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - at) * self._rate)
+        allowed = tokens >= 1.0
+        self._buckets[address] = (tokens - 1.0 if allowed else tokens, now)
+        if len(self._buckets) > self._sources:
+            self._buckets.popitem(last=False)
+        return allowed
 
 
 @dataclass(frozen=True, order=True)

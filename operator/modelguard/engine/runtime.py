@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -40,6 +41,7 @@ RECONCILERS: dict[str, Reconcile] = {
     "ComplianceReport": compliance_report.reconcile,
 }
 REPORTS = "compliance-reports"  # the index of every ComplianceReport
+EVENTS_SERVICE_ATTEMPTS, EVENTS_SERVICE_WAIT = 10, 3.0
 EVIDENCE_KINDS = frozenset({"AIModel", "AIDeployment", "TrustPolicy"})  # a change makes ComplianceReports stale
 
 
@@ -224,7 +226,12 @@ class Runtime:
             await self.gateway_events.start()
         if s.gateway_events_service:
             namespace, _, name = s.gateway_events_service.rpartition("/")
-            body = await self.kube.get(SERVICES, namespace or s.namespace, name)
+            for attempt in range(EVENTS_SERVICE_ATTEMPTS):  # Helm and Argo CD create it beside the operator
+                body = await self.kube.get(SERVICES, namespace or s.namespace, name)
+                if body is not None or attempt == EVENTS_SERVICE_ATTEMPTS - 1:
+                    break
+                log.info("waiting for the gateway events Service %s", s.gateway_events_service)
+                await asyncio.sleep(EVENTS_SERVICE_WAIT)
             self.context.gateway_events = events_route(body, s.gateway_events_service)
         elif s.gateway_events_address:
             self.context.gateway_events = EventsRoute(s.gateway_events_address)
