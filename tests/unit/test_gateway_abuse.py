@@ -17,7 +17,7 @@ from modelguard.adapters.metrics import Metrics
 from modelguard.api.aideployment import AIDeploymentSpec
 from modelguard.builders import network
 from modelguard.builders.gateway import GatewayConfig, config_for, nginx_conf
-from modelguard.builders.network import EventsRoute
+from modelguard.builders.network import EventsRoute, EventsServiceUnusable, events_route
 from modelguard.domain import gateway_abuse
 from modelguard.domain.audit import Entry, seal
 from modelguard.domain.gateway_abuse import (
@@ -30,7 +30,6 @@ from modelguard.domain.gateway_abuse import (
     parse,
 )
 from modelguard.domain.ocsf import to_ocsf
-from modelguard.engine.runtime import EventsServiceUnusable, events_route
 from tests.harness.samples import ai_deployment
 
 A = Target("team-a", "svc")

@@ -56,6 +56,30 @@ def _meta(name: str, namespace: str, deployment: str, owner: dict[str, Any]) -> 
     }
 
 
+class EventsServiceUnusable(ValueError):
+    """The Service gateways should send refusals to does not exist or has no UDP port with a cluster IP."""
+
+
+def events_route(service: Mapping[str, Any] | None, name: str) -> EventsRoute:
+    """Where gateways send refusals, from the collector's Service: its cluster IP and UDP port, and its pods
+    (namespace and selector) with their target port, for the gateway's egress NetworkPolicy."""
+    if service is None:
+        raise EventsServiceUnusable(f"the gateway events Service {name} does not exist")
+    spec = service.get("spec") or {}
+    ip = spec.get("clusterIP")
+    ports = [p for p in spec.get("ports") or [] if p.get("protocol") == "UDP"]
+    if not ip or ip == "None" or not ports or not spec.get("selector"):
+        raise EventsServiceUnusable(f"the gateway events Service {name} needs a cluster IP, a selector and a UDP port")
+    port = ports[0]
+    host = f"[{ip}]" if ":" in ip else ip
+    return EventsRoute(
+        address=f"{host}:{port['port']}",
+        namespace=str((service.get("metadata") or {}).get("namespace")),
+        pod_labels=dict(spec["selector"]),
+        pod_port=port.get("targetPort") or port["port"],
+    )
+
+
 def default_deny(deployment: str, namespace: str, owner: dict[str, Any]) -> dict[str, Any]:
     """No ingress, no egress for the workload's pods unless another policy allows it."""
     return {

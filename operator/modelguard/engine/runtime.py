@@ -20,7 +20,7 @@ from modelguard.adapters.resources import SERVICES
 from modelguard.adapters.signing_key import OperatorKey
 from modelguard.adapters.source_slots import SourceSlots
 from modelguard.adapters.verification_service import ModelVerifier, ssl_context
-from modelguard.builders.network import EventsRoute
+from modelguard.builders.network import EventsRoute, events_route
 from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
 from modelguard.domain.errors import Deferred, Retry
 from modelguard.domain.ocsf import SinkFormat
@@ -105,30 +105,6 @@ class Settings:
     gateway_events_service: str | None = None
     gateway_events_address: str | None = None
     gateway_events_window: float = 60.0
-
-
-class EventsServiceUnusable(RuntimeError):
-    """The Service gateways should send refusals to does not exist or has no UDP port with a cluster IP."""
-
-
-def events_route(service: Mapping[str, Any] | None, name: str) -> EventsRoute:
-    """Where gateways send refusals, from the collector's Service: its cluster IP and UDP port, and its pods
-    (namespace and selector) with their target port, for the gateway's egress NetworkPolicy."""
-    if service is None:
-        raise EventsServiceUnusable(f"the gateway events Service {name} does not exist")
-    spec = service.get("spec") or {}
-    ip = spec.get("clusterIP")
-    ports = [p for p in spec.get("ports") or [] if p.get("protocol") == "UDP"]
-    if not ip or ip == "None" or not ports or not spec.get("selector"):
-        raise EventsServiceUnusable(f"the gateway events Service {name} needs a cluster IP, a selector and a UDP port")
-    port = ports[0]
-    host = f"[{ip}]" if ":" in ip else ip
-    return EventsRoute(
-        address=f"{host}:{port['port']}",
-        namespace=str((service.get("metadata") or {}).get("namespace")),
-        pod_labels=dict(spec["selector"]),
-        pod_port=port.get("targetPort") or port["port"],
-    )
 
 
 @dataclass
