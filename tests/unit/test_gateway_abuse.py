@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from modelguard.adapters.audit_log import AuditUnavailable
-from modelguard.adapters.gateway_events import QUEUE, GatewayEvents, attribute
+from modelguard.adapters.gateway_events import QUEUE, Attribution, GatewayEvents, attribute
+from modelguard.adapters.kube import KubeError
 from modelguard.adapters.metrics import Metrics
 from modelguard.api.aideployment import AIDeploymentSpec
 from modelguard.builders import network
@@ -322,3 +323,31 @@ def test_a_full_queue_drops_and_counts_instead_of_growing() -> None:
 
     asyncio.run(run())
     assert sample(metrics, "modelguard_gateway_events_dropped_total", reason="overload") == 5
+
+
+class FailingKube:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def request(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        self.calls += 1
+        raise KubeError(0, "Unreachable", "test")
+
+
+def test_a_failing_api_server_is_not_flooded_with_lookups() -> None:
+    kube = FailingKube()
+    now = [100.0]
+    attribution = Attribution(kube, clock=lambda: now[0])  # type: ignore[arg-type]
+
+    async def run() -> None:
+        with pytest.raises(KubeError):
+            await attribution.target("10.244.0.9")
+        for _ in range(3):
+            assert await attribution.target("10.244.0.9") is None  # nobody's for a few seconds, not asked again
+        assert kube.calls == 1
+        now[0] += 6
+        with pytest.raises(KubeError):
+            await attribution.target("10.244.0.9")
+        assert kube.calls == 2
+
+    asyncio.run(run())

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 QUEUE = 10_000  # datagrams waiting to be counted; more are dropped (and counted as overload)
 ATTRIBUTION_TTL = 30.0  # seconds an address is known to belong to a deployment's pod (or to none)
 ATTRIBUTIONS_KEPT = 4096
+FAILED_TTL = 5.0  # seconds an address whose lookup failed counts as nobody's
 RECORDS_PER_WINDOW = 50  # deployments recorded per window; the others carry over to the next
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 SERVING_POD = f"{COMPONENT}=model-server,{DEPLOYMENT_LABEL}"
@@ -62,12 +63,19 @@ class Attribution:
         known = self._known.get(address)
         if known is not None and known[0] > now:
             return known[1]
-        target = await self._lookup(address)
-        self._known[address] = (now + ATTRIBUTION_TTL, target)
+        try:
+            target = await self._lookup(address)
+        except KubeError:  # not asked again for a few seconds: a failing API server gets no flood of lookups
+            self._remember(address, now + FAILED_TTL, None)
+            raise
+        self._remember(address, now + ATTRIBUTION_TTL, target)
+        return target
+
+    def _remember(self, address: str, until: float, target: Target | None) -> None:
+        self._known[address] = (until, target)
         self._known.move_to_end(address)
         while len(self._known) > ATTRIBUTIONS_KEPT:
             self._known.popitem(last=False)
-        return target
 
     async def _lookup(self, address: str) -> Target | None:
         query = [
@@ -176,7 +184,7 @@ class GatewayEvents:
             await asyncio.sleep(self.window)
             try:
                 await self.record()
-            except AuditUnavailable as exc:
+            except Exception as exc:  # kept for the next window; the recording goes on for the operator's life
                 log.warning("gateway refusals kept for the next window: %s", exc)
 
     async def record(self) -> int:
@@ -188,7 +196,7 @@ class GatewayEvents:
         entries = [gateway_abuse.entry(target, window, round(self.window)) for target, window in drained]
         try:
             await self._audit.append(entries)
-        except AuditUnavailable:
+        except Exception:
             self.tally.restore(drained)
             raise
         return len(entries)
