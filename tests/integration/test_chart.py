@@ -187,7 +187,7 @@ def test_the_chart_takes_what_platform_teams_set(cluster: ControlPlane) -> None:
     (rule,) = [d for d in docs if d["kind"] == "PrometheusRule"]
     alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
     assert {"ModelGuardVerificationFailures", "ModelGuardQuarantine", "ModelGuardDecommissionStalled"} <= alerts
-    assert {"ModelGuardWebhookDown", "ModelGuardAuditSinkBacklog"} <= alerts
+    assert {"ModelGuardWebhookDown", "ModelGuardAuditSinkBacklog", "ModelGuardAuditCommitSlow"} <= alerts
     (dashboard,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "mg-dashboard"]
     panels = json.loads(dashboard["data"]["modelguard.json"])["panels"]
     exprs = " ".join(t["expr"] for p in panels for t in p["targets"])
@@ -195,6 +195,7 @@ def test_the_chart_takes_what_platform_teams_set(cluster: ControlPlane) -> None:
         "modelguard_webhook_duration_seconds_bucket",
         "modelguard_verified_bytes_total",
         "modelguard_workqueue_depth",
+        "modelguard_audit_commit_duration_seconds_bucket",
     ):
         assert metric in exprs
     spread_docs = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "modelguard"]

@@ -63,4 +63,14 @@ def test_the_metrics_say_how_healthy_and_how_fast(
     assert grew("modelguard_webhook_duration_seconds_count", hook="validate-aimodels")
     assert grew("modelguard_webhook_rejections_total", hook="validate-aimodels")
     assert value(after, "modelguard_audit_sink_backlog") == 0  # no sink configured here: nothing waits
+    # the create of m was admitted only after its record was committed: the commit and its record are counted
+    assert grew("modelguard_audit_commit_duration_seconds_count")
+    assert grew("modelguard_audit_records_committed_total")
+    commits = value(after, "modelguard_audit_commit_duration_seconds_count") - value(
+        before, "modelguard_audit_commit_duration_seconds_count"
+    )
+    records = value(after, "modelguard_audit_records_committed_total") - value(
+        before, "modelguard_audit_records_committed_total"
+    )
+    assert records >= commits  # a commit holds one record or more (group commit), never none
     assert ("modelguard_source_slots_in_use", ()) in after

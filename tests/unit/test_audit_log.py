@@ -79,15 +79,19 @@ def entry(i: int) -> Entry:
 
 def test_concurrent_appends_share_one_chain_and_few_writes() -> None:
     kube, lines = FakeConfigMaps(), []
+    commits: list[tuple[float, int]] = []
 
     async def main() -> None:
-        log = log_with(kube, lines)
+        log = log_with(kube, lines, on_commit=lambda seconds, n: commits.append((seconds, n)))
         await asyncio.gather(*(log.append([entry(i)]) for i in range(50)))
 
     asyncio.run(main())
     records = audit.parse_log(lines)
     assert sorted(r["seq"] for r in records) == list(range(1, 51))
     assert kube.writes < 50  # group commit
+    # every commit is observed once with its batch (the metrics of the group commit)
+    assert len(commits) == kube.writes and sum(n for _, n in commits) == 50
+    assert all(seconds >= 0 for seconds, _ in commits)
     point = json.loads(kube.cm["data"][audit_log.CHECKPOINT])  # type: ignore[index]
     assert audit.verify_chain(records, point).ok
     assert signed_json.verify(crypto.public_pem(KEY.public_key()), point, "checkpoint") is None
@@ -131,17 +135,18 @@ def test_a_crash_between_commit_and_print_is_replayed_at_start() -> None:
 def test_nothing_is_emitted_when_the_commit_fails() -> None:
     kube, lines = FakeConfigMaps(), []
     kube.fail = True
+    commits: list[tuple[float, int]] = []
 
     async def main() -> None:
         try:
-            await log_with(kube, lines).append([entry(1)])
+            await log_with(kube, lines, on_commit=lambda s, n: commits.append((s, n))).append([entry(1)])
         except AuditUnavailable as exc:
             assert exc.reason == "AuditUnavailable"
         else:
             raise AssertionError("a failed commit must raise")
 
     asyncio.run(main())
-    assert lines == []
+    assert lines == [] and commits == []  # a failed commit is not observed as one
 
 
 def test_the_ring_keeps_the_newest_records() -> None:

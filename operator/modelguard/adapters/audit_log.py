@@ -25,6 +25,7 @@ import contextlib
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -139,10 +140,12 @@ class AuditLog:
         clock: Callable[[], datetime] = _now,
         ring: int = RING,
         retry_delay: float = 2.0,
+        on_commit: Callable[[float, int], None] | None = None,
     ) -> None:
         self._kube, self._namespace, self._key = kube, namespace, key
         self._emit, self._sink, self._clock, self._ring = emit, sink, clock, ring
         self._retry_delay = retry_delay
+        self._on_commit = on_commit  # (seconds, records) of every successful commit: metrics
         self._pending: list[tuple[list[Entry], asyncio.Future[list[dict[str, Any]]]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._unsent: dict[int, dict[str, Any]] = {}
@@ -204,6 +207,7 @@ class AuditLog:
         while self._pending:
             batch, self._pending = self._pending, []
             entries = [entry for group, _ in batch for entry in group]
+            started = time.monotonic()
             try:
                 records, kept = await self._commit(entries)
             except Exception as exc:  # every caller learns it failed
@@ -212,6 +216,8 @@ class AuditLog:
                     if not future.done():
                         future.set_exception(AuditUnavailable(type(exc).__name__))
                 continue
+            if self._on_commit is not None and records:
+                self._on_commit(time.monotonic() - started, len(records))
             try:
                 for record in records:
                     self._emit(dumps(record))

@@ -115,6 +115,18 @@ class Metrics:
         self.webhook_rejections = Counter(
             "modelguard_webhook_rejections_total", "Admission requests refused, by hook.", ["hook"], registry=r
         )
+        self.audit_commit_duration = Histogram(
+            "modelguard_audit_commit_duration_seconds",
+            "Time one commit of the audit chain takes (the ConfigMap write, a retry after another replica's commit "
+            "included); admissions wait for it.",
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.audit_records = Counter(
+            "modelguard_audit_records_committed_total",
+            "Audit records committed (records per commit = this rate / the commit rate: the group commit's batch).",
+            registry=r,
+        )
         self.audit_backlog = Gauge(
             "modelguard_audit_sink_backlog", "Committed audit records the HTTP sink has not confirmed.", registry=r
         )

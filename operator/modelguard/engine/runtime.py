@@ -140,7 +140,9 @@ class Runtime:
             operator_key=key,
             decommission_step_delay=self.settings.decommission_step_delay,
             enabled_namespace_label=self.settings.enabled_namespace_label,
-            audit=AuditLog(self.kube, self.settings.namespace, key, sink=self._audit_sink()),
+            audit=AuditLog(
+                self.kube, self.settings.namespace, key, sink=self._audit_sink(), on_commit=self._audit_committed
+            ),
         )
         self.kube.observe = self.context.metrics.api_request
         metrics = self.context.metrics
@@ -177,6 +179,10 @@ class Runtime:
             if s.gateway_events_port is not None
             else None
         )
+
+    def _audit_committed(self, seconds: float, records: int) -> None:
+        self.context.metrics.audit_commit_duration.observe(seconds)
+        self.context.metrics.audit_records.inc(records)
 
     def _audit_sink(self) -> HttpSink | None:
         s = self.settings
