@@ -83,6 +83,32 @@ def test_fields_someone_else_adds_to_a_managed_deployment_are_removed(
     assert any(e["reason"] == "DriftReverted" for e in events)
 
 
+def test_a_child_stripped_of_its_modelguard_label_is_still_guarded(
+    api: KubeTestClient, cluster: ControlPlane, operator: OperatorProcess, namespace: str, models_root: Path
+) -> None:
+    """The tenant's evasion: take the managed-by label off the model server's Deployment so that the operator's
+    label-selected watch loses sight of it, then escalate. The watch reports an object that leaves the selector
+    as gone, so the operator puts the label back and removes what was added."""
+    served(api, namespace, models_root)
+    wait_for_condition(api, "aideployments", namespace, "svc", "Ready", "True")
+    strip = {"metadata": {"labels": {"app.kubernetes.io/managed-by": None}}}
+    cluster.kubectl("patch", "deployment", "svc", "-n", namespace, "--type=merge", "-p", json.dumps(strip))
+    escalation = {"spec": {"template": {"spec": {"volumes": [{"name": "host-root", "hostPath": {"path": "/"}}]}}}}
+    cluster.kubectl("patch", "deployment", "svc", "-n", namespace, "--type=strategic", "-p", json.dumps(escalation))
+
+    def guarded() -> bool:
+        live = json.loads(cluster.kubectl("get", "deployment", "svc", "-n", namespace, "-o", "json").stdout)
+        volumes = live["spec"]["template"]["spec"].get("volumes", [])
+        return bool(
+            live["metadata"]["labels"].get("app.kubernetes.io/managed-by") == "modelguard"
+            and not any("hostPath" in v for v in volumes)
+        )
+
+    eventually(guarded, timeout=30, what="the label back and the hostPath volume removed")
+    body = wait_for_condition(api, "aideployments", namespace, "svc", "PolicyEnforced", "True", "DriftReverted")
+    assert "Deployment/svc" in condition(body, "PolicyEnforced")["message"]
+
+
 def test_an_apply_the_api_server_refuses_is_a_condition_and_an_event(
     api: KubeTestClient, cluster: ControlPlane, operator: OperatorProcess, namespace: str, models_root: Path
 ) -> None:

@@ -27,10 +27,17 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.peering.clusterwide = True  # one ClusterKopfPeering, also when serving a list of namespaces
     settings.posting.level = 20  # INFO and above become Events only when we post them ourselves
     settings.posting.enabled = False
+    # Children are watched through a label selector the API server applies: the operator never receives other
+    # teams' Deployments, ConfigMaps or Secrets (less CPU and memory on both sides of the watch, no Secret of
+    # anyone else in this process). An object whose label is taken off leaves the selection, and the API server
+    # reports that as DELETED, so its owner is reconciled and the label put back: a handler-side label filter
+    # would drop that event (its body no longer has the label) and leave a stale copy in the cache.
+    for res in CHILDREN:
+        settings.watching.label_selectors[res.group, res.version, res.plural] = f"{MANAGED_BY}=modelguard"
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 60
-    settings.batching.error_delays = (1, 2, 5, 10, 20, 30)
+    settings.queueing.error_delays = (1, 2, 5, 10, 20, 30)
 
 
 def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
@@ -63,12 +70,11 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     kopf.on.event("", "v1", "namespaces", registry=registry, id="observe-namespaces")(
         _observer(runtime, "Namespace", keep=("metadata",))
     )
-    managed = {MANAGED_BY: "modelguard"}
-    for res in CHILDREN:
+    for res in CHILDREN:  # label-selected by the API server (configure): no client-side filter, see there
         transform = secret_view if res.kind == "Secret" else None
-        kopf.on.event(
-            res.group, res.version, res.plural, registry=registry, id=f"observe-{res.plural}", labels=managed
-        )(_observer(runtime, res.kind, transform=transform, foreign=True))
+        kopf.on.event(res.group, res.version, res.plural, registry=registry, id=f"observe-{res.plural}")(
+            _observer(runtime, res.kind, transform=transform, foreign=True)
+        )
     return registry
 
 
