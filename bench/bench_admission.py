@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import signal
 import statistics
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.prometheus_text import histograms, totals
 from tests.harness.client import KubeTestClient
 from tests.harness.controlplane import REPO, ControlPlane, free_port, running
 from tests.harness.models import KeyPair
@@ -63,26 +63,6 @@ VALIDATE_HOOK, MUTATE_HOOK = "validate-aimodels", "mutate-aimodels"
 APISERVER_HOOK = "aimodels-enforce.modelguard.io"  # the name of the validating webhook in its configuration
 
 
-def histograms(text: str, name: str, by: str | None = None) -> dict[str, tuple[float, float]]:
-    """(sum, count) of a Prometheus histogram or summary in exposition `text`, per value of label `by` (all
-    series added up under "" without `by`)."""
-    found: dict[str, list[float]] = {}
-    for match in re.finditer(rf"^{name}_(sum|count)(?:\{{([^}}]*)\}})? ([0-9.e+-]+)$", text, re.MULTILINE):
-        which, labels, value = match.groups()
-        key = ""
-        if by is not None:
-            label = re.search(rf'{by}="([^"]*)"', labels or "")
-            if label is None:
-                continue
-            key = label.group(1)
-        found.setdefault(key, [0.0, 0.0])[0 if which == "sum" else 1] += float(value)
-    return {key: (v[0], v[1]) for key, v in found.items()}
-
-
-def counter(text: str, name: str) -> float:
-    return sum(float(m.group(1)) for m in re.finditer(rf"^{name}(?:\{{[^}}]*\}})? ([0-9.e+-]+)$", text, re.MULTILINE))
-
-
 @dataclass(frozen=True)
 class Seen:
     """What the operator and the API server measured of the admission path so far (cumulative)."""
@@ -102,7 +82,7 @@ class Seen:
             histograms(mine, "modelguard_webhook_duration_seconds", "hook"),
             histograms(theirs, "apiserver_admission_webhook_admission_duration_seconds", "name"),
             histograms(mine, "modelguard_audit_commit_duration_seconds").get("", (0.0, 0.0)),
-            counter(mine, "modelguard_audit_records_committed_total"),
+            totals(mine, "modelguard_audit_records_committed_total").get("", 0.0),
         )
 
     def plus(self, other: Seen) -> Seen:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import apiserver_profile
+from bench.prometheus_text import totals
 from tests.harness.client import KubeTestClient, condition
 from tests.harness.controlplane import REPO, ControlPlane, free_port, running
 from tests.harness.models import KeyPair
@@ -52,12 +52,9 @@ def writes_by_resource(metrics_url: str) -> dict[str, float]:
 
     text = urllib.request.urlopen(metrics_url, timeout=10).read().decode()
     found: dict[str, float] = {}
-    for match in re.finditer(
-        r'^modelguard_api_requests_total\{resource="([^"]+)",verb="([A-Z]+)"\} ([0-9.e+]+)$', text, re.MULTILINE
-    ):
-        resource, verb, value = match.groups()
-        if verb in WRITES:
-            found[resource] = found.get(resource, 0.0) + float(value)
+    for verb in WRITES:
+        for resource, value in totals(text, "modelguard_api_requests_total", "resource", {"verb": verb}).items():
+            found[resource] = found.get(resource, 0.0) + value
     return found
 
 
