@@ -218,3 +218,42 @@ def test_refused_requests_and_only_those_reach_the_collector(
     assert all(r is not None and r.remote == "127.0.0.1" for r in refusals)
     text = b"".join(datagrams)
     assert KEYS["bob"].encode() not in text and b"wrong-key" not in text
+
+
+# Issue 27, item 10: nginx matches a map's string sources case-insensitively, so the upper- and lower-case forms of
+# a key were both accepted, and two keys differing only in case made nginx refuse the whole configuration (every
+# client of the gateway locked out). A key matches only in its exact case.
+CASED_KEYS = {"alice": "Alice-Key-0123456789abcdef", "bob": KEYS["bob"], "carol": "Carol.+/=_~-Key-0123456789"}
+CASE_TWINS = {"alice": "Alice-Key-0123456789abcdef", "mallory": "ALICE-KEY-0123456789ABCDEF", "bob": KEYS["bob"]}
+
+
+def _case_variants(key: str) -> list[str]:
+    return [v for v in {key.lower(), key.upper(), key.swapcase(), key[0].swapcase() + key[1:]} if v != key]
+
+
+def test_a_key_is_accepted_only_in_its_exact_case(tmp_path: Path, upstream: int) -> None:
+    for gw in _start(tmp_path / "gw", local(tmp_path, upstream), CASED_KEYS):
+        url = f"{gw.url}/v1/predict"
+        for variant in [v for key in CASED_KEYS.values() for v in _case_variants(key)]:
+            assert call(url, {"X-API-Key": variant})[0] == 401, "a key in another case is not the key"
+            assert call(url, {"Authorization": f"Bearer {variant}"})[0] == 401
+        assert call(url, {"X-API-Key": "CarolX+/=_~-Key-0123456789"})[0] == 401  # every character is itself
+        # the keys themselves, each its own client, as before
+        assert call(url, {"X-API-Key": CASED_KEYS["alice"]}) == (200, _seen("alice"))
+        assert call(url, {"Authorization": f"Bearer {CASED_KEYS['bob']}"}) == (200, _seen("bob"))
+        assert call(url, {"X-API-Key": CASED_KEYS["carol"]}) == (200, _seen("carol"))
+
+
+def test_keys_differing_only_in_case_are_two_clients_and_the_configuration_loads(tmp_path: Path, upstream: int) -> None:
+    for gw in _start(tmp_path / "gw", local(tmp_path, upstream), CASE_TWINS):
+        url = f"{gw.url}/v1/predict"
+        assert call(url, {"X-API-Key": CASE_TWINS["alice"]}) == (200, _seen("alice"))
+        assert call(url, {"X-API-Key": CASE_TWINS["mallory"]}) == (200, _seen("mallory"))
+        assert call(url, {"Authorization": f"Bearer {CASE_TWINS['bob']}"}) == (200, _seen("bob"))  # untouched
+        assert call(url, {"X-API-Key": CASE_TWINS["alice"].lower()})[0] == 401
+        text = gw.log.read_text()
+        assert all(key not in text for key in CASE_TWINS.values())
+
+
+def _seen(client: str) -> dict[str, str | None]:
+    return {"path": "/v1/predict", "client": client, "authorization": None, "x_api_key": None}

@@ -63,7 +63,7 @@ def config_for(spec: AIDeploymentSpec, authenticated: bool, **local: Any) -> Gat
 
 
 def keys_map(keys: Mapping[str, str]) -> str:
-    """The nginx map body: one line per client, `"<key>" "<client id>";`, in stable order."""
+    """The nginx map body: one line per client, `"~^<key, escaped>\\z" "<client id>";`, in stable order."""
     bad_clients = sorted(c for c in keys if not CLIENT_PATTERN.match(c))
     bad_keys = sorted(c for c, k in keys.items() if not KEY_PATTERN.match(k))
     if bad_clients or bad_keys:
@@ -78,13 +78,19 @@ def keys_map(keys: Mapping[str, str]) -> str:
         if key in seen:
             raise InvalidKeys(f"clients {seen[key]} and {client} share a key")
         seen[key] = client
-    # nginx reads a source value starting with "~" as a regular expression; a leading backslash makes it literal
-    # (the only other special characters, quotes and backslashes, are not in KEY_PATTERN)
-    return "".join(f'"{_literal(key)}" "{client}";\n' for client, key in sorted(keys.items()))
+    return "".join(f'"{_exactly(key)}" "{client}";\n' for client, key in sorted(keys.items()))
 
 
-def _literal(key: str) -> str:
-    return "\\" + key if key.startswith("~") else key
+def _exactly(key: str) -> str:
+    """The map source that matches this key and nothing else, in its exact case.
+
+    nginx lowercases a map's string sources and matches them case-insensitively (two keys differing only in case
+    even make it refuse the configuration), so every key is a case-sensitive regular expression (`~`), anchored at
+    both ends (`\\z`: a trailing newline does not match), with every character that is not a letter or a digit
+    escaped (KEY_PATTERN leaves `._~+/=-`, each literal after a backslash in PCRE and kept as written inside an
+    nginx quoted string). Keys are distinct, so at most one source matches a request.
+    """
+    return "~^" + "".join(c if c.isascii() and c.isalnum() else "\\" + c for c in key) + "\\z"
 
 
 def nginx_conf(cfg: GatewayConfig) -> str:
