@@ -246,3 +246,77 @@ def test_any_unicode_a_tenant_writes_leaves_the_log_verifiable(text: str, tmp_pa
     parsed = audit.parse_log(_lines([log]))
     assert parsed == records
     assert verify_chain(parsed, audit.checkpoint(1, str(records[0]["hash"]), NOW)).ok
+
+
+def _signed_log(tmp_path: object, lines: list[str], head: dict[str, object]) -> list[str]:
+    """`modelguard audit verify <log> --checkpoint <signed head> --key <operator key>` as argv."""
+    from pathlib import Path
+
+    key = crypto.generate("p256")
+    base = Path(str(tmp_path))
+    (base / "operator.pub").write_bytes(crypto.public_pem(key.public_key()))
+    (base / "checkpoint.json").write_text(json.dumps({**head, "signature": signed_json.sign(key, head)}))
+    (base / "operator.log").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    checkpoint, public = str(base / "checkpoint.json"), str(base / "operator.pub")
+    return ["audit", "verify", str(base / "operator.log"), "--checkpoint", checkpoint, "--key", public]
+
+
+def _forgeries(record: dict[str, object]) -> dict[str, str]:
+    """Lines that parse to exactly `record` (same content, same hash) but are not its one canonical encoding."""
+    from modelguard.adapters.audit_log import dumps
+
+    line = dumps(record)
+    actor = json.dumps(record["actor"], sort_keys=True, separators=(",", ":"))
+    mallory = '{"groups":["system:masters"],"username":"mallory"}'
+    return {
+        # a reader that keeps the first key (many do) sees mallory; Python's json keeps the last
+        "duplicated actor": line.replace(f'"actor":{actor}', f'"actor":{mallory},"actor":{actor}'),
+        "whitespace": line.replace('"seq":', '"seq": '),
+        "key order": json.dumps(dict(reversed(list(record.items()))), separators=(",", ":")),
+        "escapes": line.replace('"alice"', '"\\u0061lice"'),
+        "padding": " " + line,
+    }
+
+
+@pytest.mark.parametrize("how", ["duplicated actor", "whitespace", "key order", "escapes", "padding"])
+def test_a_record_not_in_its_one_canonical_encoding_is_refused(how: str, tmp_path: object, capsys: object) -> None:
+    """Issue 27, item 11: a record with a duplicated "actor" key verified (the last key wins after parsing).
+    Every record must be, byte for byte, the one encoding the operator prints; the others stay valid."""
+    from modelguard.adapters.audit_log import dumps
+    from modelguard.cli.main import main
+
+    records = chain(3)
+    head = audit.checkpoint(3, str(records[-1]["hash"]), NOW)
+    forged = _forgeries(records[1])[how]
+    assert json.loads(forged) == records[1] and forged != dumps(records[1])  # the same record, other bytes
+    honest = [dumps(r) for r in records]
+    assert main(_signed_log(tmp_path, honest, head)) == 0
+    assert main(_signed_log(tmp_path, [honest[0], forged, honest[2]], head)) == 1
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    problems = [line for line in out.splitlines() if line.startswith("problem:")]
+    assert problems and all("record 2" in p for p in problems), out  # record 2, and no one else's
+    assert "mallory" not in out
+    # beside an honest copy of the same record it is refused all the same
+    assert main(_signed_log(tmp_path, [*honest, forged], head)) == 1
+
+
+def test_the_report_takes_no_evidence_from_a_ring_record_in_another_encoding() -> None:
+    """The compliance report's check of the in-cluster ring reads each record as written, like `audit verify`."""
+    from modelguard.adapters import compliance_evidence
+    from modelguard.adapters.audit_log import CHECKPOINT, dumps, ring_key
+
+    key = crypto.generate("p256")
+    records = chain(3)
+    head = audit.checkpoint(3, str(records[-1]["hash"]), NOW)
+    point = dumps({**head, "signature": signed_json.sign(key, head)})
+
+    def state(lines: list[str]) -> tuple[object, list[dict[str, object]]]:
+        data = {CHECKPOINT: point, **{ring_key(i + 1): line for i, line in enumerate(lines)}}
+        return compliance_evidence.audit_state(
+            lambda path: {"data": data}, "modelguard-system", crypto.public_pem(key.public_key()), None
+        )
+
+    honest = [dumps(r) for r in records]
+    assert state(honest)[1] == records
+    audited, evidence = state([honest[0], _forgeries(records[1])["duplicated actor"], honest[2]])
+    assert evidence == [] and "record 2" in str(audited)

@@ -56,9 +56,14 @@ def ring_key(seq: int) -> str:
     return f"{RING_PREFIX}{seq:012d}"
 
 
+def ring_lines(data: Mapping[str, str]) -> list[str]:
+    """The records kept in the ConfigMap as written (one key each, so a commit patches only what changed),
+    oldest first."""
+    return [data[k] for k in sorted(data) if k.startswith(RING_PREFIX)]
+
+
 def ring_records(data: Mapping[str, str]) -> list[dict[str, Any]]:
-    """The records kept in the ConfigMap (one key each, so a commit patches only what changed), oldest first."""
-    return audit.parse_log(data[k] for k in sorted(data) if k.startswith(RING_PREFIX))
+    return audit.parse_log(ring_lines(data))
 
 
 @dataclass(frozen=True)
@@ -92,9 +97,8 @@ def _stdout(line: str) -> None:
 
 
 def dumps(record: dict[str, Any]) -> str:
-    """One line of ASCII: whatever Unicode a record holds is escaped, so no log tool splits or mangles it (its
-    hash covers the content, not this form)."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    """One line of ASCII, the one encoding `audit verify` accepts (domain/audit.encode)."""
+    return audit.encode(record)
 
 
 class AuditUnavailable(Retry):

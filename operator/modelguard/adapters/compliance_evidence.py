@@ -10,11 +10,11 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from modelguard.adapters.audit_log import CHECKPOINT, CONFIGMAP, ring_records
+from modelguard.adapters.audit_log import CHECKPOINT, CONFIGMAP, ring_lines, ring_records
 from modelguard.adapters.signing_key import PUBLIC, PUBLIC_KEY
 from modelguard.builders import labels
 from modelguard.domain import signed_json
-from modelguard.domain.audit import verify_chain
+from modelguard.domain.audit import verify_log
 from modelguard.domain.compliance_facts import AuditState, Facts, LiveWorkload, ref
 from modelguard.domain.decommission import verify as verify_certificate
 
@@ -102,7 +102,7 @@ def audit_state(
         return AuditState(point.get("seq"), "the operator's public key could not be read"), []
     problem = signed_json.verify(pem, point, "checkpoint")
     ring = ring_records(data)
-    chain = verify_chain(ring, point, partial=True)  # the ring keeps the newest records only
+    chain = verify_log(ring_lines(data), point, partial=True)  # the ring keeps the newest records only
     if problem is None and not chain.ok:
         problem = "the records kept in the cluster do not verify: " + "; ".join(chain.problems[:3])
     in_scope = [r for r in ring if namespace is None or (r.get("object") or {}).get("namespace") == namespace]

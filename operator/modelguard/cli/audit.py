@@ -1,6 +1,6 @@
 """`modelguard audit verify`: check an audit log (the operator's stdout, a sink's copy) against the signed
-checkpoint kept in the cluster. Exit 0 only when every record is intact, none is missing, and the log
-reaches the checkpoint."""
+checkpoint kept in the cluster. Exit 0 only when every record is intact and exactly as the operator printed it
+(its one canonical encoding), none is missing, and the log reaches the checkpoint."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from modelguard.adapters.audit_log import CHECKPOINT, CONFIGMAP, ring_records
+from modelguard.adapters.audit_log import CHECKPOINT, CONFIGMAP, ring_lines
 from modelguard.cli import cluster
 from modelguard.domain import audit, signed_json
 from modelguard.domain.errors import VerificationError
@@ -72,10 +72,10 @@ def verify_main(args: argparse.Namespace) -> int:
         return 2
     ring: dict[str, str] | None = None
     try:
-        records = audit.parse_log(_lines(args.logs))
+        lines = _lines(args.logs)
         if args.ring:
             ring = cluster.configmap(args.operator_namespace, CONFIGMAP)
-            records.extend(ring_records(ring))
+            lines.extend(ring_lines(ring))
     except OSError as exc:
         print(f"invalid: cannot read the log ({type(exc).__name__})")
         return 1
@@ -91,7 +91,7 @@ def verify_main(args: argparse.Namespace) -> int:
         print(f"invalid: cannot read the checkpoint or key ({type(exc).__name__})")
         return 1
     partial = args.partial or (args.ring and not args.logs)
-    report = audit.verify_chain(records, point, partial=partial)
+    report = audit.verify_log(lines, point, partial=partial)  # each record exactly as the operator printed it
     for note in report.notes:
         print(f"note: {note}")
     for problem in report.problems:

@@ -5,16 +5,22 @@ A record is one JSON object. Its `hash` is the SHA-256 of its canonical JSON wit
 the `prev` record's hash, so changing, removing or reordering a record breaks the chain. The newest
 record's sequence number and hash, signed with the operator's key, are the checkpoint kept in the cluster:
 a log that ends early or was cut short is caught against it.
+
+A record in a log is one line, the one canonical encoding of its content (`encode`): a line that parses to the
+same record but differs from it in any byte (a duplicated key, spacing, key order, escapes) does not verify, so
+no reader, whichever duplicate key it keeps, sees something other than what was hashed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
+
+from modelguard.domain import safe_json
 
 SCHEMA = "modelguard.io/audit/v1"
 GENESIS = "sha256:" + "0" * 64
@@ -142,20 +148,31 @@ def checkpoint(seq: int, head: str, now: datetime) -> dict[str, Any]:
     return {"audit": SCHEMA, "seq": seq, "hash": head, "time": now.isoformat().replace("+00:00", "Z")}
 
 
-def parse_log(lines: Iterable[str]) -> list[dict[str, Any]]:
-    """The audit records in a log (other lines, like the operator's own log output, are skipped)."""
-    records = []
+def encode(record: Mapping[str, Any]) -> str:
+    """The one encoding of a record (or a checkpoint) as a log line: keys sorted, no spaces, ASCII only (whatever
+    Unicode a field holds is escaped, so no log tool splits or mangles the line). Its hash covers the content,
+    which this encoding, and only this one, gives back byte for byte."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _read(lines: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(line, record) for each line of a log that is an audit record, whatever its spelling."""
     for line in lines:
         text = line.strip()
-        if not text.startswith("{") or SCHEMA not in text:
+        if not text.startswith("{"):
             continue
         try:
-            value = json.loads(text)
+            value = safe_json.loads(text)
         except ValueError:
             continue
-        if isinstance(value, dict) and value.get("audit") == SCHEMA and isinstance(value.get("seq"), int):
-            records.append(value)
-    return records
+        if isinstance(value, dict) and value.get("audit") == SCHEMA and type(value.get("seq")) is int:
+            yield line, value
+
+
+def parse_log(lines: Iterable[str]) -> list[dict[str, Any]]:
+    """The audit records in a log (other lines, like the operator's own log output, are skipped). Verification
+    reads the lines themselves (`verify_log`)."""
+    return [record for _, record in _read(lines)]
 
 
 @dataclass
@@ -219,6 +236,23 @@ def verify_chain(
         (report.notes if partial else report.problems).append(start)
     if signed_head is not None:
         _against_checkpoint(report, by_seq, signed_head, partial)
+    return report
+
+
+def verify_log(lines: Iterable[str], signed_head: Mapping[str, Any] | None, *, partial: bool = False) -> ChainReport:
+    """`verify_chain` of the records in log lines, each of which must also be its record's one canonical
+    encoding (`encode`; a line may end in a carriage return, which is the line's end, not the record's)."""
+    records: list[dict[str, Any]] = []
+    refused: dict[int, str] = {}
+    for line, record in _read(lines):
+        records.append(record)
+        if line.removesuffix("\r") != encode(record):
+            refused[record["seq"]] = (
+                f"record {record['seq']}: not in its one canonical encoding (a duplicated key, spacing, key order "
+                "or escapes differ from what the operator prints): refused"
+            )
+    report = verify_chain(records, signed_head, partial=partial)
+    report.problems[:0] = refused.values()
     return report
 
 
