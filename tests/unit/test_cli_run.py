@@ -45,3 +45,16 @@ def test_run_with_an_exec_plugin_kubeconfig_says_how_to_run_it(tmp_path: Path) -
     [line] = result.stdout.strip().splitlines()
     assert "exec plugin" in line and "Helm chart" in line, line
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_source_slots_are_per_tenant_and_the_old_flag_still_works() -> None:
+    import argparse
+
+    from modelguard.cli import run as cli_run
+
+    parser = argparse.ArgumentParser()
+    cli_run.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["run"])
+    assert (args.source_slots_per_tenant, args.tenant_label) == (2, "modelguard.io/tenant")
+    args = parser.parse_args(["run", "--source-slots-per-namespace", "3", "--tenant-label", "example.com/team"])
+    assert (args.source_slots_per_tenant, args.tenant_label) == (3, "example.com/team")

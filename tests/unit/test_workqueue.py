@@ -190,3 +190,40 @@ def test_without_shards_the_queue_is_fifo(loop_run) -> None:  # type: ignore[no-
 
     loop_run(main())
     assert order == list(range(20))
+
+
+def test_a_tenant_with_many_namespaces_gets_one_turn_not_one_per_namespace(loop_run, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue 27, item 12: the queue took turns by namespace, so a tenant with ten namespaces had ten turns for
+    another tenant's one. Turns go by tenant (the namespace label an admin sets; the namespace by default)."""
+    from modelguard.adapters.cache import Key
+    from modelguard.adapters.kube import Kube
+    from modelguard.adapters.kube_connection import Connection
+    from modelguard.engine import runtime as engine
+
+    order: list[str] = []
+
+    async def reconcile(ctx: object, key: Key) -> float | None:
+        order.append(key.namespace)
+        await asyncio.sleep(0)
+        return None
+
+    monkeypatch.setitem(engine.RECONCILERS, "AIModel", reconcile)
+
+    async def main() -> None:
+        runtime = engine.Runtime(kube=Kube(Connection(server="https://127.0.0.1:1")), settings=engine.Settings())
+        runtime.settings.workers = 1
+        labels = {"modelguard.io/tenant": "bulk"}
+        for i in range(10):
+            runtime.store.upsert(Key("Namespace", "", f"bulk-{i}"), {"metadata": {"labels": labels}})
+        for n in range(20):
+            for i in range(10):
+                runtime.queue.add(Key("AIModel", f"bulk-{i}", f"m-{n}"))
+        runtime.queue.add(Key("AIModel", "other", "probe"))
+        runtime.queue.start()
+        assert await runtime.queue.wait_idle(30)
+        await runtime.queue.stop()
+        runtime.context.verifier.shutdown()
+
+    loop_run(main())
+    assert order.index("other") <= 1, order[:12]  # one key of the bulk tenant at most, not one per namespace
+    assert len(order) == 201

@@ -14,6 +14,7 @@ from typing import Any
 
 from modelguard.builders.gateway import EVENTS_ADDRESS
 from modelguard.domain.ocsf import SINK_FORMATS
+from modelguard.domain.tenancy import DEFAULT_TENANT_LABEL
 
 
 def without_official_client() -> None:
@@ -105,7 +106,18 @@ def add_parser(commands: Any) -> None:
         "--source-slots", type=int, default=4, help="source work (verifications, scans, fetches) at once"
     )
     parser.add_argument(
-        "--source-slots-per-namespace", type=int, default=2, help="source work at once for one namespace"
+        "--source-slots-per-tenant",
+        "--source-slots-per-namespace",  # its name before tenants spanned namespaces
+        dest="source_slots_per_tenant",
+        type=int,
+        default=2,
+        help="source work at once for one tenant (all its namespaces together)",
+    )
+    parser.add_argument(
+        "--tenant-label",
+        default=DEFAULT_TENANT_LABEL,
+        help="the Namespace label (set by a cluster admin) naming the tenant that source slots and the work "
+        "queue's turns are shared by; an unlabelled namespace is a tenant of its own ('' : every namespace)",
     )
     parser.add_argument(
         "--fetch-deadline", type=float, default=60.0, help="seconds a signature, SBOM or registry call may take"
@@ -216,7 +228,8 @@ def main(args: argparse.Namespace) -> int:
         hash_workers=args.hash_workers,
         enabled_namespace_label=args.enabled_namespace_label or None,
         source_slots=args.source_slots,
-        source_slots_per_namespace=args.source_slots_per_namespace,
+        source_slots_per_tenant=args.source_slots_per_tenant,
+        tenant_label=args.tenant_label or None,
         fetch_deadline=args.fetch_deadline,
         verify_deadline=args.verify_deadline,
         advisories_configmap=args.advisories_configmap or None,

@@ -24,6 +24,7 @@ from modelguard.builders.network import EventsRoute, events_route
 from modelguard.builders.workload import DEFAULT_GATEWAY_IMAGE
 from modelguard.domain.errors import Deferred, Retry
 from modelguard.domain.ocsf import SinkFormat
+from modelguard.domain.tenancy import DEFAULT_TENANT_LABEL, Tenant, tenant_of
 from modelguard.engine.workqueue import WorkQueue
 from modelguard.reconcilers import aideployment, aimodel, approvals, compliance_report, trustpolicy
 from modelguard.reconcilers.context import Context
@@ -82,7 +83,8 @@ class Settings:
     hash_workers: int | None = None
     enabled_namespace_label: str | None = None  # deploy only where this namespace label is "true"
     source_slots: int = 4  # source work (fetch, verify, scan) at once in the operator
-    source_slots_per_namespace: int = 2  # ... and for one namespace
+    source_slots_per_tenant: int = 2  # ... and for one tenant
+    tenant_label: str | None = DEFAULT_TENANT_LABEL  # the Namespace label naming its tenant (None: each its own)
     fetch_deadline: float = 60.0  # a signature, an SBOM, a registry call
     verify_deadline: float = 3600.0  # downloading and hashing a whole model
     advisories_configmap: str | None = "modelguard-advisories"
@@ -121,7 +123,7 @@ class Runtime:
             ca_bundle=self.settings.ca_bundle,
             plain_http_registries=self.settings.plain_http_registries,
             workers=self.settings.hash_workers,
-            slots=SourceSlots(self.settings.source_slots_per_namespace, self.settings.source_slots),
+            slots=SourceSlots(self.settings.source_slots_per_tenant, self.settings.source_slots, tenant_of=self.tenant),
             fetch_deadline=self.settings.fetch_deadline,
             verify_deadline=self.settings.verify_deadline,
         )
@@ -151,7 +153,7 @@ class Runtime:
             workers=self.settings.workers,
             name="reconcile",
             on_wait=metrics.queue_wait.observe,
-            shard=lambda key: key.namespace,  # fair across namespaces (teams)
+            shard=lambda key: self.tenant(key.namespace),  # fair across tenants, however many namespaces each has
         )
         metrics.queue_depth.set_function(lambda: len(self.queue))
         metrics.source_slots.set_function(lambda: verifier.slots.in_use)
@@ -244,6 +246,11 @@ class Runtime:
             raise
         finally:
             self.context.metrics.reconcile_duration.labels(key.kind).observe(time.monotonic() - started)
+
+    def tenant(self, namespace: str) -> Tenant:
+        """Whose `namespace` is: the tenant label a cluster admin set on it (from the watch cache), else itself."""
+        body = self.store.get(Key("Namespace", "", namespace)) or {}
+        return tenant_of(namespace, (body.get("metadata") or {}).get("labels"), self.settings.tenant_label)
 
     def _terminating(self, namespace: str) -> bool:
         """Nothing can be created in a namespace being deleted; its objects go with it."""

@@ -9,9 +9,10 @@ report when to look again. Properties:
 - concurrency is bounded by the number of workers;
 - a handler that must wait for capacity raises Deferred and returns its worker at once; whoever frees the
   capacity adds the key again (a fallback timer covers a lost wake-up);
-- fair across shards (the runtime shards by namespace): ready keys wait in one FIFO per shard and workers
-  take from the shards in turn, so a team that creates one model while another bulk-loads thousands waits
-  for at most one key of each other shard, not for the whole backlog.
+- fair across shards (the runtime shards by tenant: a Namespace label a cluster admin sets, else the
+  namespace): ready keys wait in one FIFO per shard and workers take from the shards in turn, so a team that
+  creates one model while another bulk-loads thousands waits for at most one key of each other tenant, not
+  for the whole backlog, however many namespaces the other tenant spreads its backlog over.
 """
 
 from __future__ import annotations
