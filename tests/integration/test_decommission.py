@@ -390,3 +390,57 @@ def test_an_artifact_another_model_uses_or_this_model_never_verified_is_not_dele
     assert all(namespace not in detail for _, detail in retained.values())  # the other tenant is not named
     api.delete("trustpolicies", None, f"p-{attacker_ns}")
     cluster.kubectl("delete", "namespace", attacker_ns, "--wait=false", check=False)
+
+
+def test_an_artifact_another_tenant_serves_is_kept_whatever_the_attacker_calls_its_registry(
+    cluster: ControlPlane, api: KubeTestClient, namespace: str, trust: str, registry: Registry, models_root: Path
+) -> None:
+    """Issue 27, item 7: the victim serves a manifest from `127.0.0.1:PORT`; an attacker in another namespace names
+    the very same manifests as `localhost:PORT`, verifies them, sets deleteArtifacts and deletes their model. Nothing
+    is deleted while any AIModel serves the digest, whatever its registry is called; nothing of the victim changes."""
+    victim_ref, victim_bundle = oci_model(api, registry, models_root, namespace, trust)
+    wait_for_condition(api, "aimodels", namespace, "m", "Verified", "True")
+    before = api.get("aimodels", namespace, "m")
+    assert before is not None
+    alias = f"localhost:{registry.port}"  # the same registry (its certificate names both), another host spelling
+    assert registry.host != alias
+    attacker_ns = f"{namespace[:50]}-evil"
+    cluster.kubectl("create", "namespace", attacker_ns)
+    api.create("trustpolicies", None, policy(f"p-{attacker_ns}", attacker_ns, KEY, [f"oci://{alias}/"]))
+    api.core.create_namespaced_secret(
+        attacker_ns,
+        {
+            "metadata": {"name": "registry-creds"},
+            "stringData": {"username": registry.username, "password": registry.password},
+        },
+    )
+    source, bundle = f"oci://{alias}/{victim_ref}", f"oci://{alias}/{victim_bundle}"
+    copy = model("copy", source, bundle, f"p-{attacker_ns}", endOfLife={"deleteArtifacts": True})
+    copy["spec"]["source"]["credentialsSecretRef"] = {"name": "registry-creds"}
+    api.create("aimodels", attacker_ns, copy)
+    wait_for_condition(api, "aimodels", attacker_ns, "copy", "Verified", "True")  # this model did verify them
+
+    api.delete("aimodels", attacker_ns, "copy")
+    eventually(lambda: gone(lambda: api.get("aimodels", attacker_ns, "copy")), timeout=90, what="copy gone")
+    for ref in (victim_ref, victim_bundle):
+        repo, digest = ref.split("@")
+        assert registry.manifest_exists(repo, digest), ref  # the victim's model and signature are untouched
+    after = api.get("aimodels", namespace, "m")
+    assert (
+        after is not None
+        and after["spec"] == before["spec"]
+        and after["status"]["verified"] == before["status"]["verified"]
+    )
+    assert condition(after, "Verified")["status"] == "True"
+    certs = api.custom.list_cluster_custom_object("modelguard.io", "v1alpha1", "decommissioncertificates")["items"]
+    (cert,) = [c for c in certs if c["spec"]["model"]["namespace"] == attacker_ns]
+    retained = {
+        a["name"]: (a["result"], a["detail"]) for a in cert["spec"]["actions"] if a["step"] == "DeleteArtifacts"
+    }
+    assert retained == {
+        source: ("Retained", "still referenced by 1 other AIModel(s)"),
+        bundle: ("Retained", "still referenced by 1 other AIModel(s)"),
+    }
+    assert all(namespace not in detail for _, detail in retained.values())  # the other tenant is not named
+    api.delete("trustpolicies", None, f"p-{attacker_ns}")
+    cluster.kubectl("delete", "namespace", attacker_ns, "--wait=false", check=False)

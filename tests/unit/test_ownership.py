@@ -35,18 +35,3 @@ def test_an_object_without_metadata_is_nobodys() -> None:
 def test_the_clash_message_names_every_object_and_what_to_do() -> None:
     text = clash_message(["Deployment/db", "Service/db"])
     assert "Deployment/db, Service/db" in text and "rename the AIDeployment" in text
-
-
-def test_another_spelling_of_the_same_manifest_still_counts_as_a_user() -> None:
-    """Issue 13, class 10: the victim's artifact stays when another model names it with another host case."""
-    from modelguard.reconcilers.decommission import _keep_reason
-
-    digest = "sha256:" + "a" * 64
-    mine = f"oci://registry.example:5000/team/m@{digest}"
-    verified = {"source": mine, "signature": "configmap/sig/bundle"}
-    assert _keep_reason(mine, verified, []) is None
-    assert _keep_reason(mine, verified, [f"oci://REGISTRY.example:5000/team/m@{digest}"]) == (
-        "still referenced by 1 other AIModel(s)"
-    )
-    assert _keep_reason(mine, verified, [f"oci://registry.example:5000/team/other@{digest}"]) is None
-    assert "never verified" in str(_keep_reason(mine, {}, []))

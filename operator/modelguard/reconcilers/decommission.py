@@ -35,6 +35,7 @@ from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.builders import workload
 from modelguard.builders.labels import object_name
+from modelguard.domain import artifact_retention as retention
 from modelguard.domain import decommission as plan_
 from modelguard.domain.conditions import find
 from modelguard.domain.decommission import REQUESTS, SET_BY, parse_requester
@@ -183,9 +184,10 @@ async def _registry_call(ctx: Context, run: Run, uri: str, call: Callable[[Regis
         return await ctx.verifier.run(ctx.verifier.fetch_deadline, f"the registry {ref.host}", request)
 
 
-async def _other_references(ctx: Context, run: Run) -> list[str]:
-    """Every source and signature URI of the other AIModels (any namespace): an artifact someone still uses
-    is never deleted. The API is read, not the cache: after a restart it may still be filling."""
+async def _other_references(ctx: Context, run: Run) -> list[frozenset[str]]:
+    """The digests each other AIModel (any namespace) names in its spec or was verified at: an artifact someone
+    still uses is never deleted, whatever they call its registry. The API is read, not the cache: after a
+    restart it may still be filling."""
     try:
         models = await ctx.kube.list(AIMODELS, None)
     except KubeError as exc:
@@ -193,37 +195,7 @@ async def _other_references(ctx: Context, run: Run) -> list[str]:
             raise
         # a namespace-scoped install may list only its own namespaces, which its cache holds
         models = [b for k in ctx.store.keys("AIModel") if (b := ctx.store.get(k)) is not None]
-    uid = run.body["metadata"]["uid"]
-    out = []
-    for body in models:
-        if (body.get("metadata") or {}).get("uid") == uid:
-            continue
-        spec = body.get("spec") or {}
-        out.append(str((spec.get("source") or {}).get("uri")))
-        out.append(str((spec.get("signature") or {}).get("bundleUri")))
-    return out
-
-
-def _artifact(uri: str) -> tuple[str, ...]:
-    """What a URI names, whatever its spelling: an OCI manifest by registry (case-insensitive), repository and
-    digest (another tenant's `oci://REGISTRY/...` is the same manifest)."""
-    if uri.startswith("oci://"):
-        try:
-            ref = Reference.parse(uri)
-        except VerificationError:
-            return (uri,)
-        return ("oci", ref.host.lower(), ref.repository, ref.digest)
-    return (uri,)
-
-
-def _keep_reason(uri: str, verified: dict[str, Any], others: list[str]) -> str | None:
-    """Why an artifact must stay, or None: it was never verified by this model, or another model uses it."""
-    if uri not in (verified.get("source"), verified.get("signature")):
-        return "this model never verified it: ModelGuard deletes only artifacts it verified for this model"
-    users = sum(1 for other in others if _artifact(other) == _artifact(uri))
-    if users:
-        return f"still referenced by {users} other AIModel(s)"
-    return None
+    return retention.digests_in_use(models, run.body["metadata"]["uid"])
 
 
 async def delete_artifacts(ctx: Context, run: Run) -> None:
@@ -233,7 +205,7 @@ async def delete_artifacts(ctx: Context, run: Run) -> None:
     verified = (run.body.get("status") or {}).get("verified") or {}
     others = await _other_references(ctx, run) if run.spec.end_of_life.delete_artifacts else []
     for uri in uris:
-        keep = _keep_reason(uri, verified, others)
+        keep = retention.keep_reason(uri, verified, others)
         if not run.spec.end_of_life.delete_artifacts:
             run.act("DeleteArtifacts", "Artifact", uri, "None", "Retained", "endOfLife.deleteArtifacts is false")
         elif uri.startswith("oci://") and keep is not None:
