@@ -1,8 +1,11 @@
 """Read model files just enough to tell their format and what loading them would do (domain/inspection decides).
 
-Nothing is loaded, imported or executed: pickles are disassembled (domain/pickle_globals), headers parsed.
-Reads are bounded: a safetensors file costs its 8-byte length and its header, a GGUF or NumPy file its
-header; only pickles (and the zip members that hold them) are read whole, up to MAX_PICKLE bytes.
+Nothing is loaded, imported or executed: pickles are disassembled (domain/pickle_globals), headers parsed with
+their formats' own grammars (domain/model_formats, domain/gguf). Reads are bounded: a safetensors file costs its
+8-byte length and its header, a NumPy file its header, a GGUF file its key/value section; only pickles (and the
+zip members that may hold them) are read whole, up to MAX_PICKLE bytes. Fail closed: an error inside a check,
+a bound reached or content no check can read is a finding, never a pass (a failing source read is the source's
+error, Retry or VerificationError, and verification reports it).
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ import lzma
 import os
 import struct
 import zipfile
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import IO
 
+from modelguard.domain import gguf, pickle_globals, safe_json
 from modelguard.domain import model_formats as fmt
-from modelguard.domain import pickle_globals, safe_json
+from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.inspection import FileReport
 
 HEAD = 64 * 1024
@@ -60,15 +64,24 @@ def _inspect_path(root: Path, rel: str) -> FileReport:
 
 
 def inspect_file(path: Path, name: str) -> FileReport:
-    with path.open("rb") as f:
-        return inspect_stream(f, path.stat().st_size, name)
+    try:
+        with path.open("rb") as f:
+            return inspect_stream(f, path.stat().st_size, name)
+    except OSError as exc:
+        return FileReport(name, "unknown", [f"{name} cannot be read ({exc.strerror or type(exc).__name__})"])
 
 
 def inspect_stream(f: IO[bytes], size: int, name: str) -> FileReport:
     """One file given as a seekable stream (a local file, or ranged reads of a remote one) and its size."""
-    head = f.read(HEAD)
-    report = FileReport(name, fmt.identify(head, size), bytes_read=len(head))
-    _inspect(f, head, size, report)
+    report = FileReport(name, "unknown")
+    try:
+        head = f.read(HEAD)
+        report.format, report.bytes_read = fmt.identify(head, size), len(head)
+        _inspect(f, head, size, report)
+    except (Retry, VerificationError):
+        raise  # the source failed, not the file: verification says so and nothing is recorded as inspected
+    except Exception as exc:  # an error inside a check is a finding: fail closed, never a pass
+        report.problems.append(f"inspection failed ({type(exc).__name__}: {str(exc)[:120]})")
     return report
 
 
@@ -83,9 +96,9 @@ def _inspect(f: IO[bytes], head: bytes, size: int, report: FileReport) -> None:
             report.bytes_read += length - len(head[8:])
         report.problems += fmt.safetensors_problems(header, size)
     elif kind == "gguf":
-        report.problems += fmt.gguf_problems(head, size)
+        _gguf(f, head, size, report)
     elif kind == "numpy":
-        _numpy(f, head, size, report, "")
+        _numpy(head, f.read, report, "")
     elif kind == "zip":
         _zip(f, report)
     elif kind == "hdf5":
@@ -117,13 +130,42 @@ def _pickle(data: bytes | None, report: FileReport, where: str) -> None:
     report.problems += [f"{where + ': ' if where else ''}{p}" for p in scanned.problems]
 
 
-def _numpy(f: IO[bytes], head: bytes, size: int, report: FileReport, where: str) -> None:
-    header, start = fmt.numpy_header(head)
-    if header is None:
-        report.problems.append(f"{where + ': ' if where else ''}NumPy header cannot be read")
-    elif fmt.numpy_holds_objects(header):  # the data is a pickle: np.load(allow_pickle=True) runs it
-        data = _whole(f, size, report)
-        _pickle(data[start:] if data is not None else None, report, where or "object array")
+def _gguf(f: IO[bytes], head: bytes, size: int, report: FileReport) -> None:
+    """The key/value section, read as far as it goes (growing reads up to gguf.MAX_METADATA)."""
+    data = head
+    while True:
+        reading = gguf.read_metadata(data, size)
+        if reading.complete:
+            report.problems += reading.problems
+            return
+        want = min(size, gguf.MAX_METADATA, 4 * len(data))
+        f.seek(len(data))
+        data += f.read(want - len(data))
+        report.bytes_read = max(report.bytes_read, len(data))
+
+
+def _numpy(head: bytes, more: Callable[[int], bytes], report: FileReport, where: str) -> None:
+    """A .npy file (or npz member) whose first bytes are `head` and whose next bytes `more(n)` reads: its header
+    read as numpy reads it; an object dtype makes the data a pickle np.load(allow_pickle=True) runs."""
+    place = f"{where}: " if where else ""
+    data = head
+    try:
+        end = fmt.numpy_header_end(head)
+        if end > len(data):
+            data += more(end - len(data))
+            report.bytes_read += len(data) - len(head)
+        header = fmt.numpy_header(data)
+    except ValueError as exc:
+        report.problems.append(f"{place}NumPy header cannot be read: {str(exc)[:160]}")
+        return
+    if header.holds_objects:
+        before = len(data)
+        data += more(MAX_PICKLE + 1 - len(data))
+        report.bytes_read += len(data) - before
+        if len(data) > MAX_PICKLE:
+            report.problems.append(f"{place}an object array larger than the {MAX_PICKLE} bytes inspected")
+            return
+        _pickle(data[header.data_start :], report, where or "object array")
 
 
 def _zip(f: IO[bytes], report: FileReport) -> None:
@@ -149,9 +191,14 @@ def _zip(f: IO[bytes], report: FileReport) -> None:
             continue
         try:
             _member(archive, member, report)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
-            # a member whose CRC or compression is off: a loader may still read it, so it is not skipped
-            report.problems.append(f"zip member {member.filename[:120]!r} cannot be read ({str(exc)[:80]})")
+        except (Retry, VerificationError):
+            raise
+        except Exception as exc:
+            # a member whose CRC or compression is off, or whose check failed: a loader may still read it,
+            # so it is a finding, never skipped
+            report.problems.append(
+                f"zip member {member.filename[:120]!r} cannot be read ({type(exc).__name__}: {str(exc)[:80]})"
+            )
 
 
 def _member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, report: FileReport) -> None:
@@ -160,12 +207,13 @@ def _member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, report: FileRepor
         head = stream.read(HEAD)
         report.bytes_read += len(head)
         kind = fmt.identify(head, member.file_size)
-        if report.format == "keras" and name == "config.json":
-            rest = stream.read(MAX_SNIFF)
+        if name == "config.json":  # keras.saving reads it from any zip it is given: a Keras configuration
+            data = _rest(stream, head, name, report, MAX_SNIFF)
             try:
-                config = safe_json.loads(head + rest)
+                config = safe_json.loads(data) if data is not None else None
             except ValueError:
-                report.problems.append("Keras config.json is not JSON")
+                if report.format == "keras":
+                    report.problems.append("Keras config.json is not JSON")
                 return
             report.problems += fmt.keras_code_layers(config)
             return
@@ -174,19 +222,17 @@ def _member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, report: FileRepor
             data = _rest(stream, head, name, report)
             if data is not None:
                 _pickle(data, report, name)
-        elif kind == "numpy":
-            header, start = fmt.numpy_header(head)
-            if header is not None and fmt.numpy_holds_objects(header):
-                data = _rest(stream, head, name, report)
-                if data is not None:
-                    _pickle(data[start:], report, name)
+        elif kind == "numpy":  # np.load of an npz reads every member with the magic number
+            _numpy(head, stream.read, report, name)
         elif kind in ("zip", "gzip", "bzip2", "xz", "zstd"):
             report.problems.append(f"{name}: a nested archive ({kind}) is not inspected")
-        elif kind == "unknown":  # a protocol 0/1 pickle has no magic number: read it as one if it parses
-            data = _rest(stream, head, name, report, MAX_SNIFF)
-            scanned = pickle_globals.scan(data) if data is not None else None
-            if scanned is not None and scanned.pickles and not scanned.problems and scanned.opcodes > 1:
-                _pickle(data, report, name)
+        elif kind == "unknown":  # a protocol 0/1 pickle has no magic number, and nor do raw tensor bytes
+            first = pickle_globals.scan(head, total=member.file_size)
+            if first.is_pickle or first.truncated:  # tensor bytes break within a few opcodes
+                data = _rest(stream, head, name, report)
+                scanned = pickle_globals.scan(data) if data is not None else None
+                if scanned is not None and scanned.is_pickle:
+                    _pickle(data, report, name)
 
 
 def _rest(stream: IO[bytes], head: bytes, name: str, report: FileReport, limit: int = MAX_PICKLE) -> bytes | None:
@@ -220,7 +266,7 @@ def _compressed(f: IO[bytes], kind: str, report: FileReport) -> None:
     report.format = f"{kind}+{inner_kind}"
     if inner_kind == "pickle" or inner_kind == "unknown":
         scanned = pickle_globals.scan(data)
-        if scanned.pickles:
+        if inner_kind == "pickle" or scanned.is_pickle or scanned.imports:
             report.format, report.pickled = f"{kind}+pickle", True
             report.imports += [("", m, n) for m, n in scanned.imports]
             report.problems += scanned.problems
@@ -229,18 +275,25 @@ def _compressed(f: IO[bytes], kind: str, report: FileReport) -> None:
 
 
 def _sniff(f: IO[bytes], head: bytes, size: int, report: FileReport) -> None:
-    """No magic number: a protocol 0/1 pickle, JSON, text, ONNX (protobuf), or unknown."""
+    """No magic number: a protocol 0/1 pickle, JSON, text, ONNX (protobuf), or unknown. The pickle is told
+    first, by what a loader would do (PickleScan.is_pickle, or any import): a stream that breaks after its
+    imports, or outlasts the scan, is a pickle with findings, never text because the disassembler stopped."""
     if size > MAX_SNIFF:
-        if _onnx(f, size):
+        first = pickle_globals.scan(head, total=size)
+        if first.is_pickle or first.imports or first.truncated:
+            report.format, report.pickled = "pickle", True
+            report.problems.append(f"a pickle larger than the {MAX_SNIFF} bytes inspected without a protocol header")
+        elif _onnx(f, size):
             report.format = "onnx"
         return
     f.seek(0)
     data = f.read(size)
     report.bytes_read = max(report.bytes_read, len(data))
     scanned = pickle_globals.scan(data)
-    if scanned.pickles and not scanned.problems and scanned.opcodes > 1:
+    if scanned.is_pickle or scanned.imports:
         report.format, report.pickled = "pickle", True
         report.imports += [("", m, n) for m, n in scanned.imports]
+        report.problems += scanned.problems
     elif fmt.is_json(data):
         report.format = "json"
     elif fmt.is_text(data):

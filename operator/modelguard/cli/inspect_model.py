@@ -1,8 +1,9 @@
 """`modelguard inspect`: exit 0 only when every file of the model is of an allowed format and safe to load;
 otherwise one line per refused file saying why (its format, what its pickles would import, what is broken).
 
-Runs in the init containers after verification, on the bytes the pod will load, with the TrustPolicy's
-rules; nothing is loaded, imported or executed.
+The init containers run the same inspection after verification (`modelguard verify --inspect`, with the same
+rule options), on the bytes the pod will load, as the operator does where the files are: one engine
+(adapters/inspector.py) and one judgement (domain/inspection.summary); nothing is loaded, imported or executed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def add_parser(commands: Any) -> None:
         metavar="LIST",
         help="comma-separated imports pickles may make besides plain tensors' (module.name or module.*)",
     )
+    parser.add_argument(
+        "--refuse-pickles", action="store_true", help="refuse every file that holds a pickle (the policy's Refuse)"
+    )
     parser.add_argument("--ignore-paths", action="append", default=[], metavar="PATH", help="relative path to skip")
     parser.add_argument("--json", action="store_true", help="one JSON document with every file's report")
     parser.add_argument("model", type=Path, help="model directory or file")
@@ -43,7 +47,7 @@ def add_parser(commands: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     try:
-        rules = Rules.parse(args.allow_formats, args.allow_globals.split(","))
+        rules = Rules.parse(args.allow_formats, args.allow_globals.split(","), refuse_pickles=args.refuse_pickles)
     except ValueError as exc:
         print(f"not inspected: Usage: {exc}")
         return 2

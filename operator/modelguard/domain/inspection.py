@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from modelguard.api.model_formats import FORMATS, SAFE_FORMATS
 
-ENGINE = "modelguard-inspect/1"  # bumped when detection changes: maintenance scans inspect again
+ENGINE = "modelguard-inspect/2"  # bumped when detection changes: maintenance scans inspect again
 # What a PyTorch checkpoint of plain tensors imports (as torch.load(weights_only=True) allows), and NumPy's
 # reconstruction of plain arrays: enough for state dicts, nothing that runs a command or imports a module.
 TENSOR_GLOBALS = frozenset(

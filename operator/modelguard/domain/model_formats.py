@@ -7,11 +7,14 @@ by magic numbers and structure; what none of them claims is `unknown`, which no 
 
 from __future__ import annotations
 
+import ast
+import builtins
 import json
 import math
 import re
 import struct
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024  # what the safetensors library itself accepts
@@ -57,7 +60,7 @@ def identify(head: bytes, size: int) -> str:
         return "zip"
     if head.startswith(HDF5_MAGIC):
         return "hdf5"
-    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+    if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:  # PROTO: a loader takes 0 and 1 as well
         return "pickle"
     for magic, name in COMPRESSED.items():
         if head.startswith(magic):
@@ -133,49 +136,156 @@ def _tensor_problem(name: str, info: Any, data_size: int) -> str | None:
     return None
 
 
-def numpy_header(head: bytes) -> tuple[dict[str, Any] | None, int]:
-    """The header dict of a .npy file and where its data starts; (None, 0) when it cannot be read. The header
-    is a Python literal: read with a strict pattern, never evaluated."""
-    if not head.startswith(NUMPY_MAGIC) or len(head) < 10:
-        return None, 0
-    major = head[6]
-    if major == 1:
-        (length,), start = struct.unpack("<H", head[8:10]), 10
-    elif major in (2, 3) and len(head) >= 12:
-        (length,), start = struct.unpack("<I", head[8:12]), 12
-    else:
-        return None, 0
-    text = head[start : start + length].decode("latin-1", errors="replace")
-    match = re.fullmatch(
-        r"\s*\{\s*'descr'\s*:\s*(?P<descr>'[^']*'|\[.*\])\s*,\s*'fortran_order'\s*:\s*(?P<order>True|False)\s*,"
-        r"\s*'shape'\s*:\s*\((?P<shape>[0-9,\s]*)\)\s*,?\s*\}\s*",
-        text,
-        re.S,
-    )
-    if match is None or len(head) < start + length:
-        return None, 0
-    descr = match["descr"]
-    shape = tuple(int(d) for d in match["shape"].replace(" ", "").split(",") if d)
-    return {"descr": descr.strip("'"), "fortran_order": match["order"] == "True", "shape": shape}, start + length
+MAX_NUMPY_HEADER = 1024 * 1024  # numpy itself reads at most 10,000 bytes unless allow_pickle (then any)
+NUMPY_VERSIONS = {1: ("<H", 10, "latin-1"), 2: ("<I", 12, "latin-1"), 3: ("<I", 12, "utf-8")}
+# the type strings numpy writes (dtype.str): byte order, kind, size; datetimes with their unit
+_PLAIN_TYPESTR = re.compile(r"[<>|=]?(?:[?biufcSUV]\d*|[mM]8(?:\[\d*[A-Za-z]+\])?)")
+_OBJECT_TYPESTR = re.compile(r"[<>|=]?(?:O\d*|object_?)")
 
 
-def numpy_holds_objects(header: Mapping[str, Any]) -> bool:
-    """An object dtype (`O`, also inside a structured dtype): the data is a pickle, loaded with allow_pickle."""
-    return "O" in str(header.get("descr", "")).replace("'", "")
+@dataclass(frozen=True)
+class NumpyHeader:
+    shape: tuple[int, ...]
+    fortran_order: bool
+    holds_objects: bool  # an object dtype anywhere in it: the data is a pickle, loaded with allow_pickle
+    data_start: int
+
+
+def numpy_header_end(head: bytes) -> int:
+    """Where the header of a .npy file ends (its data starts), from its first 12 bytes; ValueError if no
+    version numpy reads, or a header longer than MAX_NUMPY_HEADER."""
+    if not head.startswith(NUMPY_MAGIC) or len(head) < 12:
+        raise ValueError("no .npy magic and version")
+    major, minor = head[6], head[7]
+    if major not in NUMPY_VERSIONS or minor != 0:
+        raise ValueError(f"format version {major}.{minor}, which numpy does not read")
+    length_format, start, _ = NUMPY_VERSIONS[major]
+    (length,) = struct.unpack_from(length_format, head, 8)
+    if length > MAX_NUMPY_HEADER:
+        raise ValueError(f"a header of {length} bytes, more than the {MAX_NUMPY_HEADER} inspected")
+    return int(start + length)
+
+
+def numpy_header(data: bytes) -> NumpyHeader:
+    """The header of a .npy file read as numpy reads it (numpy.lib.format: the header is a Python literal
+    read with ast.literal_eval, a dict of exactly descr, fortran_order and shape, the descr turned into a
+    dtype as descr_to_dtype does) without numpy: a type string numpy writes, a structured list of fields, or
+    a (descr, shape) subarray. ValueError says why numpy would read it otherwise or not at all, so an object
+    dtype is found however it is spelled ('O', '|O', 'object', a field of a structured dtype, a subarray)."""
+    end = numpy_header_end(data)
+    if len(data) < end:
+        raise ValueError("the header is cut off")
+    _, start, encoding = NUMPY_VERSIONS[data[6]]
+    try:
+        text = data[start:end].decode(encoding)
+        literal = ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
+        raise ValueError(f"the header is not a Python literal ({type(exc).__name__})") from None
+    if not isinstance(literal, dict) or set(literal) != {"descr", "fortran_order", "shape"}:
+        raise ValueError("the header is not a dict of exactly descr, fortran_order and shape")
+    shape, order = literal["shape"], literal["fortran_order"]
+    if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise ValueError("the shape is not a tuple of sizes")
+    if not isinstance(order, bool):
+        raise ValueError("fortran_order is not a bool")
+    return NumpyHeader(shape, order, _descr_holds_objects(literal["descr"], 0), end)
+
+
+def _descr_holds_objects(descr: Any, depth: int) -> bool:
+    """Whether a dtype description holds objects; ValueError for one numpy would read some other way."""
+    if depth > 32:
+        raise ValueError("the dtype is nested too deeply")
+    if isinstance(descr, str):
+        if _OBJECT_TYPESTR.fullmatch(descr):
+            return True
+        if _PLAIN_TYPESTR.fullmatch(descr):
+            return False
+        raise ValueError(f"dtype {descr[:40]!r} is not a type string numpy writes (an object dtype has many spellings)")
+    if isinstance(descr, tuple) and len(descr) == 2:  # a subarray: (base, shape)
+        _subarray_shape(descr[1])
+        return _descr_holds_objects(descr[0], depth + 1)
+    if isinstance(descr, list) and descr:  # a structured dtype: (name, descr) or (name, descr, shape) fields
+        holds = False
+        for item in descr:
+            if not isinstance(item, tuple) or len(item) not in (2, 3) or not _field_name(item[0]):
+                raise ValueError("a field of the structured dtype is not (name, dtype[, shape])")
+            if len(item) == 3:
+                _subarray_shape(item[2])
+            holds = _descr_holds_objects(item[1], depth + 1) or holds
+        return holds
+    raise ValueError(f"dtype {str(descr)[:40]!r} is not a dtype description numpy writes")
+
+
+def _field_name(name: Any) -> bool:
+    """A field name, or (title, name)."""
+    if isinstance(name, tuple):
+        return len(name) == 2 and all(isinstance(n, str) for n in name)
+    return isinstance(name, str)
+
+
+def _subarray_shape(shape: Any) -> None:
+    sizes = shape if isinstance(shape, tuple) else (shape,)
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in sizes):
+        raise ValueError("a subarray shape is not a tuple of sizes")
+
+
+# Objects Keras 3 deserializes specially (keras/src/saving/serialization_lib.py); `__lambda__` is marshalled code
+KERAS_SPECIAL = frozenset(
+    {"__keras_tensor__", "__tensor__", "__numpy__", "__bytes__", "__ellipsis__", "__slice__", "__typespec__"}
+)
+PYTHON_BUILTINS = frozenset(dir(builtins))
 
 
 def keras_code_layers(config: Any) -> list[str]:
-    """Layers of a Keras model configuration that carry or import code: `Lambda` (marshalled Python), and
-    custom objects registered outside Keras itself."""
+    """Objects of a Keras model configuration that carry or import code: `Lambda` layers and `__lambda__`
+    functions (marshalled Python), and every reference Keras would resolve outside its own modules: a `module`
+    that is not keras' (Keras imports it), a `builtins` function that is not one of Keras' (Keras looks a
+    `builtins` function up in its own modules, then took Python's builtins module: `exec`), a `registered_name`
+    of a custom registry (`package>name`), an activation spelled as a Python builtin or a dotted path."""
     found: list[str] = []
     for node in _walk(config):
-        cls = node.get("class_name")
-        if cls == "Lambda":
-            found.append(f"Lambda layer {str(node.get('config', {}).get('name', '?'))[:80]!r}")
-        module = node.get("module")
-        if isinstance(module, str) and module and module.split(".")[0] != "keras" and module != "builtins":
-            found.append(f"custom object {str(cls)[:60]!r} from module {module[:80]!r}")
+        found += _keras_reference(node)
+        for key, value in node.items():
+            named = isinstance(key, str) and key.endswith("activation") and isinstance(value, str)
+            if named and not _keras_function_name(value):
+                found.append(f"activation {value[:80]!r} is not the name of a Keras function")
     return found[:20]
+
+
+def _keras_reference(node: Mapping[str, Any]) -> list[str]:
+    if "class_name" not in node:
+        return []
+    cls, module, registered = node.get("class_name"), node.get("module"), node.get("registered_name")
+    if not isinstance(cls, str):
+        return [f"class_name {str(cls)[:60]!r} is not a name"]
+    if cls in ("Lambda", "__lambda__"):
+        config = node.get("config")
+        name = config.get("name", "?") if isinstance(config, dict) else "?"
+        return [f"Lambda layer {str(name)[:80]!r}" if cls == "Lambda" else "a __lambda__ function (marshalled code)"]
+    found = []
+    if cls.startswith("_") and cls not in KERAS_SPECIAL:
+        found.append(f"object {cls[:60]!r}, which Keras does not define")
+    if module is not None and not isinstance(module, str):
+        found.append(f"module {str(module)[:60]!r} is not a name")
+    elif module == "builtins":
+        names = [node.get("config"), registered] if cls == "function" else [cls]
+        for name in names:
+            if name is not None and name != "function" and not _keras_function_name(name):
+                found.append(f"{str(name)[:60]!r} from module 'builtins' is not a Keras function (Python's would load)")
+    elif module and module != "keras" and not module.startswith("keras."):
+        found.append(f"custom object {cls[:60]!r} from module {module[:80]!r}")
+    if registered is not None and (not isinstance(registered, str) or not _identifier(registered)):
+        found.append(f"custom object registered as {str(registered)[:80]!r}")
+    return found
+
+
+def _keras_function_name(name: Any) -> bool:
+    """A name Keras can only find among its own functions: an identifier that is not Python's builtin."""
+    return isinstance(name, str) and _identifier(name) and name not in PYTHON_BUILTINS
+
+
+def _identifier(name: str) -> bool:
+    return name.isidentifier() and not name.startswith("_")
 
 
 def _walk(value: Any) -> Iterable[dict[str, Any]]:
@@ -205,16 +315,3 @@ def is_text(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def gguf_problems(head: bytes, size: int) -> list[str]:
-    """The GGUF header: a known version and counts a file of this size can hold."""
-    if len(head) < 24:
-        return ["GGUF header is truncated"]
-    version, tensors, kvs = struct.unpack("<IQQ", head[4:24])
-    problems = []
-    if version not in (1, 2, 3):
-        problems.append(f"unknown GGUF version {version}")
-    if tensors > size // 24 or kvs > size // 12:
-        problems.append(f"GGUF header claims {tensors} tensors and {kvs} keys, more than {size} bytes can hold")
-    return problems
