@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import hostile_files as hostile
 from tests.harness.client import KubeTestClient, condition, wait_for_condition
 from tests.harness.init_containers import run_init_command, shipped_material
 from tests.harness.model_corpus import SAMPLES_BY_NAME
@@ -145,4 +146,62 @@ def test_remote_sources_are_inspected_by_ranged_reads(
     api.create("aimodels", namespace, oci)
     body = wait_for_condition(api, "aimodels", namespace, "oci", "Inspected", "True", "FilesSafe")
     assert body["status"]["verified"]["inspection"]["formats"] == ["json", "safetensors"]
+    api.delete("trustpolicies", None, name)
+
+
+HOSTILE_POLICY = {"allowedFormats": ["safetensors", "json", "text", "gguf", "numpy", "keras"], "pickles": "Refuse"}
+
+
+def test_files_that_failed_open_are_refused_by_the_operator_and_by_the_pods(
+    api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path, tmp_path: Path
+) -> None:
+    """Issue 27 item 8: a pickle followed by bytes that break the disassembler (it was text and rolled out
+    under `pickles: Refuse`), a NumPy object array spelled 'object', a GGUF chat template with the
+    CVE-2024-34359 payload and a Keras activation naming builtins.exec are refused by the operator, hold the
+    rollout, and a pod whose signed file was swapped for one of them does not start."""
+    name = f"failopen-{namespace}"
+    allowed = [f"file://{models_root}/"]
+    api.create("trustpolicies", None, policy(name, namespace, KEY, allowed, inspection=HOSTILE_POLICY))
+    hostile_models = {
+        "notes": {"README.md": hostile.pickle_then_breakage(), "config.json": b"{}"},
+        "objects": {"weights.npy": hostile.npy_object_spelled_out(), "config.json": b"{}"},
+        "template": {"model.gguf": hostile.gguf_with_template(hostile.CVE_2024_34359)},
+        "activation": {"model.keras": hostile.keras_builtins_exec()},
+    }
+    for model_name, files in hostile_models.items():
+        published = _publish(models_root, namespace, model_name, files)
+        api.create("aimodels", namespace, model(model_name, published.source, published.bundle, name))
+    says = {
+        "notes": "holds a pickle, and the TrustPolicy refuses pickles",
+        "objects": "would import posix.system in object array",
+        "template": "tokenizer.chat_template: names Python internals",
+        "activation": "'exec' from module 'builtins' is not a Keras function",
+    }
+    for model_name, said in says.items():
+        body = wait_for_condition(api, "aimodels", namespace, model_name, "Inspected", "False", "UnsafeFiles")
+        assert said in condition(body, "Inspected")["message"], condition(body, "Inspected")["message"]
+
+    api.create("aideployments", namespace, ai_deployment("held", "notes"))
+    wait_for_condition(api, "aideployments", namespace, "held", "ModelVerified", "False", "UnsafeFiles")
+    assert api.apps.list_namespaced_deployment(namespace).items == []
+
+    # the pods inspect the bytes they load: a safe model's README swapped for the hostile one is refused
+    safe = _publish(models_root, namespace, "safe", {**SAFE, "README.md": b"# a model\n"})
+    api.create("aimodels", namespace, model("safe", safe.source, safe.bundle, name))
+    wait_for_condition(api, "aimodels", namespace, "safe", "Inspected", "True", "FilesSafe")
+    api.create("aideployments", namespace, ai_deployment("svc", "safe"))
+    wait_for_condition(api, "aideployments", namespace, "svc", "ModelVerified", "True")
+    cache = api.apps.read_namespaced_deployment("svc-model-cache", namespace).spec.template.spec
+    args = list(cache.init_containers[0].args)
+    assert "--refuse-pickles" in args
+    verify_dir = tmp_path / "verify"
+    shipped_material(api, namespace, cache, verify_dir)
+    swapped = _publish(models_root, namespace, "swapped", {**SAFE, "README.md": hostile.pickle_then_breakage()})
+    (verify_dir / "signature").write_bytes(swapped.signature.read_bytes())
+    args[args.index("--expect-digest") + 1] = _digest_of(swapped)
+    ran = run_init_command(
+        args, verify_dir, tmp_path / "fetched", models_root, {safe.source: f"file://{swapped.model}"}
+    )
+    assert ran.returncode == 1 and "not verified: UnsafeFiles" in ran.stdout, ran.stdout + ran.stderr
+    assert "README.md (pickle)" in ran.stdout and "would import os.system" in ran.stdout
     api.delete("trustpolicies", None, name)
