@@ -239,3 +239,10 @@ def test_identify_calls_every_pickle_protocol_header_a_pickle() -> None:
 
     for protocol in range(6):
         assert identify(b"\x80" + bytes([protocol]) + b"N.", 4) == "pickle"
+
+
+def test_a_pickle_named_config_json_in_a_zip_is_still_a_pickle(tmp_path: Path) -> None:
+    """A root config.json is read as a Keras configuration; one that is not JSON is told like any member."""
+    data = hostile.npz({"config.json": hostile.pickle_then_breakage(), "w.npy": model_corpus.npy("<f4", (0,), b"")})
+    found = _found(tmp_path, "m.zip", data)
+    assert any("would import os.system in config.json" in f for f in found), found

@@ -140,7 +140,11 @@ def _gguf(f: IO[bytes], head: bytes, size: int, report: FileReport) -> None:
             return
         want = min(size, gguf.MAX_METADATA, 4 * len(data))
         f.seek(len(data))
-        data += f.read(want - len(data))
+        more = f.read(want - len(data))
+        if not more:
+            report.problems.append("GGUF key/value section ends early (the file is shorter than it says)")
+            return
+        data += more
         report.bytes_read = max(report.bytes_read, len(data))
 
 
@@ -207,16 +211,6 @@ def _member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, report: FileRepor
         head = stream.read(HEAD)
         report.bytes_read += len(head)
         kind = fmt.identify(head, member.file_size)
-        if name == "config.json":  # keras.saving reads it from any zip it is given: a Keras configuration
-            data = _rest(stream, head, name, report, MAX_SNIFF)
-            try:
-                config = safe_json.loads(data) if data is not None else None
-            except ValueError:
-                if report.format == "keras":
-                    report.problems.append("Keras config.json is not JSON")
-                return
-            report.problems += fmt.keras_code_layers(config)
-            return
         named = name.endswith((".pkl", ".pickle")) or name.rsplit("/", 1)[-1] == "data.pkl"
         if kind == "pickle" or named:
             data = _rest(stream, head, name, report)
@@ -226,13 +220,31 @@ def _member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, report: FileRepor
             _numpy(head, stream.read, report, name)
         elif kind in ("zip", "gzip", "bzip2", "xz", "zstd"):
             report.problems.append(f"{name}: a nested archive ({kind}) is not inspected")
-        elif kind == "unknown":  # a protocol 0/1 pickle has no magic number, and nor do raw tensor bytes
+        elif kind == "unknown":  # JSON, a protocol 0/1 pickle or raw tensor bytes: no magic number
+            if name == "config.json":  # keras.saving reads it from any zip it is given
+                data = _rest(stream, head, name, report, MAX_SNIFF)
+                if data is None or _keras_config(data, report):
+                    return
+                head = data  # not JSON: what else it is, is told below
             first = pickle_globals.scan(head, total=member.file_size)
             if first.is_pickle or first.truncated:  # tensor bytes break within a few opcodes
                 data = _rest(stream, head, name, report)
                 scanned = pickle_globals.scan(data) if data is not None else None
                 if scanned is not None and scanned.is_pickle:
                     _pickle(data, report, name)
+
+
+def _keras_config(data: bytes, report: FileReport) -> bool:
+    """A root config.json checked as a Keras configuration; False when it is not JSON (and not in a Keras zip)."""
+    try:
+        config = safe_json.loads(data)
+    except ValueError:
+        if report.format != "keras":
+            return False
+        report.problems.append("Keras config.json is not JSON")
+        return True
+    report.problems += fmt.keras_code_layers(config)
+    return True
 
 
 def _rest(stream: IO[bytes], head: bytes, name: str, report: FileReport, limit: int = MAX_PICKLE) -> bytes | None:

@@ -70,8 +70,8 @@ def read_metadata(data: bytes, size: int) -> GgufReading:
         reading.problems.append(f"unknown GGUF version {version}")
         return reading
     cursor = _Cursor(data, size, wide=version >= 2)
-    cursor.skip(8)
     try:
+        cursor.skip(8)
         tensors, kvs = cursor.unpack(cursor.count), cursor.unpack(cursor.count)
         if tensors > size // 24 or kvs > size // 12:
             reading.problems.append(
