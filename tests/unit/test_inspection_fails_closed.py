@@ -122,6 +122,7 @@ def test_a_numpy_header_numpy_would_not_read_as_written_is_refused(name: str, da
         "{{ messages|groupby(bos_token) }}",
         "{{ messages|sort(false, false, bos_token) }}",
         "{{ [lipsum]|map('attr', bos_token)|list }}",
+        "{{ [lipsum]|join('', **{'attribute': bos_token}) }}",
         "{{ lipsum.func_globals }}",
         "{% filter attr(bos_token) %}x{% endfilter %}",
         "{{ 'unterminated }}",

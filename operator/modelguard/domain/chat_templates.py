@@ -202,6 +202,7 @@ def _check_attribute_arguments(name: str, tokens: list[Token], opening: int, rea
     chosen = [positional[n] for n in ATTRIBUTE_FILTERS[name] if n < len(positional)]
     if "attribute" in named:
         chosen.append(named["attribute"])
+    chosen += [a for a in arguments if a[0].kind == "op" and a[0].value in ("*", "**")]  # splatted arguments
     for argument in chosen:
         if not (len(argument) == 1 and (argument[0].kind in ("string", "number") or argument[0].value in LITERALS)):
             reading.problems.append(f"the {name} filter takes an attribute name that is not a literal")
