@@ -4,6 +4,7 @@ costs its header block, not a download; a server without Range support is read f
 from __future__ import annotations
 
 import http.server
+import io
 import re
 import ssl
 import struct
@@ -15,7 +16,8 @@ import pytest
 
 from modelguard.adapters.http import HttpClient
 from modelguard.adapters.inspector import inspect_stream
-from modelguard.adapters.ranged_file import BLOCK, http_ranged
+from modelguard.adapters.ranged_file import BLOCK, RangedFile, http_ranged
+from modelguard.domain.errors import Retry
 from modelguard.domain.inspection import Rules, findings
 from tests.harness.model_corpus import SAMPLES_BY_NAME
 
@@ -121,3 +123,15 @@ def test_bytes_already_fetched_are_not_fetched_again() -> None:
     ranged.seek(BLOCK + 10)
     assert ranged.read(10) == data[BLOCK + 10 : BLOCK + 20]
     assert len(calls) == 1 and ranged.fetched == 600_000
+
+
+def test_a_connection_that_breaks_mid_read_is_the_sources_failure_not_a_finding() -> None:
+    """Inspection turns every error inside a check into a finding; a network failure must not refuse a model
+    (it is Retry: verification tries again)."""
+
+    def fetch(offset: int, length: int) -> bytes:
+        raise ConnectionResetError("reset by peer")
+
+    ranged = RangedFile(fetch, 10 * BLOCK)
+    with pytest.raises(Retry, match="ConnectionResetError"):
+        inspect_stream(io.BufferedReader(ranged, BLOCK), ranged.size, "model.safetensors")

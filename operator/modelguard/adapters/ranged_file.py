@@ -3,6 +3,7 @@ a zip's central directory without downloading the file (adapters/inspector.py)."
 
 from __future__ import annotations
 
+import http.client
 import io
 import re
 from collections.abc import Callable, Mapping
@@ -41,6 +42,14 @@ class RangedFile(io.RawIOBase):
         self._pos = max(0, base + offset)
         return self._pos
 
+    def _read(self, offset: int, length: int) -> bytes:
+        """A connection that breaks mid-answer is the source's failure (Retry), not the file's: inspection
+        turns any other error into a finding, and a network hiccup must not refuse a model."""
+        try:
+            return self._fetch(offset, length)
+        except (OSError, http.client.HTTPException) as exc:
+            raise Retry(Reason.SOURCE_UNREACHABLE, f"reading bytes {offset}+{length}: {type(exc).__name__}") from None
+
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         want = min(len(buffer), self._size - self._pos)
         if want <= 0:
@@ -51,7 +60,7 @@ class RangedFile(io.RawIOBase):
             if not self._block_at <= position < self._block_at + len(self._block):  # not in the cached block
                 at = position // BLOCK * BLOCK
                 length = min(max(BLOCK, position + want - len(out) - at), self._size - at)
-                self._block, self._block_at = self._fetch(at, length), at
+                self._block, self._block_at = self._read(at, length), at
                 self.fetched += len(self._block)
             start = position - self._block_at
             piece = self._block[start : start + want - len(out)]
