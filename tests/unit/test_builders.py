@@ -27,6 +27,7 @@ FACTS = WorkloadFacts(
     signer="k",
     operator_image="op@sha256:" + "d" * 64,
     credentials_secret="creds",
+    credentials_type="kubernetes.io/basic-auth",
     verification="scorer-verify-0123456789",
     cache_url="http://10.96.0.20:8090",
 )
@@ -152,6 +153,8 @@ def test_the_model_cache_fetches_with_the_sources_credentials_and_the_operators_
     args = init["args"]
     assert args[args.index("--source") + 1] == FACTS.source and "--via" not in args
     assert args[args.index("--credentials") + 1] == "/etc/modelguard/credentials"  # where the Secret is mounted
+    # its type, which a Secret volume does not show: the pod reads it by the operator's rule (domain/credentials)
+    assert args[args.index("--credentials-type") + 1] == "kubernetes.io/basic-auth"
     assert {"name": "credentials", "mountPath": "/etc/modelguard/credentials", "readOnly": True} in init["volumeMounts"]
     assert args[args.index("--ca-bundle") + 1] == "/etc/modelguard/verify/ca.crt"
     assert args[-1] == model_cache.MODEL_DIR and args.index("--ca-bundle") < len(args) - 1
@@ -162,6 +165,7 @@ def test_the_model_cache_fetches_with_the_sources_credentials_and_the_operators_
     assert "credentials" not in [m["name"] for m in served["volumeMounts"]]  # secrets only in the init container
     server_args = deployment(facts)["spec"]["template"]["spec"]["initContainers"][0]["args"]
     assert "--credentials" not in server_args and "--ca-bundle" not in server_args
+    assert "--credentials-type" not in server_args and "--credentials-type" not in plain["initContainers"][0]["args"]
 
 
 def test_the_model_cache_is_restricted_owned_and_apart_from_the_model_servers() -> None:

@@ -138,7 +138,7 @@ def _fetch_file(root: Path, paths: tuple[str, ...]) -> list[object]:
 
     request = Fetch(f"file://{root}", "model-signing", [], datetime.now(UTC), inspect=Rules.parse(None))
     settings = SourceSettings(HttpClient(ssl.create_default_context()), (root.parent,))
-    return inspect_source(request, paths, settings, {})  # type: ignore[return-value]
+    return inspect_source(request, paths, settings)  # type: ignore[return-value]
 
 
 def test_a_signed_name_that_links_to_a_pickle_is_inspected_through_the_link(tmp_path: Path) -> None:
@@ -230,7 +230,7 @@ def test_a_signed_file_no_registry_layer_holds_is_a_finding_not_a_pass(monkeypat
     monkeypatch.setattr(source_inspection, "Registry", OneLayer)
     request = Fetch("oci://r.example/m@sha256:" + "b" * 64, "model-signing", [], datetime.now(UTC))
     settings = SourceSettings(HttpClient(ssl.create_default_context()))
-    reports = source_inspection.inspect_source(request, ("model.safetensors", "weights.bin"), settings, {})
+    reports = source_inspection.inspect_source(request, ("model.safetensors", "weights.bin"), settings)
     by_path = {r.path: r for r in reports}
     assert findings(by_path["model.safetensors"], Rules.parse(None)) == []
     assert "no layer holds this signed file" in findings(by_path["weights.bin"], Rules.parse(None))

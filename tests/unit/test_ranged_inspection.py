@@ -79,7 +79,7 @@ def _big_safetensors(path: Path) -> None:
 def test_a_remote_safetensors_file_costs_its_header_block_not_a_download(server: tuple[str, Path]) -> None:
     url, root = server
     _big_safetensors(root / "model.safetensors")
-    ranged = http_ranged(HttpClient(ssl.create_default_context()), f"{url}/model.safetensors", {})
+    ranged = http_ranged(HttpClient(ssl.create_default_context()), f"{url}/model.safetensors", None)
     assert ranged.size == (root / "model.safetensors").stat().st_size > GIB
     report = inspect_stream(ranged, ranged.size, "model.safetensors")  # type: ignore[arg-type]
     assert report.format == "safetensors" and report.problems == []
@@ -89,7 +89,7 @@ def test_a_remote_safetensors_file_costs_its_header_block_not_a_download(server:
 def test_a_remote_pytorch_zip_is_read_through_its_directory_and_pickle(server: tuple[str, Path]) -> None:
     url, root = server
     (root / "model.bin").write_bytes(SAMPLES_BY_NAME["torch-evil.pt"].data)
-    ranged = http_ranged(HttpClient(ssl.create_default_context()), f"{url}/model.bin", {})
+    ranged = http_ranged(HttpClient(ssl.create_default_context()), f"{url}/model.bin", None)
     report = inspect_stream(ranged, ranged.size, "model.bin")  # type: ignore[arg-type]
     assert report.format == "pytorch"
     assert any("posix.system" in f for f in findings(report, Rules.parse("all")))
@@ -99,7 +99,7 @@ def test_a_server_without_range_support_is_read_from_the_start_and_bounded(serve
     url, root = server
     _Ranged.ranges = False
     (root / "model.safetensors").write_bytes(SAMPLES_BY_NAME["plain.safetensors"].data)
-    ranged = http_ranged(HttpClient(ssl.create_default_context()), f"{url}/model.safetensors", {})
+    ranged = http_ranged(HttpClient(ssl.create_default_context()), f"{url}/model.safetensors", None)
     report = inspect_stream(ranged, ranged.size, "model.safetensors")  # type: ignore[arg-type]
     assert report.format == "safetensors" and report.problems == []
 

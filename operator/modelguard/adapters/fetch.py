@@ -11,9 +11,10 @@ import shutil
 from pathlib import Path
 
 from modelguard.adapters.hashing import CHUNK, scan_model
-from modelguard.adapters.model_sources import SourceSettings, _auth_headers, file_url, local_path
-from modelguard.adapters.oci import Credentials, Reference, Registry
+from modelguard.adapters.model_sources import SourceSettings, file_url, local_path
+from modelguard.adapters.oci import Reference, Registry
 from modelguard.api.condition_reasons import Reason
+from modelguard.domain.credentials import Credentials, Origin, Refusal, read_secret
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.statement import SignedManifest, safe_relative_path
 
@@ -39,7 +40,8 @@ def _copy_stream(source: object, target: Path) -> int:
 def fetch_model(
     source: str, manifest: SignedManifest, into: Path, settings: SourceSettings, credentials: Credentials | None = None
 ) -> int:
-    """Fetch the files `manifest` lists from `source` into `into`; returns bytes written."""
+    """Fetch the files `manifest` lists from `source` into `into`; returns bytes written. The credentials go
+    only to their own origin (the source's; never the model cache's, fetched `--via`)."""
     into.mkdir(parents=True, exist_ok=True)
     scheme = source.split("://", 1)[0]
     total = 0
@@ -56,7 +58,7 @@ def fetch_model(
         return total
     if scheme in ("https", "http"):  # http: the model cache, where the HttpClient allows it
         for rel in manifest.files:
-            with settings.http.open(file_url(source, rel, manifest.files), _auth_headers(credentials)) as response:
+            with settings.http.open(file_url(source, rel, manifest.files), credentials=credentials) as response:
                 total += _copy_stream(response, _target(into, rel))
         return total
     if scheme == "oci":
@@ -69,6 +71,21 @@ def fetch_model(
                     total += _copy_stream(response, _target(into, layer.path))
         return total
     raise VerificationError(Reason.INVALID_SOURCE, f"unsupported source scheme {scheme!r}")
+
+
+def mounted_credentials(directory: Path, secret_type: str, origin: Origin | None) -> Credentials:
+    """The credentials in a Secret volume, read by the operator's rule (adapters/secrets.source_credentials) from
+    the same bytes: each file holds one key's decoded value, used exactly (Kubernetes' `..data` entries are not
+    keys). `secret_type` is the Secret's type as the operator saw it (a volume does not show it)."""
+    data = {
+        path.name: path.read_bytes()
+        for path in sorted(directory.iterdir())
+        if not path.name.startswith("..") and path.is_file()
+    }
+    read = read_secret(str(directory), secret_type, data, origin)
+    if isinstance(read, Refusal):
+        raise VerificationError(read.reason, read.message)
+    return read
 
 
 def clear(directory: Path) -> None:

@@ -1,7 +1,8 @@
 """Minimal HTTPS client for artifact sources and registries (runs in worker threads).
 
-- Redirects are followed by hand (at most 5); credentials are dropped when a redirect leaves the
-  origin, so a registry's blob redirect to object storage never carries our registry password; with
+- Redirects are followed by hand (at most 5). Credentials go with a request, the first and every redirect,
+  only to their own origin (domain/credentials.may_carry): a registry's blob redirect to object storage never
+  carries our registry password, a signature bundle on another server never gets the source's. With
   `allowed_prefixes` (the TrustPolicy's allowed sources) every redirect must land under one of them.
 - Plain http:// is refused except to loopback (tests, local registries).
 - Errors become Retry (transient) with a reason; messages carry the host, never credentials.
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from modelguard.api.condition_reasons import Reason
+from modelguard.domain.credentials import Credentials, authorization_for, may_carry, origin_of
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.trust import source_allowed
 
@@ -186,17 +188,28 @@ class HttpClient:
         return self.timeout if self.deadline is None else min(self.timeout, self.deadline.check())
 
     def open(
-        self, url: str, headers: Mapping[str, str] | None = None, method: str = "GET", data: bytes | None = None
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        method: str = "GET",
+        data: bytes | None = None,
+        credentials: Credentials | None = None,
     ) -> http.client.HTTPResponse:
-        """Open url and return the response (status 2xx), following redirects safely."""
+        """Open url and return the response (status 2xx), following redirects safely. `credentials` go with each
+        request whose URL is on their own origin; an Authorization header in `headers` belongs to the origin
+        of `url` and follows the same rule."""
         current = url
-        send = dict(headers or {})
-        origin = urllib.parse.urlsplit(url).netloc
+        given = dict(headers or {})
+        explicit = given.pop("Authorization", None)
+        home = origin_of(url)
         opener = self._opener()
         for _ in range(MAX_REDIRECTS + 1):
             parts = urllib.parse.urlsplit(current)
             if not scheme_allowed(parts, self.plain_http):
                 raise VerificationError(Reason.INSECURE_SOURCE, f"refusing {parts.scheme}:// to {parts.hostname}")
+            send = {**given, **authorization_for(credentials, current)}
+            if explicit is not None and may_carry(home, current):
+                send["Authorization"] = explicit
             request = urllib.request.Request(current, data=data, headers=send, method=method)  # noqa: S310 (scheme checked)
             try:
                 response = opener.open(request, timeout=self._timeout())
@@ -210,10 +223,10 @@ class HttpClient:
                             Reason.REDIRECT_NOT_ALLOWED,
                             f"{parts.hostname} redirected to {where}, which is not under an allowed source",
                         ) from None
-                    if urllib.parse.urlsplit(current).netloc != origin:
-                        send.pop("Authorization", None)
                     continue
-                raise http_error(exc.code, parts.hostname or "", exc.headers.get("WWW-Authenticate")) from None
+                challenge = exc.headers.get("WWW-Authenticate")
+                exc.close()
+                raise http_error(exc.code, parts.hostname or "", challenge) from None
             except (
                 urllib.error.URLError,
                 TimeoutError,

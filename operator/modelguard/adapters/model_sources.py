@@ -21,9 +21,10 @@ from typing import Literal
 
 from modelguard.adapters.hashing import CHUNK, Progress
 from modelguard.adapters.http import HttpClient, read_limited
-from modelguard.adapters.oci import Credentials, Layer, Reference, Registry
+from modelguard.adapters.oci import Layer, Reference, Registry
 from modelguard.adapters.verifier import Verified, authenticate_bundle, check_expected, verify_local
 from modelguard.api.condition_reasons import Reason
+from modelguard.domain.credentials import Credentials
 from modelguard.domain.crypto import decode_detached, verify_detached
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.inspection import Rules
@@ -84,7 +85,8 @@ def _registry(ref: Reference, settings: SourceSettings, credentials: Credentials
 def fetch_document(
     uri: str, settings: SourceSettings, credentials: Credentials | None, what: str, limit: int = MAX_SIGNATURE
 ) -> bytes:
-    """A small document (signature, SBOM) from file:// (below the file roots) or https://."""
+    """A small document (signature, SBOM) from file:// (below the file roots) or https:// (the credentials go
+    along only if it is on their origin)."""
     scheme = uri.split("://", 1)[0]
     if scheme == "file":
         path = local_path(uri, settings.file_roots)
@@ -97,7 +99,7 @@ def fetch_document(
             raise VerificationError(Reason.TOO_LARGE, f"{what} is larger than {limit} bytes")
         return data
     if scheme == "https":
-        with settings.http.open(uri, _auth_headers(credentials)) as response:
+        with settings.http.open(uri, credentials=credentials) as response:
             return read_limited(response, limit, what)
     raise VerificationError(Reason.INVALID_SOURCE, f"unsupported {what} scheme {scheme!r}")
 
@@ -126,15 +128,6 @@ def fetch_signature(uri: str, settings: SourceSettings, credentials: Credentials
             raise VerificationError(Reason.DIGEST_MISMATCH, "signature blob does not match its digest")
         return data
     raise VerificationError(Reason.INVALID_SOURCE, f"unsupported signature scheme {scheme!r}")
-
-
-def _auth_headers(credentials: Credentials | None) -> dict[str, str]:
-    if credentials is None:
-        return {}
-    if credentials.token:
-        return {"Authorization": f"Bearer {credentials.token}"}
-    basic = credentials.basic()
-    return {"Authorization": basic} if basic else {}
 
 
 def hash_stream(
@@ -176,7 +169,7 @@ def verify_source(request: Fetch, signature: bytes, settings: SourceSettings) ->
         return verified
     from modelguard.adapters.source_inspection import inspect_source
 
-    reports = inspect_source(request, verified.paths, settings, _auth_headers(request.credentials))
+    reports = inspect_source(request, verified.paths, settings)
     return replace(verified, inspection=tuple(reports))
 
 
@@ -226,7 +219,7 @@ def _hash_https(request: Fetch, manifest: SignedManifest, settings: SourceSettin
     total = 0
     for path in manifest.files:
         url = file_url(request.source, path, manifest.files)
-        with settings.http.open(url, _auth_headers(request.credentials)) as response:
+        with settings.http.open(url, credentials=request.credentials) as response:
             resources, size = hash_stream(response, path, manifest.serialization, request.progress)
         total += size
         found.update({r.name: r for r in resources})
@@ -270,7 +263,7 @@ def _verify_detached_remote(request: Fetch, signature: bytes, settings: SourceSe
             raise VerificationError(Reason.UNSUPPORTED_SOURCE, "a detached signature covers an artifact with one layer")
         digest_hex, size = layers[0].digest.removeprefix("sha256:"), layers[0].size
     else:
-        with settings.http.open(request.source, _auth_headers(request.credentials)) as response:
+        with settings.http.open(request.source, credentials=request.credentials) as response:
             resources, size = hash_stream(response, "artifact", Serialization(), request.progress)
         digest_hex = resources[0].digest
     digest = f"sha256:{digest_hex}"

@@ -1,8 +1,11 @@
-"""OCI distribution client: manifests pinned by digest, blobs streamed, token auth (worker threads)."""
+"""OCI distribution client: manifests pinned by digest, blobs streamed, token auth (worker threads).
+
+Credentials go only to the registry's own origin (domain/credentials.may_carry), and so does the token dance:
+a Bearer challenge whose realm is on another origin is refused (TokenRealmNotAllowed), never fetched, with
+credentials or without (the challenge is the server's, and the server may be the tenant's)."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import http.client
 import json
@@ -12,7 +15,10 @@ from dataclasses import dataclass
 
 from modelguard.adapters.http import HttpClient, HttpStatusError, read_limited
 from modelguard.api.condition_reasons import Reason
+from modelguard.domain.credentials import Credentials, may_carry, origin_of, valid_token
 from modelguard.domain.errors import Retry, VerificationError
+
+__all__ = ["Credentials", "Layer", "Reference", "Registry"]
 
 MANIFEST_TYPES = ", ".join(
     [
@@ -50,18 +56,6 @@ class Layer:
     path: str | None
 
 
-@dataclass(frozen=True)
-class Credentials:
-    username: str | None = None
-    password: str | None = None
-    token: str | None = None
-
-    def basic(self) -> str | None:
-        if self.username is None or self.password is None:
-            return None
-        return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
-
-
 def _challenge(header: str) -> dict[str, str]:
     scheme, _, params = header.partition(" ")
     if scheme.lower() != "bearer":
@@ -76,11 +70,11 @@ class Registry:
         self, client: HttpClient, host: str, credentials: Credentials | None = None, plain_http: bool = False
     ) -> None:
         self._client = client
+        self._host = host
         self._base = f"{'http' if plain_http else 'https'}://{host}"
-        self._credentials = credentials or Credentials()
-        self._authorization: str | None = (
-            f"Bearer {self._credentials.token}" if self._credentials.token else self._credentials.basic()
-        )
+        self._origin = origin_of(self._base)
+        self._credentials = credentials  # sent only where they belong (another registry's never reach this one)
+        self._token: Credentials | None = None  # from the registry's token realm: the registry's own
 
     def _open(
         self, path: str, accept: str | None = None, method: str = "GET", extra: dict[str, str] | None = None
@@ -88,33 +82,46 @@ class Registry:
         headers = {"Accept": accept} if accept else {}
         headers.update(extra or {})
         for attempt in range(2):
-            if self._authorization:
-                headers["Authorization"] = self._authorization
             try:
-                return self._client.open(self._base + path, headers, method)
+                return self._client.open(
+                    self._base + path, headers, method, credentials=self._token or self._credentials
+                )
             except HttpStatusError as exc:
                 if exc.status != 401 or attempt or not exc.challenge:
                     raise
-                token = self._token(_challenge(exc.challenge))
+                token = self._fetch_token(_challenge(exc.challenge))
                 if token is None:
                     raise
-                self._authorization = f"Bearer {token}"
+                self._token = Credentials(self._origin, token=token)
         raise Retry(Reason.SOURCE_UNAUTHORIZED, "registry refused the credentials")
 
-    def _token(self, challenge: dict[str, str]) -> str | None:
+    def _fetch_token(self, challenge: dict[str, str]) -> str | None:
         realm = challenge.get("realm")
         if not realm:
             return None
+        if not may_carry(self._origin, realm):  # a request the server chose, to another origin: not made
+            where = urllib.parse.urlsplit(realm).hostname or "an unparsable URL"
+            raise VerificationError(
+                Reason.TOKEN_REALM_NOT_ALLOWED,
+                f"registry {self._host} sends its clients to {where} for a token; tokens are fetched only from the "
+                "registry's own origin",
+            )
         query = urllib.parse.urlencode({k: v for k, v in challenge.items() if k in ("service", "scope")})
-        headers = {}
-        basic = self._credentials.basic()
-        # the credentials are the registry's: a challenge naming another origin gets an anonymous request
-        if basic and urllib.parse.urlsplit(realm).netloc == urllib.parse.urlsplit(self._base).netloc:
-            headers["Authorization"] = basic
-        with self._client.open(f"{realm}?{query}" if query else realm, headers) as response:
-            doc = json.loads(read_limited(response, 1024 * 1024, "token response"))
-        token = doc.get("token") or doc.get("access_token")
-        return str(token) if token else None
+        basic = self._credentials if self._credentials is not None and self._credentials.token is None else None
+        with self._client.open(f"{realm}?{query}" if query else realm, credentials=basic) as response:
+            raw = read_limited(response, 1024 * 1024, "token response")
+        try:
+            doc = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise Retry(
+                Reason.SOURCE_UNAUTHORIZED, f"registry {self._host} answered with an unreadable token"
+            ) from None
+        token = (doc.get("token") or doc.get("access_token")) if isinstance(doc, dict) else None
+        if not token:
+            return None
+        if not isinstance(token, str) or not valid_token(token):
+            raise Retry(Reason.SOURCE_UNAUTHORIZED, f"registry {self._host} answered with an unusable token")
+        return token
 
     def manifest(self, ref: Reference) -> tuple[bytes, dict[str, object]]:
         """The manifest pinned by ref.digest; its bytes must hash to that digest."""

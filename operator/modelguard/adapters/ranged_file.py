@@ -6,10 +6,11 @@ from __future__ import annotations
 import http.client
 import io
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from modelguard.adapters.http import HttpClient, read_limited
 from modelguard.api.condition_reasons import Reason
+from modelguard.domain.credentials import Credentials
 from modelguard.domain.errors import Retry
 
 BLOCK = 256 * 1024
@@ -72,13 +73,14 @@ class RangedFile(io.RawIOBase):
         return len(out)
 
 
-def http_ranged(client: HttpClient, url: str, headers: Mapping[str, str]) -> RangedFile:
-    """A RangedFile over `url`; its size from the first answer's Content-Range (or Content-Length)."""
+def http_ranged(client: HttpClient, url: str, credentials: Credentials | None) -> RangedFile:
+    """A RangedFile over `url` (the credentials go along only on their own origin); its size from the first
+    answer's Content-Range (or Content-Length)."""
     size = -1
 
     def fetch(offset: int, length: int) -> bytes:
         nonlocal size
-        with client.open(url, {**headers, "Range": f"bytes={offset}-{offset + length - 1}"}) as response:
+        with client.open(url, {"Range": f"bytes={offset}-{offset + length - 1}"}, credentials=credentials) as response:
             if response.status == 206:
                 total = re.search(r"/(\d+)$", response.headers.get("Content-Range", ""))
                 if total:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
 from modelguard.adapters.kube import Kube
-from modelguard.adapters.oci import Credentials
 from modelguard.adapters.resources import CONFIGMAPS, SECRETS
 from modelguard.api import trustpolicy as api
 from modelguard.api.condition_reasons import Reason
 from modelguard.api.trustpolicy import TrustPolicySpec
+from modelguard.domain.credentials import Credentials, Origin, Refusal, read_secret
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.trust import Anchor, TrustedCA, TrustedIdentity, TrustedKey
 
@@ -31,38 +30,23 @@ def _decode(secret: dict[str, Any], key: str) -> bytes | None:
         return None
 
 
-async def registry_credentials(kube: Kube, namespace: str, name: str, host: str | None) -> Credentials:
-    """Credentials from a Secret in `namespace`: dockerconfigjson, basic-auth, or a `token` key."""
+async def source_credentials(kube: Kube, namespace: str, name: str, origin: Origin | None) -> Credentials:
+    """The credentials a Secret in `namespace` holds for a source on `origin` (domain/credentials.read_secret
+    decides which Secrets hold any: a ServiceAccount's token, say, is refused, CredentialsRefused). The pods read
+    their Secret volume by the same rule from the same bytes (adapters/fetch.mounted_credentials)."""
     secret = await kube.get(SECRETS, namespace, name)
     if secret is None:
         raise Retry(Reason.CREDENTIALS_NOT_FOUND, f"Secret {name!r} does not exist in namespace {namespace!r}")
-    docker = _decode(secret, ".dockerconfigjson")
-    if docker is not None:
-        try:
-            auths = json.loads(docker).get("auths") or {}
-        except ValueError:
-            raise VerificationError(
-                Reason.INVALID_CREDENTIALS, f"Secret {name!r} has invalid .dockerconfigjson"
-            ) from None
-        entry = auths.get(host or "") or {}
-        if "auth" in entry:
-            try:
-                user, _, password = base64.b64decode(entry["auth"], validate=True).decode().partition(":")
-            except (binascii.Error, ValueError):
-                raise VerificationError(
-                    Reason.INVALID_CREDENTIALS, f"Secret {name!r} has an invalid auth entry"
-                ) from None
-            return Credentials(username=user, password=password)
-        if "username" in entry:
-            return Credentials(username=entry.get("username"), password=entry.get("password"))
-        raise VerificationError(Reason.INVALID_CREDENTIALS, f"Secret {name!r} has no credentials for {host!r}")
-    token = _decode(secret, "token")
-    if token is not None:
-        return Credentials(token=token.decode().strip())
-    username, secret_password = _decode(secret, "username"), _decode(secret, "password")
-    if username is not None and secret_password is not None:
-        return Credentials(username=username.decode(), password=secret_password.decode())
-    raise VerificationError(Reason.INVALID_CREDENTIALS, f"Secret {name!r} has neither token nor username/password")
+    data: dict[str, bytes] = {}
+    for key in secret.get("data") or {}:
+        value = _decode(secret, key)
+        if value is None:
+            raise VerificationError(Reason.INVALID_CREDENTIALS, f"Secret {name!r}: {key} is not base64")
+        data[key] = value
+    read = read_secret(name, str(secret.get("type") or ""), data, origin)
+    if isinstance(read, Refusal):
+        raise VerificationError(read.reason, read.message)
+    return read
 
 
 async def policy_keys(kube: Kube, operator_namespace: str, policy: TrustPolicySpec) -> list[Anchor]:

@@ -5,7 +5,7 @@ and a zip its central directory and pickles, never a download of the weights."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from modelguard.adapters.http import read_limited
@@ -20,9 +20,7 @@ if TYPE_CHECKING:
     from modelguard.adapters.model_sources import Fetch, SourceSettings
 
 
-def inspect_source(
-    request: Fetch, paths: Sequence[str], settings: SourceSettings, auth: Mapping[str, str]
-) -> list[FileReport]:
+def inspect_source(request: Fetch, paths: Sequence[str], settings: SourceSettings) -> list[FileReport]:
     from modelguard.adapters.model_sources import file_url, local_path
 
     scheme = request.source.split("://", 1)[0]
@@ -35,7 +33,7 @@ def inspect_source(
         for rel in sorted(wanted):
             detached = request.signature_format == "detached"  # the source is the one signed file
             url = request.source if detached else file_url(request.source, rel, paths)
-            ranged = http_ranged(settings.http, url, auth)
+            ranged = http_ranged(settings.http, url, request.credentials)
             reports.append(_inspected(ranged, rel))
         return reports
     if scheme == "oci":

@@ -42,6 +42,7 @@ class WorkloadFacts:
     signer: str  # the id of the key or CA that trusted the verified signature
     operator_image: str
     credentials_secret: str | None = None
+    credentials_type: str | None = None  # that Secret's type (the pod's fetch reads it by the operator's rule)
     replicas: int | None = None  # overrides spec.replicas (quarantine scales to zero)
     gateway_image: str = DEFAULT_GATEWAY_IMAGE
     gateway_hash: str = ""  # of the gateway configuration and keys: a change rolls the pods
@@ -179,6 +180,11 @@ def verify_args(facts: WorkloadFacts, model_dir: str, via: str | None) -> list[s
         *(["--via", via, "--wait", str(CACHE_WAIT)] if via else []),
         *(["--ca-bundle", f"{VERIFY_DIR}/ca.crt"] if facts.ca_bundle and not via else []),
         *(["--credentials", CREDENTIALS_DIR] if facts.credentials_secret and not via else []),
+        *(
+            ["--credentials-type", facts.credentials_type]
+            if facts.credentials_secret and facts.credentials_type and not via
+            else []
+        ),
         *facts.inspection,
         model_dir,
     ]

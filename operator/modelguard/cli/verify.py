@@ -7,23 +7,21 @@ exact bytes the pod will load.
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
-import json
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from modelguard.adapters.fetch import clear, fetch_model
+from modelguard.adapters.fetch import clear, fetch_model, mounted_credentials
 from modelguard.adapters.http import HttpClient
 from modelguard.adapters.model_sources import SourceSettings
-from modelguard.adapters.oci import Credentials
 from modelguard.adapters.verification_service import ssl_context
 from modelguard.adapters.verifier import authenticate_bundle, check_expected, verify_local
 from modelguard.api.condition_reasons import Reason
 from modelguard.domain import crypto
+from modelguard.domain.credentials import Credentials, source_origin
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.statement import Resource, Serialization, SignedManifest, unpack_signature
 from modelguard.domain.trust import Anchor, SignedBy, TrustedCA, TrustedIdentity, TrustedKey
@@ -99,7 +97,15 @@ def add_parser(commands: Any) -> None:
         "--credentials",
         type=Path,
         default=None,
-        help="directory of a mounted Secret with registry or server credentials",
+        help="directory of a mounted Secret with registry or server credentials (each file one key, used byte for "
+        "byte); they go only to the origin of --source",
+    )
+    parser.add_argument(
+        "--credentials-type",
+        default="Opaque",
+        metavar="TYPE",
+        help="the type of that Secret: kubernetes.io/basic-auth, kubernetes.io/dockerconfigjson, or Opaque (exactly "
+        "username and password, or exactly token); others are refused",
     )
     parser.add_argument("--ca-bundle", type=Path, default=None, help="CA certificates for https:// and oci://")
     parser.add_argument(
@@ -140,23 +146,12 @@ class _Progress:
             print(f"  ... hashed {self.done / 1e9:.2f} GB ({rate:.0f} MB/s)", file=sys.stderr, flush=True)
 
 
-def _credentials(directory: Path | None) -> Credentials | None:
-    if directory is None:
+def _credentials(args: argparse.Namespace) -> Credentials | None:
+    """The source's credentials from the mounted Secret, by the operator's own rule (domain/credentials)."""
+    if args.credentials is None:
         return None
-
-    def read(name: str) -> str | None:
-        path = directory / name
-        return path.read_text().strip() if path.is_file() else None
-
-    docker = read(".dockerconfigjson")
-    if docker:
-        auths = json.loads(docker).get("auths") or {}
-        entry: dict[str, str] = next(iter(auths.values()), {}) if auths else {}
-        if "auth" in entry:
-            user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-            return Credentials(username=user, password=password)
-        return Credentials(username=entry.get("username"), password=entry.get("password"))
-    return Credentials(username=read("username"), password=read("password"), token=read("token"))
+    origin = source_origin(args.source, args.plain_http_registry)
+    return mounted_credentials(args.credentials, args.credentials_type, origin)
 
 
 def _fetch(
@@ -181,7 +176,7 @@ def _fetch(
     else:
         _, manifest = authenticate_bundle(signature, anchors, now, trust_config)
         check_expected(manifest, args.expect_digest)
-    credentials = _credentials(args.credentials)
+    credentials = _credentials(args)
     deadline = time.monotonic() + args.wait
     while True:
         try:

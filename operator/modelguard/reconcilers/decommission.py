@@ -27,7 +27,6 @@ from modelguard.adapters.resources import (
     DATA_KINDS,
     DEPLOYMENTS,
 )
-from modelguard.adapters.secrets import registry_credentials
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, DecommissionProgress, DecommissionStep
 from modelguard.api.base import API_VERSION
 from modelguard.api.certificate import CertifiedAction, CertifiedModel, DecommissionCertificateSpec, Requester
@@ -41,7 +40,7 @@ from modelguard.domain.conditions import find
 from modelguard.domain.decommission import REQUESTS, SET_BY, parse_requester
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.ownership import controlled_by
-from modelguard.reconcilers import finalizer, model_status, ownership
+from modelguard.reconcilers import finalizer, model_access, model_status, ownership
 from modelguard.reconcilers.context import Context, status_view
 
 log = logging.getLogger(__name__)
@@ -174,7 +173,7 @@ async def _registry_call(ctx: Context, run: Run, uri: str, call: Callable[[Regis
     on the source pool, under the fetch deadline."""
     ref = Reference.parse(uri)
     creds_ref = run.spec.source.credentials_secret_ref
-    creds = await registry_credentials(ctx.kube, run.key.namespace, creds_ref.name, ref.host) if creds_ref else None
+    creds = await model_access.credentials(ctx, run.key.namespace, run.spec) if creds_ref else None  # its registry's
     plain = ref.host in ctx.verifier.settings.plain_http_registries
 
     def request(deadline: Deadline) -> bool:

@@ -4,18 +4,20 @@ reconcilers). Credentials come only from the model's namespace."""
 from __future__ import annotations
 
 from modelguard.adapters.cache import Key
-from modelguard.adapters.oci import Credentials, Reference
-from modelguard.adapters.secrets import configmap_value, registry_credentials
+from modelguard.adapters.secrets import configmap_value, source_credentials
 from modelguard.api.aimodel import AIModelSpec
+from modelguard.domain.credentials import Credentials, source_origin
 from modelguard.reconcilers.context import Context
 
 
 async def credentials(ctx: Context, namespace: str, spec: AIModelSpec) -> Credentials | None:
+    """The source's credentials (a credentials Secret of the model's namespace, or CredentialsRefused), bound to
+    the origin of spec.source.uri: nothing sends them anywhere else (domain/credentials.may_carry)."""
     ref = spec.source.credentials_secret_ref
     if ref is None:
         return None
-    host = Reference.parse(spec.source.uri).host if spec.source.uri.startswith("oci://") else None
-    return await registry_credentials(ctx.kube, namespace, ref.name, host)
+    origin = source_origin(spec.source.uri, ctx.verifier.settings.plain_http_registries)
+    return await source_credentials(ctx.kube, namespace, ref.name, origin)
 
 
 async def signature(
