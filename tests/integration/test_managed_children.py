@@ -179,3 +179,91 @@ def test_a_model_server_scheduled_on_gpu_nodes_rolls_out_without_drift(
         assert condition(body, "PolicyEnforced")["reason"] == "Enforced"  # type: ignore[index]
     finally:
         api.delete("trustpolicies", None, name)
+
+
+def test_fields_a_tenant_adds_to_a_managed_service_or_network_policy_are_removed(
+    api: KubeTestClient, cluster: ControlPlane, operator: OperatorProcess, namespace: str, models_root: Path
+) -> None:
+    """Issue 27, item 9: an external IP and an extra port added to a managed Service survived while an Event
+    said 'reverted' (server-side apply keeps fields another manager owns; the fix had covered Deployments
+    only), and an allow-all rule on the deny-all NetworkPolicy went unnoticed. A tenant with `edit` in its
+    namespace adds them; both objects are restored, DriftReverted is recorded, and nothing of another
+    AIDeployment in the namespace changes."""
+    served(api, namespace, models_root)
+    api.create("aideployments", namespace, ai_deployment("bystander", "m"))
+    for name in ("svc", "bystander"):
+        wait_for_condition(api, "aideployments", namespace, name, "Ready", "True", timeout=60)
+    cluster.kubectl(
+        "create", "rolebinding", "tenant-edit", "--clusterrole=edit", "--user=mallory", "-n", namespace
+    )  # fmt: skip
+
+    def objects(deployment: str) -> dict[str, Any]:
+        """The bystander's children as they are: what the tenant's changes must not touch."""
+        out = {}
+        for kind in ("service", "networkpolicy", "configmap", "serviceaccount"):
+            listed = cluster.kubectl(
+                "get", kind, "-n", namespace, "-l", f"app.kubernetes.io/instance={deployment}", "-o", "json"
+            ).stdout
+            for item in json.loads(listed)["items"]:
+                meta = item["metadata"]
+                out[f"{kind}/{meta['name']}"] = (meta["resourceVersion"], item.get("spec"), item.get("data"))
+        return out
+
+    before = objects("bystander")
+    assert "service/bystander" in before and "networkpolicy/bystander-deny-all" in before
+
+    def live(kind: str, name: str) -> dict[str, Any]:
+        return json.loads(cluster.kubectl("get", kind, name, "-n", namespace, "-o", "json").stdout)  # type: ignore[no-any-return]
+
+    ports = live("service", "svc")["spec"]["ports"]
+    extra = {
+        "spec": {"externalIPs": ["203.0.113.9"], "ports": [*ports, {"name": "debug", "port": 2222, "targetPort": 22}]}
+    }
+    allow_all = {"spec": {"ingress": [{}]}}
+    for kind, name, patch in (("service", "svc", extra), ("networkpolicy", "svc-deny-all", allow_all)):
+        done = cluster.kubectl(
+            "patch",
+            kind,
+            name,
+            "-n",
+            namespace,
+            "--as",
+            "mallory",
+            "--type=merge",
+            "-p",
+            json.dumps(patch),
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr  # the tenant may: edit covers Services and NetworkPolicies
+
+    def restored() -> bool:
+        service = live("service", "svc")["spec"]
+        policy = live("networkpolicy", "svc-deny-all")["spec"]
+        return bool(
+            not service.get("externalIPs")
+            and [p["port"] for p in service["ports"]] == [80]
+            and not policy.get("ingress")
+            and policy["policyTypes"] == ["Ingress", "Egress"]
+        )
+
+    eventually(restored, timeout=30, what="the external IP, the port and the allow-all rule to be removed")
+    body = wait_for_condition(api, "aideployments", namespace, "svc", "PolicyEnforced", "True", "DriftReverted")
+    assert "svc" in body["status"]["lastDrift"]["objects"]  # the last pass's revert, recorded and audited
+
+    def reverted() -> str:
+        events = json.loads(cluster.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
+        mine = [e for e in events if e["reason"] == "DriftReverted"]
+        assert all(e["involvedObject"]["name"] == "svc" for e in mine)  # nothing said of the bystander
+        return " ".join(e["message"] for e in mine)
+
+    said = eventually(
+        lambda: (m := reverted()) and "Service/svc (spec.externalIPs, spec.ports)" in m and "svc-deny-all" in m and m,
+        timeout=30,
+        what="a DriftReverted Event for each object",
+    )
+    assert "bystander" not in said
+    time.sleep(3)  # a few more passes: the operator's own writes are not reported, the revert holds
+    assert restored()
+    assert objects("bystander") == before  # nothing of the other AIDeployment changed
+    bystander = api.get("aideployments", namespace, "bystander")
+    assert "lastDrift" not in bystander["status"] and condition(bystander, "PolicyEnforced")["reason"] == "Enforced"  # type: ignore[index]

@@ -8,6 +8,13 @@ A difference is drift only where another field manager wrote it: the watch cache
 object's managedFields, the field paths managers other than ModelGuard's own own (`foreign_fields`).
 A difference in a field only ModelGuard ever wrote is ModelGuard's own change (the owner changed the
 spec, the verified digest moved, the operator was upgraded): applied, never announced as drift.
+
+The subset comparison alone misses what someone *adds* (an external IP or a port on a Service, an allow-all
+rule on a NetworkPolicy, a data key), and server-side apply keeps such fields when another manager owns
+them. So every managed kind but the Deployment (whose pod template `pod_security` judges) is also compared
+the other way, whole (`SHAPES`, `additions`): what the live object holds beyond the desired one, the API
+server's defaults and the values it assigns (cluster IPs, node ports), is someone else's, and the object is
+replaced to remove it.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -43,6 +51,89 @@ def differences(desired: Any, live: Any, path: str = "") -> list[str]:
             out.extend(differences(d, v, f"{path}[{i}]"))
         return out
     return [] if desired == live else [path]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What of a managed kind is compared whole: its top-level `fields` (what the object does; metadata is not
+    among them), the values the API server fills in when nobody sets them (`defaults`, by path without list
+    indices) and the paths it assigns itself (`assigned`: nobody's change)."""
+
+    fields: tuple[str, ...]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    assigned: frozenset[str] = frozenset()
+
+
+SHAPES: dict[str, Shape] = {
+    "Service": Shape(
+        ("spec",),
+        defaults={
+            "spec.type": "ClusterIP",
+            "spec.sessionAffinity": "None",
+            "spec.internalTrafficPolicy": "Cluster",
+            "spec.ipFamilyPolicy": "SingleStack",
+            "spec.externalTrafficPolicy": "Cluster",  # NodePort and LoadBalancer only
+            "spec.allocateLoadBalancerNodePorts": True,  # LoadBalancer only
+            "spec.ports.protocol": "TCP",
+        },
+        assigned=frozenset(
+            {"spec.clusterIP", "spec.clusterIPs", "spec.ipFamilies", "spec.ports.nodePort", "spec.healthCheckNodePort"}
+        ),
+    ),
+    "NetworkPolicy": Shape(
+        ("spec",), defaults={"spec.ingress.ports.protocol": "TCP", "spec.egress.ports.protocol": "TCP"}
+    ),
+    "ConfigMap": Shape(("data", "binaryData", "immutable")),
+    "ServiceAccount": Shape(("automountServiceAccountToken", "secrets", "imagePullSecrets", "imagePullSecretsRef")),
+    "Secret": Shape(("type", "dataHash")),  # the data compared whole, by its hash
+}
+_ABSENT = object()
+
+
+def _added(desired: Any, live: Any, path: str, shape: Shape) -> list[str]:
+    plain = _unindexed(path)
+    if plain in shape.assigned or _empty(live):
+        return []
+    if desired is None:  # nothing of ours here: someone's, unless the API server's default
+        return [] if shape.defaults.get(plain, _ABSENT) == live else [path]
+    if isinstance(live, Mapping) and isinstance(desired, Mapping):
+        out: list[str] = []
+        for key, value in live.items():
+            out.extend(_added(desired.get(key), value, f"{path}.{key}", shape))
+        return out
+    if isinstance(live, list) and isinstance(desired, list):
+        if len(live) > len(desired):  # an item added (or one of ours replaced by two)
+            return [path]
+        out = []
+        for i, (d, v) in enumerate(zip(desired, live, strict=False)):
+            out.extend(_added(d, v, f"{path}[{i}]", shape))
+        return out
+    return []  # a changed value: `differences` reports it, and apply sets it back
+
+
+def additions(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
+    """Paths where the live object (as the cache holds it) has what the desired one (as built) does not say
+    and the API server did not fill in: fields server-side apply would keep if another manager owns them, so
+    only a replacement removes them. For a Secret, any other data (its hash differs) counts: a key someone
+    added cannot be told from a changed one without the values. [] for kinds without a `Shape`."""
+    kind = str(desired.get("kind"))
+    shape = SHAPES.get(kind)
+    if shape is None:
+        return []
+    wanted = comparable(desired)
+    if kind == "Secret":
+        return ["dataHash"] if wanted.get("dataHash") != live.get("dataHash") else []
+    out: list[str] = []
+    for name in shape.fields:
+        out.extend(_added(wanted.get(name), live.get(name), name, shape))
+    return out
+
+
+def mismatches(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
+    """Everything that makes the live object (as the cache holds it) other than the desired one (as built):
+    what it lacks or changed, then what it added. [] is the only "it is what ModelGuard builds"."""
+    changed = differences(comparable(desired), live)
+    return changed + [p for p in additions(desired, live) if p not in changed]
 
 
 def data_hash(data: Mapping[str, Any] | None) -> str:
@@ -126,6 +217,12 @@ def secret_view(secret: Mapping[str, Any]) -> dict[str, Any]:
     if secret.get(FOREIGN_FIELDS):
         view[FOREIGN_FIELDS] = secret[FOREIGN_FIELDS]
     return view
+
+
+def child_view(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """A managed child as the watch cache holds it (handlers/registry.py), from an API answer."""
+    view = cache_view(body, foreign=True)
+    return secret_view(view) if kind == "Secret" else view
 
 
 def comparable(desired: Mapping[str, Any]) -> dict[str, Any]:

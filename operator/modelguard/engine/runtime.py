@@ -266,6 +266,7 @@ class Runtime:
             self.store.remove(key)
             self.queue.forget(key)
             self.context.written.pop(key, None)
+            self.context.child_writes.pop(key, None)
         else:
             self.store.upsert(key, body)
             affected.update(self.dependents(key))

@@ -52,6 +52,9 @@ class Context:
     audit: AuditLog | None = None
     # our last status write per object, until the watch cache shows it: (cached status then, status written)
     written: dict[Key, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+    # managed children this operator wrote, until the watch cache shows the write: the resourceVersion the cache
+    # held before it (None: nothing, a create); see child_writes.current
+    child_writes: dict[Key, str | None] = field(default_factory=dict)
     # drift a pass reverted but could not report (its status write failed): the next pass reports it
     unreported_drift: dict[Key, list[str]] = field(default_factory=dict)
     # when the compliance evidence (AIModels, AIDeployments, TrustPolicies) last changed, and when each

@@ -24,10 +24,9 @@ from modelguard.api.condition_types import Cond
 from modelguard.builders import gateway, model_cache, network, workload
 from modelguard.builders.labels import COMPONENT
 from modelguard.domain.account_grant import granted
-from modelguard.domain.credentials import Credentials
 from modelguard.domain.crypto import public_pem
 from modelguard.domain.deployment_status import Enforcement
-from modelguard.domain.drift import DELETED, FOREIGN_FIELDS, by_others, comparable, differences, summarize
+from modelguard.domain.drift import DELETED, FOREIGN_FIELDS, additions, by_others, mismatches, summarize
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.model_checks import as_verified
 from modelguard.domain.ownership import clash_message, controlled_by
@@ -35,7 +34,7 @@ from modelguard.domain.pod_security import template_violations
 from modelguard.domain.policy_reading import read_policy
 from modelguard.domain.rollout import Decision, ModelView
 from modelguard.domain.trust import TrustedCA, TrustedIdentity, anchor_of
-from modelguard.reconcilers import model_access, ownership
+from modelguard.reconcilers import child_writes, model_access, ownership
 from modelguard.reconcilers.context import Context, drift_to_report, lookup
 from modelguard.reconcilers.deployment_observation import Observation
 
@@ -100,9 +99,7 @@ class PodTrust:
     inspection: tuple[str, ...] = ()  # the init containers' inspection options (the policy's spec.inspection)
 
 
-async def _pod_trust(
-    ctx: Context, key: Key, model: ModelView, record: VerifiedRecord, creds: Credentials | None
-) -> PodTrust:
+async def _pod_trust(ctx: Context, key: Key, model: ModelView, record: VerifiedRecord) -> PodTrust:
     assert model.spec is not None
     signer = record.signer
     reading = read_policy(model.spec.trust_policy, await lookup(ctx, Key("TrustPolicy", "", model.spec.trust_policy)))
@@ -113,7 +110,7 @@ async def _pod_trust(
     if anchor is None:
         raise Retry(Reason.SIGNER_NOT_FOUND, f"the key, CA or identity of signer {signer!r} is no longer trusted")
     verified_spec = as_verified(model.spec, record)
-    signature = await model_access.signature(ctx, key, verified_spec, tuple(policy.allowed_sources), creds)
+    signature = await model_access.signature(ctx, key, verified_spec, tuple(policy.allowed_sources))
     rules = policy.inspection
     inspection = (
         workload.inspection_args(rules.allowed_formats, rules.allowed_globals, rules.pickles == "Refuse")
@@ -143,13 +140,10 @@ async def _desired(
         if problem is not None:
             raise VerificationError(Reason.SERVICE_ACCOUNT_NOT_ADMITTED, problem)
     keys_map = await _api_keys(ctx, key.namespace, spec)
-    # the credentials the model cache pod mounts, read by the rule its fetch applies (a refused Secret never
-    # reaches a pod); the pod is told the Secret's type, which its volume does not show
-    creds = await model_access.credentials(ctx, key.namespace, as_verified(model.spec, record))
-    trust = await _pod_trust(ctx, key, model, record, creds)
+    trust = await _pod_trust(ctx, key, model, record)
     events_to = ctx.gateway_events.address if ctx.gateway_events else ""
     conf = gateway.nginx_conf(gateway.config_for(spec, authenticated=keys_map is not None, events_to=events_to))
-    creds_ref = model.spec.source.credentials_secret_ref
+    creds = model.spec.source.credentials_secret_ref
     facts = workload.WorkloadFacts(
         name=key.name,
         namespace=key.namespace,
@@ -164,8 +158,7 @@ async def _desired(
         sigstore_trust_config=trust.method == "sigstore" and trust.material is not None,
         inspection=trust.inspection,
         operator_image=ctx.operator_image,
-        credentials_secret=creds_ref.name if creds_ref and creds else None,
-        credentials_type=creds.secret_type if creds else None,
+        credentials_secret=creds.name if creds else None,
         gateway_image=ctx.gateway_image,
         ca_bundle=ctx.ca_bundle_pem,
         gateway_hash=gateway.config_hash(conf, keys_map or ""),
@@ -213,7 +206,7 @@ async def _cache_address(ctx: Context, key: Key, uid: str, service: dict[str, An
         if clashes:
             raise VerificationError(Reason.NAME_CONFLICT, clash_message(clashes))
         _still_owner(ctx, key, uid)
-        live = await ctx.kube.apply(BY_CHILD_KIND["Service"], service)
+        live = await child_writes.write(ctx, service)
     ip = str((live.get("spec") or {}).get("clusterIP") or "")
     if ip in ("", "None"):
         raise Retry(Reason.WAITING_FOR_MODEL_CACHE, f"the model cache Service {name} has no cluster IP yet")
@@ -224,21 +217,25 @@ async def _apply(
     ctx: Context, key: Key, uid: str, objects: list[dict[str, Any]], previous: list[str], ours_changed: bool = False
 ) -> Applied:
     """Apply what is missing or different. Drift is what someone else did: a child we had applied that is gone,
-    a difference in a field another field manager wrote, unsafe fields someone added; a difference only our
-    own writes explain (the owner's spec changed) is applied without a word.
+    a difference in a field another field manager wrote, fields someone added (to any kind: an external IP, an
+    allow-all rule, hostNetwork); a difference only our own writes explain (the owner's spec changed) is applied
+    without a word. Added fields are removed by replacing the object (apply keeps what others own), and drift
+    counts as reverted only when the object read back is what we build; otherwise `DriftPersists`.
     Nothing is applied while any child's name is taken by an object this AIDeployment did not create."""
     clashes = await ownership.foreign(ctx, key.namespace, uid, objects)
     if clashes:
         raise VerificationError(Reason.NAME_CONFLICT, clash_message(clashes))
-    children, drift = [], []
+    children, drift, persisting = [], [], []
     for obj in objects:
-        ref = f"{obj['kind']}/{obj['metadata']['name']}"
+        kind, name = obj["kind"], obj["metadata"]["name"]
+        ref = f"{kind}/{name}"
         children.append(ref)
         _still_owner(ctx, key, uid)
-        live = ctx.store.get(Key(obj["kind"], key.namespace, obj["metadata"]["name"]))
-        changed = [DELETED] if live is None else differences(comparable(obj), live)
-        # fields someone else added (hostNetwork, hostPath, privileged): apply would leave them, replace removes
-        unsafe = template_violations(live) if live is not None and obj["kind"] == "Deployment" else []
+        live = await child_writes.current(ctx, Key(kind, key.namespace, name))
+        changed = [DELETED] if live is None else mismatches(obj, live)
+        # fields someone else added: apply would leave them where another manager owns them, replace removes them
+        added = [] if live is None else additions(obj, live)
+        unsafe = template_violations(live) if live is not None and kind == "Deployment" else []
         if not changed and not unsafe:
             continue
         if live is None:
@@ -247,17 +244,24 @@ async def _apply(
             theirs = by_others(changed, live.get(FOREIGN_FIELDS) or [])
         else:  # nothing of ours changed: every difference is someone else's, even a removed field nobody owns now
             theirs = changed if ref in previous else []
-        if theirs or unsafe:
-            drift.append(summarize(obj["kind"], obj["metadata"]["name"], theirs + unsafe))
-        if unsafe:
-            assert live is not None
-            rv = live["metadata"]["resourceVersion"]
-            await ctx.kube.replace(
-                BY_CHILD_KIND[obj["kind"]], {**obj, "metadata": {**obj["metadata"], "resourceVersion": rv}}
-            )
+        await child_writes.write(ctx, obj, live if added or unsafe else None)
+        if not theirs and not unsafe:
+            continue
+        back = await child_writes.read_back(ctx, Key(kind, key.namespace, name))  # the evidence
+        left = [DELETED] if back is None else mismatches(obj, back)
+        left += template_violations(back) if back is not None and kind == "Deployment" else []
+        if left:
+            persisting.append(summarize(kind, name, left))
         else:
-            await ctx.kube.apply(BY_CHILD_KIND[obj["kind"]], obj)
+            drift.append(summarize(kind, name, theirs + unsafe))
     await _prune_verification(ctx, key, uid, previous, children)
+    if persisting:
+        drift_to_report(ctx, key, drift)  # what did go is reported once the rest goes too
+        raise VerificationError(
+            Reason.DRIFT_PERSISTS,
+            "changes made outside ModelGuard are back right after being reverted (a mutating webhook or another "
+            "controller?): " + "; ".join(persisting),
+        )
     return Applied(children, drift)
 
 
@@ -331,7 +335,8 @@ async def enforce(ctx: Context, key: Key, obs: Observation, decision: Decision) 
         ours_changed = current.observed_generation != obs.generation or decision.digest != served
         result = await _apply(ctx, key, obs.uid, objects, current.children, ours_changed)
     except VerificationError as exc:
-        if exc.reason in NEEDS_A_CHANGE and not _has(current, Cond.POLICY_ENFORCED, exc.reason):
+        needs_a_change = exc.reason in NEEDS_A_CHANGE or exc.reason == Reason.DRIFT_PERSISTS
+        if needs_a_change and not _has(current, Cond.POLICY_ENFORCED, exc.reason):
             await ctx.events.record(body, "Warning", exc.reason, exc.message, action="Apply")
         return replace(untouched, outcome="Refused", reason=exc.reason, message=exc.message)
     except KubeError as exc:

@@ -1,0 +1,64 @@
+"""Writing one managed child, and seeing it as it is (issue 27, item 9).
+
+`current` is the child as the watch cache holds it, except right after this operator wrote it: until the cache
+shows that write, the cache still holds the object the write replaced (with the very fields a revert removed),
+so the API is read instead. Without this, the pass after a revert found the reverted drift again and reverted
+(and reported) its own write. `write` server-side applies, or replaces the whole object where someone else
+added fields apply would keep; `read_back` is the evidence a revert is judged by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from modelguard.adapters.cache import Key
+from modelguard.adapters.resources import BY_CHILD_KIND
+from modelguard.domain.drift import child_view
+from modelguard.reconcilers.context import Context
+
+
+def _version(body: Mapping[str, Any] | None) -> str | None:
+    version = ((body or {}).get("metadata") or {}).get("resourceVersion")
+    return str(version) if version is not None else None
+
+
+def _key(obj: Mapping[str, Any]) -> Key:
+    meta = obj["metadata"]
+    return Key(str(obj["kind"]), str(meta.get("namespace") or ""), str(meta["name"]))
+
+
+async def read_back(ctx: Context, key: Key) -> dict[str, Any] | None:
+    """The child as the API server has it now, in the shape the cache holds it (None: it does not exist)."""
+    body = await ctx.kube.get(BY_CHILD_KIND[key.kind], key.namespace or None, key.name)
+    return None if body is None else child_view(key.kind, body)
+
+
+async def current(ctx: Context, key: Key) -> dict[str, Any] | None:
+    """The child as it is: the cached object, or the API's while the cache has not yet seen our last write."""
+    cached = ctx.store.get(key)
+    if key in ctx.child_writes:
+        if _version(cached) == ctx.child_writes[key]:  # still what our write replaced (nothing, for a create)
+            return await read_back(ctx, key)
+        del ctx.child_writes[key]
+    return cached
+
+
+async def write(ctx: Context, obj: Mapping[str, Any], replacing: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Server-side apply `obj`, or with `replacing` (the live object) replace it whole: a PUT with the live
+    resourceVersion as precondition, which removes every field `obj` does not hold, whoever owns it (the live
+    finalizers stay: a load balancer's cleanup is not ours to skip). Returns what the API server stored."""
+    res = BY_CHILD_KIND[str(obj["kind"])]
+    if replacing is None:
+        stored: dict[str, Any] = await ctx.kube.apply(res, obj)
+    else:
+        live_meta = replacing.get("metadata") or {}
+        meta = {**obj["metadata"], "resourceVersion": live_meta["resourceVersion"]}
+        if live_meta.get("finalizers"):
+            meta["finalizers"] = list(live_meta["finalizers"])
+        stored = await ctx.kube.replace(res, {**obj, "metadata": meta})
+    key = _key(obj)
+    seen = _version(ctx.store.get(key))
+    if _version(stored) != seen:  # a write that changed nothing leaves nothing for the cache to catch up with
+        ctx.child_writes[key] = seen
+    return stored
