@@ -26,6 +26,7 @@ class Reason(StrEnum):
     CERTIFICATE_ISSUED = "CertificateIssued"
     CONFLICT = "Conflict"
     CREDENTIALS_NOT_FOUND = "CredentialsNotFound"
+    CREDENTIALS_REFUSED = "CredentialsRefused"
     CRITICAL_FINDINGS = "CriticalFindings"
     DATA_DELETION_FORBIDDEN = "DataDeletionForbidden"
     DECOMMISSIONED = "Decommissioned"
@@ -106,6 +107,7 @@ class Reason(StrEnum):
     STALLED = "Stalled"
     SYMLINK_ESCAPES = "SymlinkEscapes"
     SYMLINK_NOT_ALLOWED = "SymlinkNotAllowed"
+    TOKEN_REALM_NOT_ALLOWED = "TokenRealmNotAllowed"  # noqa: S105 (a reason, not a secret)
     TOO_LARGE = "TooLarge"
     TRUST_POLICY_INVALID = "TrustPolicyInvalid"
     TRUST_POLICY_NOT_FOUND = "TrustPolicyNotFound"

@@ -24,6 +24,7 @@ from modelguard.api.condition_types import Cond
 from modelguard.builders import gateway, model_cache, network, workload
 from modelguard.builders.labels import COMPONENT
 from modelguard.domain.account_grant import granted
+from modelguard.domain.credentials import Credentials
 from modelguard.domain.crypto import public_pem
 from modelguard.domain.deployment_status import Enforcement
 from modelguard.domain.drift import DELETED, FOREIGN_FIELDS, additions, by_others, mismatches, summarize
@@ -99,7 +100,9 @@ class PodTrust:
     inspection: tuple[str, ...] = ()  # the init containers' inspection options (the policy's spec.inspection)
 
 
-async def _pod_trust(ctx: Context, key: Key, model: ModelView, record: VerifiedRecord) -> PodTrust:
+async def _pod_trust(
+    ctx: Context, key: Key, model: ModelView, record: VerifiedRecord, creds: Credentials | None
+) -> PodTrust:
     assert model.spec is not None
     signer = record.signer
     reading = read_policy(model.spec.trust_policy, await lookup(ctx, Key("TrustPolicy", "", model.spec.trust_policy)))
@@ -110,7 +113,7 @@ async def _pod_trust(ctx: Context, key: Key, model: ModelView, record: VerifiedR
     if anchor is None:
         raise Retry(Reason.SIGNER_NOT_FOUND, f"the key, CA or identity of signer {signer!r} is no longer trusted")
     verified_spec = as_verified(model.spec, record)
-    signature = await model_access.signature(ctx, key, verified_spec, tuple(policy.allowed_sources))
+    signature = await model_access.signature(ctx, key, verified_spec, tuple(policy.allowed_sources), creds)
     rules = policy.inspection
     inspection = (
         workload.inspection_args(rules.allowed_formats, rules.allowed_globals, rules.pickles == "Refuse")
@@ -140,10 +143,13 @@ async def _desired(
         if problem is not None:
             raise VerificationError(Reason.SERVICE_ACCOUNT_NOT_ADMITTED, problem)
     keys_map = await _api_keys(ctx, key.namespace, spec)
-    trust = await _pod_trust(ctx, key, model, record)
+    # the credentials the model cache pod mounts, read by the rule its fetch applies (a refused Secret never
+    # reaches a pod); the pod is told the Secret's type, which its volume does not show
+    creds = await model_access.credentials(ctx, key.namespace, as_verified(model.spec, record))
+    trust = await _pod_trust(ctx, key, model, record, creds)
     events_to = ctx.gateway_events.address if ctx.gateway_events else ""
     conf = gateway.nginx_conf(gateway.config_for(spec, authenticated=keys_map is not None, events_to=events_to))
-    creds = model.spec.source.credentials_secret_ref
+    creds_ref = model.spec.source.credentials_secret_ref
     facts = workload.WorkloadFacts(
         name=key.name,
         namespace=key.namespace,
@@ -158,7 +164,8 @@ async def _desired(
         sigstore_trust_config=trust.method == "sigstore" and trust.material is not None,
         inspection=trust.inspection,
         operator_image=ctx.operator_image,
-        credentials_secret=creds.name if creds else None,
+        credentials_secret=creds_ref.name if creds_ref and creds else None,
+        credentials_type=creds.secret_type if creds else None,
         gateway_image=ctx.gateway_image,
         ca_bundle=ctx.ca_bundle_pem,
         gateway_hash=gateway.config_hash(conf, keys_map or ""),
