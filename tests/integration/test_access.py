@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
-from modelguard.domain.account_grant import GRANT
+from modelguard.domain.authority import AUTHORITY
 from tests.harness.client import KubeTestClient, condition, eventually, gone, wait_for_condition
 from tests.harness.controlplane import ControlPlane, grant
 from tests.harness.models import KeyPair
@@ -423,14 +423,14 @@ def test_a_service_account_admitted_by_nobody_never_runs(
         stdin=json.dumps(ai_deployment("granted", "m", serviceAccountName="ci-deployer")),
     )
     assert admitted.returncode == 0
-    grant_value = api.get("aideployments", namespace, "granted")["metadata"]["annotations"][GRANT]
+    grant_value = api.get("aideployments", namespace, "granted")["metadata"]["annotations"][AUTHORITY]
     wait_condition(api, namespace, "granted", "Ready", "True", timeout=60)  # the admin may: it runs as the account
 
     operator.kill()
     try:
         sneaky = ai_deployment("sneaky", "m", serviceAccountName="ci-deployer")
         forged = ai_deployment("forged", "m", serviceAccountName="ci-deployer")
-        forged["metadata"]["annotations"] = {GRANT: grant_value}  # copied from `granted`
+        forged["metadata"]["annotations"] = {AUTHORITY: grant_value}  # copied from `granted`
         for obj in (sneaky, forged):
             written = cluster.kubectl(
                 "apply", "-n", namespace, "--as", "bob", "-f", "-", stdin=json.dumps(obj), check=False
@@ -443,5 +443,5 @@ def test_a_service_account_admitted_by_nobody_never_runs(
         assert condition(body, "Ready")["status"] == "False"
         assert gone(lambda d=dep: api.apps.read_namespaced_deployment(d, namespace))
     message = condition(api.get("aideployments", namespace, "forged"), "PolicyEnforced")["message"]
-    assert "another deployment" in message
+    assert "issued for another name" in message
     api.delete("trustpolicies", None, name)

@@ -151,6 +151,21 @@ def test_approvals_bind_to_the_deployment_and_what_was_approved(
     wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "True", "Approved")
     eventually(lambda: api.apps.read_namespaced_deployment("svc", namespace).spec.replicas == 5)
 
+    # issue 27 item 6: what runs and who reaches it, not only image, replicas and exposure
+    for change in (
+        {"runtime": {"args": ["--trust-remote-code"]}},
+        {"access": {"egress": [{"cidr": "0.0.0.0/0"}], "allowedClients": [{"namespaceSelector": {}}]}},
+    ):
+        assert (
+            as_alice("patch", "aideployment", "svc", "--type=merge", "-p", json.dumps({"spec": change})).returncode == 0
+        )
+        held = wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "False", "AwaitingApproval")
+        assert condition(held, "Ready")["status"] == "True"  # type: ignore[index]  # serving what was approved
+        served = api.apps.read_namespaced_deployment("svc", namespace).spec.template.spec.containers
+        assert all("--trust-remote-code" not in (c.args or []) for c in served)
+        assert approve(cluster, "bob", namespace, f"by-bob-{len(change)}-{next(iter(change))}", digest).returncode == 0
+        wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "True", "Approved")
+
     # deleted and re-created under the same name (a new uid): every approval starts again
     assert as_alice("delete", "aideployment", "svc").returncode == 0
     eventually(lambda: cluster.kubectl("get", "aideployment", "svc", "-n", namespace, check=False).returncode != 0)

@@ -152,7 +152,13 @@ def test_a_model_server_scheduled_on_gpu_nodes_rolls_out_without_drift(
     for doc in ({**priority, "value": 1000}, {**runtime, "handler": "nvidia"}):
         cluster.kubectl("apply", "-f", "-", stdin=json.dumps(doc))
     name = f"p-{namespace}"
-    api.create("trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"]))
+    grants = {  # what the admin lets this namespace's model servers ask of the scheduler (issue 27 item 3)
+        "priorityClasses": ["inference"],
+        "runtimeClasses": ["nvidia"],
+        "nodeLabels": ["type"],
+        "tolerations": [{"key": "kwok.x-k8s.io/node", "effect": "NoSchedule"}],
+    }
+    api.create("trustpolicies", None, policy(name, namespace, KEY, [f"file://{models_root}/"], scheduling=grants))
     try:
         pub = publish(models_root, namespace, "m", KEY)
         api.create("aimodels", namespace, model("m", pub.source, pub.bundle, name))

@@ -59,15 +59,16 @@ def test_forged_or_moved_stamps_do_not_count() -> None:
 
 
 def test_an_approval_covers_this_very_deployment_as_it_was_approved() -> None:
-    """Issue 13, class 7: re-creating the deployment under its name, or changing its image, replicas or
-    exposure, needs new approvals; a forged uid or spec annotation breaks the signature."""
+    """Issue 13, class 7 and issue 27 item 6: re-creating the deployment under its name, or changing what runs or
+    who reaches it, needs new approvals; a forged uid or spec annotation breaks the signature."""
     bodies = [approval("a1", "alice")]
     assert [a.username for a in approvals.count(bodies, CHAT, DIGEST, PEM)] == ["alice"]
     assert approvals.count(bodies, deployment(uid="uid-2"), DIGEST, PEM) == []  # re-created
     assert approvals.count(bodies, deployment(replicas=20), DIGEST, PEM) == []
     assert approvals.count(bodies, deployment(runtime={"image": IMAGE.replace("d", "e")}), DIGEST, PEM) == []
     assert approvals.count(bodies, deployment(access={"exposure": "External"}), DIGEST, PEM) == []
-    assert approvals.count(bodies, deployment(rateLimit={"burst": 5}), DIGEST, PEM)  # not covered: still counts
+    assert approvals.count(bodies, deployment(rateLimit={"requestsPerSecond": 5}), DIGEST, PEM) == []  # who reaches it
+    assert approvals.count(bodies, deployment(approval={"required": 3}), DIGEST, PEM)  # not covered: still counts
     moved = approval("a2", "bob")
     moved["metadata"]["annotations"][approvals.APPROVED_UID] = "uid-2"
     assert approvals.count([moved], deployment(uid="uid-2"), DIGEST, PEM) == []

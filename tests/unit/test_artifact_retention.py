@@ -153,3 +153,34 @@ def test_digests_are_found_wherever_a_model_writes_them() -> None:
     body = {"spec": {"a": [{"b": f"x{SHARED.upper()}y"}], "n": 3}, "status": {"verified": {"digest": BUNDLE}}}
     assert retention.digests_in_use([{**body, "metadata": {"uid": "u"}}], "other") == [frozenset({SHARED, BUNDLE})]
     assert retention.digests_named({"k": "sha256:" + "a" * 63, "sha256:" + "b" * 64: 1}) == frozenset()
+
+
+def test_an_install_that_cannot_see_every_model_keeps_every_artifact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail closed: a namespace-scoped install may not list AIModels cluster-wide; it cannot tell that no other
+    namespace serves the digest, so it deletes nothing (it used to fall back to the namespaces it watches)."""
+    from modelguard.adapters.kube import KubeError
+
+    class NamespaceScoped(FakeKube):
+        async def list(self, res: Any, namespace: str | None) -> list[dict[str, Any]]:
+            if namespace is None:
+                raise KubeError(403, "Forbidden", "aimodels is forbidden at the cluster scope")
+            return await super().list(res, namespace)
+
+    source, bundle = f"oci://localhost:5000/models/shared@{SHARED}", f"oci://localhost:5000/s@{BUNDLE}"
+    mine = model("team-a", "m", "uid-a", source, bundle)
+    deleted: list[str] = []
+
+    async def registry_call(ctx: Any, run: Any, uri: str, call: Any) -> bool:
+        deleted.append(uri)
+        return True
+
+    monkeypatch.setattr(decommission, "_registry_call", registry_call)
+    ctx = Context(kube=NamespaceScoped([mine]), store=Store(), events=None, verifier=None)  # type: ignore[arg-type]
+    progress = DecommissionProgress(trigger="Deletion", requester="a", started_at=NOW, steps=plan(), actions=[])
+    run = decommission.Run(
+        Key("AIModel", "team-a", "m"), mine, AIModelSpec.model_validate(mine["spec"]), progress, Requester(username="a")
+    )
+    asyncio.run(decommission.delete_artifacts(ctx, run))
+    assert deleted == []
+    assert [a["result"] for a in run.actions] == ["Retained", "Retained"]
+    assert "cannot tell that no other model serves" in run.actions[0]["detail"]

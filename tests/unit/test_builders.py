@@ -261,8 +261,14 @@ def test_scheduling_reaches_the_pod_and_nothing_else_changes() -> None:
     assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
     assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    assert terms == [
-        {"matchExpressions": [{"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g5"]}]}
+    assert terms == [  # and, always, never a control-plane node (issue 27 item 3)
+        {
+            "matchExpressions": [
+                {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g5"]},
+                {"key": "node-role.kubernetes.io/control-plane", "operator": "DoesNotExist"},
+                {"key": "node-role.kubernetes.io/master", "operator": "DoesNotExist"},
+            ]
+        }
     ]
     assert (pod["runtimeClassName"], pod["priorityClassName"]) == ("nvidia", "inference")
     for field in ("securityContext", "containers", "initContainers", "automountServiceAccountToken", "volumes"):
@@ -383,13 +389,20 @@ def test_pods_verify_keyless_against_the_identity_the_operator_matched_never_a_p
 
 
 def test_the_mutating_webhooks_match_condition_names_the_stamp_the_domain_writes() -> None:
-    from modelguard.builders.webhooks import END_OF_LIFE_STAMP_NEEDED, SET_BY, mutating_webhook_configuration
+    from modelguard.builders.webhooks import AUTHORITY, MODEL_STAMP_NEEDED, SET_BY, mutating_webhook_configuration
+    from modelguard.domain.authority import AUTHORITY as DOMAIN_AUTHORITY
+    from modelguard.domain.authority import REAUTHORISE, REFERENCES
     from modelguard.domain.decommission import SET_BY as DOMAIN_SET_BY
 
-    assert SET_BY == DOMAIN_SET_BY and f"'{DOMAIN_SET_BY}'" in END_OF_LIFE_STAMP_NEEDED
+    assert SET_BY == DOMAIN_SET_BY and f"'{DOMAIN_SET_BY}'" in MODEL_STAMP_NEEDED
+    assert AUTHORITY == DOMAIN_AUTHORITY and f"'{DOMAIN_AUTHORITY}'" in MODEL_STAMP_NEEDED
+    assert f"'{REAUTHORISE}'" in MODEL_STAMP_NEEDED
+    for reference in REFERENCES:  # a create that makes a reference is always stamped
+        if reference.kind == "AIModel":
+            assert f"has(object.spec.{reference.present})" in MODEL_STAMP_NEEDED
     hooks = {h["name"]: h for h in mutating_webhook_configuration("x", b"ca", url="https://x")["webhooks"]}
     assert hooks["aimodels-requester.modelguard.io"]["matchConditions"] == [
-        {"name": "end-of-life-stamp-needed", "expression": END_OF_LIFE_STAMP_NEEDED}
+        {"name": "stamps-needed", "expression": MODEL_STAMP_NEEDED}
     ]
     # approvals and grants are stamped on every write: no condition may skip them
     assert all("matchConditions" not in h for n, h in hooks.items() if not n.startswith("aimodels-"))

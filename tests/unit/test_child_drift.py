@@ -147,3 +147,29 @@ def test_every_child_modelguard_builds_is_equal_to_itself_as_served() -> None:
     ]
     for obj in built:
         assert mismatches(obj, served(obj)) == [], obj["kind"]
+
+
+def test_a_replacement_sets_what_the_object_does_whole_and_keeps_its_metadata() -> None:
+    """The JSON patch that removes what someone added: the live resourceVersion as precondition, the compared
+    fields whole, fields ModelGuard never sets removed; annotations and finalizers are not touched."""
+    from modelguard.domain.drift import replacement
+
+    live = served({**SERVICE, "spec": {**SERVICE["spec"], "externalIPs": ["203.0.113.9"]}})
+    assert replacement(SERVICE, live) == [
+        {"op": "replace", "path": "/metadata/resourceVersion", "value": "7"},
+        {"op": "add", "path": "/spec", "value": SERVICE["spec"]},
+    ]
+    tampered = served({**ACCOUNT, "imagePullSecrets": [{"name": "theirs"}], "secrets": [{"name": "token"}]})
+    assert replacement(ACCOUNT, tampered)[1:] == [
+        {"op": "add", "path": "/automountServiceAccountToken", "value": False},
+        {"op": "remove", "path": "/secrets"},
+        {"op": "remove", "path": "/imagePullSecrets"},
+    ]
+    assert replacement(SECRET, served({**SECRET, "data": {"x": "eQ=="}}))[1:] == [
+        {"op": "add", "path": "/type", "value": "Opaque"},
+        {"op": "add", "path": "/data", "value": SECRET["data"]},
+    ]
+    deployment = {"kind": "Deployment", "metadata": {"name": "svc"}, "spec": {"replicas": 1}}
+    assert replacement(deployment, {**deployment, "metadata": {"resourceVersion": "3"}})[1:] == [
+        {"op": "add", "path": "/spec", "value": {"replicas": 1}}
+    ]

@@ -1,5 +1,6 @@
 """Reverting what a tenant added to a managed child (issue 27, item 9), against an in-memory API server that
-behaves as server-side apply does (fields another manager added are kept) and as PUT does (they are not)."""
+behaves as server-side apply does (fields another manager added are kept) and as a JSON patch does (what it
+replaces whole is replaced whole)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from modelguard.adapters.cache import Key, Store
+from modelguard.adapters.resources import BY_CHILD_KIND
 from modelguard.domain.drift import cache_view, secret_view
 
 OWNER = {
@@ -120,8 +122,24 @@ class FakeApi:
     async def apply(self, res: Any, obj: dict[str, Any]) -> dict[str, Any]:
         return self._write("apply", obj, merge=True)
 
-    async def replace(self, res: Any, obj: dict[str, Any]) -> dict[str, Any]:
-        return self._write("replace", obj, merge=False)
+    async def request(self, method: str, path: str, *, body: Any, query: Any, content_type: str) -> dict[str, Any]:
+        """A JSON patch (what a replacement is): applied op by op to the stored object, as the API server does."""
+        assert (method, content_type) == ("PATCH", "application/json-patch+json") and (
+            "fieldManager",
+            "modelguard",
+        ) in query
+        plural, name = path.rsplit("/", 2)[-2:]
+        kind = next(k for k, res in BY_CHILD_KIND.items() if res.plural == plural)
+        stored = copy.deepcopy(self.objects[kind, name])
+        for op in body:
+            field = op["path"].strip("/").split("/")
+            if field == ["metadata", "resourceVersion"]:
+                assert op["value"] == stored["metadata"]["resourceVersion"], "409: changed since"
+            elif op["op"] == "add":
+                stored[field[0]] = op["value"]
+            else:
+                del stored[field[0]]
+        return self._write("patch", stored, merge=False)
 
     async def get(self, res: Any, namespace: str | None, name: str) -> dict[str, Any] | None:
         found = self.objects.get((res.kind, name))
@@ -153,7 +171,7 @@ def tampered_world(webhook: Callable[[dict[str, Any]], None] | None = None) -> t
 def test_a_tenants_external_ip_port_and_allow_all_rule_are_removed_and_reported_once_gone() -> None:
     api, store, previous = tampered_world()
     _, applied = pass_over(api, store, [SERVICE, DENY_ALL, CONFIG], previous)
-    assert ("replace", "Service/svc") in api.calls and ("replace", "NetworkPolicy/svc-deny-all") in api.calls
+    assert ("patch", "Service/svc") in api.calls and ("patch", "NetworkPolicy/svc-deny-all") in api.calls
     assert not [c for c in api.calls if c[1] == "ConfigMap/svc-gateway"]  # untouched: nothing differed
     service = api.objects["Service", "svc"]["spec"]
     assert "externalIPs" not in service and [p["port"] for p in service["ports"]] == [80]

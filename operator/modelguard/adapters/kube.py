@@ -228,7 +228,15 @@ class Kube:
 
 
 async def may(
-    kube: Kube, user: str, groups: list[str], verb: str, resource: str, namespace: str, name: str, group: str = ""
+    kube: Kube,
+    user: str,
+    groups: list[str],
+    verb: str,
+    resource: str,
+    namespace: str,
+    name: str,
+    group: str = "",
+    subresource: str = "",
 ) -> tuple[bool, str]:
     """SubjectAccessReview: may this user do this? (allowed, reason)."""
     review = await kube.request(
@@ -245,6 +253,7 @@ async def may(
                     "verb": verb,
                     "group": group,
                     "resource": resource,
+                    "subresource": subresource,
                     "name": name,
                 },
             },

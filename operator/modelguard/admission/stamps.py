@@ -1,6 +1,6 @@
-"""The signed stamps only admission may write, from the requester's identity: the approver of a ModelApproval,
-the ServiceAccount grant and the last editor of an AIDeployment (separation of duties). Users can neither
-set nor carry them over: on every change they are written again or restored."""
+"""The signed stamps only admission may write, from the requester's identity: the approver of a ModelApproval
+and the last editor of an AIDeployment (separation of duties); the authority stamp is admission/authority.py.
+Users can neither set nor carry them over: on every change they are written again or restored."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelguard.adapters.cache import Key
-from modelguard.adapters.kube import may
-from modelguard.domain import account_grant, approvals
-from modelguard.domain.account_grant import GRANT
+from modelguard.domain import approvals
 from modelguard.domain.approvals import LAST_CHANGED_BY, change_stamp
 from modelguard.reconcilers.context import Context, lookup
 
@@ -28,24 +26,6 @@ def restore_stamp(old: dict[str, Any] | None) -> dict[str, str]:
     """On update the stamp stays as it was (an approval without one stays without a valid one)."""
     notes = ((old or {}).get("metadata") or {}).get("annotations") or {}
     return {k: str(notes.get(k, "")) for k in approvals.STAMP}
-
-
-async def grant_for(
-    ctx: Context, body: dict[str, Any], old: Any, userinfo: Mapping[str, Any], namespace: str
-) -> str | None:
-    """The grant annotation this AIDeployment must carry after this change (None: none)."""
-    account = (body.get("spec") or {}).get("serviceAccountName")
-    if not account:
-        return None
-    before = dict(old) if old is not None else {}
-    if (before.get("spec") or {}).get("serviceAccountName") == account:  # unchanged: keep what was granted
-        return ((before.get("metadata") or {}).get("annotations") or {}).get(GRANT)
-    user, groups = str(userinfo.get("username", "")), [str(g) for g in userinfo.get("groups") or []]
-    allowed, _why = await may(ctx.kube, user, groups, "create", "pods", namespace, "")
-    if not allowed or ctx.operator_key is None:
-        return None
-    name = str((body.get("metadata") or {}).get("name", ""))
-    return account_grant.grant(await ctx.operator_key.get(), namespace, name, str(account), user)
 
 
 async def last_change_for(

@@ -26,6 +26,10 @@ from modelguard.api.base import (
 PINNED_IMAGE = r"^[^\s@]+@sha256:[a-f0-9]{64}$"
 
 
+# node labels of control-plane nodes: no model server ever runs there (domain/scheduling.py, builders/workload.py)
+CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+
+
 class ResourceRequirements(KubeModel):
     """Compute resources of the model server container (quantities as in Kubernetes)."""
 

@@ -13,7 +13,9 @@ from modelguard.api.base import (
     ConfigMapKeyReference,
     Identifier,
     KubeModel,
+    LabelKey,
     LabelSelector,
+    LabelValue,
     SecretKeyReference,
     conditions_field,
     with_cel,
@@ -219,6 +221,37 @@ class InspectionPolicy(KubeModel):
     )
 
 
+class AllowedToleration(KubeModel):
+    """A taint the model servers may tolerate: an AIDeployment's toleration must name this key (and effect and
+    value, when set here)."""
+
+    key: LabelKey = Field(description="Taint key (never a control-plane taint).", min_length=1)
+    effect: Literal["", "NoSchedule", "PreferNoSchedule", "NoExecute"] = Field(
+        default="", description="Taint effect; empty allows any."
+    )
+    value: LabelValue | None = Field(default=None, description="Taint value; unset allows any (and Exists).")
+
+
+class SchedulingGrants(KubeModel):
+    """What the model servers of the namespaces this policy selects may ask of the scheduler. An AIDeployment's
+    spec.scheduling may use only what is listed (nothing by default): a tenant who may not create pods must not
+    reach nodes, priorities or runtimes an admin did not grant. Control-plane nodes never: their taints and labels
+    are refused whatever is listed, and every model server pod keeps off nodes labelled as control plane."""
+
+    priority_classes: list[Identifier] = Field(
+        default_factory=list, description="PriorityClasses the model servers may use.", max_length=32
+    )
+    runtime_classes: list[Identifier] = Field(
+        default_factory=list, description="RuntimeClasses the model servers may use.", max_length=32
+    )
+    node_labels: list[LabelKey] = Field(
+        default_factory=list, description="Node label keys nodeSelector and nodeAffinity may name.", max_length=32
+    )
+    tolerations: list[AllowedToleration] = Field(
+        default_factory=list, description="Taints the model servers may tolerate.", max_length=32
+    )
+
+
 class TrustPolicySpec(KubeModel):
     """Desired state of a TrustPolicy."""
 
@@ -276,6 +309,10 @@ class TrustPolicySpec(KubeModel):
     )
     mode: Literal["Enforce", "Warn"] = Field(
         default="Enforce", description="Enforce blocks what fails; Warn records it and lets it pass."
+    )
+    scheduling: SchedulingGrants = Field(
+        default_factory=SchedulingGrants,
+        description="Priority and runtime classes, node labels and taints the model servers may use (none unset).",
     )
 
     @model_validator(mode="after")

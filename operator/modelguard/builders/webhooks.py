@@ -18,16 +18,23 @@ MUTATE_HOOK = "mutate-aimodels"
 WARN_LABEL = "modelguard.io/admission"
 SET_BY = "modelguard.io/end-of-life-set-by"  # domain/decommission.SET_BY
 
-# The end-of-life stamp (domain/admission.end_of_life_stamp) can only change when the end-of-life policy is
-# set or changed, or someone writes the annotation: every other AIModel write skips the mutating round trip
-# (issue 18: one admission call per create instead of two). The validating webhook still sees every write.
-END_OF_LIFE_STAMP_NEEDED = (
+AUTHORITY = "modelguard.io/authority"  # domain/authority.AUTHORITY
+REAUTHORISE = "modelguard.io/reauthorise"  # domain/authority.REAUTHORISE
+
+# The AIModel's stamps (who set the end-of-life policy, domain/admission.end_of_life_stamp; the authority stamp,
+# domain/authority.py) can only change when the spec changes or someone writes one of the annotations: every
+# other AIModel write (finalizers, the operator's own metadata) skips the mutating round trip (issue 18). A create
+# needs it only when it makes a reference or sets an end-of-life policy. The validating webhook sees every write.
+_ANNOTATIONS_CHANGED = " || ".join(
+    f"object.metadata.?annotations[?'{a}'].orValue('') != oldObject.metadata.?annotations[?'{a}'].orValue('')"
+    for a in (SET_BY, AUTHORITY, REAUTHORISE)
+)
+_ANNOTATIONS_WRITTEN = " || ".join(f"object.metadata.?annotations[?'{a}'].hasValue()" for a in (SET_BY, AUTHORITY))
+MODEL_STAMP_NEEDED = (
     "request.operation == 'CREATE' "
-    f"? (has(object.spec.endOfLife) || object.metadata.?annotations[?'{SET_BY}'].hasValue()) "
-    ": (has(object.spec.endOfLife) != has(oldObject.spec.endOfLife) "
-    "|| (has(object.spec.endOfLife) && object.spec.endOfLife != oldObject.spec.endOfLife) "
-    f"|| object.metadata.?annotations[?'{SET_BY}'].orValue('') "
-    f"!= oldObject.metadata.?annotations[?'{SET_BY}'].orValue(''))"
+    "? (has(object.spec.endOfLife) || has(object.spec.source.credentialsSecretRef) "
+    f"|| has(object.spec.signature.configMapRef) || {_ANNOTATIONS_WRITTEN}) "
+    f": (object.spec != oldObject.spec || {_ANNOTATIONS_CHANGED})"
 )
 
 
@@ -169,8 +176,8 @@ def mutating_webhook_configuration(
     timeout_seconds: int = 5,
 ) -> dict[str, Any]:
     """Stamps who set an AIModel's end-of-life policy (the requester of a later retirement), who created a
-    ModelApproval (the approver), and grants an AIDeployment its named ServiceAccount. The grant hook may
-    fail open: without a grant the reconciler runs nothing (domain/account_grant.py)."""
+    ModelApproval (the approver), and the authority stamps of AIModels and AIDeployments (ADR 0020). The
+    AIDeployment hook may fail open: without a valid stamp the reconciler acts on no reference."""
     hooks = []
     for hook_name, path, plural, failure in (
         (f"aimodels-requester.{GROUP}", MUTATE_HOOK, "aimodels", "Fail"),
@@ -188,7 +195,7 @@ def mutating_webhook_configuration(
         )
         hook["reinvocationPolicy"] = "Never"
         if plural == "aimodels":
-            hook["matchConditions"] = [{"name": "end-of-life-stamp-needed", "expression": END_OF_LIFE_STAMP_NEEDED}]
+            hook["matchConditions"] = [{"name": "stamps-needed", "expression": MODEL_STAMP_NEEDED}]
         hooks.append(hook)
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",

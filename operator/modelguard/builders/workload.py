@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from modelguard.api.aideployment import AIDeploymentSpec
+from modelguard.api.aideployment import CONTROL_PLANE_LABELS, AIDeploymentSpec
 from modelguard.api.base import API_VERSION
 from modelguard.api.condition_reasons import Reason
 from modelguard.builders.gateway import CONF_DIR, KEYS_DIR
@@ -312,25 +312,24 @@ def _set(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def scheduling(spec: AIDeploymentSpec) -> dict[str, Any]:
-    """The pod fields of spec.scheduling, only those set (an empty spec adds nothing to the pod)."""
+    """The pod fields of spec.scheduling (only those set), and always a required node affinity that keeps the
+    model server off control-plane nodes (ADR 0020: never there, whatever the spec or the nodes' taints)."""
     s = spec.scheduling
     out: dict[str, Any] = {}
     if s.node_selector:
         out["nodeSelector"] = dict(s.node_selector)
     if s.tolerations:
         out["tolerations"] = [_set(t.wire()) for t in s.tolerations]
-    if s.node_affinity is not None:
-        terms: dict[str, Any] = {}
-        if s.node_affinity.required:
-            terms["requiredDuringSchedulingIgnoredDuringExecution"] = {
-                "nodeSelectorTerms": [{"matchExpressions": [_set(r.wire()) for r in s.node_affinity.required]}]
-            }
-        if s.node_affinity.preferred:
-            terms["preferredDuringSchedulingIgnoredDuringExecution"] = [
-                {"weight": 100, "preference": {"matchExpressions": [_set(r.wire()) for r in s.node_affinity.preferred]}}
-            ]
-        if terms:
-            out["affinity"] = {"nodeAffinity": terms}
+    required = [_set(r.wire()) for r in (s.node_affinity.required if s.node_affinity else [])]
+    required += [{"key": key, "operator": "DoesNotExist"} for key in CONTROL_PLANE_LABELS]
+    terms: dict[str, Any] = {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": required}]}
+    }
+    if s.node_affinity is not None and s.node_affinity.preferred:
+        terms["preferredDuringSchedulingIgnoredDuringExecution"] = [
+            {"weight": 100, "preference": {"matchExpressions": [_set(r.wire()) for r in s.node_affinity.preferred]}}
+        ]
+    out["affinity"] = {"nodeAffinity": terms}
     if s.runtime_class_name:
         out["runtimeClassName"] = s.runtime_class_name
     if s.priority_class_name:

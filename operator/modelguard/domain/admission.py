@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from modelguard.api.aideployment import AIDeploymentSpec
 from modelguard.api.aimodel import AIModelSpec
 from modelguard.api.condition_types import Cond
+from modelguard.domain import scheduling
 from modelguard.domain.conditions import conditions_of, find, generation_of
 from modelguard.domain.model_checks import TRANSIENT, ModelFacts, policy_applies, sources_allowed, uris_safe
 from modelguard.domain.policy_reading import NOT_FOUND, read_policy
@@ -71,13 +72,22 @@ def review_model(
     return review
 
 
-def review_deployment(spec: Mapping[str, Any], namespace: str, model: Mapping[str, Any] | None) -> Review:
+def review_deployment(
+    spec: Mapping[str, Any],
+    namespace: str,
+    model: Mapping[str, Any] | None,
+    policy: Mapping[str, Any] | None = None,
+) -> Review:
+    """`policy`: the model's TrustPolicy, whose spec.scheduling grants what the pods may ask of the scheduler."""
     review = Review()
     try:
         deployment = AIDeploymentSpec.model_validate(spec)
     except ValidationError as exc:
         review.denials.extend(_errors(exc))
         return review
+    reading = read_policy("", policy) if policy is not None else None
+    grants = reading.spec.scheduling if reading is not None and reading.spec is not None else None
+    review.denials.extend(scheduling.refusals(deployment.scheduling, grants))  # the reconciler checks again
     name = deployment.model_ref.name
     if model is None:
         review.warnings.append(

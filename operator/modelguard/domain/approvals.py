@@ -1,7 +1,7 @@
 """Human approval of a model digest before rollout (TS 104 223 5.1.4-1, 5.1.4-3), pure.
 
 The admission webhook stamps each ModelApproval with its creator's identity and with what was approved (the
-AIDeployment's uid and a hash of its approval-relevant spec: model, runtime image, replicas, exposure) and
+AIDeployment's uid and a hash of every spec field that changes what runs or who can reach it) and
 signs the stamp with the operator's key. Only stamped, correctly signed approvals for the current digest,
 the same AIDeployment (not one re-created under its name) and the same spec count, once per person; with
 separation of duties, never the person who last changed the AIDeployment's spec.
@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import ValidationError
 
+from modelguard.api.aideployment import AIDeploymentSpec
 from modelguard.domain import safe_json, signed_json
 
 APPROVED_BY = "modelguard.io/approved-by"
@@ -27,16 +29,22 @@ APPROVED_SPEC = "modelguard.io/approved-spec"
 STAMP = (APPROVED_BY, APPROVED_BY_GROUPS, SIGNATURE, APPROVED_UID, APPROVED_SPEC)
 
 
+# Fields of an AIDeployment's spec that change neither what runs nor who can reach it: every other field, present
+# or added later, is covered by an approval (issue 27 item 6: runtime args, scheduling, egress, clients...).
+NOT_APPROVED = frozenset({"approval", "incident_response"})
+
+
 def approved_spec(deployment_spec: Mapping[str, Any]) -> str:
-    """What an approval covers besides the digest: the model, the runtime image, replicas and exposure."""
-    runtime = deployment_spec.get("runtime") or {}
-    covered = {
-        "model": (deployment_spec.get("modelRef") or {}).get("name"),
-        "image": runtime.get("image"),
-        "replicas": deployment_spec.get("replicas", 1),
-        "exposure": (deployment_spec.get("access") or {}).get("exposure", "Internal"),
-    }
-    return "sha256:" + hashlib.sha256(json.dumps(covered, sort_keys=True).encode()).hexdigest()
+    """What an approval covers besides the digest: every field of the spec that changes what runs or who can
+    reach it, with defaults filled in (so writing a default out does not withdraw an approval). A spec that does
+    not parse is covered as written: it matches nothing an approval was given for."""
+    try:
+        parsed = AIDeploymentSpec.model_validate(dict(deployment_spec))
+        covered: Any = {"v": 2, **parsed.model_dump(mode="json", by_alias=True, exclude=set(NOT_APPROVED))}
+    except ValidationError:
+        covered = {"v": 2, "unparsed": dict(deployment_spec)}
+    encoded = json.dumps(covered, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(encoded.encode()).hexdigest()
 
 
 def _document(

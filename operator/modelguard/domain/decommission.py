@@ -79,13 +79,13 @@ def verify(public_key_pem: bytes, spec: Mapping[str, Any]) -> str | None:
     return signed_json.verify(public_key_pem, spec, "certificate")
 
 
-def hold_verdicts(trigger: str) -> list[Verdict]:
-    """A legal hold blocks the whole decommission: nothing is deleted while it is set."""
+def hold_verdicts(trigger: str, held: str = "spec.endOfLife.legalHold") -> list[Verdict]:
+    """A legal hold blocks the whole decommission: nothing is deleted while it is set (`held` says which)."""
     hold = Verdict(
         Cond.DECOMMISSIONED,
         "False",
         Reason.LEGAL_HOLD,
-        f"{trigger}: blocked by a legal hold (spec.endOfLife.legalHold); nothing is deleted",
+        f"{trigger}: blocked by a legal hold ({held}); nothing is deleted",
     )
     return [hold, Verdict(Cond.READY, "False", Reason.LEGAL_HOLD, hold.message)]
 

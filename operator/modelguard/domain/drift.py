@@ -13,8 +13,8 @@ The subset comparison alone misses what someone *adds* (an external IP or a port
 rule on a NetworkPolicy, a data key), and server-side apply keeps such fields when another manager owns
 them. So every managed kind but the Deployment (whose pod template `pod_security` judges) is also compared
 the other way, whole (`SHAPES`, `additions`): what the live object holds beyond the desired one, the API
-server's defaults and the values it assigns (cluster IPs, node ports), is someone else's, and the object is
-replaced to remove it.
+server's defaults and the values it assigns (cluster IPs, node ports), is someone else's, and those fields
+are replaced whole (`replacement`, a JSON patch) to remove it.
 """
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ SHAPES: dict[str, Shape] = {
         ("spec",), defaults={"spec.ingress.ports.protocol": "TCP", "spec.egress.ports.protocol": "TCP"}
     ),
     "ConfigMap": Shape(("data", "binaryData", "immutable")),
-    "ServiceAccount": Shape(("automountServiceAccountToken", "secrets", "imagePullSecrets", "imagePullSecretsRef")),
-    "Secret": Shape(("type", "dataHash")),  # the data compared whole, by its hash
+    "ServiceAccount": Shape(("automountServiceAccountToken", "secrets", "imagePullSecrets")),
+    "Secret": Shape(("type", "data")),  # the cache holds a hash of the data: compared whole, by it (additions)
 }
 _ABSENT = object()
 
@@ -127,6 +127,25 @@ def additions(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
     for name in shape.fields:
         out.extend(_added(wanted.get(name), live.get(name), name, shape))
     return out
+
+
+def replacement(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A JSON patch that sets what the object does (its compared fields, whole: the spec of a Deployment, a
+    Service or a NetworkPolicy) to `desired` and removes such fields `desired` does not have, whoever owns what
+    is there now: unlike server-side apply, a patch keeps nothing another manager added. The live
+    resourceVersion in it is the precondition (409 when the object changed since). Metadata (annotations,
+    finalizers, other controllers' bookkeeping) is left as it is; labels and owner references are apply's."""
+    kind = str(desired.get("kind"))
+    fields = SHAPES[kind].fields if kind in SHAPES else ("spec",)
+    ops: list[dict[str, Any]] = [
+        {"op": "replace", "path": "/metadata/resourceVersion", "value": live["metadata"]["resourceVersion"]}
+    ]
+    for name in fields:
+        if name in desired:
+            ops.append({"op": "add", "path": f"/{name}", "value": desired[name]})  # add replaces a member whole
+        elif name in live:
+            ops.append({"op": "remove", "path": f"/{name}"})
+    return ops
 
 
 def mismatches(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:

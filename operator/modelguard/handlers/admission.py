@@ -12,18 +12,20 @@ import kopf
 
 from modelguard.adapters.audit_log import AuditUnavailable
 from modelguard.adapters.cache import Key
-from modelguard.adapters.kube import KubeError, may
+from modelguard.adapters.kube import KubeError
 from modelguard.adapters.metrics import Metrics
 from modelguard.adapters.resources import BY_KIND
+from modelguard.admission.authority import refusals as authority_refusals
+from modelguard.admission.authority import stamp_for as authority_stamp
 from modelguard.admission.change_audit import audit_change, prompt_details, prompt_hash
 from modelguard.admission.requesters import record_deletion_requester, requester_of
-from modelguard.admission.stamps import grant_for, last_change_for, restore_stamp, stamp_for
+from modelguard.admission.stamps import last_change_for, restore_stamp, stamp_for
 from modelguard.api.base import GROUP
 from modelguard.builders.webhooks import GRANT_MUTATE_HOOK
-from modelguard.domain.account_grant import GRANT
 from modelguard.domain.admission import Review, end_of_life_stamp, review_deployment, review_model
 from modelguard.domain.approvals import LAST_CHANGED_BY
 from modelguard.domain.audit import ObjectRef
+from modelguard.domain.authority import AUTHORITY
 from modelguard.domain.decommission import SET_BY
 from modelguard.domain.ocsf import denial_event
 from modelguard.engine.runtime import Runtime
@@ -74,13 +76,18 @@ async def _audit(
 
 def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     @kopf.on.mutate(GROUP, "aimodels", id=AIMODELS_MUTATE_HOOK, registry=registry, operations=["CREATE", "UPDATE"])
-    def stamp_end_of_life(body: kopf.Body, userinfo: kopf.UserInfo, patch: kopf.Patch, **kwargs: Any) -> None:
-        """Record who set the end-of-life policy (the requester of a later retire), from admission only."""
+    async def stamp_model(body: kopf.Body, userinfo: kopf.UserInfo, patch: kopf.Patch, **kwargs: Any) -> None:
+        """Record who set the end-of-life policy (the requester of a later retire), from admission only, and sign
+        the references the requester may make (the authority stamp, ADR 0020)."""
         old = kwargs.get("old")
+        before = dict(old) if old is not None else None
         requester = requester_of(userinfo).model_dump_json()
-        value = end_of_life_stamp(dict(body), dict(old) if old is not None else None, requester, SET_BY)
+        value = end_of_life_stamp(dict(body), before, requester, SET_BY)
         if value is not None:
             patch.metadata.annotations[SET_BY] = value
+        patch.metadata.annotations[AUTHORITY] = await authority_stamp(
+            runtime.context, "AIModel", dict(body), before, userinfo
+        )
 
     @kopf.on.validate(GROUP, "aimodels", id=AIMODELS_DELETE_HOOK, registry=registry, operations=["DELETE"])
     async def record_deletion(body: kopf.Body, userinfo: kopf.UserInfo, dryrun: bool, **kwargs: Any) -> None:
@@ -120,11 +127,13 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     async def stamp_deployment(
         body: kopf.Body, userinfo: kopf.UserInfo, patch: kopf.Patch, namespace: str | None, **kwargs: Any
     ) -> None:
-        """Signed by admission alone, never carried over or forged: the ServiceAccount grant (only for someone
-        who may create pods in the namespace) and who last changed the spec (separation of duties)."""
+        """Signed by admission alone, never carried over or forged: the authority stamp (each reference only for
+        someone who may do what it makes the operator do, ADR 0020) and who last changed the spec (separation of
+        duties)."""
         old, ns = kwargs.get("old"), namespace or ""
         ctx = runtime.context
-        patch.metadata.annotations[GRANT] = await grant_for(ctx, dict(body), old, userinfo, ns)
+        before = dict(old) if old is not None else None
+        patch.metadata.annotations[AUTHORITY] = await authority_stamp(ctx, "AIDeployment", dict(body), before, userinfo)
         patch.metadata.annotations[LAST_CHANGED_BY] = await last_change_for(ctx, dict(body), old, userinfo, ns)
 
     @kopf.on.validate(GROUP, "modelapprovals", id=APPROVALS_HOOK, registry=registry, operations=["CREATE", "DELETE"])
@@ -166,6 +175,8 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
             review = review_model(dict(spec), ns, labels, await _lookup(runtime, policy_key))
             if review.denials:  # the cache may lag a policy change made a moment ago: deny on the API's copy only
                 review = review_model(dict(spec), ns, labels, await _fresh(runtime, policy_key))
+            if not review.denials:
+                review.denials.extend(await authority_refusals(runtime.context, "AIModel", dict(body), userinfo))
             _answer(review, warnings)
         await _audit(runtime, "AIModel", body, userinfo, kwargs)
 
@@ -183,17 +194,17 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
             return
         ns = namespace or ""
         model = await _lookup(runtime, Key("AIModel", ns, str((spec.get("modelRef") or {}).get("name", ""))))
-        review = review_deployment(dict(spec), ns, model)
-        account = spec.get("serviceAccountName")
-        if account and not review.denials:
-            # naming an existing account runs pods as it: only for someone who could run such pods anyway
-            user, groups = str(userinfo.get("username", "")), [str(g) for g in userinfo.get("groups") or []]
-            allowed, _why = await may(runtime.kube, user, groups, "create", "pods", ns, "")
-            if not allowed:
-                review.denials.append(
-                    f"spec.serviceAccountName: {user} may not create pods in {ns!r}, so may not "
-                    f"run a model server as ServiceAccount {account!r}"
-                )
+        policy_name = str(((model or {}).get("spec") or {}).get("trustPolicy") or "")
+        policy = await _lookup(runtime, Key("TrustPolicy", "", policy_name)) if policy_name else None
+        review = review_deployment(dict(spec), ns, model, policy)
+        if review.denials and policy_name:  # the cache may lag a policy change made a moment ago
+            review = review_deployment(
+                dict(spec), ns, model, await _fresh(runtime, Key("TrustPolicy", "", policy_name))
+            )
+        if not review.denials:  # every reference only for someone who may do what it makes the operator do
+            review.denials.extend(await authority_refusals(runtime.context, "AIDeployment", dict(body), userinfo))
+        if review.denials:
+            _answer(review, warnings)  # refused before the operator reads anything the references name
         prompt, problem = await prompt_hash(runtime.context, ns, spec)
         if problem and not review.denials:
             review.denials.append(problem)

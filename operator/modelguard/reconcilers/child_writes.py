@@ -3,8 +3,8 @@
 `current` is the child as the watch cache holds it, except right after this operator wrote it: until the cache
 shows that write, the cache still holds the object the write replaced (with the very fields a revert removed),
 so the API is read instead. Without this, the pass after a revert found the reverted drift again and reverted
-(and reported) its own write. `write` server-side applies, or replaces the whole object where someone else
-added fields apply would keep; `read_back` is the evidence a revert is judged by.
+(and reported) its own write. `write` server-side applies, after replacing what the object does whole where
+someone else added fields apply would keep; `read_back` is the evidence a revert is judged by.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelguard.adapters.cache import Key
+from modelguard.adapters.kube import FIELD_MANAGER
 from modelguard.adapters.resources import BY_CHILD_KIND
-from modelguard.domain.drift import child_view
+from modelguard.domain.drift import child_view, replacement
 from modelguard.reconcilers.context import Context
 
 
@@ -45,18 +46,21 @@ async def current(ctx: Context, key: Key) -> dict[str, Any] | None:
 
 
 async def write(ctx: Context, obj: Mapping[str, Any], replacing: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Server-side apply `obj`, or with `replacing` (the live object) replace it whole: a PUT with the live
-    resourceVersion as precondition, which removes every field `obj` does not hold, whoever owns it (the live
-    finalizers stay: a load balancer's cleanup is not ours to skip). Returns what the API server stored."""
+    """Server-side apply `obj`. With `replacing` (the live object, which holds fields someone else added), first
+    replace what the object does whole (domain/drift.replacement: a JSON patch under our field manager, the
+    live resourceVersion as precondition): apply alone keeps fields another manager owns. A patch needs the
+    `patch` verb only, as apply does. Returns what the API server stored."""
     res = BY_CHILD_KIND[str(obj["kind"])]
-    if replacing is None:
-        stored: dict[str, Any] = await ctx.kube.apply(res, obj)
-    else:
-        live_meta = replacing.get("metadata") or {}
-        meta = {**obj["metadata"], "resourceVersion": live_meta["resourceVersion"]}
-        if live_meta.get("finalizers"):
-            meta["finalizers"] = list(live_meta["finalizers"])
-        stored = await ctx.kube.replace(res, {**obj, "metadata": meta})
+    meta = obj["metadata"]
+    if replacing is not None:
+        await ctx.kube.request(
+            "PATCH",
+            res.path(meta.get("namespace"), meta["name"]),
+            body=replacement(obj, replacing),
+            query=[("fieldManager", FIELD_MANAGER)],
+            content_type="application/json-patch+json",
+        )
+    stored: dict[str, Any] = await ctx.kube.apply(res, obj)  # our labels and owner, and apply's ownership back
     key = _key(obj)
     seen = _version(ctx.store.get(key))
     if _version(stored) != seen:  # a write that changed nothing leaves nothing for the cache to catch up with

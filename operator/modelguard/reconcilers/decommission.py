@@ -40,7 +40,7 @@ from modelguard.domain.conditions import find
 from modelguard.domain.decommission import REQUESTS, SET_BY, parse_requester
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.ownership import controlled_by
-from modelguard.reconcilers import finalizer, model_access, model_status, ownership
+from modelguard.reconcilers import finalizer, model_access, model_status, ownership, references
 from modelguard.reconcilers.context import Context, status_view
 
 log = logging.getLogger(__name__)
@@ -173,6 +173,7 @@ async def _registry_call(ctx: Context, run: Run, uri: str, call: Callable[[Regis
     on the source pool, under the fetch deadline."""
     ref = Reference.parse(uri)
     creds_ref = run.spec.source.credentials_secret_ref
+    await references.require(ctx, "AIModel", run.body, "credentials")
     creds = await model_access.credentials(ctx, run.key.namespace, run.spec) if creds_ref else None  # its registry's
     plain = ref.host in ctx.verifier.settings.plain_http_registries
 
@@ -183,17 +184,20 @@ async def _registry_call(ctx: Context, run: Run, uri: str, call: Callable[[Regis
         return await ctx.verifier.run(ctx.verifier.fetch_deadline, f"the registry {ref.host}", request)
 
 
-async def _other_references(ctx: Context, run: Run) -> list[frozenset[str]]:
+UNSEEN = "the operator may not list every AIModel in the cluster (a namespace-scoped install), so it cannot tell "
+UNSEEN += "that no other model serves this artifact: it is kept"
+
+
+async def _other_references(ctx: Context, run: Run) -> list[frozenset[str]] | None:
     """The digests each other AIModel (any namespace) names in its spec or was verified at: an artifact someone
     still uses is never deleted, whatever they call its registry. The API is read, not the cache: after a
-    restart it may still be filling."""
+    restart it may still be filling. None when not every AIModel can be seen (fail closed: keep)."""
     try:
         models = await ctx.kube.list(AIMODELS, None)
     except KubeError as exc:
         if exc.status != 403:
             raise
-        # a namespace-scoped install may list only its own namespaces, which its cache holds
-        models = [b for k in ctx.store.keys("AIModel") if (b := ctx.store.get(k)) is not None]
+        return None  # a namespace-scoped install sees only its own namespaces: another may serve the digest
     return retention.digests_in_use(models, run.body["metadata"]["uid"])
 
 
@@ -204,7 +208,7 @@ async def delete_artifacts(ctx: Context, run: Run) -> None:
     verified = (run.body.get("status") or {}).get("verified") or {}
     others = await _other_references(ctx, run) if run.spec.end_of_life.delete_artifacts else []
     for uri in uris:
-        keep = retention.keep_reason(uri, verified, others)
+        keep = retention.keep_reason(uri, verified, others) if others is not None else UNSEEN
         if not run.spec.end_of_life.delete_artifacts:
             run.act("DeleteArtifacts", "Artifact", uri, "None", "Retained", "endOfLife.deleteArtifacts is false")
         elif uri.startswith("oci://") and keep is not None:
@@ -360,8 +364,9 @@ async def run_end_of_life(
     """Decommission: legal hold blocks everything; otherwise run the plan step by step, one status write per
     step (the progress survives a restart), then release the finalizer of a deleted model."""
     meta = body.get("metadata") or {}
-    if spec.end_of_life.legal_hold and not (status.decommission and status.decommission.completed_at):
-        await model_status.write(ctx, key, body, status, plan_.hold_verdicts(trigger), {})
+    held = await references.legal_hold(ctx, body)  # the spec's, or a stamped hold nobody who may has cleared
+    if held is not None and not (status.decommission and status.decommission.completed_at):
+        await model_status.write(ctx, key, body, status, plan_.hold_verdicts(trigger, held), {})
         return None
     progress = await start(ctx, body, status, trigger)
     current_body, current_status = body, status

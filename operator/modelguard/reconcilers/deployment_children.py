@@ -21,11 +21,11 @@ from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
 from modelguard.api.aimodel import VerifiedRecord
 from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
+from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.builders import gateway, model_cache, network, workload
 from modelguard.builders.labels import COMPONENT
-from modelguard.domain.account_grant import granted
+from modelguard.domain import scheduling
 from modelguard.domain.credentials import Credentials
-from modelguard.domain.crypto import public_pem
 from modelguard.domain.deployment_status import Enforcement
 from modelguard.domain.drift import DELETED, FOREIGN_FIELDS, additions, by_others, mismatches, summarize
 from modelguard.domain.errors import Retry, VerificationError
@@ -35,13 +35,19 @@ from modelguard.domain.pod_security import template_violations
 from modelguard.domain.policy_reading import read_policy
 from modelguard.domain.rollout import Decision, ModelView
 from modelguard.domain.trust import TrustedCA, TrustedIdentity, anchor_of
-from modelguard.reconcilers import child_writes, model_access, ownership
+from modelguard.reconcilers import child_writes, model_access, ownership, references
 from modelguard.reconcilers.context import Context, drift_to_report, lookup
 from modelguard.reconcilers.deployment_observation import Observation
 
 QUARANTINE_MANAGER = "modelguard-quarantine"
 # refusals that need a person to act: an Event says so once
-NEEDS_A_CHANGE = (Reason.NAME_CONFLICT, Reason.SERVICE_ACCOUNT_NOT_ADMITTED, Reason.NAMESPACE_NOT_ENABLED)
+NEEDS_A_CHANGE = (
+    Reason.NAME_CONFLICT,
+    Reason.SERVICE_ACCOUNT_NOT_ADMITTED,
+    Reason.NAMESPACE_NOT_ENABLED,
+    Reason.REFERENCE_NOT_AUTHORISED,
+    Reason.SCHEDULING_NOT_ALLOWED,
+)
 
 
 @dataclass
@@ -81,12 +87,6 @@ async def not_enabled(ctx: Context, namespace: str) -> str | None:
     return f"namespace {namespace!r} is not enabled for ModelGuard: a cluster admin labels it {label}=true"
 
 
-async def _account_not_granted(ctx: Context, body: dict[str, Any]) -> str | None:
-    if ctx.operator_key is None:
-        return "no operator key to check the service account grant with"
-    return granted(body, public_pem((await ctx.operator_key.get()).public_key()))
-
-
 @dataclass(frozen=True)
 class PodTrust:
     """What the init containers verify with: the signature the operator verified (from where it was verified,
@@ -100,15 +100,25 @@ class PodTrust:
     inspection: tuple[str, ...] = ()  # the init containers' inspection options (the policy's spec.inspection)
 
 
-async def _pod_trust(
-    ctx: Context, key: Key, model: ModelView, record: VerifiedRecord, creds: Credentials | None
-) -> PodTrust:
+async def _policy(ctx: Context, model: ModelView) -> TrustPolicySpec:
+    """The model's TrustPolicy (read once per pass), or Retry while it cannot be read."""
     assert model.spec is not None
-    signer = record.signer
     reading = read_policy(model.spec.trust_policy, await lookup(ctx, Key("TrustPolicy", "", model.spec.trust_policy)))
     if reading.spec is None:
         raise Retry(reading.reason, reading.message)
-    policy = reading.spec
+    return reading.spec
+
+
+async def _pod_trust(
+    ctx: Context,
+    key: Key,
+    model: ModelView,
+    record: VerifiedRecord,
+    creds: Credentials | None,
+    policy: TrustPolicySpec,
+) -> PodTrust:
+    assert model.spec is not None
+    signer = record.signer
     anchor = anchor_of(signer, await policy_keys(ctx.kube, ctx.operator_namespace, policy))
     if anchor is None:
         raise Retry(Reason.SIGNER_NOT_FOUND, f"the key, CA or identity of signer {signer!r} is no longer trusted")
@@ -138,15 +148,21 @@ async def _desired(
     record = model.status.verified
     if record is None or record.digest != decision.digest:
         raise Retry(Reason.WAITING_FOR_MODEL, "the model's verification record is not available yet")
-    if spec.service_account_name:  # admission may have been down or only warning: run as it only if granted
-        problem = await _account_not_granted(ctx, body)
-        if problem is not None:
-            raise VerificationError(Reason.SERVICE_ACCOUNT_NOT_ADMITTED, problem)
+    # admission may have been down, bypassed or only warning: act on a reference only under a valid stamp
+    await references.require(ctx, "AIDeployment", body, "serviceAccount", Reason.SERVICE_ACCOUNT_NOT_ADMITTED)
+    await references.require(ctx, "AIDeployment", body, "apiKeys")
+    model_body = await lookup(ctx, Key("AIModel", key.namespace, spec.model_ref.name)) or {}
+    # the model cache pod mounts the model's credentials Secret
+    await references.require(ctx, "AIModel", model_body, "credentials", prefix=f"AIModel {spec.model_ref.name!r}: ")
+    policy = await _policy(ctx, model)
+    refused = scheduling.refusals(spec.scheduling, policy.scheduling)  # the live policy, every pass
+    if refused:
+        raise VerificationError(Reason.SCHEDULING_NOT_ALLOWED, "; ".join(refused))
     keys_map = await _api_keys(ctx, key.namespace, spec)
     # the credentials the model cache pod mounts, read by the rule its fetch applies (a refused Secret never
     # reaches a pod); the pod is told the Secret's type, which its volume does not show
     creds = await model_access.credentials(ctx, key.namespace, as_verified(model.spec, record))
-    trust = await _pod_trust(ctx, key, model, record, creds)
+    trust = await _pod_trust(ctx, key, model, record, creds, policy)
     events_to = ctx.gateway_events.address if ctx.gateway_events else ""
     conf = gateway.nginx_conf(gateway.config_for(spec, authenticated=keys_map is not None, events_to=events_to))
     creds_ref = model.spec.source.credentials_secret_ref

@@ -31,7 +31,7 @@ from modelguard.domain.model_checks import ModelFacts, first_problem, keeps_last
 from modelguard.domain.policy_reading import PolicyReading
 from modelguard.domain.statement import unpack_signature
 from modelguard.domain.trust import SignedBy
-from modelguard.reconcilers import model_access, model_status
+from modelguard.reconcilers import model_access, model_status, references
 from modelguard.reconcilers.context import Context
 from modelguard.reconcilers.model_observation import ModelObservation
 
@@ -47,6 +47,8 @@ class Outcome:
 
 async def _verify(ctx: Context, key: Key, obs: ModelObservation, policy: TrustPolicySpec, deep: bool) -> Verified:
     spec = obs.spec
+    await references.require(ctx, "AIModel", obs.body, "credentials")  # never on the tenant's word alone
+    await references.require(ctx, "AIModel", obs.body, "signatureConfigMap")
     with ctx.verifier.slots.hold(key.namespace, key):  # or SourceBusy: woken when a slot frees
         creds = await model_access.credentials(ctx, key.namespace, spec)
         allowed = tuple(policy.allowed_sources)
