@@ -47,6 +47,7 @@ NEEDS_A_CHANGE = (
     Reason.NAMESPACE_NOT_ENABLED,
     Reason.REFERENCE_NOT_AUTHORISED,
     Reason.SCHEDULING_NOT_ALLOWED,
+    Reason.DRIFT_PERSISTS,  # a webhook or controller puts back what a tenant added: someone must stop it
 )
 
 
@@ -358,8 +359,7 @@ async def enforce(ctx: Context, key: Key, obs: Observation, decision: Decision) 
         ours_changed = current.observed_generation != obs.generation or decision.digest != served
         result = await _apply(ctx, key, obs.uid, objects, current.children, ours_changed)
     except VerificationError as exc:
-        needs_a_change = exc.reason in NEEDS_A_CHANGE or exc.reason == Reason.DRIFT_PERSISTS
-        if needs_a_change and not _has(current, Cond.POLICY_ENFORCED, exc.reason):
+        if exc.reason in NEEDS_A_CHANGE and not _has(current, Cond.POLICY_ENFORCED, exc.reason):
             await ctx.events.record(body, "Warning", exc.reason, exc.message, action="Apply")
         return replace(untouched, outcome="Refused", reason=exc.reason, message=exc.message)
     except KubeError as exc:
