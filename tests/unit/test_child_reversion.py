@@ -112,6 +112,10 @@ class FakeApi:
             if obj["kind"] == "Service":
                 ours = {(p["port"], p["protocol"]) for p in body["spec"]["ports"]}
                 body["spec"]["ports"] += [p for p in before["spec"]["ports"] if (p["port"], p["protocol"]) not in ours]
+            if obj["kind"] == "Deployment":  # containers: a list keyed by name
+                pod, was = body["spec"]["template"]["spec"], before["spec"]["template"]["spec"]
+                ours = {c["name"] for c in pod["containers"]}
+                pod["containers"] += [c for c in was["containers"] if c["name"] not in ours]
         if self.webhook is not None:
             self.webhook(body)
         self.version += 1
@@ -205,3 +209,33 @@ def test_the_operators_own_write_is_not_drift_while_the_cache_lags_behind_it() -
 
     again = asyncio.run(_apply(ctx, Key("AIDeployment", "team", "svc"), "uid-1", [SERVICE, DENY_ALL, CONFIG], previous))
     assert again.drift == [] and len(api.calls) == calls
+
+
+def test_a_container_a_tenant_adds_to_a_managed_deployment_is_removed() -> None:
+    """A sidecar with a restricted securityContext breaks no pod-security rule, and apply keeps it (containers
+    are keyed by name): someone else's drift in a Deployment is removed by replacing its spec whole too."""
+    restricted = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    server = {"name": "model-server", "image": "server@sha256:" + "a" * 64, "securityContext": restricted}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": META,
+        "spec": {"replicas": 1, "template": {"spec": {"containers": [server]}}},
+    }
+    tampered = copy.deepcopy(deployment)
+    sidecar = {"name": "helper", "image": "evil.example/exfil:latest", "securityContext": restricted}
+    tampered["spec"]["template"]["spec"]["containers"].append(sidecar)
+    store = Store()
+    store.upsert(Key("AIDeployment", "team", "svc"), {"metadata": {"name": "svc", "namespace": "team", "uid": "uid-1"}})
+    api = FakeApi(store, [tampered])
+    store.upsert(Key("Deployment", "team", "svc"), served(api.objects["Deployment", "svc"]))
+    _, applied = pass_over(api, store, [deployment], ["Deployment/svc"])
+    containers = api.objects["Deployment", "svc"]["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["model-server"]
+    assert applied.drift == ["Deployment/svc (spec.template.spec)"]

@@ -268,7 +268,9 @@ async def _apply(
             theirs = by_others(changed, live.get(FOREIGN_FIELDS) or [])
         else:  # nothing of ours changed: every difference is someone else's, even a removed field nobody owns now
             theirs = changed if ref in previous else []
-        await child_writes.write(ctx, obj, live if added or unsafe else None)
+        # someone else's drift, or fields added by anyone: what the object does is replaced whole (a sidecar or an
+        # external IP another manager owns would survive apply); our own changes are applied
+        await child_writes.write(ctx, obj, live if added or unsafe or theirs else None)
         if not theirs and not unsafe:
             continue
         back = await child_writes.read_back(ctx, Key(kind, key.namespace, name))  # the evidence
