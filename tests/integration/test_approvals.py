@@ -135,6 +135,7 @@ def test_approvals_bind_to_the_deployment_and_what_was_approved(
     assert approve(cluster, "bob", namespace, "by-bob", digest).returncode == 0
     try:
         wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "True", "Approved")
+        wait_for_condition(api, "aideployments", namespace, "svc", "Ready", "True", timeout=60)
     except AssertionError:
         body = api.get("aideployments", namespace, "svc")
         stamp = api.get("modelapprovals", namespace, "by-bob")["metadata"].get("annotations")
@@ -152,6 +153,7 @@ def test_approvals_bind_to_the_deployment_and_what_was_approved(
     eventually(lambda: api.apps.read_namespaced_deployment("svc", namespace).spec.replicas == 5)
 
     # issue 27 item 6: what runs and who reaches it, not only image, replicas and exposure
+    wait_for_condition(api, "aideployments", namespace, "svc", "Ready", "True", timeout=60)  # 5 replicas up
     for change in (
         {"runtime": {"args": ["--trust-remote-code"]}},
         {"access": {"egress": [{"cidr": "0.0.0.0/0"}], "allowedClients": [{"namespaceSelector": {}}]}},
@@ -165,6 +167,7 @@ def test_approvals_bind_to_the_deployment_and_what_was_approved(
         assert all("--trust-remote-code" not in (c.args or []) for c in served)
         assert approve(cluster, "bob", namespace, f"by-bob-{len(change)}-{next(iter(change))}", digest).returncode == 0
         wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "True", "Approved")
+        wait_for_condition(api, "aideployments", namespace, "svc", "Ready", "True", timeout=60)
 
     # deleted and re-created under the same name (a new uid): every approval starts again
     assert as_alice("delete", "aideployment", "svc").returncode == 0
