@@ -74,6 +74,12 @@ def test_changes_and_decisions_are_audited_with_their_actors(
     prompt(cluster, namespace, "prompt-live", "editable in place", immutable=False)
 
     mutable = ai_deployment("svc", "m", systemPrompt={"name": "prompt-live", "key": "system"})
+    refused = as_user(cluster, "alice", namespace, mutable)  # a prompt she may not read (issue 27, ADR 0020)
+    assert refused.returncode != 0 and "alice may not get configmaps 'prompt-live'" in refused.stderr
+    reader = {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "prompts"}}
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps({**role, "rules": [reader]}))
+    cluster.kubectl("create", "rolebinding", "prompts", "-n", namespace, "--role=prompts", "--user=alice")
     refused = as_user(cluster, "alice", namespace, mutable)
     assert refused.returncode != 0 and "must be immutable" in refused.stderr
     created = as_user(

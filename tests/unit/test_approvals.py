@@ -91,3 +91,23 @@ def test_the_last_editor_is_read_only_from_a_stamp_covering_the_current_spec() -
     other_key = crypto.public_pem(crypto.generate("p256").public_key())
     assert approvals.last_editor(body, other_key) is None
     assert approvals.last_editor(deployment(), PEM) is None  # no stamp
+
+
+def test_a_change_awaiting_approval_is_served_as_last_approved_never_as_changed() -> None:
+    """Issue 27 item 6: while a change of what runs awaits approval, the workload is built from the spec the
+    approvers saw (the approval carries it, its digest signed), never from the change."""
+    first = approval("a1", "alice")
+    second = approval("b1", "bob")
+    second["metadata"]["creationTimestamp"] = "2026-12-08T10:00:00Z"
+    first["metadata"]["creationTimestamp"] = "2026-12-08T09:00:00Z"
+    changed = deployment(runtime={"image": IMAGE, "args": ["--trust-remote-code"]}, replicas=9)
+    document = approvals.last_approved([first, second], changed, DIGEST, 2, PEM)
+    assert document is not None and document["replicas"] == 2 and document["runtime"]["args"] == []
+    assert approvals.last_approved([first], changed, DIGEST, 2, PEM) is None  # too few approvers of that spec
+    assert approvals.last_approved([first, second], deployment(uid="uid-2"), DIGEST, 1, PEM) is None  # re-created
+    assert approvals.last_approved([first, second], changed, "sha256:" + "c" * 64, 1, PEM) is None  # another digest
+    tampered = approval("t", "carol")
+    tampered["metadata"]["annotations"][approvals.APPROVED_DOCUMENT] = tampered["metadata"]["annotations"][
+        approvals.APPROVED_DOCUMENT
+    ].replace('"replicas":2', '"replicas":50')
+    assert approvals.last_approved([tampered], changed, DIGEST, 1, PEM) is None  # the document must match its digest

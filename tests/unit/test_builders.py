@@ -190,36 +190,6 @@ def test_the_model_cache_is_restricted_owned_and_apart_from_the_model_servers() 
     assert model_cache.url("fd00::20") == "http://[fd00::20]:8090"
 
 
-def test_a_change_awaiting_approval_keeps_the_approved_replicas_image_and_service_type() -> None:
-    from dataclasses import replace
-
-    from modelguard.builders.workload import keep_approved
-
-    approved = deployment(FACTS)
-    live_service = {**service(FACTS), "spec": {**service(FACTS)["spec"], "type": "ClusterIP"}}
-    spec = AIDeploymentSpec.model_validate(
-        ai_deployment(
-            "s",
-            "m",
-            replicas=9,
-            runtime={"image": "other@sha256:" + "f" * 64},
-            access={"exposure": "External"},
-            authentication={"apiKeysSecretRef": {"name": "k"}},
-            rateLimit={"requestsPerSecond": 1},
-        )["spec"]
-    )
-    changed = replace(FACTS, spec=spec)
-    held = keep_approved([deployment(changed), service(changed)], approved, live_service)
-    server = next(c for c in held[0]["spec"]["template"]["spec"]["containers"] if c["name"] == "model-server")
-    assert held[0]["spec"]["replicas"] == approved["spec"]["replicas"] and server["image"] == FACTS.spec.runtime.image
-    assert held[1]["spec"]["type"] == "ClusterIP"
-    gateway_image = next(c for c in held[0]["spec"]["template"]["spec"]["containers"] if c["name"] == "gateway")[
-        "image"
-    ]
-    assert gateway_image == FACTS.gateway_image  # everything else still comes from the desired objects
-    assert keep_approved([deployment(changed)], None, None)[0]["spec"]["replicas"] == 9  # nothing live: nothing to keep
-
-
 def test_the_verification_material_is_immutable_and_named_by_its_content() -> None:
     """Issue 13, class 8: what a pod verifies with cannot be edited between verification and pod start; new
     material is a new ConfigMap, which the Deployment names (a rollout)."""

@@ -375,37 +375,6 @@ def gateway_keys(facts: WorkloadFacts, keys_map: str) -> dict[str, Any]:
     }
 
 
-def keep_approved(
-    objects: list[dict[str, Any]], live_deployment: dict[str, Any] | None, live_service: dict[str, Any] | None
-) -> list[dict[str, Any]]:
-    """While a changed spec awaits approval, the workload keeps what was approved: the live replicas, model
-    server image and Service type stay; everything else (network policies, pod security, gateway) is still
-    enforced from the desired objects. Pure: returns new objects."""
-    out = []
-    for obj in objects:
-        if obj["kind"] == "Deployment" and live_deployment is not None:
-            live_spec = live_deployment.get("spec") or {}
-            live_images = {
-                c.get("name"): c.get("image")
-                for c in ((live_spec.get("template") or {}).get("spec") or {}).get("containers") or []
-            }
-            pod = obj["spec"]["template"]["spec"]
-            containers = [
-                {**c, "image": live_images.get("model-server", c["image"])} if c["name"] == "model-server" else c
-                for c in pod["containers"]
-            ]
-            template = {**obj["spec"]["template"], "spec": {**pod, "containers": containers}}
-            replicas = live_spec.get("replicas", obj["spec"]["replicas"])
-            obj = {**obj, "spec": {**obj["spec"], "replicas": replicas, "template": template}}
-        elif obj["kind"] == "Service" and live_service is not None:
-            obj = {
-                **obj,
-                "spec": {**obj["spec"], "type": (live_service.get("spec") or {}).get("type", obj["spec"]["type"])},
-            }
-        out.append(obj)
-    return out
-
-
 def inspection_args(formats: Sequence[str], allowed_globals: Sequence[str], refuse_pickles: bool) -> tuple[str, ...]:
     """The init containers' inspection, with the TrustPolicy's rules (spec.inspection)."""
     return (

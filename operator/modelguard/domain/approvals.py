@@ -26,7 +26,10 @@ APPROVED_BY_GROUPS = "modelguard.io/approved-by-groups"
 SIGNATURE = "modelguard.io/approval-signature"
 APPROVED_UID = "modelguard.io/approved-deployment-uid"
 APPROVED_SPEC = "modelguard.io/approved-spec"
-STAMP = (APPROVED_BY, APPROVED_BY_GROUPS, SIGNATURE, APPROVED_UID, APPROVED_SPEC)
+# the approved spec itself (covered_document, canonical JSON): its digest is APPROVED_SPEC, which the signature
+# covers, so it needs no signature of its own; while a later change awaits approval, the workload is built from it
+APPROVED_DOCUMENT = "modelguard.io/approved-spec-document"
+STAMP = (APPROVED_BY, APPROVED_BY_GROUPS, SIGNATURE, APPROVED_UID, APPROVED_SPEC, APPROVED_DOCUMENT)
 
 
 # Fields of an AIDeployment's spec that change neither what runs nor who can reach it: every other field, present
@@ -34,17 +37,24 @@ STAMP = (APPROVED_BY, APPROVED_BY_GROUPS, SIGNATURE, APPROVED_UID, APPROVED_SPEC
 NOT_APPROVED = frozenset({"approval", "incident_response"})
 
 
-def approved_spec(deployment_spec: Mapping[str, Any]) -> str:
+def covered_document(deployment_spec: Mapping[str, Any]) -> dict[str, Any]:
     """What an approval covers besides the digest: every field of the spec that changes what runs or who can
     reach it, with defaults filled in (so writing a default out does not withdraw an approval). A spec that does
     not parse is covered as written: it matches nothing an approval was given for."""
     try:
         parsed = AIDeploymentSpec.model_validate(dict(deployment_spec))
-        covered: Any = {"v": 2, **parsed.model_dump(mode="json", by_alias=True, exclude=set(NOT_APPROVED))}
+        return {"v": 2, **parsed.model_dump(mode="json", by_alias=True, exclude=set(NOT_APPROVED))}
     except ValidationError:
-        covered = {"v": 2, "unparsed": dict(deployment_spec)}
-    encoded = json.dumps(covered, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(encoded.encode()).hexdigest()
+        return {"v": 2, "unparsed": dict(deployment_spec)}
+
+
+def _canonical(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def approved_spec(deployment_spec: Mapping[str, Any]) -> str:
+    """The digest of what an approval covers (covered_document)."""
+    return "sha256:" + hashlib.sha256(_canonical(covered_document(deployment_spec)).encode()).hexdigest()
 
 
 def _document(
@@ -72,7 +82,8 @@ def stamp(
 ) -> dict[str, str]:
     """The annotations the webhook writes on a new approval of (the current state of) `deployment`."""
     uid = str(((deployment or {}).get("metadata") or {}).get("uid", ""))
-    covered = approved_spec((deployment or {}).get("spec") or {}) if deployment else ""
+    document = _canonical(covered_document((deployment or {}).get("spec") or {})) if deployment else ""
+    covered = "sha256:" + hashlib.sha256(document.encode()).hexdigest() if deployment else ""
     signature = signed_json.sign(private, _document(namespace, spec, username, groups, uid, covered))
     return {
         APPROVED_BY: username,
@@ -80,6 +91,7 @@ def stamp(
         SIGNATURE: json.dumps(signature, separators=(",", ":"), sort_keys=True),
         APPROVED_UID: uid,
         APPROVED_SPEC: covered,
+        APPROVED_DOCUMENT: document,
     }
 
 
@@ -89,6 +101,8 @@ class Approval:
     username: str
     deployment_uid: str = ""
     approved_spec: str = ""
+    document: str = ""  # the approved spec (covered_document) when its digest matches approved_spec, else ""
+    created: str = ""
 
 
 def approver_of(body: Mapping[str, Any], public_pem: bytes) -> Approval | None:
@@ -110,7 +124,10 @@ def approver_of(body: Mapping[str, Any], public_pem: bytes) -> Approval | None:
     }
     if signed_json.verify(public_pem, document, "approval") is not None:
         return None
-    return Approval(str(meta.get("name", "")), str(username), uid, covered)
+    text = str(notes.get(APPROVED_DOCUMENT, ""))
+    matches = bool(text) and "sha256:" + hashlib.sha256(text.encode()).hexdigest() == covered
+    created = str(meta.get("creationTimestamp") or "")
+    return Approval(str(meta.get("name", "")), str(username), uid, covered, text if matches else "", created)
 
 
 def count(
@@ -171,3 +188,36 @@ def last_editor(body: Mapping[str, Any], public_pem: bytes) -> str | None:
     if signed_json.verify(public_pem, document, "change stamp") is not None:
         return None
     return str(document.get("username") or "") or None
+
+
+def last_approved(
+    approvals: Iterable[Mapping[str, Any]],
+    deployment: Mapping[str, Any],
+    digest: str | None,
+    required: int,
+    public_pem: bytes,
+) -> dict[str, Any] | None:
+    """The spec (covered_document) that `required` distinct people last approved for this very AIDeployment and
+    digest, or None: while a later change awaits approval, the workload stays what they approved."""
+    if digest is None:
+        return None
+    meta = deployment.get("metadata") or {}
+    groups: dict[str, dict[str, Approval]] = {}
+    for body in approvals:
+        spec = body.get("spec") or {}
+        if spec.get("deployment") != meta.get("name") or spec.get("digest") != digest:
+            continue
+        approval = approver_of(body, public_pem)
+        if approval is None or approval.deployment_uid != meta.get("uid") or not approval.document:
+            continue
+        groups.setdefault(approval.document, {}).setdefault(approval.username, approval)
+    enough = [(max(a.created for a in by.values()), text) for text, by in groups.items() if len(by) >= required]
+    if not enough:
+        return None
+    try:
+        document = safe_json.loads(max(enough)[1])
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or "unparsed" in document:
+        return None
+    return {k: v for k, v in document.items() if k != "v"}

@@ -117,3 +117,23 @@ async def gather(
         counted = tuple(approvals.count(bodies, body, digest, pem, not_by=editor))
     withdrawn = withdrawn_since(ctx, key, body, digest, len(counted), required)
     return ApprovalFacts(required, digest, counted, withdrawn, quarantine)
+
+
+async def approved_spec(
+    ctx: Context, key: Key, body: dict[str, Any], digest: str | None, required: int
+) -> AIDeploymentSpec | None:
+    """The AIDeploymentSpec last approved for the served digest (the approval-free fields as they are now), or
+    None when no approved spec can be shown: the workload is then left as it is, never built from the change."""
+    if ctx.operator_key is None:
+        return None
+    pem = public_pem((await ctx.operator_key.get()).public_key())
+    bodies = [ctx.store.get(k) or {} for k in ctx.store.lookup(INDEX, f"{key.namespace}/{key.name}")]
+    document = approvals.last_approved(bodies, body, digest, max(required, 1), pem)
+    if document is None:
+        return None
+    now = body.get("spec") or {}
+    free = {k: now[k] for k in ("approval", "incidentResponse") if k in now}  # approvals do not cover them
+    try:
+        return AIDeploymentSpec.model_validate({**document, **free})
+    except ValidationError:
+        return None

@@ -35,7 +35,7 @@ from modelguard.domain.pod_security import template_violations
 from modelguard.domain.policy_reading import read_policy
 from modelguard.domain.rollout import Decision, ModelView
 from modelguard.domain.trust import TrustedCA, TrustedIdentity, anchor_of
-from modelguard.reconcilers import child_writes, model_access, ownership, references
+from modelguard.reconcilers import approvals, child_writes, model_access, ownership, references
 from modelguard.reconcilers.context import Context, drift_to_report, lookup
 from modelguard.reconcilers.deployment_observation import Observation
 
@@ -354,10 +354,13 @@ async def enforce(ctx: Context, key: Key, obs: Observation, decision: Decision) 
     if model is None or not (decision.action == "Rollout" or keeps_trusted):
         return untouched
     try:
-        objects = await _desired(ctx, key, body, obs.spec, model, decision)
+        spec = obs.spec
         if decision.action == "Keep" and decision.reason == Reason.AWAITING_APPROVAL:  # a change not approved yet
-            live_service = ctx.store.get(Key("Service", key.namespace, workload.names(key.name)["service"]))
-            objects = workload.keep_approved(objects, deployed, live_service)
+            approved = await approvals.approved_spec(ctx, key, body, decision.digest, obs.approval.required)
+            if approved is None:  # no approved spec to show for: leave the workload as it is
+                return untouched
+            spec = approved  # what runs and who reaches it stay as approved until the change is
+        objects = await _desired(ctx, key, body, spec, model, decision)
         ours_changed = current.observed_generation != obs.generation or decision.digest != served
         result = await _apply(ctx, key, obs.uid, objects, current.children, ours_changed)
     except VerificationError as exc:
