@@ -4,10 +4,12 @@ who did (a forged name is overwritten), approvals bind to the model digest and r
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client as k8s
 
 from tests.harness.argocd import health
 from tests.harness.audit import find, records
@@ -158,13 +160,21 @@ def test_approvals_bind_to_the_deployment_and_what_was_approved(
         {"runtime": {"args": ["--trust-remote-code"]}},
         {"access": {"egress": [{"cidr": "0.0.0.0/0"}], "allowedClients": [{"namespaceSelector": {}}]}},
     ):
+        def live() -> tuple[Any, Any]:
+            pod = api.apps.read_namespaced_deployment("svc", namespace).spec.template.spec
+            policy = api.api.sanitize_for_serialization(
+                k8s.NetworkingV1Api(api.api).read_namespaced_network_policy("svc-allow", namespace)
+            )
+            return [(c.name, c.args) for c in pod.containers], policy["spec"]
+
+        approved = live()
         assert (
             as_alice("patch", "aideployment", "svc", "--type=merge", "-p", json.dumps({"spec": change})).returncode == 0
         )
         held = wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "False", "AwaitingApproval")
         assert condition(held, "Ready")["status"] == "True"  # type: ignore[index]  # serving what was approved
-        served = api.apps.read_namespaced_deployment("svc", namespace).spec.template.spec.containers
-        assert all("--trust-remote-code" not in (c.args or []) for c in served)
+        time.sleep(2)  # a few more passes: none may apply the change
+        assert live() == approved  # the model server's args and who may reach it, as approved
         assert approve(cluster, "bob", namespace, f"by-bob-{len(change)}-{next(iter(change))}", digest).returncode == 0
         wait_for_condition(api, "aideployments", namespace, "svc", "Approved", "True", "Approved")
         wait_for_condition(api, "aideployments", namespace, "svc", "Ready", "True", timeout=60)
