@@ -292,3 +292,57 @@ def test_a_dsse_signature_never_verifies_as_a_detached_one(tmp_path: Path) -> No
         verify_local(crafted, detached, trusted(), NOW, format="detached")
     assert refused.value.reason == "SignatureFormatConfusion"
     assert reason_of(lambda: verify_local(model, detached, trusted(), NOW)) == "MalformedSignature"
+
+
+def der_signature_ending_in(last: int, digest: bytes) -> bytes:
+    """A valid ECDSA DER signature over `digest` whose last byte is `last` (ECDSA signatures are random:
+    sign until one ends so; about one in 256 does)."""
+    private = crypto.load_private_key(KEY.private_pem)
+    while True:
+        der = crypto.sign_detached(private, digest)
+        if der[-1] == last:
+            return der
+
+
+@pytest.mark.parametrize("last", [0x20, 0x0A, 0x09, 0x0D, 0x0B, 0x0C], ids=["space", "lf", "tab", "cr", "vt", "ff"])
+def test_a_der_signature_ending_in_a_whitespace_byte_verifies_as_detached(tmp_path: Path, last: int) -> None:
+    """Issue 28 item 5: `openssl dgst -sha256 -sign` writes raw DER, and about 2 % of valid signatures end in a
+    byte that is whitespace. They were stripped before the DER check and refused (SignatureInvalid). One decoder
+    reads the file on every side: the operator (local and remote sources) and the pods (`modelguard verify`)."""
+    import hashlib
+
+    from modelguard.adapters.http import HttpClient
+    from modelguard.adapters.model_sources import Fetch, SourceSettings, verify_source
+    from modelguard.cli.main import main as cli
+    from tests.harness.certs import LocalCA
+    from tests.harness.servers import HttpsFileServer
+
+    artifact = tmp_path / "published" / "model.gguf"
+    artifact.parent.mkdir()
+    artifact.write_bytes(os.urandom(10_000))
+    digest = hashlib.sha256(artifact.read_bytes()).digest()
+    der = der_signature_ending_in(last, digest)
+    pinned = "sha256:" + digest.hex()
+    assert verify_local(artifact, der, trusted(), NOW, format="detached").digest == pinned
+    assert crypto.decode_detached(der) == der
+    assert crypto.decode_detached(base64.b64encode(der) + b"\n") == der  # cosign's base64, with its newline
+    assert crypto.decode_detached(der + b"\n") == der  # whitespace after a whole DER value is not part of it
+    (tmp_path / "model.sig").write_bytes(der)
+    (tmp_path / "publisher.pem").write_bytes(KEY.public_pem)
+    args = ["verify", "--key", str(tmp_path / "publisher.pem"), "--signature", str(tmp_path / "model.sig")]
+    args += ["--format", "detached", "--expect-digest", pinned, "--quiet", str(artifact)]
+    assert cli(args) == 0  # the pods
+    ca = LocalCA.create("der-test-ca")
+    server = HttpsFileServer(artifact.parent, ca, tmp_path).start()
+    try:
+        import ssl
+
+        context = ssl.create_default_context(cadata=ca.pem.decode())
+        settings = SourceSettings(HttpClient(context, timeout=5))
+        request = Fetch(f"{server.url}/model.gguf", "detached", trusted(), NOW)
+        assert verify_source(request, der, settings).digest == pinned  # the operator, a remote source
+    finally:
+        server.stop()
+    with pytest.raises(VerificationError) as refused:
+        crypto.decode_detached(der[:-1])  # a DER value cut short is malformed, not a signature that fails
+    assert refused.value.reason == "MalformedSignature"

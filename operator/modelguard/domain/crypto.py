@@ -86,13 +86,33 @@ def verify_dsse(key: ec.EllipticCurvePublicKey, payload: bytes, signature: bytes
     return False
 
 
+def _der_length(data: bytes) -> int | None:
+    """The length, header included, of the DER SEQUENCE `data` starts with (as its header says), or None."""
+    if len(data) < 2 or data[0] != 0x30:
+        return None
+    if data[1] < 0x80:  # short form
+        return 2 + data[1]
+    size = data[1] & 0x7F  # long form: that many length bytes follow (an ECDSA signature needs at most one)
+    if size == 0 or size > 2 or len(data) < 2 + size:
+        return None
+    return 2 + size + int.from_bytes(data[2 : 2 + size], "big")
+
+
 def decode_detached(raw: bytes) -> bytes:
-    """A detached signature file: DER, or base64 of DER (as cosign sign-blob writes)."""
-    text = raw.strip()
-    if text[:1] == b"\x30":
-        return bytes(text)
+    """A detached signature file, decoded by this one rule wherever it is read (the operator, the pods): DER as
+    `openssl dgst -sign` writes it, every byte of the value kept (its last byte may be 0x20 or 0x0a: about 2 %
+    of valid signatures end in a whitespace byte), or base64 of DER as `cosign sign-blob` writes it. Whitespace
+    around either is not part of the signature; the DER value ends where its header says."""
+    body = raw.lstrip()
+    if body[:1] == b"\x30":  # a DER SEQUENCE; never base64, whose encoding of DER starts with "M"
+        length = _der_length(body)
+        if length is None or length > len(body) or body[length:].strip():
+            raise VerificationError(
+                Reason.MALFORMED_SIGNATURE, "detached DER signature is cut short, or followed by other bytes"
+            )
+        return bytes(body[:length])
     try:
-        return base64.b64decode(text, validate=True)
+        return base64.b64decode(body.strip(), validate=True)
     except (binascii.Error, ValueError):
         raise VerificationError(Reason.MALFORMED_SIGNATURE, "detached signature is neither DER nor base64") from None
 
