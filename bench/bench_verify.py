@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.harness.models import KeyPair, sign
 
 from modelguard.adapters.hashing import MMAP_WINDOW, hash_range
-from modelguard.adapters.model_sources import Fetch
+from modelguard.adapters.sources import Fetch
 from modelguard.adapters.verification_service import ModelVerifier
 from modelguard.adapters.verifier import verify_local
 from modelguard.domain.trust import TrustedKey

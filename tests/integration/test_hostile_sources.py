@@ -21,11 +21,12 @@ from pathlib import Path
 import pytest
 
 from modelguard.adapters.http import HttpClient
-from modelguard.adapters.oci import Credentials, Reference, Registry
+from modelguard.adapters.oci import Credentials, Reference
+from modelguard.adapters.sources import SourceSettings, source_origin
+from modelguard.adapters.sources.oci import registry as registry_client
 from modelguard.adapters.verification_service import ssl_context
 from modelguard.api.aimodel import AIModelSpec
 from modelguard.api.trustpolicy import TrustPolicySpec
-from modelguard.domain.credentials import source_origin
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.model_checks import ModelFacts, sources_allowed
 from tests.harness.certs import LocalCA
@@ -126,9 +127,11 @@ def test_a_token_challenge_naming_another_host_is_refused_not_asked(ca: LocalCA,
     registry = Hostile(ca, tmp_path, status=401, headers={"WWW-Authenticate": challenge})
     with realm, registry:
         host = f"127.0.0.1:{registry.port}"
-        creds = Credentials(source_origin(f"oci://{host}/m"), username="publisher", password="registry-password")
-        reg = Registry(client(tmp_path, None), host, creds)
-        ref = Reference.parse(f"oci://{host}/m@sha256:{'a' * 64}")
+        settings = SourceSettings(client(tmp_path, None))
+        uri = f"oci://{host}/m@sha256:{'a' * 64}"
+        creds = Credentials(source_origin(uri, settings), username="publisher", password="registry-password")
+        ref = Reference.parse(uri)
+        reg = registry_client(ref, settings, creds)
         with pytest.raises(VerificationError) as refused:
             reg.manifest(ref)
         assert refused.value.reason == "TokenRealmNotAllowed"

@@ -55,11 +55,11 @@ def decommission_artifacts(
     """Run the DeleteArtifacts step of `attacker`'s decommission; returns its actions and the registry deletes."""
     deleted: list[str] = []
 
-    async def registry_call(ctx: Any, run: Any, uri: str, call: Any) -> bool:
+    async def artifact_call(ctx: Any, run: Any, uri: str, call: Any) -> bool:
         deleted.append(uri)
         return True
 
-    monkeypatch.setattr(decommission, "_registry_call", registry_call)
+    monkeypatch.setattr(decommission, "_artifact_call", artifact_call)
     kube = FakeKube([attacker, *others])
     ctx = Context(kube=kube, store=Store(), events=None, verifier=None)  # type: ignore[arg-type]
     meta = attacker["metadata"]
@@ -170,11 +170,11 @@ def test_an_install_that_cannot_see_every_model_keeps_every_artifact(monkeypatch
     mine = model("team-a", "m", "uid-a", source, bundle)
     deleted: list[str] = []
 
-    async def registry_call(ctx: Any, run: Any, uri: str, call: Any) -> bool:
+    async def artifact_call(ctx: Any, run: Any, uri: str, call: Any) -> bool:
         deleted.append(uri)
         return True
 
-    monkeypatch.setattr(decommission, "_registry_call", registry_call)
+    monkeypatch.setattr(decommission, "_artifact_call", artifact_call)
     ctx = Context(kube=NamespaceScoped([mine]), store=Store(), events=None, verifier=None)  # type: ignore[arg-type]
     progress = DecommissionProgress(trigger="Deletion", requester="a", started_at=NOW, steps=plan(), actions=[])
     run = decommission.Run(

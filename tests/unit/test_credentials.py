@@ -12,17 +12,17 @@ import json
 import ssl
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from modelguard.adapters.fetch import fetch_model, mounted_credentials
+from modelguard.adapters.fetch import mounted_credentials
 from modelguard.adapters.http import HttpClient
-from modelguard.adapters.model_sources import SourceSettings, fetch_document
 from modelguard.adapters.oci import Reference, Registry
 from modelguard.adapters.secrets import source_credentials
+from modelguard.adapters.sources import SourceSettings, fetch_document, fetch_model, source_origin
 from modelguard.domain.credentials import (
     Credentials,
     Origin,
@@ -31,7 +31,6 @@ from modelguard.domain.credentials import (
     may_carry,
     origin_of,
     read_secret,
-    source_origin,
 )
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.statement import Resource, Serialization, SignedManifest
@@ -256,7 +255,7 @@ def test_credentials_go_only_to_their_own_origin(url: str, allowed: bool) -> Non
     ],
 )
 def test_credentials_belong_to_the_sources_origin(uri: str, plain: tuple[str, ...], origin: Origin | None) -> None:
-    assert source_origin(uri, plain) == origin
+    assert source_origin(uri, replace(_settings(), plain_http_registries=plain)) == origin
 
 
 def test_a_bearer_token_and_basic_credentials_make_their_headers() -> None:
@@ -357,7 +356,7 @@ def test_a_document_on_another_origin_is_fetched_without_the_sources_credentials
     servers: list[Recorder], tls: tuple[LocalCA, Path]
 ) -> None:
     source, third = _start(servers, tls=tls), _start(servers, tls=tls)
-    creds = Credentials(source_origin(f"{source.url}/models/m/"), username="alice", password="pw")
+    creds = Credentials(source_origin(f"{source.url}/models/m/", _settings()), username="alice", password="pw")
     assert fetch_document(f"{third.url}/m.sig", _settings(tls[0]), creds, "signature") == b"document"
     assert third.seen and _authorized(third) == []
     fetch_document(f"{source.url}/m.sig", _settings(tls[0]), creds, "signature")
@@ -369,7 +368,7 @@ def test_a_redirect_to_another_origin_and_back_carries_them_only_at_home(
 ) -> None:
     source = _start(servers, tls=tls)
     third = _start(servers, tls=tls, status=302, headers={"Location": f"{source.url}/back"})
-    creds = Credentials(source_origin(source.url), token="t0k")
+    creds = Credentials(source_origin(source.url, _settings()), token="t0k")
     fetch_document(f"{third.url}/m.sig", _settings(tls[0]), creds, "signature")
     assert _authorized(third) == [] and _authorized(source) == ["/back"]
     assert source.seen[0]["authorization"] == "Bearer t0k"
@@ -379,7 +378,7 @@ def test_an_oci_bundle_on_another_registry_gets_none_of_the_sources_registry_cre
     servers: list[Recorder],
 ) -> None:
     other = _start(servers, status=404)
-    home = source_origin("oci://registry.example/m@sha256:" + "a" * 64)
+    home = source_origin("oci://registry.example/m@sha256:" + "a" * 64, _settings())
     registry = Registry(_settings().http, other.host, Credentials(home, username="a", password="b"), plain_http=True)
     with pytest.raises(Retry):
         registry.manifest(Reference.parse(f"oci://{other.host}/m-sig@sha256:{'b' * 64}"))
@@ -390,7 +389,7 @@ def test_a_token_realm_on_another_origin_is_refused_not_asked(servers: list[Reco
     realm = _start(servers, body=b'{"token": "minted"}')
     challenge = f'Bearer realm="{realm.url}/token",service="registry",scope="repository:m:pull"'
     registry = _start(servers, status=401, headers={"WWW-Authenticate": challenge})
-    for creds in (None, Credentials(source_origin(registry.url), username="alice", password="pw")):
+    for creds in (None, Credentials(source_origin(registry.url, _settings()), username="alice", password="pw")):
         reg = Registry(_settings().http, registry.host, creds, plain_http=True)
         with pytest.raises(VerificationError) as refused:
             reg.manifest(Reference.parse(f"oci://{registry.host}/m@sha256:{'a' * 64}"))
@@ -402,7 +401,7 @@ def test_a_token_realm_on_another_origin_is_refused_not_asked(servers: list[Reco
 def test_a_token_realm_on_the_registrys_own_origin_is_asked_with_its_credentials(servers: list[Recorder]) -> None:
     registry = _start(servers, status=401)
     registry.headers = {"WWW-Authenticate": f'Bearer realm="{registry.url}/token",service="registry"'}
-    creds = Credentials(source_origin(registry.url), username="alice", password="pw")
+    creds = Credentials(source_origin(registry.url, _settings()), username="alice", password="pw")
     reg = Registry(_settings().http, registry.host, creds, plain_http=True)
     with pytest.raises(Retry):  # every answer is 401 here; what matters is who was asked, with what
         reg.manifest(Reference.parse(f"oci://{registry.host}/m@sha256:{'a' * 64}"))
@@ -414,7 +413,7 @@ def test_the_pods_fetch_through_the_model_cache_never_carries_the_sources_creden
     servers: list[Recorder], tmp_path: Path
 ) -> None:
     cache = _start(servers, body=b"weights")
-    creds = Credentials(source_origin("https://models.example/m/"), username="alice", password="pw")
+    creds = Credentials(source_origin("https://models.example/m/", _settings()), username="alice", password="pw")
     manifest = SignedManifest("m", Serialization(), (Resource("model.bin", ""),))
     fetch_model(f"{cache.url}/m/", manifest, tmp_path / "into", _settings(), creds)
     assert cache.seen and _authorized(cache) == []

@@ -133,12 +133,11 @@ def _fetch_file(root: Path, paths: tuple[str, ...]) -> list[object]:
     from datetime import UTC, datetime
 
     from modelguard.adapters.http import HttpClient
-    from modelguard.adapters.model_sources import Fetch, SourceSettings
-    from modelguard.adapters.source_inspection import inspect_source
+    from modelguard.adapters.sources import Fetch, SourceSettings, provider_for
 
     request = Fetch(f"file://{root}", "model-signing", [], datetime.now(UTC), inspect=Rules.parse(None))
     settings = SourceSettings(HttpClient(ssl.create_default_context()), (root.parent,))
-    return inspect_source(request, paths, settings)  # type: ignore[return-value]
+    return provider_for(request.source).inspect(request, paths, settings)  # type: ignore[return-value]
 
 
 def test_a_signed_name_that_links_to_a_pickle_is_inspected_through_the_link(tmp_path: Path) -> None:
@@ -195,7 +194,7 @@ def test_a_keras_module_that_merely_starts_with_keras_is_foreign(tmp_path: Path)
 def test_verification_inspection_and_the_pods_read_one_url_per_file(
     source: str, files: tuple[str, ...], url: str
 ) -> None:
-    from modelguard.adapters.model_sources import file_url
+    from modelguard.adapters.sources.https import file_url
 
     assert file_url(source, files[0], files) == url
 
@@ -205,10 +204,9 @@ def test_a_signed_file_no_registry_layer_holds_is_a_finding_not_a_pass(monkeypat
     import ssl
     from datetime import UTC, datetime
 
-    from modelguard.adapters import source_inspection
     from modelguard.adapters.http import HttpClient
-    from modelguard.adapters.model_sources import Fetch, SourceSettings
     from modelguard.adapters.oci import Layer
+    from modelguard.adapters.sources import Fetch, SourceSettings, oci, provider_for
 
     safe = SAMPLES["plain.safetensors"].data
 
@@ -227,10 +225,10 @@ def test_a_signed_file_no_registry_layer_holds_is_a_finding_not_a_pass(monkeypat
 
             return Answer(safe[offset : offset + length])
 
-    monkeypatch.setattr(source_inspection, "Registry", OneLayer)
+    monkeypatch.setattr(oci, "Registry", OneLayer)  # the one place the OCI client is built
     request = Fetch("oci://r.example/m@sha256:" + "b" * 64, "model-signing", [], datetime.now(UTC))
     settings = SourceSettings(HttpClient(ssl.create_default_context()))
-    reports = source_inspection.inspect_source(request, ("model.safetensors", "weights.bin"), settings)
+    reports = provider_for(request.source).inspect(request, ("model.safetensors", "weights.bin"), settings)
     by_path = {r.path: r for r in reports}
     assert findings(by_path["model.safetensors"], Rules.parse(None)) == []
     assert "no layer holds this signed file" in findings(by_path["weights.bin"], Rules.parse(None))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from modelguard.adapters.http import HttpClient
-from modelguard.adapters.model_sources import Fetch, SourceSettings, verify_source
+from modelguard.adapters.sources import Fetch, SourceSettings, verify_source
 from modelguard.cli.main import main as cli
 from modelguard.domain import model_verdicts
 from modelguard.domain.inspection import Rules

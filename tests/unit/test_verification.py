@@ -312,7 +312,7 @@ def test_a_der_signature_ending_in_a_whitespace_byte_verifies_as_detached(tmp_pa
     import hashlib
 
     from modelguard.adapters.http import HttpClient
-    from modelguard.adapters.model_sources import Fetch, SourceSettings, verify_source
+    from modelguard.adapters.sources import Fetch, SourceSettings, verify_source
     from modelguard.cli.main import main as cli
     from tests.harness.certs import LocalCA
     from tests.harness.servers import HttpsFileServer

@@ -16,10 +16,17 @@ from pathlib import Path
 from typing import TypeVar
 
 from modelguard.adapters.http import Deadline, HttpClient
-from modelguard.adapters.model_sources import Fetch, SourceSettings, fetch_document, fetch_signature, verify_source
-from modelguard.adapters.oci import Credentials
 from modelguard.adapters.source_slots import SourceSlots
+from modelguard.adapters.sources import (
+    Fetch,
+    SourceSettings,
+    fetch_document,
+    fetch_signature,
+    provider_for,
+    verify_source,
+)
 from modelguard.adapters.verifier import Verified
+from modelguard.domain.credentials import Credentials
 
 T = TypeVar("T")
 
@@ -98,6 +105,24 @@ class ModelVerifier:
             self.verify_deadline,
             "the model's source",
             lambda d: verify_source(request, signature, self.within(allowed, d)),
+        )
+
+    async def delete_artifact(self, uri: str, credentials: Credentials | None) -> bool:
+        """Delete an artifact at its source (a decommission; its provider says whether it deletes any); False
+        when it was already gone."""
+        provider = provider_for(uri)
+        return await self.run(
+            self.fetch_deadline,
+            "the artifact's source",
+            lambda d: provider.delete(uri, self.within(None, d), credentials),
+        )
+
+    async def artifact_exists(self, uri: str, credentials: Credentials | None) -> bool:
+        provider = provider_for(uri)
+        return await self.run(
+            self.fetch_deadline,
+            "the artifact's source",
+            lambda d: provider.exists(uri, self.within(None, d), credentials),
         )
 
     def shutdown(self) -> None:

@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from modelguard.adapters.fetch import clear, fetch_model, mounted_credentials
+from modelguard.adapters.fetch import clear, mounted_credentials
 from modelguard.adapters.http import HttpClient
-from modelguard.adapters.model_sources import SourceSettings
+from modelguard.adapters.sources import SourceSettings, fetch_model, source_origin
 from modelguard.adapters.verification_service import ssl_context
 from modelguard.adapters.verifier import authenticate_bundle, check_expected, verify_local
 from modelguard.api.condition_reasons import Reason
 from modelguard.domain import crypto
-from modelguard.domain.credentials import Credentials, source_origin
+from modelguard.domain.credentials import Credentials
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.statement import Resource, Serialization, SignedManifest, unpack_signature
 from modelguard.domain.trust import Anchor, SignedBy, TrustedCA, TrustedIdentity, TrustedKey
@@ -146,11 +146,12 @@ class _Progress:
             print(f"  ... hashed {self.done / 1e9:.2f} GB ({rate:.0f} MB/s)", file=sys.stderr, flush=True)
 
 
-def _credentials(args: argparse.Namespace) -> Credentials | None:
-    """The source's credentials from the mounted Secret, by the operator's own rule (domain/credentials)."""
+def _credentials(args: argparse.Namespace, settings: SourceSettings) -> Credentials | None:
+    """The source's credentials from the mounted Secret, by the operator's own rule (domain/credentials), bound
+    to the origin the source's provider names."""
     if args.credentials is None:
         return None
-    origin = source_origin(args.source, args.plain_http_registry)
+    origin = source_origin(args.source, settings)
     return mounted_credentials(args.credentials, args.credentials_type, origin)
 
 
@@ -176,7 +177,7 @@ def _fetch(
     else:
         _, manifest = authenticate_bundle(signature, anchors, now, trust_config)
         check_expected(manifest, args.expect_digest)
-    credentials = _credentials(args)
+    credentials = _credentials(args, settings)
     deadline = time.monotonic() + args.wait
     while True:
         try:

@@ -16,9 +16,10 @@ Values are used byte for byte. The operator decodes the Secret's base64, the pod
 volume holds, and both hand those bytes to `read_secret`: nothing is stripped on either side, so a value with a
 trailing newline is refused (`InvalidCredentials`), never trimmed here and sent whole there.
 
-Credentials belong to the origin (scheme, host, port) of the model's source (`source_origin`). `may_carry` is
-the one rule every request follows, the operator's and the pods', redirects included: they go with a request
-only to that very origin, never to a signature bundle, an SBOM or a token realm elsewhere.
+Credentials belong to the origin (scheme, host, port) of the model's source (its provider's `origin`,
+adapters/sources). `may_carry` is the one rule every request follows, the operator's and the pods', redirects
+included: they go with a request only to that very origin, never to a signature bundle, an SBOM or a token
+realm elsewhere.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import base64
 import binascii
 import json
 import urllib.parse
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from modelguard.api.condition_reasons import Reason
@@ -61,16 +62,6 @@ def origin_of(url: str) -> Origin | None:
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
         return None
     return Origin(scheme, parts.hostname, port or _DEFAULT_PORTS[scheme])
-
-
-def source_origin(uri: str, plain_http_registries: Collection[str] = ()) -> Origin | None:
-    """The origin a source's credentials belong to: the server of an https:// source, the registry of an oci://
-    one (reached over https, or http when the operator lists it as a plain registry); None for file://."""
-    scheme, _, rest = uri.partition("://")
-    if scheme == "oci":
-        host = rest.split("/", 1)[0]
-        return origin_of(f"{'http' if host in plain_http_registries else 'https'}://{host}/")
-    return origin_of(uri)
 
 
 def may_carry(belongs_to: Origin | None, url: str) -> bool:

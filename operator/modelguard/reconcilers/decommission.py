@@ -11,13 +11,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from modelguard import __version__
 from modelguard.adapters.cache import Key
-from modelguard.adapters.http import Deadline
 from modelguard.adapters.kube import KubeError, may
-from modelguard.adapters.oci import Reference, Registry
 from modelguard.adapters.resources import (
     AIDEPLOYMENTS,
     AIMODELS,
@@ -27,6 +25,7 @@ from modelguard.adapters.resources import (
     DATA_KINDS,
     DEPLOYMENTS,
 )
+from modelguard.adapters.sources import PROVIDERS, provider_for
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, DecommissionProgress, DecommissionStep
 from modelguard.api.base import API_VERSION
 from modelguard.api.certificate import CertifiedAction, CertifiedModel, DecommissionCertificateSpec, Requester
@@ -168,20 +167,16 @@ async def delete_data(ctx: Context, run: Run) -> None:
         await _delete_as_requester(ctx, run, "DeleteData", ref.kind, ref.name, "Delete")
 
 
-async def _registry_call(ctx: Context, run: Run, uri: str, call: Callable[[Registry, Reference], bool]) -> bool:
-    """One registry request for this model's artifact: in the tenant's share of source slots (or SourceBusy),
-    on the source pool, under the fetch deadline."""
-    ref = Reference.parse(uri)
+async def _artifact_call(ctx: Context, run: Run, uri: str, call: Literal["delete", "exists"]) -> bool:
+    """One request for this model's artifact at its source (its provider's): in the tenant's share of source
+    slots (or SourceBusy), on the source pool, under the fetch deadline."""
     creds_ref = run.spec.source.credentials_secret_ref
     await references.require(ctx, "AIModel", run.body, "credentials")
-    creds = await model_access.credentials(ctx, run.key.namespace, run.spec) if creds_ref else None  # its registry's
-    plain = ref.host in ctx.verifier.settings.plain_http_registries
-
-    def request(deadline: Deadline) -> bool:
-        return call(Registry(ctx.verifier.within(None, deadline).http, ref.host, creds, plain_http=plain), ref)
-
+    creds = await model_access.credentials(ctx, run.key.namespace, run.spec) if creds_ref else None  # its source's
     with ctx.verifier.slots.hold(run.key.namespace, run.key):
-        return await ctx.verifier.run(ctx.verifier.fetch_deadline, f"the registry {ref.host}", request)
+        if call == "delete":
+            return await ctx.verifier.delete_artifact(uri, creds)
+        return await ctx.verifier.artifact_exists(uri, creds)
 
 
 UNSEEN = "the operator may not list every AIModel in the cluster (a namespace-scoped install), so it cannot tell "
@@ -209,22 +204,18 @@ async def delete_artifacts(ctx: Context, run: Run) -> None:
     others = await _other_references(ctx, run) if run.spec.end_of_life.delete_artifacts else []
     for uri in uris:
         keep = retention.keep_reason(uri, verified, others) if others is not None else UNSEEN
+        deletable = provider_for(uri).deletable
         if not run.spec.end_of_life.delete_artifacts:
             run.act("DeleteArtifacts", "Artifact", uri, "None", "Retained", "endOfLife.deleteArtifacts is false")
-        elif uri.startswith("oci://") and keep is not None:
-            run.act("DeleteArtifacts", "OCIManifest", uri, "None", "Retained", keep)
-        elif uri.startswith("oci://"):
-            existed = await _registry_call(ctx, run, uri, Registry.delete_manifest)
-            run.act("DeleteArtifacts", "OCIManifest", uri, "RegistryDelete", "Done" if existed else "AlreadyGone")
+        elif deletable is None:
+            scheme = uri.partition("://")[0]
+            detail = f"{scheme}:// sources are not deleted by ModelGuard; remove them at their origin"
+            run.act("DeleteArtifacts", "Artifact", uri, "None", "Retained", detail)
+        elif keep is not None:
+            run.act("DeleteArtifacts", deletable.kind, uri, "None", "Retained", keep)
         else:
-            run.act(
-                "DeleteArtifacts",
-                "Artifact",
-                uri,
-                "None",
-                "Retained",
-                "file:// and https:// sources are not deleted by ModelGuard; remove them at their origin",
-            )
+            existed = await _artifact_call(ctx, run, uri, "delete")
+            run.act("DeleteArtifacts", deletable.kind, uri, deletable.method, "Done" if existed else "AlreadyGone")
 
 
 async def destroy_keys(ctx: Context, run: Run) -> None:
@@ -235,14 +226,16 @@ async def destroy_keys(ctx: Context, run: Run) -> None:
 async def confirm_deleted(ctx: Context, run: Run) -> None:
     """Every deletion really happened: the API answers 404 and the registry no longer has the manifest."""
     still: list[str] = []
+    artifacts = {p.deletable.method: p.deletable for p in PROVIDERS.values() if p.deletable is not None}
     for action in run.progress.actions:
-        if action["result"] != "Done" or action["method"] not in ("Delete", "CryptoShred", "RegistryDelete"):
+        if action["result"] != "Done" or action["method"] not in ("Delete", "CryptoShred", *artifacts):
             continue
-        if action["kind"] == "OCIManifest":
-            if await _registry_call(ctx, run, action["name"], Registry.exists):
+        if action["method"] in artifacts:  # deleted at its source: ask the source
+            if await _artifact_call(ctx, run, action["name"], "exists"):
                 still.append(action["name"])
             else:
-                run.act("ConfirmDeleted", "OCIManifest", action["name"], "Verify404", "Done", "HEAD answered 404")
+                confirmed = artifacts[action["method"]].confirmed
+                run.act("ConfirmDeleted", action["kind"], action["name"], "Verify404", "Done", confirmed)
             continue
         namespace, _, name = action["name"].partition("/")
         resource = {**BY_CHILD_KIND, **DATA_KINDS, "AIDeployment": AIDEPLOYMENTS}[action["kind"]]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from modelguard.adapters.cache import Key
 from modelguard.adapters.secrets import configmap_value, source_credentials
+from modelguard.adapters.sources import source_origin
 from modelguard.api.aimodel import AIModelSpec
-from modelguard.domain.credentials import Credentials, source_origin
+from modelguard.domain.credentials import Credentials
 from modelguard.reconcilers.context import Context
 
 
@@ -16,7 +17,7 @@ async def credentials(ctx: Context, namespace: str, spec: AIModelSpec) -> Creden
     ref = spec.source.credentials_secret_ref
     if ref is None:
         return None
-    origin = source_origin(spec.source.uri, ctx.verifier.settings.plain_http_registries)
+    origin = source_origin(spec.source.uri, ctx.verifier.settings)
     return await source_credentials(ctx.kube, namespace, ref.name, origin)
 
 

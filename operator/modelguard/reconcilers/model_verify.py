@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from modelguard.adapters.cache import Key
-from modelguard.adapters.model_sources import Fetch
 from modelguard.adapters.secrets import policy_keys, sigstore_trust_config
 from modelguard.adapters.sigstore_keyless import is_keyless
 from modelguard.adapters.source_slots import SourceBusy
+from modelguard.adapters.sources import Fetch
 from modelguard.adapters.verifier import Verified
 from modelguard.api.aimodel import InspectionRecord, VerificationAttempt, VerifiedBy, VerifiedRecord
 from modelguard.api.condition_reasons import Reason
