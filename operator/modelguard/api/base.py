@@ -38,6 +38,15 @@ def carries_credentials(uri: str) -> bool:
     return parts.username is not None or parts.password is not None
 
 
+def lacks_host(uri: str) -> bool:
+    """A network URI (https://, oci://) that names no host; a file:// URI names none (it is local, and the file
+    provider refuses one that names a host)."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(uri)
+    return parts.scheme in ("https", "oci") and not parts.hostname
+
+
 STRICT = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from modelguard.api.aimodel import AIModelSpec, VerifiedRecord
-from modelguard.api.base import ConfigMapKeyReference, carries_credentials
+from modelguard.api.base import ConfigMapKeyReference, carries_credentials, lacks_host
 from modelguard.api.condition_reasons import Reason
 from modelguard.api.trustpolicy import TrustedCertificateAuthority, TrustedKey, TrustPolicySpec
 from modelguard.domain.errors import VerificationError
@@ -74,7 +74,7 @@ def uri_problem(uri: str) -> str | None:
         return "URIs must not have a query or fragment"
     if any(seg in ("..", ".") for seg in urllib.parse.unquote(parts.path).split("/")):
         return "URI paths must not contain . or .. segments"
-    if parts.scheme in ("https", "oci") and not parts.hostname:
+    if lacks_host(uri):
         return "URI has no host"
     return None
 
