@@ -192,6 +192,8 @@ CASES = [
     ("Opaque", {"token": b"tok"}),
     ("Opaque", {"username": b"alice", "password": b"pw "}),  # a trailing space is part of the password
     ("kubernetes.io/basic-auth", {"username": b"alice", "password": b"pw\n"}),
+    ("kubernetes.io/basic-auth", {"username": b"alice\n", "password": b"pw"}),  # `echo alice > username`
+    ("Opaque", {"username": b"alice\r\n", "password": b"pw"}),
     (
         "kubernetes.io/dockerconfigjson",
         {".dockerconfigjson": docker({"models.example": {"auth": B(b"a:b\n").decode()}})},
