@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from modelguard.api.aimodel import VerifiedRecord
@@ -54,13 +55,22 @@ def verified_record(
     signature: str = "file:///models/m.sig",
     signer: str = "k",
     at: str = "2026-11-25T00:00:00Z",
+    signature_bytes: bytes = b"the verified signature",
+    verified_by: dict[str, Any] | None = None,
 ) -> VerifiedRecord:
-    """An AIModel's status.verified as the operator writes it (the typed record)."""
+    """An AIModel's status.verified as the operator writes it (the typed record): signed by the key `signer`
+    unless `verified_by` says otherwise; `signature` is the bundle URI verified, whose bytes were
+    `signature_bytes`."""
     return VerifiedRecord.model_validate(
         {
             "digest": digest,
             "source": source,
-            "signature": signature,
+            "signatureRef": {
+                "format": "model-signing",
+                "bundleUri": signature,
+                "digest": "sha256:" + hashlib.sha256(signature_bytes).hexdigest(),
+            },
+            "verifiedBy": verified_by or {"method": "key", "trusted": signer},
             "signer": signer,
             "files": 1,
             "bytes": 1,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -104,6 +105,39 @@ def test_signed_model_verifies_and_rolls_out_pinned_to_its_digest(
     assert deployment.metadata.owner_references[0].kind == "AIDeployment"
     # kwok schedules the pods and marks them Ready: the AIDeployment becomes Available and Ready
     _wait_deployment(api, namespace, "scorer", "Ready", "True", "Serving", timeout=60)
+
+
+def test_a_record_the_previous_release_stored_is_upgraded_and_its_deployment_keeps_serving(
+    api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path, trust: str
+) -> None:
+    """Issue 28: the record became typed (verifiedBy, signatureRef with the digest of the signature bytes). A
+    status the previous release stored (a location string, no signatureRef) is accepted by the CRD, understood
+    by the operator (which verifies the model once more to learn the digest of the signature bytes), and the
+    deployment keeps serving from the very same verification ConfigMap."""
+    pub = publish(models_root, namespace, "legacy", KEY)
+    api.create("aimodels", namespace, model("legacy", pub.source, pub.bundle, trust))
+    verified = _wait_verified(api, namespace, "legacy", "True", "SignatureValid")["status"]["verified"]
+    signature_digest = "sha256:" + hashlib.sha256(pub.signature.read_bytes()).hexdigest()
+    assert verified["signatureRef"] == {"format": "model-signing", "bundleUri": pub.bundle, "digest": signature_digest}
+    assert verified["verifiedBy"] == {"method": "key", "trusted": KEY_ID} and "signature" not in verified
+    api.create("aideployments", namespace, ai_deployment("svc", "legacy"))
+    before = _wait_deployment(api, namespace, "svc", "ModelVerified", "True")["status"]["children"]
+
+    legacy = {"signatureRef": None, "signature": pub.bundle, "at": "2026-01-01T00:00:00Z"}  # as that release wrote it
+    api.custom.patch_namespaced_custom_object_status(
+        "modelguard.io", "v1alpha1", namespace, "aimodels", "legacy", {"status": {"verified": legacy}}
+    )
+
+    def upgraded() -> dict[str, Any] | None:
+        record = api.get("aimodels", namespace, "legacy")["status"]["verified"]
+        return record if record.get("signatureRef") and record["at"] != legacy["at"] else None
+
+    record = eventually(upgraded, timeout=45, what="the record verified again")
+    assert record["signatureRef"]["digest"] == signature_digest and record["digest"] == verified["digest"]
+    dep = _wait_deployment(api, namespace, "svc", "ModelVerified", "True")
+    assert dep["status"]["servedDigest"] == verified["digest"]
+    assert dep["status"]["children"] == before  # the same verification ConfigMap: nothing rolled
+    assert condition(dep, "Quarantined")["status"] == "False"
 
 
 def _strip_hint_and_resign_with(other: KeyPair) -> Callable[[bytes], bytes]:

@@ -17,7 +17,7 @@ from modelguard.domain import artifact_retention as retention
 from modelguard.domain.decommission import plan
 from modelguard.reconcilers import decommission
 from modelguard.reconcilers.context import Context
-from tests.harness.samples import ai_model
+from tests.harness.samples import ai_model, verified_record
 
 SHARED = "sha256:" + "5" * 64  # the manifest both tenants' models name
 BUNDLE = "sha256:" + "6" * 64
@@ -28,7 +28,7 @@ def model(namespace: str, name: str, uid: str, source: str, bundle: str, verifie
     body = ai_model(name, source={"uri": source}, signature={"bundleUri": bundle}, endOfLife={"deleteArtifacts": True})
     body["metadata"] = {"name": name, "namespace": namespace, "uid": uid}
     if verified:
-        body["status"] = {"verified": {"digest": "sha256:" + "9" * 64, "source": source, "signature": bundle}}
+        body["status"] = {"verified": verified_record("sha256:" + "9" * 64, source, bundle).wire()}
     return body
 
 
@@ -122,7 +122,7 @@ def test_an_artifact_nobody_else_names_goes_and_one_never_verified_stays(monkeyp
 
 
 MINE = f"oci://registry.example:5000/team/m@{SHARED}"
-VERIFIED = {"source": MINE, "signature": "configmap/sig/bundle"}
+VERIFIED = retention.verified_at(verified_record(source=MINE, signature="oci://r/m-sig@sha256:" + "e" * 64))
 
 
 @pytest.mark.parametrize(
@@ -144,9 +144,9 @@ def test_an_artifact_only_this_model_names_may_go_and_one_it_never_verified_may_
     unrelated = model("b", "x", "uid-x", "oci://registry.example:5000/team/m@sha256:" + "7" * 64, "file:///b")
     users = retention.digests_in_use([mine, unrelated], "uid-mine")  # this model does not count itself
     assert retention.keep_reason(MINE, VERIFIED, users) is None
-    assert retention.keep_reason(MINE, {}, users) == retention.NEVER_VERIFIED
+    assert retention.keep_reason(MINE, retention.verified_at(None), users) == retention.NEVER_VERIFIED
     assert "never verified" in retention.NEVER_VERIFIED
-    assert retention.keep_reason("oci://r/m@latest", {"source": "oci://r/m@latest"}, users) is not None
+    assert retention.keep_reason("oci://r/m@latest", {"oci://r/m@latest"}, users) is not None
 
 
 def test_digests_are_found_wherever_a_model_writes_them() -> None:

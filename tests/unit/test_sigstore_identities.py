@@ -15,7 +15,7 @@ from modelguard.adapters.verifier import verify_local
 from modelguard.api.condition_reasons import Reason
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain.errors import VerificationError
-from modelguard.domain.trust import TrustedIdentity, anchor_of, keyless_signer
+from modelguard.domain.trust import TrustedIdentity, anchor_for, keyless_signer
 
 VECTORS = Path(__file__).resolve().parents[1] / "data" / "model_signing_vectors"
 SIGNER = "stefanb@us.ibm.com"
@@ -81,8 +81,12 @@ def test_validity_and_revocation_apply_as_for_keys_and_a_usable_match_wins() -> 
 
 def test_a_recorded_signer_finds_its_identity_again() -> None:
     current = TrustedIdentity("release", GITHUB, pattern=r".*")
-    assert anchor_of(f"release:{WORKFLOW}", [current]) is current
-    assert anchor_of(f"releases:{WORKFLOW}", [current]) is None  # an id that merely starts the same
+    assert anchor_for("sigstore", "release", [current]) is current
+    assert anchor_for("sigstore", "releases", [current]) is None
+    assert anchor_for("certificate", "release", [current]) is None  # an id names one anchor of one kind
+    assert current.names(WORKFLOW, GITHUB)
+    assert not current.names(WORKFLOW, "https://evil.example")
+    assert not TrustedIdentity("release", GITHUB, pattern=r"https://github\.com/other/.*").names(WORKFLOW, GITHUB)
 
 
 def _model(tmp_path: Path) -> tuple[Path, bytes]:

@@ -33,7 +33,7 @@ class Verified:
     files: int
     bytes: int
     seconds: float
-    signed_by: SignedBy | None = None  # the method and what vouched for the signature (None: not recorded)
+    signed_by: SignedBy  # the method and what vouched for the signature
     paths: tuple[str, ...] = ()  # the signed files, relative to the model (what a loader may read)
     inspection: tuple[FileReport, ...] | None = None  # when the request asked for inspection
 

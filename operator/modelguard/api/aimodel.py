@@ -17,6 +17,7 @@ from modelguard.api.base import (
     LocalObjectReference,
     Text,
     conditions_field,
+    required_of_new_objects,
     with_cel,
 )
 
@@ -250,20 +251,72 @@ class VerifiedBy(KubeModel):
     )
 
 
+class SignatureReference(KubeModel):
+    """The signature that was verified: where it came from, its format and the digest of its bytes. Pods are
+    shipped exactly these bytes, whatever the spec says now."""
+
+    model_config = with_cel(
+        ("has(self.bundleUri) != has(self.configMapRef)", "set exactly one of bundleUri or configMapRef")
+    )
+
+    format: Literal["model-signing", "detached"] = Field(description="The signature's format (spec.signature.format).")
+    bundle_uri: str | None = Field(default=None, description="The bundle URI it was fetched from.", max_length=2048)
+    config_map_ref: ConfigMapKeyReference | None = Field(
+        default=None, description="The ConfigMap key in the AIModel's namespace it was read from."
+    )
+    digest: str | None = Field(
+        default=None,
+        description="sha256:<hex> of the signature bytes that verified; the bytes shipped to pods must match it. "
+        "Absent only in records written before it was recorded: such a model is verified again.",
+        max_length=71,
+        pattern=SHA256_DIGEST,
+    )
+
+    @classmethod
+    def of(cls, signature: SignatureSpec, digest: str) -> SignatureReference:
+        """The reference to the signature `signature` locates, whose bytes hash to `digest`."""
+        return cls(
+            format=signature.format,
+            bundle_uri=signature.bundle_uri,
+            config_map_ref=signature.config_map_ref,
+            digest=digest,
+        )
+
+    def locates(self, signature: SignatureSpec) -> bool:
+        """Whether `signature` names the same place (format aside)."""
+        return (self.bundle_uri, self.config_map_ref) == (signature.bundle_uri, signature.config_map_ref)
+
+    def as_spec(self) -> SignatureSpec:
+        """As a spec's signature: where a pod or a fetch finds these bytes."""
+        return SignatureSpec(format=self.format, bundle_uri=self.bundle_uri, config_map_ref=self.config_map_ref)
+
+
 class VerifiedRecord(KubeModel):
-    """What was verified, with the inputs the result depends on."""
+    """What was verified, with the inputs the result depends on: the hand-off to deployments, which read it
+    rather than re-derive it from the current spec."""
+
+    # this release writes verifiedBy and signatureRef always; a record an older release stored may lack them and
+    # is upgraded where it is read (domain/verified_record.py)
+    model_config = required_of_new_objects("verifiedBy", "signatureRef")
 
     digest: str = Field(
         description="ModelGuard's pin of the verified model (sha256:...): it covers every file's name and digest."
     )
     source: str = Field(description="The source URI the bytes were verified at.")
-    signature: str = Field(description="Where the signature came from (bundle URI or configmap/NAME/KEY).")
-    signer: str = Field(
-        description="Who signed it: the id of the TrustPolicy key, <CA id>:<signing certificate subject> for a "
-        "model signed with a certificate, <identity id>:<certificate identity> for Sigstore keyless."
+    signature_ref: SignatureReference = Field(
+        description="The signature that verified: its location, format and the digest of its bytes."
     )
-    verified_by: VerifiedBy | None = Field(
-        default=None, description="What vouched for the signature (method, trusted id, subject, issuer, log index)."
+    verified_by: VerifiedBy = Field(
+        description="What vouched for the signature (method, trusted id, subject or identity, issuer, log index)."
+    )
+    signer: str = Field(
+        description="Who signed it, for people (printer column, Events): the key id, <CA id>:<signing certificate "
+        "subject> or <identity id>:<certificate identity>. Nothing reads it back: verifiedBy says it typed."
+    )
+    signature: str | None = Field(
+        default=None,
+        description="Where the signature came from, as releases before signatureRef wrote it (bundle URI or "
+        "configmap/NAME/KEY); read only to upgrade such a record.",
     )
     files: int = Field(description="Number of files verified.", ge=0)
     bytes: int = Field(description="Total bytes hashed.", ge=0)
@@ -358,5 +411,7 @@ __all__ = [
     "AIModelSpec",
     "AIModelStatus",
     "LocalObjectReference",
+    "SignatureReference",
+    "VerifiedBy",
     "VerifiedRecord",
 ]

@@ -56,6 +56,24 @@ def with_cel(*rules: tuple[str, str]) -> ConfigDict:
     return ConfigDict(**STRICT, json_schema_extra={"x-kubernetes-validations": validations})
 
 
+def required_of_new_objects(*fields: str) -> ConfigDict:
+    """The strict config of a model whose `fields` (camelCase) this release always writes and an older release
+    did not: required here, so nothing new is written without them, but not in the CRD, so the API server keeps
+    accepting what an older release stored. The operator upgrades such an object when it reads it (the one
+    place: domain/verified_record.py)."""
+
+    def not_required_on_the_wire(schema: dict[str, JsonValue]) -> None:
+        required = schema.get("required")
+        if isinstance(required, list):
+            kept: list[JsonValue] = [name for name in required if name not in fields]
+            if kept:
+                schema["required"] = kept
+            else:
+                del schema["required"]
+
+    return ConfigDict(**STRICT, json_schema_extra=not_required_on_the_wire)
+
+
 class KubeModel(BaseModel):
     """Strict, immutable base: unknown fields are errors, names are camelCase on the wire."""
 

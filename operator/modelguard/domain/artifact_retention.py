@@ -11,8 +11,10 @@ registries holding the same digest can only make ModelGuard keep an artifact, ne
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
+
+from modelguard.api.aimodel import VerifiedRecord
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.IGNORECASE)
 NEVER_VERIFIED = "this model never verified it: ModelGuard deletes only artifacts it verified for this model"
@@ -42,10 +44,18 @@ def digests_in_use(models: Iterable[Mapping[str, Any]], except_uid: str) -> list
     ]
 
 
-def keep_reason(uri: str, verified: Mapping[str, Any], others: Iterable[frozenset[str]]) -> str | None:
+def verified_at(record: VerifiedRecord | None) -> frozenset[str]:
+    """The URIs a verified record says the model was verified at: its source and its signature bundle."""
+    if record is None:
+        return frozenset()
+    return frozenset(u for u in (record.source, record.signature_ref.bundle_uri) if u is not None)
+
+
+def keep_reason(uri: str, verified: Collection[str], others: Iterable[frozenset[str]]) -> str | None:
     """Why the artifact at `uri` (`oci://host/repository@digest`) must stay, or None when it may be deleted:
-    this model never verified it, it names no digest, or another AIModel names its digest."""
-    if uri not in (verified.get("source"), verified.get("signature")):
+    this model never verified it (`verified`: the URIs it was verified at), it names no digest, or another
+    AIModel names its digest."""
+    if uri not in verified:
         return NEVER_VERIFIED
     digest = uri.rpartition("@")[2].lower()
     if DIGEST.fullmatch(digest) is None:

@@ -11,13 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from modelguard.api.aimodel import AIModelSpec, VerifiedRecord
-from modelguard.api.base import ConfigMapKeyReference, carries_credentials, lacks_host
+from modelguard.api.base import carries_credentials, lacks_host
 from modelguard.api.condition_reasons import Reason
-from modelguard.api.trustpolicy import TrustedCertificateAuthority, TrustedKey, TrustPolicySpec
+from modelguard.api.trustpolicy import (
+    TrustedCertificateAuthority,
+    TrustedKey,
+    TrustedSigstoreIdentity,
+    TrustPolicySpec,
+)
 from modelguard.domain.errors import VerificationError
 from modelguard.domain.gates import first_violation
 from modelguard.domain.policy_reading import INVALID, NOT_FOUND
-from modelguard.domain.trust import selector_matches, source_allowed
+from modelguard.domain.trust import TrustedIdentity, selector_matches, source_allowed
 
 # Outcomes worth retrying with backoff rather than recording as a verdict on this generation.
 TRANSIENT = frozenset(
@@ -152,41 +157,39 @@ def missing_assurance(spec: AIModelSpec, policy: TrustPolicySpec, digest: str | 
 
 
 def signer_still_trusted(record: VerifiedRecord, policy: TrustPolicySpec, now: datetime) -> bool:
-    """The key (or the CA of the certificate) that signed the verified bytes is still in the policy, not revoked,
-    inside its window. A certificate's signer is recorded as `<CA id>:<subject>`."""
-    by_certificate = ":" in record.signer
-    anchor_id = record.signer.split(":", 1)[0]
-    if anchor_id in policy.revoked_keys:
+    """What vouched for the verified bytes (a key, a CA, or a Sigstore identity that still names the recorded
+    identity and issuer) is still in the policy under its id, not revoked, inside its window."""
+    by = record.verified_by
+    if by.trusted in policy.revoked_keys:
         return False
-    anchors: list[TrustedKey | TrustedCertificateAuthority] = [
-        *(policy.certificate_authorities if by_certificate else policy.keys)
-    ]
+    anchors: Sequence[TrustedKey | TrustedCertificateAuthority | TrustedSigstoreIdentity]
+    if by.method == "key":
+        anchors = policy.keys
+    elif by.method == "certificate":
+        anchors = policy.certificate_authorities
+    else:
+        anchors = policy.sigstore_identities
     for anchor in anchors:
-        if anchor.id == anchor_id:
-            return (anchor.not_before is None or anchor.not_before <= now) and (
-                anchor.not_after is None or now <= anchor.not_after
-            )
+        if anchor.id != by.trusted:
+            continue
+        if isinstance(anchor, TrustedSigstoreIdentity):
+            identity = TrustedIdentity(anchor.id, anchor.issuer, anchor.identity, anchor.identity_pattern)
+            if not identity.names(by.subject, by.issuer):  # the policy's identity no longer names who signed
+                return False
+        return (anchor.not_before is None or anchor.not_before <= now) and (
+            anchor.not_after is None or now <= anchor.not_after
+        )
     return False
 
 
-def signature_location(spec: AIModelSpec) -> str:
-    ref = spec.signature.config_map_ref
-    return f"configmap/{ref.name}/{ref.key}" if ref is not None else str(spec.signature.bundle_uri)
-
-
 def as_verified(spec: AIModelSpec, record: VerifiedRecord) -> AIModelSpec:
-    """The spec with the source and signature location `record` was verified at. A deployment that keeps
-    serving the last verified digest while the spec moves on (a new version that fails) must ship the
-    signature that was verified, not the new one, or every new pod would fail its own verification."""
-    if record.signature.startswith("configmap/"):
-        _, name, key = record.signature.split("/", 2)
-        update: dict[str, object] = {"bundle_uri": None, "config_map_ref": ConfigMapKeyReference(name=name, key=key)}
-    else:
-        update = {"bundle_uri": record.signature, "config_map_ref": None}
+    """The spec with the source and signature `record` was verified at. A deployment that keeps serving the last
+    verified digest while the spec moves on (a new version that fails) must ship the signature that was
+    verified, not the new one, or every new pod would fail its own verification."""
     return spec.model_copy(
         update={
             "source": spec.source.model_copy(update={"uri": record.source}),
-            "signature": spec.signature.model_copy(update=update),
+            "signature": record.signature_ref.as_spec(),
         }
     )
 
@@ -205,5 +208,5 @@ def keeps_last_verified(
         return False
     if not signer_still_trusted(record, policy, now):
         return False
-    same = (failed.source.uri, signature_location(failed)) == (record.source, record.signature)
+    same = failed.source.uri == record.source and record.signature_ref.locates(failed.signature)
     return not same or reason in TRANSIENT

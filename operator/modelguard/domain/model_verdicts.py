@@ -35,6 +35,8 @@ def verification_current(status: AIModelStatus, generation: int, policy_generati
     record = status.verified
     if inspect and record is not None and (record.inspection is None or record.inspection.engine != ENGINE):
         return False  # a new engine (or a record from before inspection was required) inspects again
+    if record is not None and record.generation == generation and record.signature_ref.digest is None:
+        return False  # a record from before the digest of the signature bytes was kept: verify again to learn it
     return (
         attempt is not None
         and (attempt.generation, attempt.policy_generation) == (generation, policy_generation)

@@ -114,6 +114,10 @@ class TrustedIdentity:
                 return name
         return None
 
+    def names(self, identity: str | None, issuer: str | None) -> bool:
+        """Whether this still trusts the certificate identity and OIDC issuer a verification recorded."""
+        return identity is not None and self.matches({identity}, issuer) == identity
+
     def usable_at(self, now: datetime) -> VerificationError | None:
         return _validity(self.what, self.id, self.not_before, self.not_after, self.revoked, now)
 
@@ -121,11 +125,14 @@ class TrustedIdentity:
 Anchor = TrustedKey | TrustedIdentity  # a key or CA (TrustedCA is a TrustedKey), or a Sigstore identity
 
 
-def anchor_of(signer: str, anchors: Sequence[Anchor]) -> Anchor | None:
-    """The key, CA or identity a recorded signer came from: a key's id, or `<CA or identity id>:<subject>`."""
+def anchor_for(
+    method: Literal["key", "certificate", "sigstore"], anchor_id: str, anchors: Sequence[Anchor]
+) -> Anchor | None:
+    """The key, CA or Sigstore identity of the policy that a verification recorded as `method` and `anchor_id`
+    (an id names one anchor of one kind: a CA is never taken for a key, nor an identity for a CA)."""
+    kind: type[Anchor] = {"key": TrustedKey, "certificate": TrustedCA, "sigstore": TrustedIdentity}[method]
     for anchor in anchors:
-        plain = isinstance(anchor, TrustedKey) and not isinstance(anchor, TrustedCA)
-        if signer == anchor.id if plain else signer.startswith(anchor.id + ":"):
+        if anchor.id == anchor_id and type(anchor) is kind:
             return anchor
     return None
 

@@ -33,13 +33,14 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     if body is None:
         ctx.metrics.forget(key.namespace, key.name)
         return None
-    status = model_status.as_status(status_view(ctx, key, body))
     try:
         spec = AIModelSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
+        status = model_status.as_status(status_view(ctx, key, body), None)
         invalid = Verdict(Cond.VERIFIED, "False", Reason.INVALID_SPEC, spec_error(exc))
         await model_status.write(ctx, key, body, status, [invalid, model_verdicts.summary(invalid, invalid, False)], {})
         return None
+    status = model_status.as_status(status_view(ctx, key, body), spec)
 
     meta = body.get("metadata") or {}
     end = decommission_plan.trigger(spec, bool(meta.get("deletionTimestamp")), ctx.clock())

@@ -200,7 +200,7 @@ async def delete_artifacts(ctx: Context, run: Run) -> None:
     uris = [run.spec.source.uri]
     if run.spec.signature.bundle_uri:
         uris.append(run.spec.signature.bundle_uri)
-    verified = (run.body.get("status") or {}).get("verified") or {}
+    verified = retention.verified_at(model_status.as_status(run.body.get("status") or {}, run.spec).verified)
     others = await _other_references(ctx, run) if run.spec.end_of_life.delete_artifacts else []
     for uri in uris:
         keep = retention.keep_reason(uri, verified, others) if others is not None else UNSEEN
@@ -378,7 +378,7 @@ async def run_end_of_life(
         verdicts = plan_.progress_verdicts(progress.steps, progress.certificate)
         await model_status.write(ctx, key, current_body, current_status, verdicts, {"decommission": progress.wire()})
         current_body = ctx.store.get(key) or current_body
-        current_status = model_status.as_status(status_view(ctx, key, current_body))
+        current_status = model_status.as_status(status_view(ctx, key, current_body), spec)
         if plan_.next_step(progress.steps) is not None and ctx.decommission_step_delay:
             await asyncio.sleep(ctx.decommission_step_delay)
     if trigger == "Deletion" or meta.get("deletionTimestamp"):

@@ -34,7 +34,7 @@ from modelguard.domain.ownership import clash_message, controlled_by
 from modelguard.domain.pod_security import template_violations
 from modelguard.domain.policy_reading import read_policy
 from modelguard.domain.rollout import Decision, ModelView
-from modelguard.domain.trust import TrustedCA, TrustedIdentity, anchor_of
+from modelguard.domain.trust import TrustedIdentity, anchor_for
 from modelguard.reconcilers import approvals, child_writes, model_access, ownership, references
 from modelguard.reconcilers.context import Context, drift_to_report, lookup
 from modelguard.reconcilers.deployment_observation import Observation
@@ -118,11 +118,13 @@ async def _pod_trust(
     creds: Credentials | None,
     policy: TrustPolicySpec,
 ) -> PodTrust:
+    """Exactly what vouched for the verified signature (verifiedBy), as the policy holds it now."""
     assert model.spec is not None
-    signer = record.signer
-    anchor = anchor_of(signer, await policy_keys(ctx.kube, ctx.operator_namespace, policy))
-    if anchor is None:
-        raise Retry(Reason.SIGNER_NOT_FOUND, f"the key, CA or identity of signer {signer!r} is no longer trusted")
+    by = record.verified_by
+    anchor = anchor_for(by.method, by.trusted, await policy_keys(ctx.kube, ctx.operator_namespace, policy))
+    identity = (by.subject, by.issuer) if by.subject is not None and by.issuer is not None else None
+    if anchor is None or (isinstance(anchor, TrustedIdentity) and not (identity and anchor.names(*identity))):
+        raise Retry(Reason.SIGNER_NOT_FOUND, f"the {by.method} {by.trusted!r} that signed is no longer trusted")
     verified_spec = as_verified(model.spec, record)
     signature = await model_access.signature(ctx, key, verified_spec, tuple(policy.allowed_sources), creds)
     rules = policy.inspection
@@ -132,11 +134,9 @@ async def _pod_trust(
         else ()
     )
     if isinstance(anchor, TrustedIdentity):  # the identity the operator matched, not the pattern
-        identity = signer.removeprefix(anchor.id + ":")
         config = await sigstore_trust_config(ctx.kube, ctx.operator_namespace, policy)
-        return PodTrust(signature, "sigstore", anchor.id, config, (identity, anchor.issuer), inspection)
-    method: Literal["key", "certificate"] = "certificate" if isinstance(anchor, TrustedCA) else "key"
-    return PodTrust(signature, method, anchor.id, anchor.pem, None, inspection)
+        return PodTrust(signature, "sigstore", anchor.id, config, identity, inspection)
+    return PodTrust(signature, by.method, anchor.id, anchor.pem, None, inspection)
 
 
 async def _desired(
@@ -174,7 +174,7 @@ async def _desired(
         spec=spec,
         digest=record.digest,
         source=record.source,
-        signature_format=model.spec.signature.format,
+        signature_format=record.signature_ref.format,
         signer=trust.anchor_id,  # the key, CA or identity the init container trusts, under the policy's name
         method=trust.method,
         sigstore_identity=trust.sigstore_identity,

@@ -11,10 +11,11 @@ from pydantic import ValidationError
 
 from modelguard.adapters.cache import Key
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
-from modelguard.api.aimodel import AIModelSpec, AIModelStatus
+from modelguard.api.aimodel import AIModelSpec
 from modelguard.api.condition_types import Cond
 from modelguard.builders import workload
 from modelguard.builders.labels import DIGEST_ANNOTATION
+from modelguard.domain import verified_record
 from modelguard.domain.conditions import generation_of
 from modelguard.domain.policy_reading import read_policy
 from modelguard.domain.rollout import Decision, ModelView, decide
@@ -29,10 +30,9 @@ def _parse(model_body: dict[str, Any] | None, policy_body: dict[str, Any] | None
         spec: AIModelSpec | None = AIModelSpec.model_validate(model_body.get("spec") or {})
     except ValidationError:
         spec = None
-    try:
-        status = AIModelStatus.model_validate(model_body.get("status") or {})
-    except ValidationError:
-        status = AIModelStatus()
+    status = verified_record.model_status(
+        model_body.get("status") or {}, spec.signature.format if spec is not None else "model-signing"
+    )
     reading = read_policy(spec.trust_policy if spec else "", policy_body)
     incident = reading.spec is not None and reading.spec.requirements.incident_response
     return ModelView(spec, status, generation_of(model_body), reading.warn_only, incident)

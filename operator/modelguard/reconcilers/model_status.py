@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from modelguard.adapters.cache import Key
 from modelguard.adapters.resources import AIMODELS
-from modelguard.api.aimodel import AIModelStatus
+from modelguard.api.aimodel import AIModelSpec, AIModelStatus
 from modelguard.api.condition_types import Cond
+from modelguard.domain import verified_record
 from modelguard.domain.conditions import Verdict, generation_of, merge_conditions
 from modelguard.domain.model_verdicts import kstatus
 from modelguard.reconcilers.context import Context, current_conditions, write_status
@@ -18,11 +17,10 @@ from modelguard.reconcilers.context import Context, current_conditions, write_st
 EVENT_CONDITIONS = (Cond.VERIFIED, Cond.INSPECTED, Cond.SCAN_PASSED, Cond.QUARANTINE_OVERRIDDEN, Cond.DECOMMISSIONED)
 
 
-def as_status(status: dict[str, Any]) -> AIModelStatus:
-    try:
-        return AIModelStatus.model_validate(status)
-    except ValidationError:
-        return AIModelStatus()
+def as_status(status: dict[str, Any], spec: AIModelSpec | None) -> AIModelStatus:
+    """The status as this release reads it (a record an older release stored is upgraded, with the spec's
+    signature format: domain/verified_record.py); unreadable reads as empty."""
+    return verified_record.model_status(status, spec.signature.format if spec is not None else "model-signing")
 
 
 async def write(

@@ -20,17 +20,24 @@ from modelguard.adapters.sigstore_keyless import is_keyless
 from modelguard.adapters.source_slots import SourceBusy
 from modelguard.adapters.sources import Fetch
 from modelguard.adapters.verifier import Verified
-from modelguard.api.aimodel import InspectionRecord, VerificationAttempt, VerifiedBy, VerifiedRecord
+from modelguard.api.aimodel import (
+    InspectionRecord,
+    SignatureReference,
+    VerificationAttempt,
+    VerifiedBy,
+    VerifiedRecord,
+)
 from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.api.trustpolicy import TrustPolicySpec
 from modelguard.domain import model_verdicts
 from modelguard.domain.conditions import Verdict, find
 from modelguard.domain.errors import Retry, VerificationError
-from modelguard.domain.model_checks import ModelFacts, first_problem, keeps_last_verified, signature_location
+from modelguard.domain.model_checks import ModelFacts, first_problem, keeps_last_verified
 from modelguard.domain.policy_reading import PolicyReading
 from modelguard.domain.statement import unpack_signature
 from modelguard.domain.trust import SignedBy
+from modelguard.domain.verified_record import signature_digest
 from modelguard.reconcilers import model_access, model_status, references
 from modelguard.reconcilers.context import Context
 from modelguard.reconcilers.model_observation import ModelObservation
@@ -45,7 +52,10 @@ class Outcome:
     attempt: VerificationAttempt | None
 
 
-async def _verify(ctx: Context, key: Key, obs: ModelObservation, policy: TrustPolicySpec, deep: bool) -> Verified:
+async def _verify(
+    ctx: Context, key: Key, obs: ModelObservation, policy: TrustPolicySpec, deep: bool
+) -> tuple[Verified, bytes]:
+    """The verification and the signature bytes that verified."""
     spec = obs.spec
     await references.require(ctx, "AIModel", obs.body, "credentials")  # never on the tenant's word alone
     await references.require(ctx, "AIModel", obs.body, "signatureConfigMap")
@@ -73,7 +83,7 @@ async def _verify(ctx: Context, key: Key, obs: ModelObservation, policy: TrustPo
         if not done and not deep:  # a big model: say so while hashing goes on (scans write once, at the end)
             verifying = Verdict(Cond.VERIFIED, "Unknown", Reason.VERIFYING, "verifying the model's signature and bytes")
             await model_status.write(ctx, key, obs.body, obs.status, [verifying], {})
-        return await task
+        return await task, signature
 
 
 async def evaluate(ctx: Context, key: Key, obs: ModelObservation, force: bool) -> Outcome:
@@ -90,7 +100,7 @@ async def evaluate(ctx: Context, key: Key, obs: ModelObservation, force: bool) -
         if model_verdicts.verification_current(status, generation, policy_generation, inspect) and not force:
             return Outcome(model_verdicts.verdict_from_status(status, generation), record, attempt)
         try:
-            result = await _verify(ctx, key, obs, policy, deep=force)
+            result, signature = await _verify(ctx, key, obs, policy, deep=force)
         except SourceBusy as exc:  # not a failure: wait to be woken
             shown = find(status.conditions, Cond.VERIFIED)
             if shown is None or shown.observed_generation != generation:  # a new spec: say it waits (once)
@@ -115,9 +125,9 @@ async def evaluate(ctx: Context, key: Key, obs: ModelObservation, force: bool) -
             record = VerifiedRecord(
                 digest=result.digest,
                 source=spec.source.uri,
-                signature=signature_location(spec),
-                signer=result.signer,
+                signature_ref=SignatureReference.of(spec.signature, signature_digest(signature)),
                 verified_by=_verified_by(result.signed_by),
+                signer=result.signed_by.signer,
                 inspection=_inspection(result, reading, now),
                 files=result.files,
                 bytes=result.bytes,
@@ -126,7 +136,7 @@ async def evaluate(ctx: Context, key: Key, obs: ModelObservation, force: bool) -
                 generation=generation,
                 at=now,
             )
-            message = f"{result.files} file(s) verified, signed by {result.signer}, digest {result.digest}"
+            message = f"{result.files} file(s) verified, signed by {record.signer}, digest {result.digest}"
             return Outcome(
                 Verdict(Cond.VERIFIED, "True", Reason.SIGNATURE_VALID, message),
                 record,
@@ -145,9 +155,7 @@ async def evaluate(ctx: Context, key: Key, obs: ModelObservation, force: bool) -
     return Outcome(Verdict(Cond.VERIFIED, "False", problem.reason, problem.message), record, attempt)
 
 
-def _verified_by(signed_by: SignedBy | None) -> VerifiedBy | None:
-    if signed_by is None:
-        return None
+def _verified_by(signed_by: SignedBy) -> VerifiedBy:
     return VerifiedBy(
         method=signed_by.method,
         trusted=signed_by.anchor,
