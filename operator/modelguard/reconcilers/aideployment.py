@@ -1,7 +1,8 @@
 """AIDeployment reconciler: observe -> decide (domain) -> enforce (apply, revert drift, or quarantine) -> one
 status write.
 
-    observe (reconcilers/deployment_observation)   the object, its model and policy, approvals, live workload
+    observe (reconcilers/deployment_observation)   the object, its model and policy, namespace, approvals, live
+                                                   workload: read once, handed to every step
       -> rollout_decision (domain/rollout.decide)   Rollout, Keep, Hold or Quarantine, and why (pure)
       -> deployment_children.enforce                apply what the verified record calls for, report drift
       -> domain/deployment_status                   PolicyEnforced, Available, Ready, ... (pure)
@@ -54,14 +55,12 @@ async def reconcile(ctx: Context, key: Key) -> float | None:
     served, deployed = done.served, obs.deployed
     replicas = deployment_status.replicas_shown(decision, spec, deployed)
     available = deployment_status.availability(deployed if served else None, replicas)
-    namespace = ctx.store.get(Key("Namespace", "", key.namespace)) or {}
-    namespace_labels = (namespace.get("metadata") or {}).get("labels") or {}
     verdicts = [
         *decision.verdicts(),
         available,
         enforced,
         deployment_status.authentication(spec),
-        deployment_status.pod_security(key.namespace, namespace_labels, deployed if served else None),
+        deployment_status.pod_security(key.namespace, obs.namespace_labels or {}, deployed if served else None),
         obs.approval.verdict(),
         deployment_status.ready(decision, available),
     ]

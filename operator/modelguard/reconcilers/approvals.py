@@ -15,7 +15,7 @@ from modelguard.domain import approvals
 from modelguard.domain.conditions import Verdict
 from modelguard.domain.crypto import public_pem
 from modelguard.domain.deployment_gate import ModelView
-from modelguard.domain.policy_reading import PolicyReading, read_policy
+from modelguard.domain.policy_reading import PolicyReading
 from modelguard.reconcilers.context import Context
 
 INDEX = "approvals-by-deployment"
@@ -101,10 +101,10 @@ async def gather(
     body: dict[str, Any],
     spec: AIDeploymentSpec,
     model: ModelView | None,
-    policy_body: dict[str, Any] | None,
+    reading: PolicyReading,
 ) -> ApprovalFacts:
-    policy_name = model.spec.trust_policy if model is not None and model.spec is not None else ""
-    by_policy, separate, quarantine = _policy_requires(read_policy(policy_name, policy_body))
+    """`reading`: the model's TrustPolicy, as the pass read it (deployment_observation)."""
+    by_policy, separate, quarantine = _policy_requires(reading)
     required = max(spec.approval.required, by_policy)
     digest = model.status.verified.digest if model is not None and model.status.verified is not None else None
     if not required or digest is None or ctx.operator_key is None:

@@ -10,6 +10,7 @@ from which the reconcile decides the PolicyEnforced verdict.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -32,11 +33,10 @@ from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.model_checks import as_verified
 from modelguard.domain.ownership import clash_message, controlled_by
 from modelguard.domain.pod_security import template_violations
-from modelguard.domain.policy_reading import read_policy
-from modelguard.domain.rollout import Decision, ModelView
+from modelguard.domain.rollout import Decision
 from modelguard.domain.trust import TrustedIdentity, anchor_for
 from modelguard.reconcilers import approvals, child_writes, model_access, ownership, references
-from modelguard.reconcilers.context import Context, drift_to_report, lookup
+from modelguard.reconcilers.context import Context, drift_to_report
 from modelguard.reconcilers.deployment_observation import Observation
 
 QUARANTINE_MANAGER = "modelguard-quarantine"
@@ -77,13 +77,13 @@ async def _api_keys(ctx: Context, namespace: str, spec: AIDeploymentSpec) -> str
         raise VerificationError(Reason.INVALID_API_KEYS, f"Secret {name!r}: {exc}") from None
 
 
-async def not_enabled(ctx: Context, namespace: str) -> str | None:
-    """Why ModelGuard may not write in this namespace (restricted writes, docs/rbac.md), or None."""
+def not_enabled(ctx: Context, namespace: str, labels: Mapping[str, str] | None) -> str | None:
+    """Why ModelGuard may not write in this namespace (restricted writes, docs/rbac.md), or None; `labels`: the
+    namespace's, as the pass observed them."""
     label = ctx.enabled_namespace_label
     if label is None or namespace == ctx.operator_namespace:
         return None
-    body = await lookup(ctx, Key("Namespace", "", namespace))
-    if ((body or {}).get("metadata") or {}).get("labels", {}).get(label) == "true":
+    if (labels or {}).get(label) == "true":
         return None
     return f"namespace {namespace!r} is not enabled for ModelGuard: a cluster admin labels it {label}=true"
 
@@ -101,31 +101,30 @@ class PodTrust:
     inspection: tuple[str, ...] = ()  # the init containers' inspection options (the policy's spec.inspection)
 
 
-async def _policy(ctx: Context, model: ModelView) -> TrustPolicySpec:
-    """The model's TrustPolicy (read once per pass), or Retry while it cannot be read."""
-    assert model.spec is not None
-    reading = read_policy(model.spec.trust_policy, await lookup(ctx, Key("TrustPolicy", "", model.spec.trust_policy)))
-    if reading.spec is None:
-        raise Retry(reading.reason, reading.message)
-    return reading.spec
+def _policy(obs: Observation) -> TrustPolicySpec:
+    """The model's TrustPolicy as the pass read it, or Retry while it cannot be read."""
+    if obs.policy.spec is None:
+        raise Retry(obs.policy.reason, obs.policy.message)
+    return obs.policy.spec
 
 
 async def _pod_trust(
     ctx: Context,
     key: Key,
-    model: ModelView,
+    obs: Observation,
     record: VerifiedRecord,
     creds: Credentials | None,
     policy: TrustPolicySpec,
 ) -> PodTrust:
     """Exactly what vouched for the verified signature (verifiedBy), as the policy holds it now."""
-    assert model.spec is not None
     by = record.verified_by
     anchor = anchor_for(by.method, by.trusted, await policy_keys(ctx.kube, ctx.operator_namespace, policy))
     identity = (by.subject, by.issuer) if by.subject is not None and by.issuer is not None else None
     if anchor is None or (isinstance(anchor, TrustedIdentity) and not (identity and anchor.names(*identity))):
         raise Retry(Reason.SIGNER_NOT_FOUND, f"the {by.method} {by.trusted!r} that signed is no longer trusted")
-    verified_spec = as_verified(model.spec, record)
+    assert obs.model is not None
+    assert obs.model.spec is not None
+    verified_spec = as_verified(obs.model.spec, record)
     signature = await model_access.signature(ctx, key, verified_spec, tuple(policy.allowed_sources), creds)
     rules = policy.inspection
     inspection = (
@@ -140,10 +139,14 @@ async def _pod_trust(
 
 
 async def _desired(
-    ctx: Context, key: Key, body: dict[str, Any], spec: AIDeploymentSpec, model: ModelView, decision: Decision
+    ctx: Context, key: Key, obs: Observation, spec: AIDeploymentSpec, decision: Decision
 ) -> list[dict[str, Any]]:
+    """What the verified record and `spec` (the AIDeployment's, or the one last approved while a change awaits
+    approval) call for."""
+    body, model = obs.body, obs.model
+    assert model is not None
     assert model.spec is not None
-    problem = await not_enabled(ctx, key.namespace)
+    problem = not_enabled(ctx, key.namespace, obs.namespace_labels)
     if problem is not None:
         raise VerificationError(Reason.NAMESPACE_NOT_ENABLED, problem)
     record = model.status.verified
@@ -152,10 +155,11 @@ async def _desired(
     # admission may have been down, bypassed or only warning: act on a reference only under a valid stamp
     await references.require(ctx, "AIDeployment", body, "serviceAccount", Reason.SERVICE_ACCOUNT_NOT_ADMITTED)
     await references.require(ctx, "AIDeployment", body, "apiKeys")
-    model_body = await lookup(ctx, Key("AIModel", key.namespace, spec.model_ref.name)) or {}
     # the model cache pod mounts the model's credentials Secret
-    await references.require(ctx, "AIModel", model_body, "credentials", prefix=f"AIModel {spec.model_ref.name!r}: ")
-    policy = await _policy(ctx, model)
+    await references.require(
+        ctx, "AIModel", obs.model_body or {}, "credentials", prefix=f"AIModel {spec.model_ref.name!r}: "
+    )
+    policy = _policy(obs)
     refused = scheduling.refusals(spec.scheduling, policy.scheduling)  # the live policy, every pass
     if refused:
         raise VerificationError(Reason.SCHEDULING_NOT_ALLOWED, "; ".join(refused))
@@ -163,7 +167,7 @@ async def _desired(
     # the credentials the model cache pod mounts, read by the rule its fetch applies (a refused Secret never
     # reaches a pod); the pod is told the Secret's type, which its volume does not show
     creds = await model_access.credentials(ctx, key.namespace, as_verified(model.spec, record))
-    trust = await _pod_trust(ctx, key, model, record, creds, policy)
+    trust = await _pod_trust(ctx, key, obs, record, creds, policy)
     events_to = ctx.gateway_events.address if ctx.gateway_events else ""
     conf = gateway.nginx_conf(gateway.config_for(spec, authenticated=keys_map is not None, events_to=events_to))
     creds_ref = model.spec.source.credentials_secret_ref
@@ -341,7 +345,7 @@ async def enforce(ctx: Context, key: Key, obs: Observation, decision: Decision) 
     body, current, model, deployed, served = obs.body, obs.current, obs.model, obs.deployed, obs.served
     untouched = Enforcement("Untouched", current.children, served)
     if decision.action == "Quarantine" and deployed is not None:
-        blocked = await not_enabled(ctx, key.namespace)
+        blocked = not_enabled(ctx, key.namespace, obs.namespace_labels)
         if blocked is not None:
             return replace(untouched, outcome="QuarantineBlocked", reason=Reason.NAMESPACE_NOT_ENABLED, message=blocked)
         if not controlled_by(deployed, obs.uid):
@@ -360,7 +364,7 @@ async def enforce(ctx: Context, key: Key, obs: Observation, decision: Decision) 
             if approved is None:  # no approved spec to show for: leave the workload as it is
                 return untouched
             spec = approved  # what runs and who reaches it stay as approved until the change is
-        objects = await _desired(ctx, key, body, spec, model, decision)
+        objects = await _desired(ctx, key, obs, spec, decision)
         ours_changed = current.observed_generation != obs.generation or decision.digest != served
         result = await _apply(ctx, key, obs.uid, objects, current.children, ours_changed)
     except VerificationError as exc:

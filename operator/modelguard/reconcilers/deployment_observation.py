@@ -1,9 +1,10 @@
-"""One typed observation of an AIDeployment, gathered once per reconcile: the object, its model (read with
-the one TrustPolicy reading), the approval facts, and the live model server Deployment and the digest it
-serves; and the pure rollout decision taken from it."""
+"""One typed observation of an AIDeployment, gathered once per reconcile: the object, its model and the one
+reading of its TrustPolicy, its namespace, the approval facts, the live model server Deployment and the digest
+it serves; and the pure rollout decision taken from it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,13 +18,13 @@ from modelguard.builders import workload
 from modelguard.builders.labels import DIGEST_ANNOTATION
 from modelguard.domain import verified_record
 from modelguard.domain.conditions import generation_of
-from modelguard.domain.policy_reading import read_policy
+from modelguard.domain.policy_reading import PolicyReading, read_policy
 from modelguard.domain.rollout import Decision, ModelView, decide
 from modelguard.reconcilers import approvals
 from modelguard.reconcilers.context import Context, lookup
 
 
-def _parse(model_body: dict[str, Any] | None, policy_body: dict[str, Any] | None) -> ModelView | None:
+def _parse(model_body: dict[str, Any] | None, reading: PolicyReading) -> ModelView | None:
     if model_body is None:
         return None
     try:
@@ -33,20 +34,25 @@ def _parse(model_body: dict[str, Any] | None, policy_body: dict[str, Any] | None
     status = verified_record.model_status(
         model_body.get("status") or {}, spec.signature.format if spec is not None else "model-signing"
     )
-    reading = read_policy(spec.trust_policy if spec else "", policy_body)
     incident = reading.spec is not None and reading.spec.requirements.incident_response
     return ModelView(spec, status, generation_of(model_body), reading.warn_only, incident)
 
 
 @dataclass(frozen=True)
 class Observation:
-    """What one pass decides from, gathered once from the watch cache (read through to the API for the model
-    and its policy: after a start or a takeover the cache may not hold them yet; a missing model quarantines)."""
+    """What one pass decides and acts from, gathered once (cert-manager's gatherer): the object, its model and the
+    one reading of the model's TrustPolicy, its namespace's labels, the approvals, the live model server
+    Deployment with the digest it serves. Read from the watch cache, and through to the API for the model, its
+    policy and the namespace (after a start or a takeover the cache may not hold them yet; a missing model
+    quarantines). Every step takes what it needs from here and reads none of these again."""
 
     body: dict[str, Any]
     spec: AIDeploymentSpec
     current: AIDeploymentStatus
+    model_body: dict[str, Any] | None
     model: ModelView | None
+    policy: PolicyReading  # the model's TrustPolicy as everyone reads it (domain/policy_reading)
+    namespace_labels: Mapping[str, str] | None  # None: the Namespace is not known
     approval: approvals.ApprovalFacts
     deployed: dict[str, Any] | None  # the live model server Deployment
     served: str | None  # the digest it is pinned to
@@ -70,11 +76,14 @@ async def observe(
     model_body = await lookup(ctx, Key("AIModel", key.namespace, spec.model_ref.name))
     policy_name = ((model_body or {}).get("spec") or {}).get("trustPolicy")
     policy_body = await lookup(ctx, Key("TrustPolicy", "", policy_name)) if policy_name else None
-    model = _parse(model_body, policy_body)
-    approval = await approvals.gather(ctx, key, body, spec, model, policy_body)
+    reading = read_policy(str(policy_name or ""), policy_body)
+    namespace = await lookup(ctx, Key("Namespace", "", key.namespace))
+    labels = ((namespace.get("metadata") or {}).get("labels") or {}) if namespace is not None else None
+    model = _parse(model_body, reading)
+    approval = await approvals.gather(ctx, key, body, spec, model, reading)
     deployed = ctx.store.get(Key("Deployment", key.namespace, workload.names(key.name)["deployment"]))
     served = ((deployed or {}).get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
-    return Observation(body, spec, current, model, approval, deployed, served)
+    return Observation(body, spec, current, model_body, model, reading, labels, approval, deployed, served)
 
 
 def rollout_decision(obs: Observation) -> Decision:
