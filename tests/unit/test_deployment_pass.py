@@ -1,5 +1,7 @@
 """One AIDeployment pass against an in-memory API and watch cache that count what is read (issue 28 item 2):
-the pass observes once (one TrustPolicy and one Namespace read) and hands the observation to every step."""
+the pass observes once (one TrustPolicy and one Namespace read) and hands the observation to every step; the
+signature the pods verify with is the one the verified record names, taken from the copy the operator already
+shipped and checked against the record's digest, so a pass where nothing changed fetches nothing."""
 
 from __future__ import annotations
 
@@ -214,7 +216,7 @@ def init_args(kube: FakeKube) -> list[str]:
         pytest.param({"configMapRef": {"name": "signatures", "key": "m.sig"}}, id="a ConfigMap of the model's"),
     ],
 )
-def test_a_pass_reads_its_trust_policy_and_namespace_once(
+def test_a_pass_reads_its_trust_policy_and_namespace_once_and_fetches_no_signature_when_nothing_changed(
     signature: dict[str, Any] | None,
 ) -> None:
     verified = None
@@ -238,4 +240,56 @@ def test_a_pass_reads_its_trust_policy_and_namespace_once(
     assert reads(kube, store, "TrustPolicy") == 1
     assert reads(kube, store, "Namespace") == 1
     assert reads(kube, store, "AIModel") == 1
+    assert verifier.fetched == []
+    assert kube.reads["ConfigMap/signatures"] == 0  # nor the model's signature ConfigMap
     assert kube.reads["Secret"] == 1  # the key's Secret: its PEM is what the pods trust, read once
+
+
+def test_signature_bytes_that_are_not_the_ones_verified_are_never_shipped() -> None:
+    ctx, kube, _, verifier = world()
+    verifier.bundle = b'{"someone": "replaced the bundle after it was verified"}'
+    one_pass(ctx)
+    assert condition(kube, "PolicyEnforced") == ("False", "SignatureChanged")
+    assert shipped(kube) == []
+    assert Key("Deployment", NAMESPACE, "svc") not in kube.objects
+    assert ctx.events.reasons == ["SignatureChanged"]  # type: ignore[attr-defined]
+
+
+def test_a_shipped_copy_that_does_not_match_the_record_is_replaced_by_the_bytes_it_names() -> None:
+    ctx, kube, store, verifier = world()
+    one_pass(ctx), one_pass(ctx)
+    resigned = b'{"the": "same model, signed again"}'
+    model = kube.objects[Key("AIModel", NAMESPACE, "m")]
+    model["status"]["verified"] = verified_record(signer="test-key", signature_bytes=resigned).wire()
+    kube.put(model, cached=True)
+    verifier.bundle = resigned
+    forget(kube, store, verifier)
+    one_pass(ctx)
+    assert verifier.fetched == ["file:///models/m.sig"]
+    assert resigned in shipped(kube)
+    forget(kube, store, verifier)
+    one_pass(ctx), one_pass(ctx)
+    assert verifier.fetched == []
+
+
+def test_pods_verify_a_keyless_signature_against_the_recorded_identity_and_issuer() -> None:
+    by = {"method": "sigstore", "trusted": "release", "subject": WORKFLOW, "issuer": GITHUB, "logIndex": "42"}
+    verified = verified_record(signer=f"release:{WORKFLOW}", signature_bytes=BUNDLE, verified_by=by).wire()
+    ctx, kube, _, _ = world(verified, keys=[], sigstoreIdentities=[KEYLESS])
+    one_pass(ctx)
+    args = init_args(kube)
+    assert args[args.index("--identity") + 1] == WORKFLOW
+    assert args[args.index("--identity-provider") + 1] == GITHUB
+    assert "--key" not in args
+
+
+def test_a_record_the_previous_release_wrote_still_rolls_out() -> None:
+    legacy = verified_record(signer="test-key").wire()
+    legacy["signature"] = legacy.pop("signatureRef")["bundleUri"]
+    ctx, kube, _, verifier = world(legacy)
+    one_pass(ctx)
+    assert kube.objects[SVC]["status"]["servedDigest"] == DIGEST
+    assert verifier.fetched == ["file:///models/m.sig"]  # as that release did (the model is verified again)
+    assert shipped(kube) == [BUNDLE]
+    args = init_args(kube)
+    assert args[args.index("--key") + 1].startswith("test-key=")

@@ -95,6 +95,7 @@ class Reason(StrEnum):
     SERVICE_ACCOUNT_NOT_ADMITTED = "ServiceAccountNotAdmitted"
     SERVING = "Serving"
     SERVING_LAST_VERIFIED = "ServingLastVerified"
+    SIGNATURE_CHANGED = "SignatureChanged"
     SIGNATURE_FORMAT_CONFUSION = "SignatureFormatConfusion"
     SIGNATURE_INVALID = "SignatureInvalid"
     SIGNATURE_NOT_FOUND = "SignatureNotFound"

@@ -2,7 +2,7 @@
 status write.
 
     observe (reconcilers/deployment_observation)   the object, its model and policy, namespace, approvals, live
-                                                   workload: read once, handed to every step
+                                                   workload, shipped signature: read once, handed to every step
       -> rollout_decision (domain/rollout.decide)   Rollout, Keep, Hold or Quarantine, and why (pure)
       -> deployment_children.enforce                apply what the verified record calls for, report drift
       -> domain/deployment_status                   PolicyEnforced, Available, Ready, ... (pure)

@@ -10,7 +10,8 @@ from which the reconcile decides the PolicyEnforced verdict.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+import binascii
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -34,7 +35,9 @@ from modelguard.domain.model_checks import as_verified
 from modelguard.domain.ownership import clash_message, controlled_by
 from modelguard.domain.pod_security import template_violations
 from modelguard.domain.rollout import Decision
+from modelguard.domain.statement import unpack_signature
 from modelguard.domain.trust import TrustedIdentity, anchor_for
+from modelguard.domain.verified_record import signature_digest
 from modelguard.reconcilers import approvals, child_writes, model_access, ownership, references
 from modelguard.reconcilers.context import Context, drift_to_report
 from modelguard.reconcilers.deployment_observation import Observation
@@ -48,6 +51,7 @@ NEEDS_A_CHANGE = (
     Reason.REFERENCE_NOT_AUTHORISED,
     Reason.SCHEDULING_NOT_ALLOWED,
     Reason.DRIFT_PERSISTS,  # a webhook or controller puts back what a tenant added: someone must stop it
+    Reason.SIGNATURE_CHANGED,  # the signature at its location is not the one verified: verify it again
 )
 
 
@@ -108,6 +112,48 @@ def _policy(obs: Observation) -> TrustPolicySpec:
     return obs.policy.spec
 
 
+def shipped_signature(shipped: Sequence[Mapping[str, Any]], digest: str) -> bytes | None:
+    """The signature bytes of a verification ConfigMap already shipped whose bytes hash to `digest`, or None."""
+    for cm in shipped:
+        packed = (cm.get("binaryData") or {}).get("signature")
+        if packed is None:
+            continue
+        try:
+            signature = unpack_signature(base64.b64decode(packed))
+        except (binascii.Error, VerificationError):
+            continue
+        if signature_digest(signature) == digest:
+            return signature
+    return None
+
+
+async def _verified_signature(
+    ctx: Context, key: Key, obs: Observation, record: VerifiedRecord, policy: TrustPolicySpec, creds: Credentials | None
+) -> bytes:
+    """The signature bytes the record names: the copy this AIDeployment already ships when its bytes match the
+    record's digest; otherwise fetched once from where it was verified, and shipped only when they match."""
+    model = obs.model.spec if obs.model is not None else None
+    assert model is not None, "a rollout has a model"
+    ref = record.signature_ref
+    if ref.digest is not None:
+        kept = shipped_signature(obs.shipped, ref.digest)
+        if kept is not None:
+            return kept
+    verified_spec = as_verified(model, record)
+    signature = await model_access.signature(ctx, key, verified_spec, tuple(policy.allowed_sources), creds)
+    if ref.digest is None:  # a record from before the digest was kept (verified again soon): as that release did
+        return signature
+    if signature_digest(signature) != ref.digest:
+        where = ref.bundle_uri or (f"ConfigMap {ref.config_map_ref.name!r}" if ref.config_map_ref else "?")
+        raise VerificationError(
+            Reason.SIGNATURE_CHANGED,
+            f"the signature at {where} is not the one verified ({signature_digest(signature)}, verified "
+            f"{ref.digest}): nothing is shipped until the model is verified again (a new generation, or annotate "
+            "the AIModel modelguard.io/scan-now)",
+        )
+    return signature
+
+
 async def _pod_trust(
     ctx: Context,
     key: Key,
@@ -122,10 +168,7 @@ async def _pod_trust(
     identity = (by.subject, by.issuer) if by.subject is not None and by.issuer is not None else None
     if anchor is None or (isinstance(anchor, TrustedIdentity) and not (identity and anchor.names(*identity))):
         raise Retry(Reason.SIGNER_NOT_FOUND, f"the {by.method} {by.trusted!r} that signed is no longer trusted")
-    assert obs.model is not None
-    assert obs.model.spec is not None
-    verified_spec = as_verified(obs.model.spec, record)
-    signature = await model_access.signature(ctx, key, verified_spec, tuple(policy.allowed_sources), creds)
+    signature = await _verified_signature(ctx, key, obs, record, policy, creds)
     rules = policy.inspection
     inspection = (
         workload.inspection_args(rules.allowed_formats, rules.allowed_globals, rules.pickles == "Refuse")

@@ -1,6 +1,6 @@
 """One typed observation of an AIDeployment, gathered once per reconcile: the object, its model and the one
 reading of its TrustPolicy, its namespace, the approval facts, the live model server Deployment and the digest
-it serves; and the pure rollout decision taken from it."""
+it serves, the signature bytes already shipped; and the pure rollout decision taken from it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
 from modelguard.api.aimodel import AIModelSpec
 from modelguard.api.condition_types import Cond
 from modelguard.builders import workload
-from modelguard.builders.labels import DIGEST_ANNOTATION
+from modelguard.builders.labels import COMPONENT, DIGEST_ANNOTATION
 from modelguard.domain import verified_record
 from modelguard.domain.conditions import generation_of
 from modelguard.domain.policy_reading import PolicyReading, read_policy
@@ -42,7 +42,8 @@ def _parse(model_body: dict[str, Any] | None, reading: PolicyReading) -> ModelVi
 class Observation:
     """What one pass decides and acts from, gathered once (cert-manager's gatherer): the object, its model and the
     one reading of the model's TrustPolicy, its namespace's labels, the approvals, the live model server
-    Deployment with the digest it serves. Read from the watch cache, and through to the API for the model, its
+    Deployment with the digest it serves, and the verification ConfigMaps this AIDeployment shipped (the
+    signature bytes the pods verify with). Read from the watch cache, and through to the API for the model, its
     policy and the namespace (after a start or a takeover the cache may not hold them yet; a missing model
     quarantines). Every step takes what it needs from here and reads none of these again."""
 
@@ -56,6 +57,7 @@ class Observation:
     approval: approvals.ApprovalFacts
     deployed: dict[str, Any] | None  # the live model server Deployment
     served: str | None  # the digest it is pinned to
+    shipped: tuple[dict[str, Any], ...] = ()  # this AIDeployment's verification ConfigMaps, as cached
 
     @property
     def generation(self) -> int:
@@ -83,7 +85,14 @@ async def observe(
     approval = await approvals.gather(ctx, key, body, spec, model, reading)
     deployed = ctx.store.get(Key("Deployment", key.namespace, workload.names(key.name)["deployment"]))
     served = ((deployed or {}).get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
-    return Observation(body, spec, current, model_body, model, reading, labels, approval, deployed, served)
+    shipped = tuple(
+        cm
+        for kind, _, name in (ref.partition("/") for ref in current.children)
+        if kind == "ConfigMap"
+        and (cm := ctx.store.get(Key("ConfigMap", key.namespace, name))) is not None
+        and ((cm.get("metadata") or {}).get("labels") or {}).get(COMPONENT) == "verification"
+    )
+    return Observation(body, spec, current, model_body, model, reading, labels, approval, deployed, served, shipped)
 
 
 def rollout_decision(obs: Observation) -> Decision:
