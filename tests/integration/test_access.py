@@ -350,6 +350,42 @@ def test_quarantine_cuts_the_network(api: KubeTestClient, namespace: str, served
     assert api.apps.read_namespaced_deployment("svc", namespace).spec.replicas == 0
 
 
+def reported(api: KubeTestClient, ns: str, name: str, what: str) -> dict[str, Any]:
+    """The AIDeployment once its last reverted drift (status.lastDrift, audited) names `what`."""
+    return eventually(
+        lambda: (
+            (b := api.get("aideployments", ns, name))
+            and what in ((b.get("status") or {}).get("lastDrift") or {}).get("objects", "")
+            and b
+        ),
+        what=f"lastDrift naming {what}",
+    )
+
+
+def test_a_quarantine_is_enforced_on_every_pass(api: KubeTestClient, namespace: str, served: str) -> None:
+    """While quarantined, what the quarantine consists of is re-enforced like any child (issue 28 item 4): an
+    allow-all rule someone adds to the deny-all policy, or replicas someone scales back up, are reverted, by
+    the one writer of those fields (the AIDeployment reconcile, under the operator's one field manager)."""
+    api.patch("trustpolicies", None, f"p-{namespace}", {"spec": {"revokedKeys": ["publisher-2026"]}})
+    wait_condition(api, namespace, served, "Quarantined", "True")
+    eventually(lambda: api.apps.read_namespaced_deployment("svc", namespace).spec.replicas == 0, what="scaled to 0")
+    k8s.NetworkingV1Api(api.api).patch_namespaced_network_policy("svc-deny-all", namespace, {"spec": {"ingress": [{}]}})
+    eventually(lambda: "ingress" not in netpol(api, namespace, "svc-deny-all")["spec"], what="deny-all restored")
+    body = reported(api, namespace, served, "NetworkPolicy/svc-deny-all")
+    api.apps.patch_namespaced_deployment_scale("svc", namespace, {"spec": {"replicas": 3}})
+    eventually(lambda: api.apps.read_namespaced_deployment("svc", namespace).spec.replicas == 0, what="scaled to 0")
+    body = reported(api, namespace, served, "Deployment/svc")
+    managers = {f.manager for f in api.apps.read_namespaced_deployment("svc", namespace).metadata.managed_fields}
+    assert "modelguard-quarantine" not in managers
+    assert condition(body, "Quarantined")["status"] == "True"
+
+    def event(what: str) -> bool:
+        events = api.core.list_namespaced_event(namespace, field_selector="reason=DriftReverted").items
+        return any(what in (e.message or "") for e in events)
+
+    eventually(lambda: event("NetworkPolicy/svc-deny-all") and event("Deployment/svc"), what="both DriftReverted")
+
+
 def test_external_exposure_needs_a_public_model_card(
     api: KubeTestClient, operator: OperatorProcess, namespace: str, models_root: Path
 ) -> None:

@@ -96,6 +96,39 @@ def test_tampering_after_rollout_is_found_and_quarantined_until_a_scan_passes(
         lambda: api.apps.read_namespaced_deployment("m-svc", namespace).spec.replicas == 2, what="replicas restored"
     )
     assert find(records(tmp_path_factory.getbasetemp()), namespace=namespace, name="m-svc", action="Released")
+    lifted_without_drift(api, tmp_path_factory.getbasetemp(), namespace)
+
+
+def lifted_without_drift(api: KubeTestClient, base: Path, namespace: str, name: str = "m-svc") -> None:
+    """Issue 28 item 4: lifting a quarantine is the operator's own change (replicas back, the allow policies
+    back): nothing says someone else changed the children, not the status, an Event or the audit trail."""
+    body = wait_for_condition(api, "aideployments", namespace, name, "Ready", "True", timeout=60)
+    assert not body["status"].get("lastDrift"), body["status"]["lastDrift"]
+    assert condition(body, "PolicyEnforced")["reason"] == "Enforced", condition(body, "PolicyEnforced")
+    events = api.core.list_namespaced_event(namespace, field_selector="reason=DriftReverted").items
+    assert [e.message for e in events if e.involved_object.name == name] == []
+    assert find(records(base), namespace=namespace, name=name, action="DriftReverted") == []
+
+
+def test_lifting_a_quarantine_after_an_un_revoke_reports_no_drift(
+    api: KubeTestClient, namespace: str, trust: str, models_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    serve(api, namespace, trust, models_root)
+    api.patch("trustpolicies", None, trust, {"spec": {"revokedKeys": [KEY_ID]}})
+    wait_for_condition(api, "aideployments", namespace, "m-svc", "Quarantined", "True")
+    eventually(lambda: api.apps.read_namespaced_deployment("m-svc", namespace).spec.replicas == 0, what="scaled to 0")
+    # one writer of replicas and policies: the AIDeployment reconcile, under the operator's one field manager
+    for deployment in ("m-svc", "m-svc-model-cache"):
+        fields = api.apps.read_namespaced_deployment(deployment, namespace).metadata.managed_fields
+        assert {f.manager for f in fields if f.manager.startswith("modelguard")} == {"modelguard"}, deployment
+
+    api.patch("trustpolicies", None, trust, {"spec": {"revokedKeys": []}})
+    wait_for_condition(api, "aideployments", namespace, "m-svc", "Quarantined", "False", timeout=60)
+    eventually(
+        lambda: api.apps.read_namespaced_deployment("m-svc", namespace).spec.replicas == 2, what="replicas restored"
+    )
+    assert find(records(tmp_path_factory.getbasetemp()), namespace=namespace, name="m-svc", action="Released")
+    lifted_without_drift(api, tmp_path_factory.getbasetemp(), namespace)
 
 
 def test_revoked_key_is_a_critical_scan_finding(

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
 from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
-from modelguard.domain.conditions import Verdict
+from modelguard.domain.conditions import Verdict, find
 from modelguard.domain.pod_security import template_violations
 from modelguard.domain.rollout import Decision
 
@@ -78,6 +78,13 @@ def replicas_shown(decision: Decision, spec: AIDeploymentSpec, deployed: Mapping
     return spec.replicas
 
 
+def left_stopped(current: AIDeploymentStatus) -> bool:
+    """Whether the last pass left the children stopped (scaled to zero, all traffic denied), as its status says:
+    quarantined. Part of what ModelGuard built (domain/drift.Built)."""
+    quarantined = find(current.conditions, Cond.QUARANTINED)
+    return quarantined is not None and quarantined.status == "True"
+
+
 def last_drift(current: AIDeploymentStatus, generation: int) -> Verdict | None:
     for c in current.conditions:
         if c.type == Cond.POLICY_ENFORCED and c.reason == Reason.DRIFT_REVERTED and c.observed_generation == generation:
@@ -137,8 +144,12 @@ def held(decision: Decision, enforcement: Enforcement) -> Decision:
 
 def policy_enforced(enforcement: Enforcement, current: AIDeploymentStatus, generation: int) -> Verdict:
     outcome = enforcement.outcome
-    if outcome == "Quarantined":
-        return Verdict(Cond.POLICY_ENFORCED, "True", Reason.QUARANTINED, "all traffic denied, scaled to zero")
+    if outcome == "Quarantined":  # what it is stays the condition; status.lastDrift keeps a revert
+        stopped = "all traffic denied, scaled to zero"
+        if enforcement.drift:
+            message = "reverted changes made outside ModelGuard: " + "; ".join(enforcement.drift)
+            return Verdict(Cond.POLICY_ENFORCED, "True", Reason.DRIFT_REVERTED, f"{message} (quarantined: {stopped})")
+        return Verdict(Cond.POLICY_ENFORCED, "True", Reason.QUARANTINED, stopped)
     if outcome == "QuarantineBlocked":
         return Verdict(Cond.POLICY_ENFORCED, "False", enforcement.reason, f"cannot quarantine: {enforcement.message}")
     if outcome == "Refused":

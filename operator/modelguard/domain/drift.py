@@ -160,7 +160,9 @@ def data_hash(data: Mapping[str, Any] | None) -> str:
 
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-OUR_MANAGERS = frozenset({"modelguard", "modelguard-quarantine"})  # field managers of the operator's writes
+# the operator's field manager; "modelguard-quarantine" wrote replicas before issue 28 (one writer, one field
+# manager since) and may still own them on a Deployment quarantined then: still ours, never drift
+OUR_MANAGERS = frozenset({"modelguard", "modelguard-quarantine"})
 FOREIGN_FIELDS = "foreignFields"  # in the cache view: dotted paths other managers own (list items unindexed)
 
 
@@ -198,6 +200,25 @@ def _unindexed(path: str) -> str:
     for part in path.split("."):
         parts.append(part.split("[", 1)[0])
     return ".".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Built:
+    """What ModelGuard builds an AIDeployment's children from, as far as whose change a difference is goes: the
+    owner's generation, the digest the model servers are pinned to, and whether the children are stopped
+    (quarantined, or asked to stop by a decommission: scaled to zero, all traffic denied)."""
+
+    generation: int | None
+    digest: str | None
+    stopped: bool
+
+
+def ours_changed(before: Built, now: Built) -> bool:
+    """Whether what ModelGuard builds changed since the last pass (the owner's spec, the served digest, a
+    quarantine imposed or lifted): then a difference may be its own change, and only those in fields another
+    field manager owns (and deletions) are drift. Otherwise every difference is someone else's, even a removed
+    field nobody owns now."""
+    return before != now
 
 
 def by_others(changed: list[str], foreign: list[str]) -> list[str]:

@@ -4,7 +4,8 @@
 shows that write, the cache still holds the object the write replaced (with the very fields a revert removed),
 so the API is read instead. Without this, the pass after a revert found the reverted drift again and reverted
 (and reported) its own write. `write` server-side applies, after replacing what the object does whole where
-someone else added fields apply would keep; `read_back` is the evidence a revert is judged by.
+someone else added fields apply would keep; `scale_to_zero` is a stopped Deployment's one write (its replicas);
+`read_back` is the evidence a revert is judged by. Every write is under the operator's one field manager.
 """
 
 from __future__ import annotations
@@ -61,8 +62,22 @@ async def write(ctx: Context, obj: Mapping[str, Any], replacing: Mapping[str, An
             content_type="application/json-patch+json",
         )
     stored: dict[str, Any] = await ctx.kube.apply(res, obj)  # our labels and owner, and apply's ownership back
-    key = _key(obj)
+    _wrote(ctx, _key(obj), stored)
+    return stored
+
+
+async def scale_to_zero(ctx: Context, key: Key, live: Mapping[str, Any]) -> dict[str, Any]:
+    """The write of a stopped (quarantined, or decommissioned) Deployment: `spec.replicas` 0 by a merge patch
+    under our one field manager, the live uid as precondition. Only the replicas: a quarantine may have no
+    verification record left to build the rest from, and the rest stays as the last apply left it (the next
+    apply, when the quarantine is lifted, takes the replicas back)."""
+    patch = {"metadata": {"uid": (live.get("metadata") or {}).get("uid")}, "spec": {"replicas": 0}}
+    stored = await ctx.kube.merge_patch(BY_CHILD_KIND["Deployment"], key.namespace, key.name, patch)
+    _wrote(ctx, key, stored)
+    return stored
+
+
+def _wrote(ctx: Context, key: Key, stored: Mapping[str, Any]) -> None:
     seen = _version(ctx.store.get(key))
     if _version(stored) != seen:  # a write that changed nothing leaves nothing for the cache to catch up with
         ctx.child_writes[key] = seen
-    return stored

@@ -1,10 +1,13 @@
 """An AIDeployment's children: build what the verified record and the spec call for, apply what is missing or
-different (drift is what someone else changed: it is reverted and reported), or quarantine.
+different (drift is what someone else changed: it is reverted and reported), or quarantine them: scaled to
+zero, all traffic denied.
 
 Children (ServiceAccount, ConfigMaps, the gateway key Secret, NetworkPolicies, the model cache and model
 server Deployments, Services) are compared with the watch cache and server-side applied only when missing
 or different. `enforce` is the one entry: it returns what it did (domain/deployment_status.Enforcement),
-from which the reconcile decides the PolicyEnforced verdict.
+from which the reconcile decides the PolicyEnforced verdict. It is the one writer of the children's replicas and
+NetworkPolicies, under the operator's one field manager: a quarantine asks it through the rollout decision, and
+what it built before (serving, or quarantined) is part of whose change a difference is.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any, Literal
 
 from modelguard.adapters.cache import Key
 from modelguard.adapters.kube import KubeError
-from modelguard.adapters.resources import BY_CHILD_KIND, DEPLOYMENTS, SECRETS
+from modelguard.adapters.resources import SECRETS
 from modelguard.adapters.secrets import policy_keys, sigstore_trust_config
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
 from modelguard.api.aimodel import VerifiedRecord
@@ -28,8 +31,17 @@ from modelguard.builders import gateway, model_cache, network, workload
 from modelguard.builders.labels import COMPONENT
 from modelguard.domain import scheduling
 from modelguard.domain.credentials import Credentials
-from modelguard.domain.deployment_status import Enforcement
-from modelguard.domain.drift import DELETED, FOREIGN_FIELDS, additions, by_others, mismatches, summarize
+from modelguard.domain.deployment_status import Enforcement, left_stopped
+from modelguard.domain.drift import (
+    DELETED,
+    FOREIGN_FIELDS,
+    Built,
+    additions,
+    by_others,
+    mismatches,
+    ours_changed,
+    summarize,
+)
 from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.model_checks import as_verified
 from modelguard.domain.ownership import clash_message, controlled_by
@@ -42,7 +54,6 @@ from modelguard.reconcilers import approvals, child_writes, model_access, owners
 from modelguard.reconcilers.context import Context, drift_to_report
 from modelguard.reconcilers.deployment_observation import Observation
 
-QUARANTINE_MANAGER = "modelguard-quarantine"
 # refusals that need a person to act: an Event says so once
 NEEDS_A_CHANGE = (
     Reason.NAME_CONFLICT,
@@ -287,20 +298,41 @@ async def _cache_address(ctx: Context, key: Key, uid: str, service: dict[str, An
 async def _apply(
     ctx: Context, key: Key, uid: str, objects: list[dict[str, Any]], previous: list[str], ours_changed: bool = False
 ) -> Applied:
-    """Apply what is missing or different. Drift is what someone else did: a child we had applied that is gone,
-    a difference in a field another field manager wrote, fields someone added (to any kind: an external IP, an
-    allow-all rule, hostNetwork); a difference only our own writes explain (the owner's spec changed) is applied
-    without a word. Added fields are removed by replacing the object (apply keeps what others own), and drift
-    counts as reverted only when the object read back is what we build; otherwise `DriftPersists`.
+    """Apply what is missing or different (`_converge`), then prune the verification ConfigMaps no longer named.
     Nothing is applied while any child's name is taken by an object this AIDeployment did not create."""
     clashes = await ownership.foreign(ctx, key.namespace, uid, objects)
     if clashes:
         raise VerificationError(Reason.NAME_CONFLICT, clash_message(clashes))
-    children, drift, persisting = [], [], []
+    drift, persisting = await _converge(ctx, key, uid, objects, previous, ours_changed)
+    children = [f"{obj['kind']}/{obj['metadata']['name']}" for obj in objects]
+    await _prune_verification(ctx, key, uid, previous, children)
+    _persisting(ctx, key, drift, persisting)
+    return Applied(children, drift)
+
+
+def _theirs(ref: str, changed: list[str], live: dict[str, Any] | None, previous: list[str], ours: bool) -> list[str]:
+    """The differences someone else made: a child we had applied that is gone; when what we build changed
+    (`ours`), the fields another field manager owns; otherwise every difference (even a removed field nobody owns
+    now) of a child we had applied."""
+    if live is None or not ours:
+        return changed if ref in previous else []  # deleted by someone, or not yet created by us
+    return by_others(changed, live.get(FOREIGN_FIELDS) or [])
+
+
+async def _converge(
+    ctx: Context, key: Key, uid: str, objects: list[dict[str, Any]], previous: list[str], ours_changed: bool
+) -> tuple[list[str], list[str]]:
+    """Apply what is missing or different; returns the drift reverted and the drift that persists. Drift is what
+    someone else did (`_theirs`): a child we had applied that is gone, a difference in a field another field
+    manager wrote, fields someone added (to any kind: an external IP, an allow-all rule, hostNetwork); a difference
+    only our own writes explain (what we build changed: the owner's spec, the served digest, a quarantine imposed
+    or lifted) is applied without a word. Added fields are removed by replacing the object (apply keeps what
+    others own), and drift counts as reverted only when the object read back is what we build; otherwise it
+    persists (`DriftPersists`)."""
+    drift, persisting = [], []
     for obj in objects:
         kind, name = obj["kind"], obj["metadata"]["name"]
         ref = f"{kind}/{name}"
-        children.append(ref)
         _still_owner(ctx, key, uid)
         live = await child_writes.current(ctx, Key(kind, key.namespace, name))
         changed = [DELETED] if live is None else mismatches(obj, live)
@@ -309,12 +341,7 @@ async def _apply(
         unsafe = template_violations(live) if live is not None and kind == "Deployment" else []
         if not changed and not unsafe:
             continue
-        if live is None:
-            theirs = changed if ref in previous else []  # deleted by someone, not yet created by us
-        elif ours_changed:  # the owner's spec or the served digest moved: only other managers' fields are drift
-            theirs = by_others(changed, live.get(FOREIGN_FIELDS) or [])
-        else:  # nothing of ours changed: every difference is someone else's, even a removed field nobody owns now
-            theirs = changed if ref in previous else []
+        theirs = _theirs(ref, changed, live, previous, ours_changed)
         # someone else's drift, or fields added by anyone: what the object does is replaced whole (a sidecar or an
         # external IP another manager owns would survive apply); our own changes are applied
         await child_writes.write(ctx, obj, live if added or unsafe or theirs else None)
@@ -327,7 +354,10 @@ async def _apply(
             persisting.append(summarize(kind, name, left))
         else:
             drift.append(summarize(kind, name, theirs + unsafe))
-    await _prune_verification(ctx, key, uid, previous, children)
+    return drift, persisting
+
+
+def _persisting(ctx: Context, key: Key, drift: list[str], persisting: list[str]) -> None:
     if persisting:
         drift_to_report(ctx, key, drift)  # what did go is reported once the rest goes too
         raise VerificationError(
@@ -335,7 +365,6 @@ async def _apply(
             "changes made outside ModelGuard are back right after being reverted (a mutating webhook or another "
             "controller?): " + "; ".join(persisting),
         )
-    return Applied(children, drift)
 
 
 async def _prune_verification(ctx: Context, key: Key, uid: str, previous: list[str], children: list[str]) -> None:
@@ -350,32 +379,50 @@ async def _prune_verification(ctx: Context, key: Key, uid: str, previous: list[s
             await ownership.delete_child(ctx, "ConfigMap", key.namespace, name, uid)
 
 
-async def _quarantine(ctx: Context, key: Key, body: dict[str, Any], deployment_name: str) -> None:
-    """Scale the model servers and their cache to zero and cut the network, without the (possibly gone)
-    verification record."""
-    await ctx.kube.merge_patch(
-        DEPLOYMENTS, key.namespace, deployment_name, {"spec": {"replicas": 0}}, field_manager=QUARANTINE_MANAGER
-    )
-    cache_name = workload.names(key.name)["cache"]
-    cached = ctx.store.get(Key("Deployment", key.namespace, cache_name))
-    if cached is not None and controlled_by(cached, body["metadata"]["uid"]):
-        await ctx.kube.merge_patch(
-            DEPLOYMENTS, key.namespace, cache_name, {"spec": {"replicas": 0}}, field_manager=QUARANTINE_MANAGER
-        )
+async def _stop(ctx: Context, key: Key, obs: Observation, ours_changed: bool) -> list[str]:
+    """Scale the model servers and their cache to zero and deny all traffic, on every pass while quarantined,
+    like any child: what someone else changes meanwhile (an allow-all rule on the
+    deny-all policy, replicas scaled back up) is reverted and reported. Without the (possibly gone) verification
+    record: the NetworkPolicies are whole (the deny-all one, and the allow and model cache ones emptied), the
+    Deployments get their replicas only. Only children this AIDeployment has (or had) are written; a name someone
+    else took is left alone. Returns the drift reverted."""
+    uid, previous = obs.uid, obs.current.children
     owner = {
-        "apiVersion": body["apiVersion"],
+        "apiVersion": obs.body["apiVersion"],
         "kind": "AIDeployment",
         "name": key.name,
-        "uid": body["metadata"]["uid"],
+        "uid": uid,
         "controller": True,
         "blockOwnerDeletion": True,
     }
+    policies = []
     for policy in (
+        network.default_deny(key.name, key.namespace, owner),
         network.quarantine(key.name, key.namespace, owner),
         network.cache_quarantine(key.name, key.namespace, owner),
     ):
-        if not await ownership.foreign(ctx, key.namespace, owner["uid"], [policy]):
-            await ctx.kube.apply(BY_CHILD_KIND["NetworkPolicy"], policy)
+        live = await ownership.live(ctx, "NetworkPolicy", key.namespace, policy["metadata"]["name"])
+        ref = f"NetworkPolicy/{policy['metadata']['name']}"
+        if (live is None and ref in previous) or (live is not None and controlled_by(live, uid)):
+            policies.append(policy)
+    drift, persisting = await _converge(ctx, key, uid, policies, previous, ours_changed)
+    for part in ("deployment", "cache"):
+        name = workload.names(key.name)[part]
+        live = await child_writes.current(ctx, Key("Deployment", key.namespace, name))
+        if live is None or not controlled_by(live, uid) or int((live.get("spec") or {}).get("replicas", 1)) == 0:
+            continue
+        _still_owner(ctx, key, uid)
+        theirs = _theirs(f"Deployment/{name}", ["spec.replicas"], live, previous, ours_changed)
+        await child_writes.scale_to_zero(ctx, Key("Deployment", key.namespace, name), live)
+        if not theirs:
+            continue
+        back = await child_writes.read_back(ctx, Key("Deployment", key.namespace, name))  # the evidence
+        if back is not None and int((back.get("spec") or {}).get("replicas", 1)) != 0:
+            persisting.append(summarize("Deployment", name, theirs))
+        else:
+            drift.append(summarize("Deployment", name, theirs))
+    _persisting(ctx, key, drift, persisting)
+    return drift
 
 
 def _has(current: AIDeploymentStatus, type_: str, reason: str) -> bool:
@@ -384,17 +431,23 @@ def _has(current: AIDeploymentStatus, type_: str, reason: str) -> bool:
 
 async def enforce(ctx: Context, key: Key, obs: Observation, decision: Decision) -> Enforcement:
     """Quarantine, or apply the children a rollout (or the trusted digest kept serving) calls for, or leave
-    them: what was done, for the PolicyEnforced verdict. A refusal that needs a change gets one Event."""
-    body, current, model, deployed, served = obs.body, obs.current, obs.model, obs.deployed, obs.served
+    them: what was done, for the PolicyEnforced verdict. The one writer of the children's replicas and
+    NetworkPolicies. A refusal that needs a change gets one Event."""
+    body, current, model, served = obs.body, obs.current, obs.model, obs.served
     untouched = Enforcement("Untouched", current.children, served)
-    if decision.action == "Quarantine" and deployed is not None:
+    before = Built(current.observed_generation, served, left_stopped(current))
+    if decision.action == "Quarantine":
         blocked = not_enabled(ctx, key.namespace, obs.namespace_labels)
         if blocked is not None:
             return replace(untouched, outcome="QuarantineBlocked", reason=Reason.NAMESPACE_NOT_ENABLED, message=blocked)
-        if not controlled_by(deployed, obs.uid):
-            return untouched
-        await _quarantine(ctx, key, body, workload.names(key.name)["deployment"])
-        return replace(untouched, outcome="Quarantined")
+        now = Built(obs.generation, served, stopped=True)
+        try:
+            drift = await _stop(ctx, key, obs, ours_changed(before, now))
+        except VerificationError as exc:  # DriftPersists
+            return await _refused(ctx, body, current, untouched, exc.reason, exc.message)
+        except KubeError as exc:
+            return await _kube_refused(ctx, body, current, untouched, exc)
+        return replace(untouched, outcome="Quarantined", drift=tuple(drift_to_report(ctx, key, drift)))
     keeps_trusted = (
         decision.action == "Keep" and model is not None and model.status.verified is not None
     ) and model.status.verified.digest == served
@@ -408,21 +461,32 @@ async def enforce(ctx: Context, key: Key, obs: Observation, decision: Decision) 
                 return untouched
             spec = approved  # what runs and who reaches it stay as approved until the change is
         objects = await _desired(ctx, key, obs, spec, decision)
-        ours_changed = current.observed_generation != obs.generation or decision.digest != served
-        result = await _apply(ctx, key, obs.uid, objects, current.children, ours_changed)
+        now = Built(obs.generation, decision.digest, stopped=False)
+        result = await _apply(ctx, key, obs.uid, objects, current.children, ours_changed(before, now))
     except VerificationError as exc:
-        if exc.reason in NEEDS_A_CHANGE and not _has(current, Cond.POLICY_ENFORCED, exc.reason):
-            await ctx.events.record(body, "Warning", exc.reason, exc.message, action="Apply")
-        return replace(untouched, outcome="Refused", reason=exc.reason, message=exc.message)
+        return await _refused(ctx, body, current, untouched, exc.reason, exc.message)
     except KubeError as exc:
-        if exc.conflict:
-            raise Retry(Reason.CONFLICT, "a managed object changed while applying") from None
-        if exc.status not in (400, 403, 422):
-            raise
-        # refused for good (admission policy, quota, validation): say so instead of retrying silently
-        message = f"the API server refused a managed object ({exc.status} {exc.reason}): {exc.message[:400]}"
-        if not _has(current, Cond.POLICY_ENFORCED, Reason.APPLY_REJECTED):
-            await ctx.events.record(body, "Warning", Reason.APPLY_REJECTED, message, action="Apply")
-        return replace(untouched, outcome="Refused", reason=Reason.APPLY_REJECTED, message=message)
-    drift = tuple(drift_to_report(ctx, key, result.drift))
-    return Enforcement("Applied", result.children, decision.digest, drift)
+        return await _kube_refused(ctx, body, current, untouched, exc)
+    return Enforcement("Applied", result.children, decision.digest, tuple(drift_to_report(ctx, key, result.drift)))
+
+
+async def _refused(
+    ctx: Context, body: dict[str, Any], current: AIDeploymentStatus, untouched: Enforcement, reason: str, message: str
+) -> Enforcement:
+    if reason in NEEDS_A_CHANGE and not _has(current, Cond.POLICY_ENFORCED, reason):
+        await ctx.events.record(body, "Warning", reason, message, action="Apply")
+    return replace(untouched, outcome="Refused", reason=reason, message=message)
+
+
+async def _kube_refused(
+    ctx: Context, body: dict[str, Any], current: AIDeploymentStatus, untouched: Enforcement, exc: KubeError
+) -> Enforcement:
+    if exc.conflict:
+        raise Retry(Reason.CONFLICT, "a managed object changed while applying") from None
+    if exc.status not in (400, 403, 422):
+        raise exc
+    # refused for good (admission policy, quota, validation): say so instead of retrying silently
+    message = f"the API server refused a managed object ({exc.status} {exc.reason}): {exc.message[:400]}"
+    if not _has(current, Cond.POLICY_ENFORCED, Reason.APPLY_REJECTED):
+        await ctx.events.record(body, "Warning", Reason.APPLY_REJECTED, message, action="Apply")
+    return replace(untouched, outcome="Refused", reason=Reason.APPLY_REJECTED, message=message)
