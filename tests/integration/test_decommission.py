@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -284,6 +285,65 @@ def test_forged_requester_annotation_is_undone(
     forged_at_create["metadata"]["annotations"] = {set_by: forged}
     api.create("aimodels", namespace, forged_at_create)
     assert json.loads(stamp("forged") or "{}")["username"] == "admin"  # the creator, never the claimed one
+
+
+def test_stop_serving_is_done_only_when_no_pod_serves_and_nothing_scales_back_up(
+    api: KubeTestClient, operator: OperatorProcess, namespace: str, trust: str, models_root: Path
+) -> None:
+    """Issue 28 item 4: StopServing scaled the Deployments to zero itself and recorded `ScaleToZero Done` at
+    once; an AIDeployment pass then put the replicas back (and called it drift) and new pods started, while the
+    certificate said they were scaled to zero. Now the decommission asks (the model's status says it is being
+    decommissioned), the AIDeployment reconcile alone writes replicas, and StopServing is done only when the live
+    Deployments have no replicas and no pods; they stay so until they are deleted."""
+    operator.restart(["--decommission-step-delay", "3"])
+    try:
+        pub = publish(models_root, namespace, "race", KEY)
+        api.create("aimodels", namespace, model("race", pub.source, pub.bundle, trust))
+        api.create("aideployments", namespace, ai_deployment("race-svc", "race", replicas=2))
+        wait_for_condition(api, "aideployments", namespace, "race-svc", "Ready", "True", timeout=60)
+        uid = api.get("aimodels", namespace, "race")["metadata"]["uid"]
+        deployments = ("race-svc", "race-svc-model-cache")
+        selectors = {
+            d: ",".join(
+                f"{k}={v}"
+                for k, v in api.apps.read_namespaced_deployment(d, namespace).spec.selector.match_labels.items()
+            )
+            for d in deployments
+        }
+
+        def serving() -> list[str]:
+            """What still serves: Deployments with replicas wanted, and pods of them (terminating ones too)."""
+            out = []
+            for name in deployments:
+                try:
+                    replicas = api.apps.read_namespaced_deployment(name, namespace).spec.replicas
+                except ApiException as exc:
+                    assert exc.status == 404
+                    replicas = 0
+                pods = api.core.list_namespaced_pod(namespace, label_selector=selectors[name]).items
+                out += [f"{name}: {replicas} replicas"] if replicas else []
+                out += [f"{name}: pod {p.metadata.name}" for p in pods]
+            return out
+
+        def stop_serving_done() -> bool:
+            body = api.get("aimodels", namespace, "race")
+            steps = ((body.get("status") or {}).get("decommission") or {}).get("steps") or []
+            return bool(steps) and steps[0]["state"] == "Done"
+
+        api.delete("aimodels", namespace, "race")
+        eventually(stop_serving_done, timeout=60, interval=0.05, what="StopServing done")
+        assert serving() == []  # done means done in the cluster, when it is recorded
+        for _ in range(10):  # the next step waits 3 s: no pass scales anything back up meanwhile
+            assert serving() == []
+            time.sleep(0.3)
+        eventually(lambda: gone(lambda: api.get("aimodels", namespace, "race")), timeout=90, what="race gone")
+        (cert,) = certificates(api, uid)
+        scaled = [(a["name"], a["result"]) for a in cert["spec"]["actions"] if a["method"] == "ScaleToZero"]
+        assert scaled == [(f"{namespace}/{d}", "Done") for d in deployments]
+        drift = api.core.list_namespaced_event(namespace, field_selector="reason=DriftReverted").items
+        assert [e.message for e in drift if e.involved_object.name == "race-svc"] == []
+    finally:
+        operator.restart()
 
 
 STEPS = ("StopServing", "DeleteWorkloads", "DeleteData", "DeleteArtifacts", "DestroyKeys", "ConfirmDeleted")

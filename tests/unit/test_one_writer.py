@@ -1,7 +1,8 @@
 """One writer per field (issue 28 item 4): the replicas and NetworkPolicies of an AIDeployment's children are
-written by its reconcile alone, under the operator's one field manager. A quarantine asks it (the rollout
-decision says Quarantine); what it did before (serving, or stopped) is part of what it builds, so lifting a
-quarantine is its own change and never drift."""
+written by its reconcile alone, under the operator's one field manager. A quarantine and a decommission ask it
+(the rollout decision says Quarantine or Stop); what it did before (serving, or stopped) is part of what it
+builds, so lifting a quarantine is its own change and never drift; StopServing only waits until the live
+Deployments show that nothing serves."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ import pytest
 
 from modelguard.adapters.cache import Key, Store
 from modelguard.api.aideployment import AIDeploymentSpec, AIDeploymentStatus
+from modelguard.api.aimodel import AIModelSpec, AIModelStatus, DecommissionProgress
 from modelguard.builders import network
-from modelguard.domain import deployment_status
+from modelguard.domain import decommission, deployment_status
 from modelguard.domain.conditions import Verdict, merge_conditions
 from modelguard.domain.drift import Built, ours_changed
-from modelguard.domain.rollout import Decision
-from tests.harness.samples import ai_deployment
+from modelguard.domain.rollout import Decision, ModelView, decide
+from tests.harness.samples import ai_deployment, ai_model, verified_record
 from tests.unit.test_child_reversion import OWNER, FakeApi, served
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -38,12 +40,15 @@ def status(*verdicts: Verdict) -> AIDeploymentStatus:
 QUARANTINED = status(Verdict("Quarantined", "True", "ModelNotVerified"), Verdict("Ready", "False", "ModelNotVerified"))
 STOPPED = status(Verdict("Quarantined", "False", "NotQuarantined"), Verdict("Ready", "False", "ModelDecommissioning"))
 SERVING = status(Verdict("Quarantined", "False", "NotQuarantined"), Verdict("Ready", "True", "Serving"))
+HELD_BUT_SERVING = status(  # a legal hold: the decommission has not begun, the workload serves
+    Verdict("Quarantined", "False", "NotQuarantined"), Verdict("Ready", "True", "ModelDecommissioning")
+)
 
 
 @pytest.mark.parametrize(
     ("current", "stopped"),
-    [(QUARANTINED, True), (SERVING, False), (AIDeploymentStatus(), False)],
-    ids=["quarantined", "serving", "new"],
+    [(QUARANTINED, True), (STOPPED, True), (SERVING, False), (HELD_BUT_SERVING, False), (AIDeploymentStatus(), False)],
+    ids=["quarantined", "stopped-for-decommission", "serving", "held-serving", "new"],
 )
 def test_what_the_last_pass_left_the_children_as(current: AIDeploymentStatus, stopped: bool) -> None:
     assert deployment_status.left_stopped(current) is stopped
@@ -68,6 +73,63 @@ def test_a_difference_is_ours_when_what_we_build_changed(before: Built, now: Bui
     assert ours_changed(before, now) is changed
 
 
+SPEC = AIModelSpec.model_validate(ai_model("m")["spec"])
+PROGRESS = DecommissionProgress(trigger="Deletion", requester="alice", started_at=NOW, steps=decommission.plan())
+
+
+def model(progress: DecommissionProgress | None, deployments: str = "Delete", hold: bool = False) -> ModelView:
+    spec = SPEC.model_copy(
+        update={"end_of_life": SPEC.end_of_life.model_copy(update={"deployments": deployments, "legal_hold": hold})}
+    )
+    verdicts = [Verdict("Verified", "True", "SignatureValid"), Verdict("Documented", "True", "CardComplete")]
+    if progress is not None:
+        verdicts.append(Verdict("Decommissioned", "False", "InProgress", "next step: StopServing"))
+    elif hold:
+        verdicts.append(Verdict("Decommissioned", "False", "LegalHold", "blocked by a legal hold"))
+    record = verified_record(DIGEST, SPEC.source.uri, str(SPEC.signature.bundle_uri), "k", NOW.isoformat())
+    conditions = merge_conditions([], verdicts, 1, NOW)
+    return ModelView(spec, AIModelStatus(conditions=conditions, verified=record, decommission=progress), 1)
+
+
+@pytest.mark.parametrize(
+    ("view", "served", "quarantined", "action"),
+    [
+        (model(PROGRESS), DIGEST, False, "Stop"),  # the decommission asks: scale to zero, cut the network
+        (model(PROGRESS), DIGEST, True, "Stop"),
+        (model(PROGRESS), None, False, "Stop"),  # whatever was deployed (a model cache) stops, nothing rolls out
+        (model(PROGRESS, deployments="Wait"), DIGEST, False, "Keep"),  # the owners delete theirs: serve until then
+        (model(None, hold=True), DIGEST, False, "Keep"),  # a legal hold before the plan began: nothing stops
+        (model(None), DIGEST, False, "Rollout"),
+    ],
+    ids=["stop", "stop-quarantined", "stop-nothing-served", "wait", "legal-hold", "not-decommissioned"],
+)
+def test_a_decommission_asks_the_deployment_to_stop(
+    view: ModelView, served: str | None, quarantined: bool, action: str
+) -> None:
+    decision = decide(view, "m", served, quarantined=quarantined)
+    assert decision.action == action
+    if action == "Stop":
+        assert decision.reason == "ModelDecommissioning"
+        verdicts = {v.type: v for v in decision.verdicts()}
+        assert verdicts["ModelVerified"].status == "False"
+        # a quarantine is not lifted by a decommission (no "Released"), nor claimed where there was none
+        assert verdicts["Quarantined"].status == ("True" if quarantined else "False")
+        assert "decommission" in verdicts["Quarantined"].message
+
+
+def test_a_stopped_deployment_shows_no_replicas_and_is_not_ready() -> None:
+    spec = AIDeploymentSpec.model_validate(ai_deployment("svc", "m", replicas=3)["spec"])
+    decision = Decision("Stop", DIGEST, "ModelDecommissioning", "AIModel 'm' is being decommissioned")
+    assert deployment_status.replicas_shown(decision, spec, {"spec": {"replicas": 3}}) == 0
+    available = deployment_status.availability({"spec": {"replicas": 0}, "status": {}}, 0)
+    ready = deployment_status.ready(decision, available)
+    assert (ready.status, ready.reason) == ("False", "ModelDecommissioning")
+    enforced = deployment_status.policy_enforced(
+        deployment_status.Enforcement("Stopped", [], DIGEST), AIDeploymentStatus(), 1
+    )
+    assert (enforced.status, enforced.reason) == ("True", "ModelDecommissioning")
+
+
 def test_drift_reverted_while_stopped_is_reported_and_the_quarantine_stays_what_policy_enforced_says() -> None:
     done = deployment_status.Enforcement("Quarantined", [], DIGEST, ("NetworkPolicy/svc-deny-all (spec.ingress)",))
     verdict = deployment_status.policy_enforced(done, AIDeploymentStatus(), 1)
@@ -75,6 +137,33 @@ def test_drift_reverted_while_stopped_is_reported_and_the_quarantine_stays_what_
     assert "NetworkPolicy/svc-deny-all" in verdict.message and "quarantined" in verdict.message
     again = deployment_status.Enforcement("Quarantined", [], DIGEST)
     assert deployment_status.policy_enforced(again, status(verdict), 1).reason == "Quarantined"  # lastDrift keeps it
+
+
+def deployment(replicas: int, live: int | None = None, generation: int = 2, observed: int = 2) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "svc", "generation": generation},
+        "spec": {"replicas": replicas},
+        "status": {"observedGeneration": observed, **({"replicas": live} if live is not None else {})},
+    }
+
+
+@pytest.mark.parametrize(
+    ("live", "pods", "left"),
+    [
+        (deployment(0), 0, None),  # no replicas wanted, none left, no pod
+        (deployment(0, live=0), 0, None),
+        (deployment(2, live=2), 2, "2 replicas wanted"),  # not asked yet, or asked and not acted on
+        (deployment(0, live=2), 2, "2 replicas running"),  # scaled down, pods not gone yet
+        (deployment(0, live=0), 1, "1 pod left"),  # a terminating pod still serves its open connections
+        (deployment(0, live=0, generation=3, observed=2), 0, "not yet seen by its controller"),
+    ],
+    ids=["stopped", "stopped-counted", "wanted", "running", "terminating-pod", "unobserved"],
+)
+def test_stop_serving_is_done_only_when_the_live_deployment_shows_nothing_serving(
+    live: dict[str, Any], pods: int, left: str | None
+) -> None:
+    found = decommission.still_serving(live, pods)
+    assert found == left if left is None else (found is not None and left in found)
 
 
 # --- the reconcile: a quarantine is enforced like any child, by the one writer --------------------------
@@ -231,3 +320,77 @@ def test_lifting_a_quarantine_is_our_own_change_not_drift() -> None:
     assert applied.drift == []
     assert api.objects["Deployment", "svc"]["spec"]["replicas"] == 2
     assert api.objects["NetworkPolicy", "svc-allow"]["spec"]["ingress"]
+
+
+# --- StopServing: asks, then waits; it writes nothing ------------------------------------------------------
+
+
+class ClusterReads:
+    """What StopServing may do: read AIDeployments, Deployments and pods (no write method exists here)."""
+
+    def __init__(self, deployments: dict[str, dict[str, Any]], pods: dict[str, int]) -> None:
+        self.deployments, self.pods = deployments, pods
+
+    async def list(self, res: Any, namespace: str | None = None, label_selector: str | None = None) -> Any:
+        assert res.kind == "AIDeployment"
+        return [{"metadata": {"name": "svc", "uid": UID}, "spec": {"modelRef": {"name": "m"}}}]
+
+    async def get(self, res: Any, namespace: str | None, name: str) -> dict[str, Any] | None:
+        return self.deployments.get(name)
+
+    async def request(self, method: str, path: str, *, query: Any, accept: str) -> dict[str, Any]:
+        assert (method, path.rsplit("/", 1)[-1]) == ("GET", "pods") and "PartialObjectMetadataList" in accept
+        selector = dict(query)["labelSelector"]
+        return {"items": [{}] * self.pods.get(selector, 0)}
+
+
+def live_deployment(name: str, replicas: int, running: int) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "uid": f"d-{name}", "generation": 2, "ownerReferences": [OWNER]},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}},
+        "status": {"observedGeneration": 2, "replicas": running},
+    }
+
+
+def stop_serving(kube: ClusterReads) -> Any:
+    from modelguard.api.certificate import Requester
+    from modelguard.reconcilers.context import Context
+    from modelguard.reconcilers.decommission import Run
+    from modelguard.reconcilers.decommission import stop_serving as step
+
+    ctx = Context(kube=kube, store=Store(), events=None, verifier=None)  # type: ignore[arg-type]
+    run = Run(Key("AIModel", "team", "m"), {}, SPEC, PROGRESS, Requester(username="alice"))
+    asyncio.run(step(ctx, run))
+    return run
+
+
+def test_stop_serving_waits_while_anything_serves_and_writes_nothing() -> None:
+    from modelguard.domain.errors import Deferred
+
+    scaling = ClusterReads(
+        {"svc": live_deployment("svc", 0, 0), "svc-model-cache": live_deployment("svc-model-cache", 0, 0)},
+        {"app=svc": 1},  # a model server pod still terminating
+    )
+    with pytest.raises(Deferred) as waiting:
+        stop_serving(scaling)
+    assert waiting.value.reason == "WaitingForScaleDown" and "svc (1 pod left)" in waiting.value.message
+    stopped = ClusterReads(
+        {"svc": live_deployment("svc", 0, 0), "svc-model-cache": live_deployment("svc-model-cache", 0, 0)}, {}
+    )
+    run = stop_serving(stopped)
+    assert [(a["name"], a["method"], a["result"]) for a in run.actions] == [
+        ("team/svc", "ScaleToZero", "Done"),
+        ("team/svc-model-cache", "ScaleToZero", "Done"),
+    ]
+
+
+def test_a_step_that_waits_is_in_progress_not_failed() -> None:
+    steps = PROGRESS.steps
+    going, ready = decommission.waiting_verdicts(
+        steps, "WaitingForScaleDown", "still serving: svc (2 replicas running)"
+    )
+    assert (going.type, going.status, going.reason) == ("Decommissioned", "False", "InProgress")
+    assert going.message.startswith("StopServing: WaitingForScaleDown: ") and (ready.status, ready.reason) == (
+        "False",
+        "Decommissioning",
+    )

@@ -131,3 +131,4 @@ class Reason(StrEnum):
     WAITING_FOR_DEPLOYMENTS = "WaitingForDeployments"
     WAITING_FOR_MODEL = "WaitingForModel"
     WAITING_FOR_MODEL_CACHE = "WaitingForModelCache"
+    WAITING_FOR_SCALE_DOWN = "WaitingForScaleDown"

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
-from modelguard.api.aimodel import AIModelSpec, DecommissionStep
+from modelguard.api.aimodel import AIModelSpec, AIModelStatus, DecommissionStep
 from modelguard.api.certificate import Requester
 from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
@@ -62,6 +62,34 @@ def trigger(spec: AIModelSpec | None, deleting: bool, now: datetime) -> Trigger 
     return None
 
 
+def stops_serving(spec: AIModelSpec | None, status: AIModelStatus) -> bool:
+    """Whether the model asks its AIDeployments to stop serving: its decommission has begun (the plan is in its
+    status, written before StopServing runs) and `endOfLife.deployments` is Delete (with Wait they serve until
+    their owners delete them). Each AIDeployment's reconcile, the one writer of its children's replicas and
+    NetworkPolicies, then scales them to zero and denies all traffic; StopServing only waits for it."""
+    return status.decommission is not None and (spec is None or spec.end_of_life.deployments == "Delete")
+
+
+def still_serving(deployment: Mapping[str, Any], pods: int) -> str | None:
+    """What still serves in one live Deployment (and the `pods` matching its selector, terminating ones too:
+    they finish their open requests), or None when nothing does: StopServing is done only then, so its
+    `ScaleToZero Done` is true of the cluster when it is recorded."""
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    wanted = int(spec.get("replicas", 1))  # the API server sets 1 when nobody says
+    if wanted:
+        return f"{wanted} replicas wanted"
+    generation = int((deployment.get("metadata") or {}).get("generation") or 0)
+    if int(status.get("observedGeneration") or 0) < generation:
+        return "scaled to zero, not yet seen by its controller"
+    running = int(status.get("replicas") or 0)
+    if running:
+        return f"{running} replicas running"
+    if pods:
+        return f"{pods} pod{'s' if pods != 1 else ''} left"
+    return None
+
+
 def plan() -> list[DecommissionStep]:
     return [DecommissionStep(name=name, state="Pending") for name in STEPS]
 
@@ -94,6 +122,13 @@ def failed_verdicts(steps: list[DecommissionStep], reason: str, message: str) ->
     """A step failed: the decommission is blocked at that step (`<Step>Failed`) until the cause goes away."""
     blocked = Verdict(Cond.DECOMMISSIONED, "False", f"{next_step(steps) or 'Step'}Failed", f"{reason}: {message}")
     return [blocked, Verdict(Cond.READY, "False", Reason.DECOMMISSIONING, blocked.message)]
+
+
+def waiting_verdicts(steps: list[DecommissionStep], reason: str, message: str) -> list[Verdict]:
+    """A step waits for something that will happen (the AIDeployments scaling to zero): in progress, not
+    failed; the message says what it waits for."""
+    going = Verdict(Cond.DECOMMISSIONED, "False", Reason.IN_PROGRESS, f"{next_step(steps)}: {reason}: {message}")
+    return [going, Verdict(Cond.READY, "False", Reason.DECOMMISSIONING, going.message)]
 
 
 def progress_verdicts(steps: list[DecommissionStep], certificate: str | None) -> list[Verdict]:

@@ -14,6 +14,7 @@ from modelguard.api.aimodel import AIModelSpec, AIModelStatus
 from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.domain.conditions import find
+from modelguard.domain.decommission import stops_serving
 from modelguard.domain.gates import first_violation
 from modelguard.domain.model_checks import TRANSIENT
 
@@ -59,8 +60,16 @@ def model_exists(facts: GateFacts) -> Violation | None:
 
 
 def model_decommissioning(facts: GateFacts) -> Violation | None:
-    """A model being decommissioned (or held for legal reasons) says so, not "not verified yet"."""
+    """A model being decommissioned (or held for legal reasons) says so, not "not verified yet". Once its plan
+    has begun, it asks its deployments to stop serving (`stop_serving`; domain/decommission.stops_serving)."""
     assert facts.model is not None
+    if stops_serving(facts.model.spec, facts.model.status):
+        return Violation(
+            Reason.MODEL_DECOMMISSIONING,
+            f"AIModel {facts.model_name!r} is being decommissioned: its deployments stop serving",
+            distrusted=True,
+            stop_serving=True,
+        )
     ending = find(facts.model.status.conditions, Cond.DECOMMISSIONED)
     if ending is None or ending.status == "True":
         return None

@@ -12,7 +12,7 @@ from modelguard.api.condition_reasons import Reason
 from modelguard.api.condition_types import Cond
 from modelguard.domain.conditions import Verdict, find
 from modelguard.domain.pod_security import template_violations
-from modelguard.domain.rollout import Decision
+from modelguard.domain.rollout import STOPPING, Decision
 
 RESTRICTED = "restricted"
 PSA_LABEL = "pod-security.kubernetes.io/enforce"
@@ -71,7 +71,7 @@ def authentication(spec: AIDeploymentSpec) -> Verdict:
 def replicas_shown(decision: Decision, spec: AIDeploymentSpec, deployed: Mapping[str, Any] | None) -> int:
     """The replicas the workload should have now: none when quarantined; while a change awaits approval,
     what was approved (the live count) keeps serving."""
-    if decision.action == "Quarantine":
+    if decision.action in STOPPING:
         return 0
     if decision.action == "Keep" and decision.reason == Reason.AWAITING_APPROVAL and deployed is not None:
         return int((deployed.get("spec") or {}).get("replicas") or 0)
@@ -80,9 +80,13 @@ def replicas_shown(decision: Decision, spec: AIDeploymentSpec, deployed: Mapping
 
 def left_stopped(current: AIDeploymentStatus) -> bool:
     """Whether the last pass left the children stopped (scaled to zero, all traffic denied), as its status says:
-    quarantined. Part of what ModelGuard built (domain/drift.Built)."""
+    quarantined, or stopped for the model's decommission (`Ready=False/ModelDecommissioning`; a workload a legal
+    hold keeps serving is `Ready=True` with that reason). Part of what ModelGuard built (domain/drift.Built)."""
     quarantined = find(current.conditions, Cond.QUARANTINED)
-    return quarantined is not None and quarantined.status == "True"
+    ready = find(current.conditions, Cond.READY)
+    if quarantined is not None and quarantined.status == "True":
+        return True
+    return ready is not None and ready.status == "False" and ready.reason == Reason.MODEL_DECOMMISSIONING
 
 
 def last_drift(current: AIDeploymentStatus, generation: int) -> Verdict | None:
@@ -118,7 +122,9 @@ def ready(decision: Decision, available: Verdict) -> Verdict:
     return Verdict(Cond.READY, "True", Reason.SERVING, decision.message)
 
 
-EnforcementOutcome = Literal["Applied", "Refused", "Quarantined", "QuarantineBlocked", "Untouched"]
+EnforcementOutcome = Literal[
+    "Applied", "Refused", "Quarantined", "QuarantineBlocked", "Stopped", "StopBlocked", "Untouched"
+]
 
 
 @dataclass(frozen=True)
@@ -144,14 +150,22 @@ def held(decision: Decision, enforcement: Enforcement) -> Decision:
 
 def policy_enforced(enforcement: Enforcement, current: AIDeploymentStatus, generation: int) -> Verdict:
     outcome = enforcement.outcome
-    if outcome == "Quarantined":  # what it is stays the condition; status.lastDrift keeps a revert
+    if outcome in ("Quarantined", "Stopped"):  # what it is stays the condition; status.lastDrift keeps a revert
+        quarantined = outcome == "Quarantined"
         stopped = "all traffic denied, scaled to zero"
         if enforcement.drift:
             message = "reverted changes made outside ModelGuard: " + "; ".join(enforcement.drift)
-            return Verdict(Cond.POLICY_ENFORCED, "True", Reason.DRIFT_REVERTED, f"{message} (quarantined: {stopped})")
-        return Verdict(Cond.POLICY_ENFORCED, "True", Reason.QUARANTINED, stopped)
+            message += f" ({'quarantined' if quarantined else 'stopped'}: {stopped})"
+            return Verdict(Cond.POLICY_ENFORCED, "True", Reason.DRIFT_REVERTED, message)
+        if quarantined:
+            return Verdict(Cond.POLICY_ENFORCED, "True", Reason.QUARANTINED, stopped)
+        return Verdict(
+            Cond.POLICY_ENFORCED, "True", Reason.MODEL_DECOMMISSIONING, f"{stopped}: the model is being decommissioned"
+        )
     if outcome == "QuarantineBlocked":
         return Verdict(Cond.POLICY_ENFORCED, "False", enforcement.reason, f"cannot quarantine: {enforcement.message}")
+    if outcome == "StopBlocked":
+        return Verdict(Cond.POLICY_ENFORCED, "False", enforcement.reason, f"cannot stop serving: {enforcement.message}")
     if outcome == "Refused":
         return Verdict(Cond.POLICY_ENFORCED, "False", enforcement.reason, enforcement.message)
     if outcome == "Applied" and enforcement.drift:

@@ -6,12 +6,16 @@ serving policy for a workload that already runs (docs/adr/0004-serving-when-a-mo
   a quarantined workload quarantined (only an open gate lifts a quarantine);
 - a closed gate for a newer generation keeps the last verified digest while the model still trusts it;
 - when the model trusts no digest any more, a running workload is quarantined (scaled to zero,
-  network cut) if the model's maintenance.onFailure is Quarantine, or kept with a warning (Report).
+  network cut) if the model's maintenance.onFailure is Quarantine, or kept with a warning (Report);
+- when the model's decommission asks its deployments to stop serving (docs/adr/0007-decommissioning.md),
+  the workload stops: scaled to zero, network cut, whatever onFailure says (`Stop`, not a quarantine).
+The AIDeployment reconcile carries out every one of these decisions: it alone writes the replicas and the
+NetworkPolicies of its children (one writer per field, docs/adr/0013-reconcile-shape.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from modelguard.api.condition_reasons import Reason
@@ -19,7 +23,8 @@ from modelguard.api.condition_types import Cond
 from modelguard.domain.conditions import Verdict
 from modelguard.domain.deployment_gate import GateFacts, ModelView, evaluate
 
-Action = Literal["Rollout", "Hold", "Keep", "Quarantine"]
+Action = Literal["Rollout", "Hold", "Keep", "Quarantine", "Stop"]
+STOPPING: tuple[Action, ...] = ("Quarantine", "Stop")  # the children are scaled to zero, all traffic denied
 
 __all__ = ["Decision", "ModelView", "decide"]
 
@@ -30,10 +35,10 @@ class Decision:
     digest: str | None
     reason: str
     message: str
+    quarantined: bool = False  # a Stop of a quarantined workload: it stays quarantined (nothing was released)
 
     def verdicts(self) -> list[Verdict]:
         model_ok = self.action == "Rollout"
-        quarantined = self.action == "Quarantine"
         return [
             Verdict(
                 Cond.MODEL_VERIFIED,
@@ -41,13 +46,22 @@ class Decision:
                 Reason.MODEL_VERIFIED if model_ok else self.reason,
                 self.message,
             ),
-            Verdict(
-                Cond.QUARANTINED,
-                "True" if quarantined else "False",
-                self.reason if quarantined else Reason.NOT_QUARANTINED,
-                self.message if quarantined else "serving normally or waiting",
-            ),
+            self._quarantined(),
         ]
+
+    def _quarantined(self) -> Verdict:
+        if self.action == "Quarantine":
+            return Verdict(Cond.QUARANTINED, "True", self.reason, self.message)
+        if self.action == "Stop":
+            return Verdict(
+                Cond.QUARANTINED,
+                "True" if self.quarantined else "False",
+                self.reason if self.quarantined else Reason.NOT_QUARANTINED,
+                "quarantined, and stopped for the model's decommission"
+                if self.quarantined
+                else "not quarantined: stopped for the model's decommission",
+            )
+        return Verdict(Cond.QUARANTINED, "False", Reason.NOT_QUARANTINED, "serving normally or waiting")
 
 
 def decide(
@@ -70,11 +84,16 @@ def decide(
     decision = _decide(model, model_name, served_digest, facts)
     if quarantined and decision.action == "Keep":
         return Decision("Quarantine", served_digest, decision.reason, f"{decision.message}; stays quarantined")
+    if quarantined and decision.action == "Stop":
+        return replace(decision, quarantined=True)
     return decision
 
 
 def _decide(model: ModelView | None, model_name: str, served_digest: str | None, facts: GateFacts) -> Decision:
     violation = evaluate(facts)
+    if violation is not None and violation.reason == Reason.MODEL_DECOMMISSIONING and violation.stop_serving:
+        # the decommission asks: whatever was deployed (a model cache too) stops, and nothing new rolls out
+        return Decision("Stop", served_digest, violation.reason, f"{violation.message}: scaled to zero, network cut")
     if violation is None:
         assert model is not None
         verified = model.status.verified

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from modelguard import __version__
 from modelguard.adapters.cache import Key
+from modelguard.adapters.gateway_events import METADATA_LIST
 from modelguard.adapters.kube import KubeError, may
 from modelguard.adapters.resources import (
     AIDEPLOYMENTS,
@@ -24,6 +25,7 @@ from modelguard.adapters.resources import (
     CONFIGMAPS,
     DATA_KINDS,
     DEPLOYMENTS,
+    PODS,
 )
 from modelguard.adapters.sources import PROVIDERS, provider_for
 from modelguard.api.aimodel import AIModelSpec, AIModelStatus, DecommissionProgress, DecommissionStep
@@ -37,13 +39,13 @@ from modelguard.domain import artifact_retention as retention
 from modelguard.domain import decommission as plan_
 from modelguard.domain.conditions import find
 from modelguard.domain.decommission import REQUESTS, SET_BY, parse_requester
-from modelguard.domain.errors import Retry, VerificationError
+from modelguard.domain.errors import Deferred, Retry, VerificationError
 from modelguard.domain.ownership import controlled_by
 from modelguard.reconcilers import finalizer, model_access, model_status, ownership, references
 from modelguard.reconcilers.context import Context, status_view
 
 log = logging.getLogger(__name__)
-QUARANTINE_MANAGER = "modelguard-quarantine"
+STOP_SERVING_POLL = 2.0  # seconds between looks at Deployments scaling to zero
 
 
 @dataclass
@@ -91,12 +93,29 @@ async def _deployments(ctx: Context, run: Run) -> list[dict[str, Any]]:
     return [d for d in items if ((d.get("spec") or {}).get("modelRef") or {}).get("name") == run.key.name]
 
 
+async def _pods(ctx: Context, namespace: str, deployment: dict[str, Any]) -> int:
+    """How many pods a Deployment's selector matches, terminating ones too (listed as metadata only)."""
+    labels = (((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels")) or {}
+    selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    if not selector:
+        return 0
+    found = await ctx.kube.request(
+        "GET", PODS.path(namespace), query=[("labelSelector", selector)], accept=METADATA_LIST
+    )
+    return len(found.get("items") or [])
+
+
 async def stop_serving(ctx: Context, run: Run) -> None:
+    """Done once nothing serves the model any more. It writes nothing itself: the model's status has asked
+    since the plan began (domain/decommission.stops_serving), and each AIDeployment's reconcile, the one writer
+    of its children's replicas, scales them to zero; this step waits until the live Deployments show no
+    replicas and no pods, so the certificate's `ScaleToZero Done` is true of the cluster."""
     deployments = await _deployments(ctx, run)
     if run.spec.end_of_life.deployments == "Wait" and deployments:
         names = ", ".join(d["metadata"]["name"] for d in deployments)
         raise Retry(Reason.WAITING_FOR_DEPLOYMENTS, f"waiting for the owners to delete AIDeployments: {names}")
     ns = run.key.namespace
+    serving = []
     for dep, part in ((d, p) for d in deployments for p in ("deployment", "cache")):
         name = workload.names(dep["metadata"]["name"])[part]  # the model servers, then their model cache
         live = await ctx.kube.get(DEPLOYMENTS, ns, name)
@@ -105,14 +124,17 @@ async def stop_serving(ctx: Context, run: Run) -> None:
         if not controlled_by(live, dep["metadata"]["uid"]):  # someone else's Deployment with that name
             run.act("StopServing", "Deployment", f"{ns}/{name}", "ScaleToZero", "NotOwned")
             continue
-        patch = {"metadata": {"uid": live["metadata"]["uid"]}, "spec": {"replicas": 0}}
-        try:
-            await ctx.kube.merge_patch(DEPLOYMENTS, ns, name, patch, field_manager=QUARANTINE_MANAGER)
-        except KubeError as exc:
-            if not exc.not_found:
-                raise
+        left = plan_.still_serving(live, await _pods(ctx, ns, live))
+        if left is not None:
+            serving.append(f"{name} ({left})")
             continue
-        run.act("StopServing", "Deployment", f"{ns}/{name}", "ScaleToZero", "Done")
+        run.act("StopServing", "Deployment", f"{ns}/{name}", "ScaleToZero", "Done", "0 replicas, no pods")
+    if serving:
+        raise Deferred(
+            Reason.WAITING_FOR_SCALE_DOWN,
+            f"their AIDeployments scale them to zero, still serving: {', '.join(serving[:5])}",
+            fallback=STOP_SERVING_POLL,
+        )
 
 
 async def delete_workloads(ctx: Context, run: Run) -> None:
@@ -323,8 +345,10 @@ async def step(
     try:
         await STEP_FUNCTIONS[name](ctx, run)
     except (Retry, VerificationError) as exc:
+        waiting = isinstance(exc, Deferred)  # for what will happen (pods terminating): not failed
+        state: Literal["Pending", "Failed"] = "Pending" if waiting else "Failed"
         failed = [
-            s if s.name != name else DecommissionStep(name=name, state="Failed", message=f"{exc.reason}: {exc.message}")
+            s if s.name != name else DecommissionStep(name=name, state=state, message=f"{exc.reason}: {exc.message}")
             for s in progress.steps
         ]
         raise _StepFailed(progress.model_copy(update={"steps": failed}), exc) from None
@@ -363,10 +387,20 @@ async def run_end_of_life(
         return None
     progress = await start(ctx, body, status, trigger)
     current_body, current_status = body, status
+    if status.decommission is None:  # the plan in the status first: it asks the AIDeployments to stop serving
+        verdicts = plan_.progress_verdicts(progress.steps, None)
+        await model_status.write(ctx, key, body, status, verdicts, {"decommission": progress.wire()})
+        current_body = ctx.store.get(key) or current_body
+        current_status = model_status.as_status(status_view(ctx, key, current_body), spec)
     while plan_.next_step(progress.steps) is not None:
         try:
             progress = await step(ctx, key, current_body, spec, progress)
         except StepFailed as failed:
+            if isinstance(failed.cause, Deferred):  # waiting for what will happen: in progress, no Event
+                verdicts = plan_.waiting_verdicts(failed.progress.steps, failed.cause.reason, failed.cause.message)
+                fields = {"decommission": failed.progress.wire()}
+                await model_status.write(ctx, key, current_body, current_status, verdicts, fields)
+                raise failed.cause from None
             verdicts = plan_.failed_verdicts(failed.progress.steps, failed.cause.reason, failed.cause.message)
             shown = find(current_status.conditions, Cond.DECOMMISSIONED)
             if shown is None or shown.reason != verdicts[0].reason:  # False before and after: say it once, here

@@ -1,13 +1,13 @@
 """An AIDeployment's children: build what the verified record and the spec call for, apply what is missing or
-different (drift is what someone else changed: it is reverted and reported), or quarantine them: scaled to
-zero, all traffic denied.
+different (drift is what someone else changed: it is reverted and reported), or stop them (a quarantine, or a
+decommission's request): scaled to zero, all traffic denied.
 
 Children (ServiceAccount, ConfigMaps, the gateway key Secret, NetworkPolicies, the model cache and model
 server Deployments, Services) are compared with the watch cache and server-side applied only when missing
 or different. `enforce` is the one entry: it returns what it did (domain/deployment_status.Enforcement),
 from which the reconcile decides the PolicyEnforced verdict. It is the one writer of the children's replicas and
-NetworkPolicies, under the operator's one field manager: a quarantine asks it through the rollout decision, and
-what it built before (serving, or quarantined) is part of whose change a difference is.
+NetworkPolicies, under the operator's one field manager: a quarantine and a decommission ask it through the
+rollout decision, and what it built before (serving, or stopped) is part of whose change a difference is.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from modelguard.builders import gateway, model_cache, network, workload
 from modelguard.builders.labels import COMPONENT
 from modelguard.domain import scheduling
 from modelguard.domain.credentials import Credentials
-from modelguard.domain.deployment_status import Enforcement, left_stopped
+from modelguard.domain.deployment_status import Enforcement, EnforcementOutcome, left_stopped
 from modelguard.domain.drift import (
     DELETED,
     FOREIGN_FIELDS,
@@ -46,7 +46,7 @@ from modelguard.domain.errors import Retry, VerificationError
 from modelguard.domain.model_checks import as_verified
 from modelguard.domain.ownership import clash_message, controlled_by
 from modelguard.domain.pod_security import template_violations
-from modelguard.domain.rollout import Decision
+from modelguard.domain.rollout import STOPPING, Decision
 from modelguard.domain.statement import unpack_signature
 from modelguard.domain.trust import TrustedIdentity, anchor_for
 from modelguard.domain.verified_record import signature_digest
@@ -380,8 +380,8 @@ async def _prune_verification(ctx: Context, key: Key, uid: str, previous: list[s
 
 
 async def _stop(ctx: Context, key: Key, obs: Observation, ours_changed: bool) -> list[str]:
-    """Scale the model servers and their cache to zero and deny all traffic, on every pass while quarantined,
-    like any child: what someone else changes meanwhile (an allow-all rule on the
+    """Scale the model servers and their cache to zero and deny all traffic, on every pass while quarantined or
+    stopped for a decommission, like any child: what someone else changes meanwhile (an allow-all rule on the
     deny-all policy, replicas scaled back up) is reverted and reported. Without the (possibly gone) verification
     record: the NetworkPolicies are whole (the deny-all one, and the allow and model cache ones emptied), the
     Deployments get their replicas only. Only children this AIDeployment has (or had) are written; a name someone
@@ -430,16 +430,18 @@ def _has(current: AIDeploymentStatus, type_: str, reason: str) -> bool:
 
 
 async def enforce(ctx: Context, key: Key, obs: Observation, decision: Decision) -> Enforcement:
-    """Quarantine, or apply the children a rollout (or the trusted digest kept serving) calls for, or leave
-    them: what was done, for the PolicyEnforced verdict. The one writer of the children's replicas and
-    NetworkPolicies. A refusal that needs a change gets one Event."""
+    """Stop (a quarantine, or a decommission's request), or apply the children a rollout (or the trusted digest
+    kept serving) calls for, or leave them: what was done, for the PolicyEnforced verdict. The one writer of the
+    children's replicas and NetworkPolicies. A refusal that needs a change gets one Event."""
     body, current, model, served = obs.body, obs.current, obs.model, obs.served
     untouched = Enforcement("Untouched", current.children, served)
     before = Built(current.observed_generation, served, left_stopped(current))
-    if decision.action == "Quarantine":
+    if decision.action in STOPPING:
+        quarantine = decision.action == "Quarantine"
         blocked = not_enabled(ctx, key.namespace, obs.namespace_labels)
         if blocked is not None:
-            return replace(untouched, outcome="QuarantineBlocked", reason=Reason.NAMESPACE_NOT_ENABLED, message=blocked)
+            outcome: EnforcementOutcome = "QuarantineBlocked" if quarantine else "StopBlocked"
+            return replace(untouched, outcome=outcome, reason=Reason.NAMESPACE_NOT_ENABLED, message=blocked)
         now = Built(obs.generation, served, stopped=True)
         try:
             drift = await _stop(ctx, key, obs, ours_changed(before, now))
@@ -447,7 +449,8 @@ async def enforce(ctx: Context, key: Key, obs: Observation, decision: Decision) 
             return await _refused(ctx, body, current, untouched, exc.reason, exc.message)
         except KubeError as exc:
             return await _kube_refused(ctx, body, current, untouched, exc)
-        return replace(untouched, outcome="Quarantined", drift=tuple(drift_to_report(ctx, key, drift)))
+        reported = tuple(drift_to_report(ctx, key, drift))
+        return replace(untouched, outcome="Quarantined" if quarantine else "Stopped", drift=reported)
     keeps_trusted = (
         decision.action == "Keep" and model is not None and model.status.verified is not None
     ) and model.status.verified.digest == served
