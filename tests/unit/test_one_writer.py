@@ -247,12 +247,15 @@ def enforce(api: Api, store: Store, body: dict[str, Any], current: AIDeploymentS
     from modelguard.reconcilers.approvals import ApprovalFacts
     from modelguard.reconcilers.context import Context
     from modelguard.reconcilers.deployment_children import enforce
+    from modelguard.domain.policy_reading import read_policy
     from modelguard.reconcilers.deployment_observation import Observation
 
     ctx = Context(kube=api, store=store, events=None, verifier=None)  # type: ignore[arg-type]
     spec = AIDeploymentSpec.model_validate(body["spec"])
     deployed = store.get(Key("Deployment", "team", "svc"))
-    obs = Observation(body, spec, current, None, ApprovalFacts(0, None, ()), deployed, DIGEST)
+    labels = {"modelguard.io/enabled": "true"}
+    policy = read_policy("p", None)
+    obs = Observation(body, spec, current, None, None, policy, labels, ApprovalFacts(0, None, ()), deployed, DIGEST)
     return asyncio.run(enforce(ctx, KEY, obs, decision))
 
 
