@@ -244,10 +244,10 @@ def world(
 
 
 def enforce(api: Api, store: Store, body: dict[str, Any], current: AIDeploymentStatus, decision: Decision) -> Any:
+    from modelguard.domain.policy_reading import read_policy
     from modelguard.reconcilers.approvals import ApprovalFacts
     from modelguard.reconcilers.context import Context
     from modelguard.reconcilers.deployment_children import enforce
-    from modelguard.domain.policy_reading import read_policy
     from modelguard.reconcilers.deployment_observation import Observation
 
     ctx = Context(kube=api, store=store, events=None, verifier=None)  # type: ignore[arg-type]
